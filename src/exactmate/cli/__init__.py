@@ -1,0 +1,47 @@
+"""The ``exactmate`` command: arguments in, exit codes and output out.
+
+Command groups live in their own modules and are registered here; the one boundary that turns an
+``ExactmateError`` into a message and an exit code is ``main``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from exactmate import __version__
+from exactmate.cli.exit_codes import exit_code_for
+from exactmate.errors import ExactmateError
+
+app = typer.Typer(
+    name="exactmate",
+    help="Connect workflow automation to Exact Online.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the exactmate version."""
+    typer.echo(__version__)
+
+
+def _register() -> None:
+    from exactmate.cli import emulator
+
+    app.add_typer(emulator.app, name="emulator")
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the ``exactmate`` command."""
+    try:
+        app(standalone_mode=True)
+    except ExactmateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exit_code_for(exc))
