@@ -55,3 +55,28 @@ def endpoint_key(path: str) -> str:
     if p.endswith("/$count"):
         p = p[: -len("/$count")]
     return p.strip("/").lower()
+
+
+_XML_ERROR = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<error xmlns="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">'
+    '<code></code><message xml:lang="">{text}</message></error>'
+)
+
+
+def error_response(
+    status: int, message: str, *, accept_json: bool = True, headers: dict[str, str] | None = None
+) -> RestResponse:
+    """An error in Exact's OData v2 envelope: ``{"error":{"code":"","message":{"lang":"","value":…}}}``
+    as JSON when JSON was asked for, otherwise the same as an XML ``<error>`` document.
+    """
+    import json
+    from xml.sax.saxutils import escape
+
+    if accept_json:
+        body = json.dumps({"error": {"code": "", "message": {"lang": "", "value": message}}}).encode()
+        ctype = "application/json; charset=utf-8"
+    else:
+        body = _XML_ERROR.format(text=escape(message)).encode()
+        ctype = "application/xml; charset=utf-8"
+    return RestResponse(status=status, body=body, content_type=ctype, headers=dict(headers or {}))
