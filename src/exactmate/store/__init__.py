@@ -1,0 +1,59 @@
+"""The one local database: credentials, tokens, rate ledger, error budget, create journal, audit log.
+
+SQLAlchemy Core, no ORM. The default is a SQLite file under ``EXACTMATE_HOME``; any SQLAlchemy URL
+can be given through ``EXACTMATE_DB``, and queries keep to constructs PostgreSQL runs too. The store
+never sees a plaintext secret: encrypted columns hold secret-box ciphertexts.
+
+- ``schema``: tables, row dataclasses, the associated data of each encrypted column
+- ``database``: :class:`Store` (engine, transactions, lock, row helpers)
+- ``lease``: the cross-process lease lock behind :meth:`Store.lock`
+- ``sqlite``: SQLite's file mode, WAL and ``BEGIN IMMEDIATE``
+"""
+
+from __future__ import annotations
+
+from exactmate.store.database import Store
+from exactmate.store.schema import (
+    CREDENTIAL_STATUSES,
+    ENCRYPTED_COLUMNS,
+    SCHEMA_VERSION,
+    CredentialRow,
+    LedgerRow,
+    TokenRow,
+    audit_log,
+    create_journal,
+    credential_secret_aad,
+    credentials,
+    error_budget,
+    locks,
+    metadata,
+    name_key,
+    new_id,
+    rate_ledger,
+    schema_version,
+    token_aad,
+    tokens,
+)
+
+__all__ = [
+    "CREDENTIAL_STATUSES",
+    "ENCRYPTED_COLUMNS",
+    "SCHEMA_VERSION",
+    "CredentialRow",
+    "LedgerRow",
+    "Store",
+    "TokenRow",
+    "audit_log",
+    "create_journal",
+    "credential_secret_aad",
+    "credentials",
+    "error_budget",
+    "locks",
+    "metadata",
+    "name_key",
+    "new_id",
+    "rate_ledger",
+    "schema_version",
+    "token_aad",
+    "tokens",
+]

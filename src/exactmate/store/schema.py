@@ -1,0 +1,216 @@
+"""The database schema: tables, row types, and the associated data of each encrypted column.
+
+Every time is epoch seconds (``Float``); ids are UUID4 strings. Encrypted columns
+(``credentials.client_secret``, ``tokens.access_token``, ``tokens.refresh_token``) hold secret-box
+ciphertexts bound to :func:`credential_secret_aad` / :func:`token_aad`, so re-encryption after a key
+rotation knows which associated data each one needs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+CREDENTIAL_STATUSES = ("connected", "needs_reauthorization", "disconnected")
+
+metadata = MetaData()
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("name_key", String(200), nullable=False, unique=True),
+    Column("auth_type", String(40), nullable=False),
+    Column("server_url", String(400), nullable=False),
+    Column("client_id", String(100), nullable=False),
+    Column("client_secret", LargeBinary, nullable=False),
+    Column("redirect_uri", String(400), nullable=False),
+    Column("status", String(40), nullable=False),
+    Column("status_reason", Text),
+    Column("is_default", Boolean, nullable=False),
+    Column("last_test_at", Float),
+    Column("last_test_ok", Boolean),
+    Column("last_test_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("credential_id", String(36), ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True),
+    Column("access_token", LargeBinary, nullable=False),
+    Column("refresh_token", LargeBinary, nullable=False),
+    Column("access_expires_at", Float, nullable=False),
+    Column("access_issued_at", Float, nullable=False),
+    Column("refresh_issued_at", Float, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+rate_ledger = Table(
+    "rate_ledger",
+    metadata,
+    Column("client_id", String(100), primary_key=True),
+    Column("division", Integer, primary_key=True, autoincrement=False),
+    Column("minutely_limit", Integer),
+    Column("minutely_remaining", Integer),
+    Column("minutely_reset", Float),
+    Column("daily_limit", Integer),
+    Column("daily_remaining", Integer),
+    Column("daily_reset", Float),
+    Column("updated_at", Float, nullable=False),
+)
+error_budget = Table(
+    "error_budget",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("credential", String(200), nullable=False),
+    Column("division", Integer, nullable=False),
+    Column("endpoint", String(200), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_error_budget_scope", "credential", "division", "endpoint", "at"),
+)
+create_journal = Table(
+    "create_journal",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("row_key", String(200), primary_key=True),
+    Column("credential", String(200), nullable=False),
+    Column("division", Integer),
+    Column("endpoint", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("record_key", String(200)),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("credential", String(200), nullable=False),
+    Column("division", Integer),
+    Column("endpoint", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("record_key", String(200)),
+    Column("before", Text),
+    Column("after", Text),
+    Column("outcome", Text, nullable=False),
+)
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+)
+
+
+def new_id() -> str:
+    """A fresh record id (a UUID4 string)."""
+    return str(uuid.uuid4())
+
+
+def name_key(name: str) -> str:
+    """The form a credential name is unique in: trimmed and lower-cased."""
+    return name.strip().lower()
+
+
+def credential_secret_aad(credential_id: str) -> str:
+    """Associated data for a credential's encrypted client secret."""
+    return f"credential:{credential_id}:client_secret"
+
+
+def token_aad(credential_id: str, column: str) -> str:
+    """Associated data for an encrypted token column (``access_token`` or ``refresh_token``)."""
+    return f"token:{credential_id}:{column}"
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    """A credentials row as stored: ``client_secret`` is ciphertext and hidden from repr anyway."""
+
+    id: str
+    name: str
+    name_key: str
+    auth_type: str
+    server_url: str
+    client_id: str
+    client_secret: bytes = field(repr=False)
+    redirect_uri: str
+    status: str
+    status_reason: str | None
+    is_default: bool
+    last_test_at: float | None
+    last_test_ok: bool | None
+    last_test_message: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A tokens row as stored: both tokens are ciphertexts."""
+
+    credential_id: str
+    access_token: bytes = field(repr=False)
+    refresh_token: bytes = field(repr=False)
+    access_expires_at: float
+    access_issued_at: float
+    refresh_issued_at: float
+    generation: int
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """What the last responses said about one (client id, division)'s limits; None = unknown."""
+
+    client_id: str
+    division: int
+    minutely_limit: int | None = None
+    minutely_remaining: int | None = None
+    minutely_reset: float | None = None
+    daily_limit: int | None = None
+    daily_remaining: int | None = None
+    daily_reset: float | None = None
+    updated_at: float = 0.0
+
+
+_R = TypeVar("_R", CredentialRow, TokenRow, LedgerRow)
+
+
+def row_to(cls: type[_R], row: Any) -> _R:
+    """A SQLAlchemy row as one of the row dataclasses."""
+    values = row._mapping
+    return cls(**{f.name: values[f.name] for f in fields(cls)})
+
+
+ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "credentials": ("client_secret",),
+    "tokens": ("access_token", "refresh_token"),
+}

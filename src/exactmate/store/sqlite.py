@@ -1,0 +1,63 @@
+"""SQLite specifics: a private database file, WAL, a busy timeout and ``BEGIN IMMEDIATE``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+
+from exactmate.errors import StoreError
+
+
+def prepare_file(database: str | None) -> None:
+    """Create the SQLite file with mode 0600 (and a missing directory with 0700) before SQLite does.
+
+    SQLite would create it with the process umask, typically world-readable; its -wal and -shm
+    files copy the main file's mode. An existing directory keeps its mode: it may be shared.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise StoreError(
+            "an in-memory SQLite database cannot be shared by threads and processes",
+            hint="use a file: sqlite:////absolute/path/exactmate.db",
+        )
+    path = Path(database).expanduser()
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(parents=True, mode=0o700)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the database file {path}: {exc.strerror}",
+            hint="make the directory writable, or point EXACTMATE_HOME / EXACTMATE_DB elsewhere",
+        ) from None
+    os.close(fd)
+
+
+def install_transaction_control(engine: Engine, busy_timeout: float) -> None:
+    """Take over BEGIN from the sqlite3 driver so write transactions start with ``BEGIN IMMEDIATE``.
+
+    The driver's default defers the write lock to the first write, so two processes could both
+    read a value and then both write a decision based on it; IMMEDIATE takes the lock first and
+    makes every read-decide-write sequence atomic. A connection given the execution option
+    ``exactmate_begin="DEFERRED"`` starts a plain read transaction instead. WAL lets readers go on
+    while one writer holds the lock; the busy timeout makes writers queue instead of failing.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("exactmate_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,36 @@
+"""Fixtures shared by the core tests: a fake clock, a SQLite store in a temp dir, a secret box."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from exactmate.clock import FakeClock
+from exactmate.secretbox import KeyRing, SecretBox
+from exactmate.store import Store
+
+TEST_KEY = bytes(range(32))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'data' / 'exactmate.db'}"
+
+
+@pytest.fixture
+def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
+    s = Store(db_url, clock=clock)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def box() -> SecretBox:
+    return SecretBox(KeyRing.from_master_key(TEST_KEY))
