@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/browser.sh
 status=0
 echo "== ruff";          .venv/bin/ruff check . || status=1
 echo "== mypy";          .venv/bin/mypy || status=1

@@ -1,0 +1,48 @@
+"""OData v2 as Exact Online speaks it: literals, filters, keys, query options, envelopes, dates, errors.
+
+Two rules shape this package:
+
+* **User values never become OData syntax.** Every value goes through ``literal`` (quotes doubled,
+  GUIDs and numbers checked), and field names must be plain identifiers, so ``"') or 1 eq 1"`` is
+  only ever a string (``literals``, ``filters``, ``query``).
+* **Exact's dates are Dutch wall-clock time**, read into aware Europe/Amsterdam datetimes and
+  written back in that wall clock (``dates``).
+
+``envelope`` unwraps ``{"d": …}`` responses and reads Exact's error bodies. Everything public is
+importable from ``exactmate.odata`` itself.
+"""
+
+from __future__ import annotations
+
+from exactmate.odata.dates import (
+    AMSTERDAM,
+    convert_dates,
+    date_converter,
+    format_date_ms,
+    format_datetime,
+    parse_date,
+)
+from exactmate.odata.envelope import ODataPage, error_message, strip_metadata, unwrap
+from exactmate.odata.filters import F, Filter
+from exactmate.odata.literals import format_key, literal
+from exactmate.odata.query import FilterInput, Query, build_query
+
+__all__ = [
+    "AMSTERDAM",
+    "F",
+    "Filter",
+    "FilterInput",
+    "ODataPage",
+    "Query",
+    "build_query",
+    "convert_dates",
+    "date_converter",
+    "error_message",
+    "format_date_ms",
+    "format_datetime",
+    "format_key",
+    "literal",
+    "parse_date",
+    "strip_metadata",
+    "unwrap",
+]
