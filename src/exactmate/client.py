@@ -1,0 +1,322 @@
+"""``ExactClient``: the library's front door, composing settings, tokens, the rate governor and HTTP.
+
+```python
+with ExactClient.from_credential("acme") as client:
+    accounts = client.resource("crm/Accounts")            # the current division
+    for account in accounts.list(select=["ID", "Name"]):  # lazy; 1000 rows a call via bulk/
+        ...
+```
+
+One ``httpx.Client`` serves every call, also when ``fan_out`` works on several divisions at once from
+a thread pool: each division has its own rate ledger in the governor, so each stays within its own
+limits while the others proceed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+import httpx
+
+from exactmate import odata
+from exactmate.auth import OAuthApp, TokenManager
+from exactmate.catalogue import Catalogue, Endpoint
+from exactmate.clock import Clock, SystemClock
+from exactmate.config import Settings
+from exactmate.errors import ExactmateError, ReauthorizationRequired, ValidationError, VaultError
+from exactmate.governor import Governor
+from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, TokenSource
+from exactmate.resource import Api, Resource
+from exactmate.secretbox import SecretBox
+from exactmate.store import Store, credential_secret_aad
+
+T = TypeVar("T")
+
+
+class ExactClient:
+    """A connection to one Exact Online user through one app registration (client id)."""
+
+    def __init__(
+        self,
+        *,
+        server_url: str,
+        client_id: str,
+        tokens: TokenSource,
+        credential: str = "explicit",
+        governor: RateGovernor | None = None,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        catalogue: Catalogue | None = None,
+        settings: Settings | None = None,
+        max_workers: int = 4,
+        retry: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Explicit settings; ``ExactClient.from_credential`` builds all of this from the vault.
+
+        ``credential`` names the caller in the error budget; ``http_client`` stays the caller's to
+        close, while a client built over ``transport`` (or the network) is closed by ``close()``.
+        """
+        if not server_url.startswith(("https://", "http://")):
+            raise ValidationError(
+                f"server_url must be an http(s) URL, got {server_url!r}",
+                hint="e.g. https://start.exactonline.nl",
+            )
+        if max_workers < 1:
+            raise ValidationError(f"max_workers must be at least 1, got {max_workers}")
+        settings = settings or Settings.from_env()
+        self._http = HttpPolicy(
+            tokens=tokens,
+            governor=governor,
+            clock=clock or SystemClock(),
+            retry=retry or RetryPolicy(max_retries=settings.max_retries),
+            timeout=settings.timeout,
+            rng=rng,
+            transport=transport,
+            http_client=http_client,
+            user_agent=settings.user_agent,
+        )
+        self.catalogue = catalogue or Catalogue.load()
+        self._api = Api(
+            http=self._http,
+            server_url=server_url,
+            credential=credential,
+            client_id=client_id,
+            catalogue=self.catalogue,
+        )
+        self.max_workers = max_workers
+        self._division_lock = threading.Lock()
+        self._current_division: int | None = None
+        self._closers: list[Callable[[], None]] = [self._http.close]
+
+    @classmethod
+    def from_credential(
+        cls,
+        name: str,
+        *,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        box: SecretBox | None = None,
+        clock: Clock | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> ExactClient:
+        """A client for the stored credential ``name`` (case-insensitive), with its tokens and limits.
+
+        Refuses without a call when the credential is marked as needing re-authorisation.
+        """
+        settings = settings or Settings.from_env()
+        clock = clock or SystemClock()
+        owned_store = store is None
+        store = store or Store.from_settings(settings, clock=clock)
+        try:
+            row = store.credential_by_name(name)
+            if row is None:
+                raise VaultError(f"No credential named {name!r}", hint="list them with: exactmate vault list")
+            if row.status == "needs_reauthorization":
+                why = row.status_reason or "its tokens are no longer valid"
+                raise ReauthorizationRequired(
+                    f"Credential {row.name!r} must be re-authorised: {why}", credential=row.name
+                )
+            box = box or SecretBox.from_settings(settings)
+            secret = box.decrypt(row.client_secret, credential_secret_aad(row.id))
+        except BaseException:
+            if owned_store:
+                store.close()
+            raise
+        http_client = httpx.Client(transport=transport, timeout=settings.timeout, follow_redirects=False)
+        app = OAuthApp(
+            server_url=row.server_url,
+            client_id=row.client_id,
+            client_secret=secret,
+            redirect_uri=row.redirect_uri,
+        )
+        tokens = TokenManager(
+            store=store, box=box, credential_id=row.id, app=app, http=http_client, clock=clock
+        )
+        client = cls(
+            server_url=row.server_url,
+            client_id=row.client_id,
+            tokens=tokens,
+            credential=row.id,
+            governor=Governor(store, clock),
+            clock=clock,
+            http_client=http_client,
+            settings=settings,
+        )
+        client._closers.append(http_client.close)
+        if owned_store:
+            client._closers.append(store.close)
+        return client
+
+    # -- the user and their divisions ----------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        """The signed-in user (``current/Me``), dates converted; also caches the current division.
+
+        ``current/Me`` has no division in its URL, so Exact neither counts nor limits it.
+        """
+        endpoint = self.catalogue.endpoint("current/Me")
+        response = self._api.send("GET", endpoint, None)
+        records, _, _ = odata.unwrap(response.json())
+        if not records:
+            raise ExactmateError("Exact Online answered current/Me without the user's record")
+        me = odata.date_converter(endpoint.fields, strip=True)(records[0])
+        division = me.get("CurrentDivision")
+        if isinstance(division, int) and not isinstance(division, bool):
+            with self._division_lock:
+                self._current_division = division
+        return me
+
+    def current_division(self) -> int:
+        """The division Exact uses when none is named (the one last opened in the web app), cached."""
+        with self._division_lock:
+            if self._current_division is not None:
+                return self._current_division
+        self.me()
+        with self._division_lock:
+            if self._current_division is None:
+                raise ExactmateError("Exact Online's current/Me carries no CurrentDivision")
+            return self._current_division
+
+    def divisions(self) -> list[dict[str, Any]]:
+        """The divisions the user can access (``system/Divisions``, read in the current division)."""
+        return list(self.resource("system/Divisions").list())
+
+    # -- endpoints -----------------------------------------------------------------------------------
+
+    def resource(self, path: str, division: int | None = None) -> Resource:
+        """``service/Endpoint`` (any case) in ``division``; None means the current division.
+
+        An unknown endpoint raises ``CatalogueError`` with suggestions, before any call. The current
+        division is looked up only when the resource is first used for a call.
+        """
+        endpoint = self.catalogue.endpoint(path)
+        if division is None:
+            return Resource(self._api, endpoint, self.current_division)
+        return Resource(self._api, endpoint, _check_division(division))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        division: int | None = None,
+        params: QueryParams | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Any call the resources do not cover: ``read/`` functions, navigation links, ``/$count``.
+
+        ``path`` is a catalogue path, optionally followed by a key and more (``crm/Accounts(guid'…')/
+        BankAccounts``). Returns None for an empty answer; a list of records (every page followed,
+        dates converted) for a collection; a dict for a single entity; other JSON as decoded; and
+        plain text (an int when it is a number) otherwise.
+        """
+        endpoint, suffix = self._split(path)
+        endpoint.require_method(method)
+        number: int | None = None
+        if endpoint.kind != "me":
+            number = self.current_division() if division is None else _check_division(division)
+        response = self._api.send(method.upper(), endpoint, number, suffix=suffix, params=params, json=json)
+        return self._decode(response, endpoint, number)
+
+    @overload
+    def fan_out(
+        self, divisions: Iterable[int], fn: Callable[[int], T]
+    ) -> Iterator[tuple[int, T | Exception]]: ...
+
+    @overload
+    def fan_out(
+        self, divisions: Iterable[int], fn: Callable[[Resource], T], *, path: str
+    ) -> Iterator[tuple[int, T | Exception]]: ...
+
+    def fan_out(
+        self, divisions: Iterable[int], fn: Callable[[Any], T], *, path: str | None = None
+    ) -> Iterator[tuple[int, T | Exception]]:
+        """Run ``fn`` for each division on a thread pool; yield ``(division, result or error)`` as each
+        finishes. With ``path``, ``fn`` receives ``self.resource(path, division)`` instead of the number.
+
+        ``fn`` should finish its work (e.g. ``list(resource.list())``) rather than return a lazy
+        iterator, which would run on the caller's thread. An error in one division does not stop
+        the others: it is yielded as that division's result.
+        """
+        numbers = [_check_division(d) for d in divisions]
+        if path is None:
+            return self._run_pool(numbers, fn)
+        endpoint = self.catalogue.endpoint(path)
+        return self._run_pool(numbers, lambda number: fn(Resource(self._api, endpoint, number)))
+
+    def _run_pool(self, numbers: list[int], call: Callable[[int], T]) -> Iterator[tuple[int, T | Exception]]:
+        pool = ThreadPoolExecutor(max_workers=min(self.max_workers, max(len(numbers), 1)))
+        try:
+            futures: dict[Future[T], int] = {pool.submit(call, number): number for number in numbers}
+            for future in as_completed(futures):
+                error = future.exception()
+                if error is not None and not isinstance(error, Exception):
+                    raise error
+                yield futures[future], (error if error is not None else future.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close what this client opened (its HTTP client, and the store ``from_credential`` opened)."""
+        closers, self._closers = self._closers, []
+        for close in reversed(closers):
+            close()
+
+    def __enter__(self) -> ExactClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _split(self, path: str) -> tuple[Endpoint, str]:
+        """The catalogue endpoint at the start of ``path`` and the rest (key, navigation, ``/$count``)."""
+        cut = len(path)
+        for marker in ("(", "/$"):
+            index = path.find(marker)
+            if index != -1:
+                cut = min(cut, index)
+        return self.catalogue.endpoint(path[:cut]), path[cut:]
+
+    def _decode(self, response: httpx.Response, endpoint: Endpoint, division: int | None) -> Any:
+        if not response.content.strip():
+            return None
+        if "json" not in response.headers.get("Content-Type", "json"):
+            text = response.text.strip()
+            return int(text) if text.isdigit() else text
+        payload = response.json()
+        if not isinstance(payload, dict) or "d" not in payload:
+            return payload
+        convert = odata.date_converter(endpoint.fields, strip=True)
+        body = payload["d"]
+        if isinstance(body, dict) and "results" not in body and "" not in body:
+            return convert(body)
+        records, next_url, _ = odata.unwrap(payload)
+        out = [convert(r) for r in records]
+        while next_url is not None:
+            url = str(response.request.url.join(next_url))
+            response = self._api.send("GET", endpoint, division, url=url)
+            records, next_url, _ = odata.unwrap(response.json())
+            out += [convert(r) for r in records]
+        return out
+
+
+def _check_division(division: object) -> int:
+    if isinstance(division, int) and not isinstance(division, bool) and division > 0:
+        return division
+    raise ValidationError(
+        f"A division is a positive whole number (the division code), got {division!r}",
+        hint="list them with client.divisions() or `exactmate divisions`",
+    )

@@ -1,0 +1,425 @@
+"""Exact Online's HTTP policy in one place: headers, tokens, retries, rate-limit waits, typed errors.
+
+Every call the library makes to Exact's REST API goes through ``HttpPolicy.send``. It
+
+- sets ``Accept: application/json`` (Exact answers XML otherwise), ``User-Agent`` and the bearer token;
+- asks the rate governor before *every* attempt and reports *every* response to it, so the ledger
+  and the error budget see retries too;
+- on a 401 asks the token source for a fresh token once and retries once;
+- retries with capped exponential backoff and full jitter, but only where repeating is safe:
+  GET/PUT/DELETE after timeouts, dropped connections, 5xx and 429; POST only when the server surely
+  did not process it (the connection was never made, or a 429). Exact has no idempotency key, so
+  re-sending a POST after a read timeout could create the record twice;
+- turns every failing status into the typed error of ``exactmate.errors``, carrying Exact's own
+  message and the ``Reason`` header, and connection problems into ``APIConnectionError``.
+
+Tokens never reach logs, messages or URLs: the token travels only in the ``Authorization`` header,
+and logged URLs are reduced to their path.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from importlib import metadata
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl, quote, urlencode
+from uuid import UUID
+
+import httpx
+
+from exactmate import odata
+from exactmate.clock import Clock, SystemClock, utc
+from exactmate.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    status_error_class,
+)
+
+log = logging.getLogger("exactmate.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+# Query parameters that could carry a secret; their values never appear in error messages.
+SECRET_PARAMS = frozenset({"access_token", "refresh_token", "code", "client_secret", "token", "password"})
+
+# Failures that prove the request never reached the server, so even a POST may be sent again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+QueryParams = Mapping[str, str] | Sequence[tuple[str, str]]
+
+_LOG_LINE = "%s %s -> %s (attempt %d, %.0f ms)"
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("exactmate")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0+unknown"
+
+
+DEFAULT_USER_AGENT = f"exactmate/{_package_version()}"
+
+
+@dataclass(frozen=True)
+class CallScope:
+    """Who calls what: the keys of the rate ledger and of the error budget.
+
+    ``division`` is None for calls without a division in the URL (``current/Me``): Exact neither
+    counts nor limits them, so they skip the governor.
+    """
+
+    credential: str
+    client_id: str
+    division: int | None
+    endpoint: str
+
+
+class TokenSource(Protocol):
+    """Hands out bearer tokens; ``exactmate.auth.TokenManager`` is the real one."""
+
+    def access_token(self) -> str: ...
+
+    def refresh_after_401(self, rejected: str) -> str: ...
+
+
+class RateGovernor(Protocol):
+    """Consulted before every attempt, told about every response; ``exactmate.governor.Governor``."""
+
+    def before_request(self, credential: str, client_id: str, division: int, endpoint: str) -> None: ...
+
+    def after_response(
+        self,
+        credential: str,
+        client_id: str,
+        division: int,
+        endpoint: str,
+        status: int,
+        headers: Mapping[str, str],
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to wait before sending a request again.
+
+    Backoff uses "full jitter": a uniform wait in ``[0, min(max_delay, base_delay * 2**n)]`` before
+    retry ``n`` (1-based), so many clients that failed together do not retry together.
+    ``max_rate_limit_wait`` bounds how long a 429 may make us wait for the announced reset; a longer
+    wait (the daily limit) is raised as ``RateLimitError`` instead of slept through.
+    """
+
+    max_retries: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_rate_limit_wait: float = 120.0
+    rate_limit_margin: float = 0.25
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """The wait before retry number ``retry`` (1 for the first retry)."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        return rng.uniform(0.0, ceiling)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical request; each attempt rebuilds the httpx.Request from it with a current token."""
+
+    method: str
+    url: httpx.URL
+    params: list[tuple[str, str | int | float | bool | None]] | None
+    body: bytes | None
+    headers: Mapping[str, str]
+    scope: CallScope
+    retry_safe: bool
+
+
+class HttpPolicy:
+    """Owns the one ``httpx.Client`` of an ``ExactClient`` and sends every request through the policy.
+
+    Thread-safe: fan-out over divisions shares one instance (and so one connection pool).
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: TokenSource,
+        governor: RateGovernor | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float = 30.0,
+        rng: random.Random | None = None,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
+        """Use ``http_client`` when given (the caller keeps owning it), else build one over ``transport``."""
+        self._tokens = tokens
+        self._governor = governor
+        self._clock: Clock = clock or SystemClock()
+        self.retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._user_agent = user_agent
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.Client(
+            transport=transport,
+            timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client if this policy created it."""
+        if self._owns_client:
+            self._client.close()
+
+    def send(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        scope: CallScope,
+        params: QueryParams | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> httpx.Response:
+        """Send one request under the policy and return the successful response.
+
+        ``idempotent`` overrides the method's default (GET/PUT/DELETE may be repeated, POST may not).
+        Raises the typed ``APIStatusError`` subclass for an error status, ``APIConnectionError`` /
+        ``APITimeoutError`` when Exact could not be reached, and whatever the governor or token
+        source raise (``BudgetExceeded``, daily ``RateLimitError``, ``ReauthorizationRequired``).
+        """
+        verb = method.upper()
+        call = _Call(
+            method=verb,
+            url=httpx.URL(url),
+            params=_pairs(params),
+            body=None if json is None else jsonlib.dumps(json, default=_json_default).encode(),
+            headers=dict(headers or {}),
+            scope=scope,
+            retry_safe=verb in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+        )
+        return self._run(call)
+
+    def _run(self, call: _Call) -> httpx.Response:
+        retries = 0
+        attempt = 0
+        refreshed = False
+        token: str | None = None
+        while True:
+            attempt += 1
+            sent_token = token or self._tokens.access_token()
+            token = None
+            try:
+                response = self._attempt(call, sent_token, attempt)
+            except httpx.TransportError as exc:
+                if retries < self.retry.max_retries and _may_resend(exc, call.retry_safe):
+                    retries += 1
+                    self._pause(call, attempt, type(exc).__name__, self.retry.backoff(retries, self._rng))
+                    continue
+                raise _connection_error(exc, call) from exc
+            status = response.status_code
+            if status == 401 and not refreshed:
+                refreshed = True
+                token = self._tokens.refresh_after_401(sent_token)
+                continue
+            if status == 429 and retries < self.retry.max_retries:
+                retries += 1
+                self._pause(call, attempt, "429", self._rate_limit_wait(response, call))
+                continue
+            if status >= 500 and call.retry_safe and retries < self.retry.max_retries:
+                retries += 1
+                self._pause(call, attempt, str(status), self.retry.backoff(retries, self._rng))
+                continue
+            if not response.is_success:
+                raise status_error(response, call.method)
+            return response
+
+    def _attempt(self, call: _Call, token: str, attempt: int) -> httpx.Response:
+        """One try: governor, request, governor again. Logs without query, body or token."""
+        scope, governor, division = call.scope, self._governor, call.scope.division
+        if governor is not None and division is not None:
+            governor.before_request(scope.credential, scope.client_id, division, scope.endpoint)
+        request = self._client.build_request(
+            call.method, call.url, params=call.params, content=call.body, headers=self._headers(call, token)
+        )
+        started = time.perf_counter()
+        try:
+            response = self._client.send(request)
+        except httpx.TransportError as exc:
+            outcome = f"failed: {type(exc).__name__}"
+            log.info(_LOG_LINE, call.method, call.url.path, outcome, attempt, _ms_since(started))
+            raise
+        log.debug(_LOG_LINE, call.method, call.url.path, response.status_code, attempt, _ms_since(started))
+        if governor is not None and division is not None:
+            status, headers = response.status_code, response.headers
+            governor.after_response(
+                scope.credential, scope.client_id, division, scope.endpoint, status, headers
+            )
+        return response
+
+    def _headers(self, call: _Call, token: str) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": self._user_agent}
+        if call.body is not None:
+            headers["Content-Type"] = "application/json"
+        headers.update(call.headers)
+        headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _pause(self, call: _Call, attempt: int, cause: str, seconds: float) -> None:
+        log.warning(
+            "%s %s: %s on attempt %d, retrying in %.2f s", call.method, call.url.path, cause, attempt, seconds
+        )
+        self._clock.sleep(seconds)
+
+    def _rate_limit_wait(self, response: httpx.Response, call: _Call) -> float:
+        """Seconds until the limit a 429 announces lifts; raises when that is the daily limit.
+
+        Exact sends no ``Retry-After``: a minutely 429 carries ``X-RateLimit-Minutely-Reset`` (epoch
+        ms) and a daily one ``X-RateLimit-Reset``. Never assume a 60-second window. Without any
+        header (reported for old Exact versions) we fall back to the ordinary backoff.
+        """
+        limit = RateLimitInfo.from_headers(response.headers)
+        if limit.scope == "daily":
+            raise status_error(response, call.method)
+        if limit.reset is not None:
+            wait = limit.reset - self._clock.now() + self.retry.rate_limit_margin
+            if wait > self.retry.max_rate_limit_wait:
+                raise status_error(response, call.method)
+            return max(wait, 0.0)
+        retry_after = response.headers.get("Retry-After", "")
+        if retry_after.strip().isdigit() and float(retry_after) <= self.retry.max_rate_limit_wait:
+            return float(retry_after)
+        return self.retry.backoff(1, self._rng)
+
+
+@dataclass(frozen=True)
+class RateLimitInfo:
+    """Which limit a 429 reports and when it resets (epoch seconds), read from Exact's headers."""
+
+    scope: Literal["minutely", "daily", "unknown"]
+    reset: float | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
+        """On a 429 Exact sends only the headers of the limit that ran out, so their presence decides."""
+        minutely_reset = _epoch_ms(headers.get("X-RateLimit-Minutely-Reset"))
+        daily_reset = _epoch_ms(headers.get("X-RateLimit-Reset"))
+        if headers.get("X-RateLimit-Minutely-Remaining", "").strip() == "0" or (
+            minutely_reset is not None and daily_reset is None
+        ):
+            return cls("minutely", minutely_reset)
+        if headers.get("X-RateLimit-Remaining", "").strip() == "0" or daily_reset is not None:
+            return cls("daily", daily_reset)
+        return cls("unknown", None)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _epoch_ms(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip()) / 1000
+    except ValueError:
+        return None
+
+
+def _pairs(params: QueryParams | None) -> list[tuple[str, str | int | float | bool | None]] | None:
+    """Query parameters as ordered pairs (httpx's own type), from a mapping or a sequence of pairs."""
+    if params is None:
+        return None
+    items = params.items() if isinstance(params, Mapping) else params
+    return [(str(name), value) for name, value in items]
+
+
+def _may_resend(exc: httpx.TransportError, retry_safe: bool) -> bool:
+    """Any transport failure for idempotent calls; for POST only when nothing reached the server."""
+    return retry_safe or isinstance(exc, _NOT_SENT)
+
+
+def _connection_error(exc: httpx.TransportError, call: _Call) -> APIConnectionError:
+    where = f"{call.method} {safe_url(call.url)}"
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(
+            f"Exact Online did not answer in time ({type(exc).__name__}) for {where}",
+            hint="try again later, or raise the timeout (EXACTMATE_TIMEOUT)",
+        )
+    return APIConnectionError(
+        f"Exact Online could not be reached ({type(exc).__name__}) for {where}",
+        hint="check the network and the credential's server URL",
+    )
+
+
+_HINTS = {
+    401: "the access token was refused even after a refresh; re-authorise the credential",
+    403: "check the user's rights, the divisions granted on the consent screen and the app's scopes",
+    404: "check the endpoint path, the key and the division",
+    405: "the endpoint does not support this method",
+}
+
+
+def status_error(response: httpx.Response, method: str) -> APIStatusError:
+    """The typed error for an error response (one a client sent, so it knows its request): Exact's
+    message, the ``Reason`` header, method and a URL without secrets."""
+    status = response.status_code
+    text = odata.error_message(response.content, response.headers.get("Content-Type"))
+    exact_text = text or f"HTTP {status} {response.reason_phrase}".strip()
+    reason = response.headers.get("Reason")
+    url = safe_url(response.request.url)
+    message = f"{exact_text} [{method} {response.request.url.path} -> {status}]"
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in {"set-cookie", "authorization"}}
+    error: APIStatusError
+    if status == 429:
+        limit = RateLimitInfo.from_headers(response.headers)
+        reset_at = utc(limit.reset) if limit.reset is not None else None
+        error = RateLimitError(
+            message,
+            scope=limit.scope,
+            reset_at=reset_at,
+            reason=reason,
+            method=method,
+            url=url,
+            headers=headers,
+        )
+    else:
+        cls = status_error_class(status)
+        error = cls(message, status_code=status, reason=reason, method=method, url=url, headers=headers)
+    error.exact_message = exact_text
+    error.hint = _HINTS.get(status)
+    return error
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """The URL without user info and with secret-looking query values redacted."""
+    parsed = httpx.URL(url)
+    query = [
+        (name, "REDACTED" if name.lower() in SECRET_PARAMS else value)
+        for name, value in parse_qsl(parsed.query.decode(), keep_blank_values=True)
+    ]
+    cleaned = parsed.copy_with(
+        username=None, password=None, query=urlencode(query, quote_via=quote, safe="$'(),:").encode() or None
+    )
+    return str(cleaned)
+
+
+def _json_default(value: object) -> object:
+    """JSON for the few non-JSON values a record may hold: GUIDs, decimals, dates (Exact's wall clock)."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return odata.format_datetime(value)
+    raise TypeError(f"cannot send a value of type {type(value).__name__} to Exact Online as JSON")

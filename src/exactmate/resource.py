@@ -1,0 +1,435 @@
+"""One endpoint in one division: lazy listing and paging, and get/count/create/update/delete.
+
+Everything a caller can get wrong is checked against the catalogue *before* any call, so bad input
+costs neither a call nor a place in Exact's hourly error budget: the method, the key and its type,
+every ``$select`` field, every field of a record to write.
+
+Reading a whole endpoint (no filter, order, top or expand) goes through its bulk/ or sync/ twin when
+it has one: 1000 rows a call instead of 60, with an explicit ``$select`` (bulk requires one; sync
+rejects ``*``). The caller gets the same records and the fields they asked for; without a ``$select``
+that is every plain field of the base endpoint that the twin carries too (``Catalogue`` decides which
+twin can serve which fields, and falls back to the base endpoint when none can).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from exactmate import odata
+from exactmate.catalogue import Catalogue, Endpoint
+from exactmate.errors import CatalogueError, ExactmateError, ValidationError
+from exactmate.http import CallScope, HttpPolicy, QueryParams
+
+Record = dict[str, Any]
+
+# Sync endpoints page by Timestamp and accept only Timestamp filters; "gt 1" means "from the start".
+SYNC_FROM_START = "Timestamp gt 1"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One response's records (metadata stripped, dates converted), its ``__next`` link and number."""
+
+    records: list[Record]
+    next_url: str | None
+    number: int
+
+
+class Api:
+    """What every resource of one client shares: the HTTP policy, the server, the identity, the catalogue."""
+
+    def __init__(
+        self, *, http: HttpPolicy, server_url: str, credential: str, client_id: str, catalogue: Catalogue
+    ) -> None:
+        self.http = http
+        self.server_url = server_url.rstrip("/")
+        self.credential = credential
+        self.client_id = client_id
+        self.catalogue = catalogue
+
+    def send(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        division: int | None,
+        *,
+        suffix: str = "",
+        url: str | None = None,
+        params: QueryParams | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send to ``endpoint`` in ``division`` (or to ``url``, a ``__next`` link, verbatim)."""
+        if url is None:
+            url = self.server_url + endpoint.url_path(division) + suffix
+        counted = None if endpoint.kind == "me" else division
+        scope = CallScope(self.credential, self.client_id, counted, endpoint.path)
+        return self.http.send(method, url, scope=scope, params=params, json=json, headers=headers)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which endpoint a listing reads, with which query, and which fields the caller gets back."""
+
+    endpoint: Endpoint
+    query: odata.Query
+    keep: frozenset[str] | None  # None: every field the server sends
+
+
+class Resource:
+    """``service/Endpoint`` in one division. Records are plain dicts without ``__metadata``."""
+
+    def __init__(self, api: Api, endpoint: Endpoint, division: int | Callable[[], int]) -> None:
+        """``division`` may be a callable, resolved on first use (the client's current division), so
+        that checks of bad input happen before the call that finds the current division."""
+        self.endpoint = endpoint
+        self._api = api
+        self._division = division
+
+    @property
+    def division(self) -> int:
+        """The division number, resolved (and then kept) on first use."""
+        if callable(self._division):
+            self._division = self._division()
+        return self._division
+
+    def __repr__(self) -> str:
+        division = "current" if callable(self._division) else self._division
+        return f"Resource({self.endpoint.path!r}, division={division})"
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def list(
+        self,
+        *,
+        select: Sequence[str] | None = None,
+        filter: odata.FilterInput = None,
+        top: int | None = None,
+        order_by: Sequence[str] | None = None,
+        expand: Sequence[str] | None = None,
+        page_size_hint: int | None = None,
+    ) -> Iterator[Record]:
+        """Every matching record, lazily, page after page (following ``__next`` verbatim).
+
+        ``page_size_hint``: when a whole-endpoint read will only use a few records, a hint no larger
+        than the endpoint's own page size keeps it on the base endpoint instead of the 1000-row twin.
+        """
+        pages = self.pages(
+            select=select,
+            filter=filter,
+            top=top,
+            order_by=order_by,
+            expand=expand,
+            page_size_hint=page_size_hint,
+        )
+        return (record for page in pages for record in page.records)
+
+    def pages(
+        self,
+        *,
+        select: Sequence[str] | None = None,
+        filter: odata.FilterInput = None,
+        top: int | None = None,
+        order_by: Sequence[str] | None = None,
+        expand: Sequence[str] | None = None,
+        page_size_hint: int | None = None,
+    ) -> Iterator[Page]:
+        """The listing page by page, lazily; the checks run now, the first call on first ``next()``."""
+        self.endpoint.require_method("GET")
+        plan = self._plan(select, filter, top, order_by, expand, page_size_hint)
+        return self._follow(plan)
+
+    def get(self, key: object) -> Record:
+        """The record with ``key`` (formatted by the endpoint's key type; a mapping for composite keys)."""
+        self.endpoint.require_method("GET")
+        suffix = self._key_suffix(key)
+        response = self._api.send("GET", self.endpoint, self.division, suffix=suffix)
+        records, _, _ = odata.unwrap(response.json())
+        if not records:
+            raise ExactmateError(f"Exact Online answered GET {self.endpoint.path}{suffix} without a record")
+        return self._converter(self.endpoint)(records[0])
+
+    def count(self, filter: odata.FilterInput = None) -> int:
+        """The number of matching records, from ``/$count`` (a plain-text integer, one call)."""
+        self.endpoint.require_method("GET")
+        query = odata.build_query(filter=filter, field_types=_types(self.endpoint))
+        response = self._api.send(
+            "GET",
+            self.endpoint,
+            self.division,
+            suffix="/$count",
+            params=query.params(),
+            headers={"Accept": "text/plain"},
+        )
+        text = response.text.strip()
+        if not text.isdigit():
+            raise ExactmateError(
+                f"Exact Online answered {self.endpoint.path}/$count with {text[:40]!r}, not a number"
+            )
+        return int(text)
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def create(self, record: Mapping[str, Any]) -> Record:
+        """POST a new record and return it as Exact stored it (``Prefer: return=representation``).
+
+        Never retried after an ambiguous failure (see ``exactmate.http``): a create that may or may
+        not have happened is resolved by looking the record up, not by sending it again.
+        """
+        self.endpoint.require_method("POST")
+        body = check_record(self.endpoint, record, method="POST")
+        response = self._api.send(
+            "POST", self.endpoint, self.division, json=body, headers={"Prefer": "return=representation"}
+        )
+        if not response.content.strip():
+            return {}
+        records, _, _ = odata.unwrap(response.json())
+        return self._converter(self.endpoint)(records[0]) if records else {}
+
+    def update(self, key: object, fields: Mapping[str, Any]) -> None:
+        """PUT only the given fields (Exact merges them; read-only and insert-only fields are refused)."""
+        self.endpoint.require_method("PUT")
+        suffix = self._key_suffix(key)
+        body = check_record(self.endpoint, fields, method="PUT")
+        self._api.send("PUT", self.endpoint, self.division, suffix=suffix, json=body)
+
+    def delete(self, key: object) -> None:
+        """DELETE the record with ``key``."""
+        self.endpoint.require_method("DELETE")
+        suffix = self._key_suffix(key)
+        self._api.send("DELETE", self.endpoint, self.division, suffix=suffix)
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _plan(
+        self,
+        select: Sequence[str] | None,
+        filter: odata.FilterInput,
+        top: int | None,
+        order_by: Sequence[str] | None,
+        expand: Sequence[str] | None,
+        page_size_hint: int | None,
+    ) -> _Plan:
+        endpoint = self.endpoint
+        fields = endpoint.resolve_fields(_names(select, "select")) if select is not None else None
+        if expand is not None:
+            endpoint.resolve_fields(_names(expand, "expand"))
+        if order_by is not None:
+            endpoint.resolve_fields(name.split()[0] for name in _names(order_by, "order_by") if name.split())
+        whole = filter is None and top is None and not order_by and not expand
+        small = page_size_hint is not None and page_size_hint <= (endpoint.page_size or 60)
+        if whole and not small and endpoint.kind == "rest":
+            twins = self._api.catalogue.twins(endpoint.path)
+            twin = twins.twin_for(fields)
+            if twin is not None:
+                wanted = fields or twins.common_fields(twin)
+                query = odata.build_query(
+                    select=wanted, filter=SYNC_FROM_START if twin.kind == "sync" else None
+                )
+                return _Plan(twin, query, keep=frozenset(wanted))
+        if fields is None and endpoint.kind in ("bulk", "sync") and endpoint.fields:
+            # Bulk endpoints require $select and sync ones refuse "*": name every plain field.
+            fields = tuple(n for n, f in endpoint.fields.items() if not f.is_collection)
+        query = odata.build_query(
+            select=fields,
+            filter=filter,
+            top=top,
+            order_by=order_by,
+            expand=expand,
+            field_types=_types(endpoint),
+        )
+        return _Plan(endpoint, query, keep=None)
+
+    def _follow(self, plan: _Plan) -> Iterator[Page]:
+        convert = self._converter(plan.endpoint)
+        keep = plan.keep
+        url: str | None = None
+        seen: set[str] = set()
+        number = 0
+        while True:
+            if url is None:
+                response = self._api.send("GET", plan.endpoint, self.division, params=plan.query.params())
+            else:
+                response = self._api.send("GET", plan.endpoint, self.division, url=url)
+            raw, next_url, _ = odata.unwrap(response.json())
+            number += 1
+            records = [_only(convert(r), keep) for r in raw]
+            if next_url is not None:
+                next_url = str(response.request.url.join(next_url))
+                if next_url in seen:
+                    raise ExactmateError(
+                        f"Exact Online sent the same next-page link twice while listing "
+                        f"{plan.endpoint.path}; stopped to avoid an endless loop"
+                    )
+                seen.add(next_url)
+            yield Page(records, next_url, number)
+            if next_url is None:
+                return
+            url = next_url
+
+    def _converter(self, endpoint: Endpoint) -> Callable[[Record], Record]:
+        """Strips ``__metadata`` and converts the endpoint's ``Edm.DateTime`` fields, in one pass."""
+        return odata.date_converter(endpoint.fields, strip=True)
+
+    def _key_suffix(self, key: object) -> str:
+        """``(guid'…')``, ``(123)``, ``('text')`` or ``(A=…,B=…)``, percent-encoded for the path."""
+        endpoint = self.endpoint
+        if not endpoint.keys:
+            raise CatalogueError(f"{endpoint.path} has no key: its records cannot be addressed one by one.")
+        if len(endpoint.keys) == 1:
+            if isinstance(key, Mapping):
+                key = _single_key_value(endpoint, key)
+            text = odata.format_key(key, endpoint.key_type)
+        else:
+            text = _composite_key(endpoint, key)
+        return "(" + quote(text, safe="'=,:-") + ")"
+
+
+def _names(values: Sequence[str] | str, what: str) -> list[str]:
+    if isinstance(values, str):
+        values = [part for part in values.split(",")]
+    names = [value.strip() for value in values]
+    if any(not name for name in names):
+        raise ValidationError(f"{what} contains an empty field name", hint=f"e.g. {what}=['ID', 'Name']")
+    return names
+
+
+def _types(endpoint: Endpoint) -> dict[str, str]:
+    return {name: field.type for name, field in endpoint.fields.items()}
+
+
+def _only(record: Record, keep: frozenset[str] | None) -> Record:
+    """Drop twin-only fields (``Timestamp``) the caller did not ask for."""
+    if keep is None or record.keys() <= keep:
+        return record
+    return {name: value for name, value in record.items() if name in keep}
+
+
+def _single_key_value(endpoint: Endpoint, key: Mapping[str, Any]) -> object:
+    names = {name.lower(): name for name in key}
+    wanted = endpoint.keys[0]
+    if set(names) != {wanted.lower()}:
+        raise ValidationError(f"{endpoint.path} is keyed by {wanted} alone, got {sorted(key)}")
+    return key[names[wanted.lower()]]
+
+
+def _composite_key(endpoint: Endpoint, key: object) -> str:
+    """``A=…,B=…`` for endpoints keyed by several fields; each value formatted by its field's type."""
+    if not isinstance(key, Mapping):
+        raise ValidationError(
+            f"{endpoint.path} has a composite key; pass a mapping of {', '.join(endpoint.keys)}",
+            hint="e.g. {" + ", ".join(f"'{k}': …" for k in endpoint.keys) + "}",
+        )
+    given = {str(name).lower(): value for name, value in key.items()}
+    missing = [name for name in endpoint.keys if name.lower() not in given]
+    extra = sorted(set(given) - {name.lower() for name in endpoint.keys})
+    if missing or extra:
+        problems = [f"missing key field {name}" for name in missing]
+        problems += [f"{name!r} is not one of the key fields" for name in extra]
+        raise ValidationError(f"Bad composite key for {endpoint.path}", problems=problems)
+    parts = []
+    for name in endpoint.keys:
+        edm = endpoint.fields[name].type if name in endpoint.fields else None
+        parts.append(f"{name}={odata.format_key(given[name.lower()], _key_type(edm))}")
+    return ",".join(parts)
+
+
+def _key_type(edm: str | None) -> str | None:
+    if edm == "Edm.Guid":
+        return "guid"
+    if edm in ("Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte"):
+        return "int"
+    return "string"
+
+
+# -- checking records before a write ----------------------------------------------------------------
+
+_INTEGER_TYPES = frozenset({"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.Int64"})
+_NUMBER_TYPES = frozenset({"Edm.Double", "Edm.Decimal", "Edm.Single"})
+
+
+def check_record(endpoint: Endpoint, record: Mapping[str, Any], *, method: str) -> Record:
+    """The body to send, with canonical field names; one ``ValidationError`` listing every problem.
+
+    Refused: unknown fields (with suggestions), read-only fields, insert-only fields on PUT, missing
+    mandatory fields on POST, and values whose Python type cannot be the field's Edm type.
+    """
+    if not isinstance(record, Mapping):
+        raise ValidationError(f"A record for {endpoint.path} must be a mapping of field names to values")
+    if method == "PUT" and not record:
+        raise ValidationError(f"Nothing to update on {endpoint.path}: no fields given")
+    if not endpoint.fields:
+        return dict(record)
+    body: Record = {}
+    problems: list[str] = []
+    for name, value in record.items():
+        try:
+            field = endpoint.field(str(name))
+        except CatalogueError as exc:
+            problems.append(exc.message)
+            continue
+        if field.name in body:
+            problems.append(f"{field.name} is given twice (as {name!r} too)")
+        elif field.read_only:
+            problems.append(f"{field.name} is read-only on {endpoint.path}; leave it out")
+        elif field.insert_only and method == "PUT":
+            problems.append(f"{field.name} can only be set when the record is created, not updated")
+        elif (problem := _value_problem(field.type, value)) is not None:
+            problems.append(f"{field.name}: {problem}")
+        body[field.name] = value
+    if method == "POST":
+        missing = [f.name for f in endpoint.fields.values() if f.mandatory and body.get(f.name) is None]
+        problems += [f"{name} is mandatory" for name in missing]
+    if problems:
+        verb = "create" if method == "POST" else "update"
+        raise ValidationError(f"Cannot {verb} a record on {endpoint.path}", problems=problems)
+    return body
+
+
+def _value_problem(edm: str, value: object) -> str | None:
+    """Why ``value`` cannot be sent as ``edm``, or None. Values are checked, never silently coerced."""
+    if value is None:
+        return None
+    if edm == "Edm.Guid":
+        if isinstance(value, UUID):
+            return None
+        try:
+            UUID(str(value))
+        except ValueError:
+            return f"expected a GUID like 'c0ffee00-0000-4000-8000-000000000000', got {value!r}"
+        return None
+    if edm in _INTEGER_TYPES:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else f"expected a whole number, got {type(value).__name__} {value!r}"
+    if edm in _NUMBER_TYPES:
+        ok = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+        return None if ok else f"expected a number, got {type(value).__name__} {value!r}"
+    if edm == "Edm.Boolean":
+        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+    if edm == "Edm.DateTime":
+        return _date_problem(value)
+    if edm == "Edm.String":
+        return None if isinstance(value, str) else f"expected text, got {type(value).__name__} {value!r}"
+    if edm.startswith("Collection"):
+        return None if isinstance(value, list) else f"expected a list of records, got {type(value).__name__}"
+    return None
+
+
+def _date_problem(value: object) -> str | None:
+    if isinstance(value, date):
+        return None
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return f"expected a date or an ISO date-time like '2026-01-31T09:00:00', got {value!r}"
+        return None
+    return f"expected a date or date-time, got {type(value).__name__} {value!r}"
