@@ -195,6 +195,12 @@ class _Refusal:
         return text + (f": {self.description}" if self.description else "")
 
 
+def refresh_lock_name(credential_id: str) -> str:
+    """The store lock a credential's tokens change under: refreshes here, and a new consent saving
+    fresh tokens (``exactmate.connect``), so neither overwrites the other's rotated pair."""
+    return f"token-refresh:{credential_id}"
+
+
 class TokenManager:
     """The tokens of one stored credential: exchange, persist, hand out and refresh them safely."""
 
@@ -297,7 +303,7 @@ class TokenManager:
 
     @contextmanager
     def _refresh_lock(self) -> Iterator[None]:
-        with self._store.lock(f"token-refresh:{self._id}", timeout=self._lock_timeout):
+        with self._store.lock(refresh_lock_name(self._id), timeout=self._lock_timeout):
             yield
 
     def _name(self) -> str:

@@ -198,7 +198,7 @@ class Store:
         client_id: str,
         client_secret: bytes,
         redirect_uri: str,
-        auth_type: str = "oauth2_authorization_code",
+        auth_type: str = "oauth2-code",
         status: str = "disconnected",
         is_default: bool = False,
         conn: Connection | None = None,

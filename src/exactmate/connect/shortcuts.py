@@ -1,0 +1,83 @@
+"""The two operations most callers need, as functions that open the vault themselves when not given one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from exactmate.clock import Clock
+from exactmate.config import Settings
+from exactmate.connect.consent import Consent
+from exactmate.connect.flows import Connector
+from exactmate.connect.result import SaveResult, TestResult
+from exactmate.vault import Vault
+
+
+@contextmanager
+def _connector(
+    vault: Vault | None,
+    settings: Settings | None,
+    consent: Consent | None,
+    clock: Clock | None,
+    transport: httpx.BaseTransport | None,
+) -> Iterator[Connector]:
+    settings = settings or Settings.from_env()
+    opened = vault is None
+    active = vault or Vault.open(settings, clock=clock)
+    try:
+        yield Connector(active, settings=settings, consent=consent, clock=clock, transport=transport)
+    finally:
+        if opened:
+            active.close()
+
+
+def test_connection(
+    name: str,
+    *,
+    division: int | None = None,
+    vault: Vault | None = None,
+    settings: Settings | None = None,
+    consent: Consent | None = None,
+    clock: Clock | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> TestResult:
+    """Test Connect of the stored credential ``name`` (see :meth:`Connector.test`)."""
+    with _connector(vault, settings, consent, clock, transport) as connector:
+        return connector.test(name, division=division)
+
+
+test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite the name
+
+
+def connect_and_create(
+    name: str,
+    *,
+    server_url: str,
+    client_id: str,
+    client_secret: str,
+    auth_type: str | None = None,
+    redirect_uri: str | None = None,
+    make_default: bool | None = None,
+    skip_test: bool = False,
+    division: int | None = None,
+    vault: Vault | None = None,
+    settings: Settings | None = None,
+    consent: Consent | None = None,
+    clock: Clock | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> SaveResult:
+    """Connect & Create (see :meth:`Connector.create`)."""
+    with _connector(vault, settings, consent, clock, transport) as connector:
+        return connector.create(
+            name,
+            server_url=server_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            auth_type=auth_type,
+            redirect_uri=redirect_uri,
+            make_default=make_default,
+            skip_test=skip_test,
+            division=division,
+        )

@@ -1,0 +1,63 @@
+"""The vault: application credentials for Exact Online, their secrets and tokens encrypted at rest.
+
+Credential *storage* only, a leaf over the store and the secret box: connecting (the OAuth sign-in)
+and Test Connect need the client, so they live above it, in ``exactmate.connect``.
+
+```python
+with Vault.open() as vault:
+    vault.list("acme")                       # search; nothing is decrypted
+    credential = vault.get("Acme NL")        # by name, trimmed and case-insensitive
+    secret = vault.client_secret(credential) # the only way a secret comes out
+```
+
+- ``fields``: what each field may hold (Connector Name, Authentication Type, Server URL, Client ID,
+  Client Secret, redirect URI), checked and normalised
+- ``credential``: the ``Credential`` record (no secret in it)
+- ``storage``: ``Vault`` (add, get, list, edit, default, remove, status, tests, tokens, keys)
+- ``rotation``: re-encryption under a new key, one credential per transaction
+"""
+
+from __future__ import annotations
+
+from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest, TokenValues
+from exactmate.vault.fields import (
+    AUTH_TYPES,
+    DEFAULT_AUTH_TYPE,
+    DEFAULT_REDIRECT_URI,
+    EXACT_HOSTS,
+    CredentialFields,
+    check_auth_type,
+    check_client_id,
+    check_fields,
+    check_name,
+    check_redirect_uri,
+    check_secret,
+    check_server_url,
+    is_exact_host,
+    is_loopback,
+)
+from exactmate.vault.rotation import RotationReport
+from exactmate.vault.storage import Vault
+
+__all__ = [
+    "AUTH_TYPES",
+    "DEFAULT_AUTH_TYPE",
+    "DEFAULT_REDIRECT_URI",
+    "EXACT_HOSTS",
+    "STATUS_LABELS",
+    "Credential",
+    "CredentialFields",
+    "LastTest",
+    "RotationReport",
+    "TokenValues",
+    "Vault",
+    "check_auth_type",
+    "check_client_id",
+    "check_fields",
+    "check_name",
+    "check_redirect_uri",
+    "check_secret",
+    "check_server_url",
+    "is_exact_host",
+    "is_loopback",
+]

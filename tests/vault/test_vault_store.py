@@ -1,0 +1,383 @@
+"""Credential storage: validation, the library API, secrets at rest, file modes, key rotation."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from exactmate.auth import TokenSet
+from exactmate.clock import FakeClock
+from exactmate.config import Settings
+from exactmate.errors import SecretBoxError, ValidationError, VaultError
+from exactmate.secretbox import KeyFile, split_blob
+from exactmate.store import credentials, tokens
+from exactmate.vault import (
+    DEFAULT_REDIRECT_URI,
+    EXACT_HOSTS,
+    LastTest,
+    Vault,
+    check_client_id,
+    check_fields,
+    check_redirect_uri,
+    check_server_url,
+)
+
+GUID = "7f0c5a8e-2d4b-4c61-9a3e-5b1d2c3e4f50"
+SECRET = "Sup3r-S3cret-Value-42"
+EMULATOR = "http://127.0.0.1:8555"
+
+
+def pair(clock: FakeClock, n: int = 1) -> TokenSet:
+    now = clock.now()
+    return TokenSet(f"ACCESS-{n}-plaintext-token", f"REFRESH-{n}-plaintext-token", now + 600, now)
+
+
+def add(vault: Vault, name: str = "Acme NL", **overrides: object) -> object:
+    values: dict[str, object] = {"server_url": EMULATOR, "client_id": "demo-app", "client_secret": SECRET}
+    values.update(overrides)
+    return vault.add(name, **values)  # type: ignore[arg-type]
+
+
+# -- field validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("nl", "https://start.exactonline.nl"),
+        ("UK", "https://start.exactonline.co.uk"),
+        ("com", "https://start.exactonline.com"),
+        ("https://start.exactonline.be/", "https://start.exactonline.be"),
+        ("HTTPS://Start.ExactOnline.DE", "https://start.exactonline.de"),
+        ("http://127.0.0.1:8555/", "http://127.0.0.1:8555"),
+        ("http://localhost:9000", "http://localhost:9000"),
+        ("https://exact.example.com/proxy/", "https://exact.example.com/proxy"),
+    ],
+)
+def test_server_url_normalised(given: str, expected: str) -> None:
+    assert check_server_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("", "Server URL is required"),
+        ("start.exactonline.nl", "absolute http(s) URL"),
+        ("ftp://start.exactonline.nl", "absolute http(s) URL"),
+        ("http://start.exactonline.nl", "must use https: https://start.exactonline.nl"),
+        ("https://start.exactonline.xx", "not one of Exact Online's hosts"),
+        ("https://start.exactonline.nl/api", "not one of Exact Online's hosts"),
+        ("http://exact.example.com", "plain http, which is allowed only on this machine"),
+        ("https://exact.example.com?x=1", "cannot have a query"),
+        ("https://user:pw@exact.example.com", "cannot carry a user name or password"),
+        ("http://127.0.0.1:notaport", "not a valid URL"),
+    ],
+)
+def test_bad_server_urls_say_what_is_wrong(given: str, says: str) -> None:
+    with pytest.raises(ValidationError, match="Server URL") as caught:
+        check_server_url(given)
+    assert says in str(caught.value)
+
+
+def test_client_id_is_a_guid_on_exact_hosts_only() -> None:
+    assert check_client_id("{7F0C5A8E-2D4B-4C61-9A3E-5B1D2C3E4F50}", EXACT_HOSTS["nl"]) == GUID
+    with pytest.raises(ValidationError, match="is not a GUID"):
+        check_client_id("demo-app", EXACT_HOSTS["nl"])
+    assert check_client_id(" demo-app ", EMULATOR) == "demo-app"
+    with pytest.raises(ValidationError, match="Client ID is required"):
+        check_client_id("  ", EMULATOR)
+    with pytest.raises(ValidationError, match="spaces"):
+        check_client_id("two words", EMULATOR)
+
+
+def test_redirect_uri_default_and_rules() -> None:
+    assert check_redirect_uri(None) == DEFAULT_REDIRECT_URI == "http://127.0.0.1:8400/oauth/callback"
+    assert check_redirect_uri("https://app.example.com/cb") == "https://app.example.com/cb"
+    with pytest.raises(ValidationError, match="plain http"):
+        check_redirect_uri("http://app.example.com/cb")
+    with pytest.raises(ValidationError, match="fragment"):
+        check_redirect_uri("http://127.0.0.1:8400/cb#x")
+
+
+def test_every_bad_field_is_reported_at_once() -> None:
+    with pytest.raises(ValidationError) as caught:
+        check_fields(name="  ", server_url="ftp://x", client_id="", auth_type="password")
+    problems = caught.value.problems
+    assert len(problems) == 4
+    assert any("Connector Name is required" in p for p in problems)
+    assert any(
+        "Authentication Type 'password' is not one of oauth2-code, refresh-token" in p for p in problems
+    )
+    assert any("Server URL" in p for p in problems)
+    assert any("Client ID is required" in p for p in problems)
+
+
+def test_auth_type_is_normalised() -> None:
+    fields = check_fields(name="x", server_url="nl", client_id=GUID, auth_type="Refresh_Token")
+    assert fields.auth_type == "refresh-token"
+
+
+# -- the library API -----------------------------------------------------------------------------------
+
+
+def test_add_get_list_search(vault: Vault) -> None:
+    created = add(vault, "  Acme NL  ")
+    add(vault, "Globex BE", server_url="be", client_id=GUID.upper())
+    assert vault.get("acme nl") == created
+    assert vault.get("ACME NL").name == "Acme NL"
+    globex = vault.get("globex be")
+    assert (globex.server_url, globex.client_id) == ("https://start.exactonline.be", GUID)
+    assert [c.name for c in vault.list()] == ["Acme NL", "Globex BE"]
+    assert [c.name for c in vault.list("exactonline.be")] == ["Globex BE"]
+    assert [c.name for c in vault.list("ACME")] == ["Acme NL"]
+    assert [c.name for c in vault.list("disconnected")] == ["Acme NL", "Globex BE"]
+    assert vault.list("nothing-like-this") == []
+    assert vault.find("nobody") is None
+
+
+def test_listing_and_searching_never_decrypt(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    add(vault, "Acme NL")
+    vault.save_tokens("Acme NL", pair(FakeClock()))
+
+    def refuse(*_args: object) -> str:
+        raise AssertionError("decrypted while listing")
+
+    monkeypatch.setattr(vault.box, "decrypt", refuse)
+    assert [c.name for c in vault.list("acme")] == ["Acme NL"]
+    assert vault.get("acme nl").has_tokens
+    assert vault.default() is not None
+
+
+def test_a_credential_carries_no_secret(vault: Vault) -> None:
+    created = add(vault)
+    credential = vault.get("Acme NL")
+    assert SECRET not in repr(created) + repr(credential) + str(asdict(credential)) + str(
+        credential.to_dict()
+    )
+    assert vault.client_secret(credential) == SECRET
+
+
+def test_duplicate_names_are_refused_without_regard_to_case(vault: Vault) -> None:
+    add(vault, "Acme NL")
+    with pytest.raises(VaultError, match="a credential named 'acme nl' already exists"):
+        add(vault, "  acme nl ")
+    assert len(vault.list()) == 1
+
+
+def test_a_missing_secret_is_refused(vault: Vault) -> None:
+    with pytest.raises(ValidationError, match="Client Secret is required"):
+        add(vault, client_secret="   ")
+    with pytest.raises(ValidationError, match="control characters") as caught:
+        add(vault, client_secret="zq-secret-part\nzq-more")
+    assert "zq-" not in str(caught.value)
+    assert vault.list() == []
+
+
+def test_unknown_credential_names_the_known_ones(vault: Vault) -> None:
+    add(vault, "Acme NL")
+    with pytest.raises(VaultError, match=r"no credential named 'Initech' \(known: Acme NL\)") as caught:
+        vault.get(" Initech ")
+    assert caught.value.hint == "list them with: exactmate vault list"
+    for operation in (vault.remove, vault.set_default, vault.forget_tokens):
+        with pytest.raises(VaultError, match="no credential named"):
+            operation("Initech")
+
+
+def test_the_first_credential_becomes_the_default(vault: Vault) -> None:
+    assert vault.default() is None
+    add(vault, "Acme NL")
+    add(vault, "Globex")
+    assert vault.default() is not None and vault.default().name == "Acme NL"  # type: ignore[union-attr]
+    vault.set_default("globex")
+    assert [c.name for c in vault.list() if c.is_default] == ["Globex"]
+    add(vault, "Initech", make_default=True)
+    assert [c.name for c in vault.list() if c.is_default] == ["Initech"]
+
+
+def test_tokens_status_and_tests(vault: Vault, clock: FakeClock) -> None:
+    add(vault)
+    assert vault.get("Acme NL").status == "disconnected"
+    connected = vault.save_tokens("Acme NL", pair(clock))
+    assert (connected.status, connected.tokens_issued_at) == ("connected", clock.now())
+    flagged = vault.set_status("Acme NL", "needs_reauthorization", "Old refresh token used.")
+    assert (flagged.status_label, flagged.status_reason) == (
+        "needs re-authorisation",
+        "Old refresh token used.",
+    )
+    with pytest.raises(ValidationError, match="status must be one of"):
+        vault.set_status("Acme NL", "happy")
+    tested = vault.record_test("Acme NL", LastTest(ok=False, message="wrong secret", at=clock.now()))
+    assert (tested.last_test_ok, tested.last_test_message, tested.last_test_label) == (
+        False,
+        "wrong secret",
+        "failed",
+    )
+    forgotten = vault.forget_tokens("Acme NL")
+    assert (forgotten.status, forgotten.has_tokens) == ("disconnected", False)
+
+
+def test_edit_renames_and_keeps_tokens_when_nothing_about_the_connection_changes(
+    vault: Vault, clock: FakeClock
+) -> None:
+    add(vault, "Acme NL")
+    add(vault, "Globex")
+    vault.save_tokens("Acme NL", pair(clock))
+    renamed = vault.edit("acme nl", new_name="Acme Netherlands")
+    assert (renamed.name, renamed.status, renamed.has_tokens) == ("Acme Netherlands", "connected", True)
+    assert vault.edit("acme netherlands", new_name="ACME NETHERLANDS").name == "ACME NETHERLANDS"
+    with pytest.raises(VaultError, match="a credential named 'Globex' already exists"):
+        vault.edit("ACME NETHERLANDS", new_name=" globex ")
+
+
+def test_edit_of_connection_values_forgets_old_tokens_unless_new_ones_come(
+    vault: Vault, clock: FakeClock
+) -> None:
+    add(vault)
+    vault.save_tokens("Acme NL", pair(clock))
+    moved = vault.edit("Acme NL", redirect_uri="http://127.0.0.1:9999/cb")
+    assert (moved.status, moved.has_tokens, moved.redirect_uri) == (
+        "disconnected",
+        False,
+        "http://127.0.0.1:9999/cb",
+    )
+    assert moved.status_reason == "its connection values changed: connect again"
+    clock.advance(60)
+    tested = LastTest(ok=True, message="Connected as Dana", at=clock.now())
+    rekeyed = vault.edit("Acme NL", client_secret="n3w-secret", tokens=pair(clock, 2), last_test=tested)
+    assert (rekeyed.status, rekeyed.tokens_issued_at, rekeyed.last_test_ok) == (
+        "connected",
+        clock.now(),
+        True,
+    )
+    assert vault.client_secret(rekeyed) == "n3w-secret"
+    with pytest.raises(ValidationError, match="is not a GUID"):
+        vault.edit("Acme NL", server_url="nl")  # the emulator's client id is no GUID
+
+
+def test_remove_deletes_the_credential_and_its_tokens(vault: Vault, clock: FakeClock) -> None:
+    created = add(vault)
+    vault.save_tokens("Acme NL", pair(clock))
+    assert vault.remove("ACME NL").name == "Acme NL"
+    assert vault.list() == []
+    assert vault.store.tokens(created.id) is None  # type: ignore[attr-defined]
+
+
+# -- secrets at rest -----------------------------------------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_secrets_are_nowhere_in_plain_text_and_files_are_private(vault: Vault, settings: Settings) -> None:
+    add(vault)
+    token_pair = pair(FakeClock())
+    vault.save_tokens("Acme NL", token_pair)
+    vault.store.close()
+    db_file = Path(settings.db_url.removeprefix("sqlite:///"))
+    home_files = [p for p in settings.home.rglob("*") if p.is_file()]
+    assert db_file in home_files and settings.key_file in home_files
+    for path in home_files:
+        data = path.read_bytes()
+        for plain in (SECRET, token_pair.access_token, token_pair.refresh_token):
+            assert plain.encode() not in data, f"{plain!r} found in {path.name}"
+            assert base64.b64encode(plain.encode()) not in data
+        assert _mode(path) == 0o600, f"{path.name} has mode {_mode(path):o}"
+    assert _mode(settings.key_file) == 0o600 and _mode(db_file) == 0o600
+
+
+def test_stored_ciphertexts_are_bound_to_their_record(vault: Vault) -> None:
+    first = add(vault, "one")
+    second = add(vault, "two")
+    with vault.store.transaction() as conn:
+        blob = conn.execute(select(credentials.c.client_secret).where(credentials.c.id == first.id)).scalar()  # type: ignore[attr-defined]
+        conn.execute(credentials.update().where(credentials.c.id == second.id).values(client_secret=blob))  # type: ignore[attr-defined]
+    with pytest.raises(SecretBoxError, match="failed its integrity check"):
+        vault.client_secret(vault.get("two"))
+
+
+# -- keys ----------------------------------------------------------------------------------------------
+
+
+def _kids(vault: Vault) -> set[str]:
+    with vault.store.reading() as conn:
+        blobs = list(conn.execute(select(credentials.c.client_secret)).scalars())
+        for row in conn.execute(select(tokens.c.access_token, tokens.c.refresh_token)):
+            blobs.extend(row)
+    return {split_blob(b)[0] for b in blobs}
+
+
+def test_rotate_key_re_encrypts_everything_under_a_new_key(
+    vault: Vault, settings: Settings, clock: FakeClock
+) -> None:
+    for name in ("a", "b", "c"):
+        add(vault, name, client_secret=f"secret-{name}")
+        vault.save_tokens(name, pair(clock))
+    old = vault.box.primary_kid
+    report = vault.rotate_key()
+    assert report.key_id != old and (report.credentials, report.secrets) == (3, 9)
+    assert _kids(vault) == {report.key_id}
+    assert set(KeyFile(settings.key_file).load().kids) == {old, report.key_id}
+    with Vault.open(settings) as reopened:
+        assert [reopened.client_secret(c) for c in reopened.list()] == ["secret-a", "secret-b", "secret-c"]
+    assert _mode(settings.key_file) == 0o600
+
+
+def test_an_interrupted_rotation_leaves_every_credential_readable(
+    vault: Vault, settings: Settings, clock: FakeClock
+) -> None:
+    for name in ("a", "b", "c"):
+        add(vault, name, client_secret=f"secret-{name}")
+        vault.save_tokens(name, pair(clock))
+    old = vault.box.primary_kid
+
+    def crash_after_first(name: str, done: int, total: int) -> None:
+        if done == 1:
+            raise KeyboardInterrupt("power cut")
+
+    with pytest.raises(KeyboardInterrupt):
+        vault.rotate_key(crash_after_first)
+    with Vault.open(settings) as survivor:  # as a new process would
+        new = survivor.box.primary_kid
+        assert new != old and _kids(survivor) == {old, new}
+        assert [survivor.client_secret(c) for c in survivor.list()] == ["secret-a", "secret-b", "secret-c"]
+        report = survivor.reencrypt()
+        assert (report.key_id, report.secrets) == (new, 6)
+        assert _kids(survivor) == {new}
+        assert [survivor.client_secret(c) for c in survivor.list()] == ["secret-a", "secret-b", "secret-c"]
+
+
+def test_a_wrong_master_key_is_reported_and_nothing_is_overwritten(tmp_path: Path) -> None:
+    key_a, key_b = os.urandom(32), os.urandom(32)
+    with Vault.open(Settings.from_env(master_key=key_a)) as first:
+        add(first, "Acme NL")
+        before = _kids(first)
+    with Vault.open(Settings.from_env(master_key=key_b)) as wrong:
+        assert [c.name for c in wrong.list()] == ["Acme NL"]  # listing needs no key
+        with pytest.raises(SecretBoxError, match="the master key does not match") as caught:
+            wrong.client_secret(wrong.get("Acme NL"))
+        assert "nothing was changed" in str(caught.value)
+        with pytest.raises(SecretBoxError, match="the master key does not match"):
+            add(wrong, "Globex")
+        with pytest.raises(SecretBoxError, match="the master key does not match"):
+            wrong.edit("Acme NL", client_secret="other")
+        with pytest.raises(VaultError, match="EXACTMATE_MASTER_KEY, which exactmate cannot rotate"):
+            wrong.rotate_key()
+        assert [c.name for c in wrong.list()] == ["Acme NL"] and _kids(wrong) == before
+    with Vault.open(Settings.from_env(master_key=key_a)) as right:
+        assert right.client_secret(right.get("Acme NL")) == SECRET
+
+
+def test_a_replaced_key_file_is_refused_before_rotation(vault: Vault, settings: Settings) -> None:
+    add(vault)
+    settings.key_file.unlink()
+    with Vault.open(settings) as fresh_key:  # a new key file is created: it cannot open the old data
+        with pytest.raises(SecretBoxError, match="the master key does not match"):
+            fresh_key.rotate_key()
+        assert len(KeyFile(settings.key_file).load().kids) == 1  # no key was added
