@@ -254,8 +254,11 @@ class KeyFile:
 class SecretBox:
     """Seals and opens secrets with AES-256-GCM; the associated data binds each to its record."""
 
-    def __init__(self, keyring: KeyRing) -> None:
+    def __init__(self, keyring: KeyRing, *, key_file: KeyFile | None = None) -> None:
         self.keyring = keyring
+        # Where the keys came from, when a file: a long-running process (the web UI) re-reads it on
+        # meeting a key id it does not know, which is what a `vault rotate-key` elsewhere leaves.
+        self._key_file = key_file
 
     def __repr__(self) -> str:
         return f"SecretBox({self.keyring!r})"
@@ -265,7 +268,8 @@ class SecretBox:
         """The master key from the settings if set, else the key file (created on first use)."""
         if settings.master_key is not None:
             return cls(KeyRing.from_master_key(settings.master_key))
-        return cls(KeyFile(settings.key_file).load_or_create())
+        key_file = KeyFile(settings.key_file)
+        return cls(key_file.load_or_create(), key_file=key_file)
 
     @property
     def primary_kid(self) -> str:
@@ -285,6 +289,8 @@ class SecretBox:
         (or belongs to another record); never the secret itself.
         """
         kid, body = split_blob(blob)
+        if self._key_file is not None and kid not in self.keyring.kids:
+            self.keyring = self._key_file.load()
         key = self.keyring.key(kid)
         nonce, sealed = body[:NONCE_BYTES], body[NONCE_BYTES:]
         try:

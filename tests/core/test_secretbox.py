@@ -169,3 +169,21 @@ def test_from_settings_uses_the_key_file_under_home(tmp_path: Path) -> None:
     assert settings.key_file.exists()
     blob = box.encrypt("x", AAD)
     assert SecretBox.from_settings(settings).decrypt(blob, AAD) == "x"
+
+
+def test_a_running_box_reads_keys_added_by_another_process(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, home=tmp_path / "home")
+    long_running = SecretBox.from_settings(settings)  # e.g. the web UI, started before the rotation
+    KeyFile(settings.key_file).add_key()  # `exactmate vault rotate-key` in another process
+    rotated = SecretBox.from_settings(settings)
+    blob = rotated.encrypt("secret", AAD)
+    assert rotated.primary_kid not in long_running.keyring.kids
+    assert long_running.decrypt(blob, AAD) == "secret"
+
+
+def test_a_key_that_is_nowhere_is_still_named(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, home=tmp_path / "home")
+    box = SecretBox.from_settings(settings)
+    foreign = SecretBox(KeyRing.from_master_key(b"k" * 32)).encrypt("secret", AAD)
+    with pytest.raises(SecretBoxError, match="not in key file"):
+        box.decrypt(foreign, AAD)
