@@ -37,11 +37,11 @@ class EmulatorConfig:
     error_budget_window_seconds: float = 3_600.0
     error_budget_block_seconds: float = 3_600.0
     client_id: str = DEFAULT_CLIENT_ID
-    client_secret: str = DEFAULT_CLIENT_SECRET
+    client_secret: str = field(default=DEFAULT_CLIENT_SECRET, repr=False)
     redirect_uris: tuple[str, ...] = ()
     scopes: tuple[str, ...] | None = None  # None: every scope granted
     divisions: int = 2
-    webhook_secret: str = DEFAULT_WEBHOOK_SECRET
+    webhook_secret: str = field(default=DEFAULT_WEBHOOK_SECRET, repr=False)
     # Endpoints (lower-case "service/endpoint") that refuse $skip, as Exact does for endpoints
     # released after March 2017. None: the emulator's default set.
     no_skip_endpoints: frozenset[str] | None = None

@@ -39,7 +39,7 @@ class Change:
 @dataclass
 class RestResponse:
     status: int
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)  # may carry tokens
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
