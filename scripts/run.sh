@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The README's first command: sets up the environment and runs the main job. Until `exactmate demo`
-# exists this starts the built-in Exact Online emulator on 127.0.0.1:8555 (Ctrl-C stops it).
-# Extra arguments go to the command, e.g. `bash scripts/run.sh --records 200000`.
+# The README's first command: sets up the environment and runs the main job, `exactmate demo`:
+# the built-in Exact Online emulator on a free loopback port, a vault credential for it, Test
+# Connect and each of the four actions. Extra arguments go to the command, e.g. `--ui`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/exactmate emulator serve "$@"
+exec .venv/bin/exactmate demo "$@"

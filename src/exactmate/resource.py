@@ -160,6 +160,7 @@ class Resource:
     def count(self, filter: odata.FilterInput = None) -> int:
         """The number of matching records, from ``/$count`` (a plain-text integer, one call)."""
         self.endpoint.require_method("GET")
+        _check_filter_fields(self.endpoint, filter)
         query = odata.build_query(filter=filter, field_types=_types(self.endpoint))
         response = self._api.send(
             "GET",
@@ -224,6 +225,7 @@ class Resource:
             endpoint.resolve_fields(_names(expand, "expand"))
         if order_by is not None:
             endpoint.resolve_fields(name.split()[0] for name in _names(order_by, "order_by") if name.split())
+        _check_filter_fields(endpoint, filter)
         whole = filter is None and top is None and not order_by and not expand
         small = page_size_hint is not None and page_size_hint <= (endpoint.page_size or 60)
         if whole and not small and endpoint.kind == "rest":
@@ -433,3 +435,16 @@ def _date_problem(value: object) -> str | None:
             return f"expected a date or an ISO date-time like '2026-01-31T09:00:00', got {value!r}"
         return None
     return f"expected a date or date-time, got {type(value).__name__} {value!r}"
+
+
+def _check_filter_fields(endpoint: Endpoint, filter: odata.FilterInput) -> None:
+    """Field names in a mapping or builder filter must exist (raw text is the caller's own OData and is
+    not parsed): a typo is refused here instead of costing a call and a place in the error budget."""
+    if isinstance(filter, Mapping):
+        names = [str(name) for name in filter]
+    elif isinstance(filter, odata.Filter):
+        names = sorted(filter.fields)
+    else:
+        return
+    if endpoint.fields:
+        endpoint.resolve_fields(name.split("/", 1)[0] for name in names)

@@ -575,3 +575,33 @@ def test_an_own_http_client_is_closed() -> None:
     policy.close()
     with pytest.raises(RuntimeError):
         policy.send("GET", URL, scope=SCOPE)
+
+
+def test_responses_are_freed_without_the_cyclic_collector() -> None:
+    """Whole-endpoint reads stay in flat memory only if each page's response dies with its last
+    reference; httpx would otherwise keep it in a reference cycle until the collector runs."""
+    import gc
+    import weakref
+
+    from exactmate.http import CallScope, HttpPolicy
+
+    class Tokens:
+        def access_token(self) -> str:
+            return "t"
+
+        def refresh_after_401(self, rejected: str) -> str:
+            return "t"
+
+    policy = HttpPolicy(
+        tokens=Tokens(),
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json={"d": {"results": []}})),
+    )
+    gc.disable()
+    try:
+        response = policy.send("GET", "https://start.exactonline.nl/api/v1/1/crm/Accounts",
+                               scope=CallScope("c", "id", None, "crm/accounts"))
+        ref = weakref.ref(response)
+        del response
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -33,6 +33,16 @@ def _register() -> None:
     from exactmate.cli import emulator
 
     app.add_typer(emulator.app, name="emulator")
+    from exactmate.cli import ui
+    app.command(name="ui")(ui.ui)
+    from exactmate.cli import demo, records, time
+
+    app.add_typer(time.app, name="time")
+    app.add_typer(records.app)
+    app.add_typer(demo.app)
+    from exactmate.cli import vault
+
+    app.add_typer(vault.app, name="vault")
 
 
 _register()

@@ -131,7 +131,7 @@ class Connector:
             saved = self.vault.add(**values)
             return SaveResult(True, saved, None, SKIPPED_NOTE.format(name=saved.name))
         cid = new_id()
-        result, tokens = self._test_candidate(fields, secret, cid, division)
+        result, tokens = self.test_candidate(fields, secret, cid, division)
         if not result.ok:
             return SaveResult(False, None, result, "Nothing was saved: Test Connect failed.")
         saved = self.vault.add(**values, tokens=tokens, last_test=_last(result), credential_id=cid)
@@ -176,7 +176,7 @@ class Connector:
             return SaveResult(True, saved, None, note)
         self.vault.check_key()
         test_secret = secret if secret is not None else self.vault.client_secret(current)
-        result, tokens = self._test_candidate(fields, test_secret, current.id, division)
+        result, tokens = self.test_candidate(fields, test_secret, current.id, division)
         if not result.ok:
             return SaveResult(False, current, result, "Nothing was changed: Test Connect failed.")
         saved = self.vault.edit(current.name, **changes, tokens=tokens, last_test=_last(result))
@@ -190,7 +190,7 @@ class Connector:
         division: int | None = None,
     ) -> TestResult:
         """Test Connect of values that are not stored (a form being filled in); nothing is saved."""
-        result, _tokens = self._test_candidate(fields, check_secret(client_secret), new_id(), division)
+        result, _tokens = self.test_candidate(fields, check_secret(client_secret), new_id(), division)
         return result
 
     # -- internals ---------------------------------------------------------------------------------
@@ -208,9 +208,11 @@ class Connector:
         self.vault.record_test(credential.name, _last(result))
         return result
 
-    def _test_candidate(
+    def test_candidate(
         self, fields: CredentialFields, secret: str, credential_id: str, division: int | None
     ) -> tuple[TestResult, TokenSet | None]:
+        """Test Connect of values not saved yet (``credential_id`` is the id they will be saved
+        under), returning the tokens the test obtained so Connect & Create can keep them."""
         target = _Target(
             app=self._app(fields, secret),
             auth_type=fields.auth_type,

@@ -17,13 +17,16 @@ class Filter:
     overloaded and would silently drop a side, so using a ``Filter`` as a truth value raises.
     """
 
-    __slots__ = ("_op", "text")
+    __slots__ = ("_op", "fields", "text")
 
-    def __init__(self, text: str, *, _op: str = "raw") -> None:
+    def __init__(self, text: str, *, _op: str = "raw", _fields: frozenset[str] = frozenset()) -> None:
         if not isinstance(text, str) or not text.strip():
             raise ValidationError("An empty $filter expression", hint="leave the filter out instead")
         self.text = text
         self._op = _op  # "raw", "cmp" (comparison or function call), "and", "or", "not"
+        # The field names the builder put in (raw text is the caller's own and is not parsed), so a
+        # resource can check them against the catalogue before a typo costs a call.
+        self.fields = _fields
 
     def __and__(self, other: Filter | str) -> Filter:
         return _combine("and", self, other)
@@ -39,7 +42,7 @@ class Filter:
 
     def __invert__(self) -> Filter:
         # "not" binds tighter than "eq" in OData, so the operand is always parenthesised.
-        return Filter(f"not ({self.text})", _op="not")
+        return Filter(f"not ({self.text})", _op="not", _fields=self.fields)
 
     def __bool__(self) -> bool:
         raise TypeError("A Filter has no truth value: combine filters with & and |, test with `is None`")
@@ -59,11 +62,13 @@ class Filter:
 
 def _combine(op: str, left: Filter | str, right: Filter | str) -> Filter:
     parts = []
+    fields: frozenset[str] = frozenset()
     for side in (left, right):
         side = side if isinstance(side, Filter) else Filter(side)
         needs_parens = side._op == "raw" or (op == "and" and side._op == "or")
         parts.append(f"({side.text})" if needs_parens else side.text)
-    return Filter(f" {op} ".join(parts), _op=op)
+        fields |= side.fields
+    return Filter(f" {op} ".join(parts), _op=op, _fields=fields)
 
 
 class F:
@@ -73,7 +78,7 @@ class F:
     a GUID given as text becomes ``guid'…'``. Without it a value is written by its Python type.
     """
 
-    __slots__ = ("_expr", "_type")
+    __slots__ = ("_expr", "_name", "_type")
 
     def __init__(self, name: str, edm_type: str | None = None) -> None:
         if not isinstance(name, str) or not NAME.match(name):
@@ -82,18 +87,21 @@ class F:
                 hint="use letters, digits and _ (and / between navigation steps), e.g. 'Account/Name'",
             )
         self._expr = name
+        self._name = name
         self._type = edm_type
 
-    @classmethod
-    def _wrap(cls, expr: str, edm_type: str | None) -> F:
-        made = cls.__new__(cls)
-        made._expr, made._type = expr, edm_type
+    def _wrap(self, expr: str, edm_type: str | None) -> F:
+        made = F.__new__(F)
+        made._expr, made._name, made._type = expr, self._name, edm_type
         return made
+
+    def _filter(self, text: str) -> Filter:
+        return Filter(text, _op="cmp", _fields=frozenset({self._name}))
 
     def _compare(self, op: str, value: object) -> Filter:
         if value is None and op not in ("eq", "ne"):
             raise ValidationError(f"Cannot compare {self._expr} with None using {op}", hint="use == or !=")
-        return Filter(f"{self._expr} {op} {literal(value, self._type)}", _op="cmp")
+        return self._filter(f"{self._expr} {op} {literal(value, self._type)}")
 
     def __eq__(self, value: object) -> Filter:  # type: ignore[override]
         return self._compare("eq", value)
@@ -116,14 +124,14 @@ class F:
     __hash__ = None  # type: ignore[assignment]
 
     def startswith(self, text: str) -> Filter:
-        return Filter(f"startswith({self._expr},{literal(text, 'Edm.String')}) eq true", _op="cmp")
+        return self._filter(f"startswith({self._expr},{literal(text, 'Edm.String')}) eq true")
 
     def endswith(self, text: str) -> Filter:
-        return Filter(f"endswith({self._expr},{literal(text, 'Edm.String')}) eq true", _op="cmp")
+        return self._filter(f"endswith({self._expr},{literal(text, 'Edm.String')}) eq true")
 
     def contains(self, text: str) -> Filter:
         """``substringof('text',Field) eq true``: OData v2 has no ``contains``."""
-        return Filter(f"substringof({literal(text, 'Edm.String')},{self._expr}) eq true", _op="cmp")
+        return self._filter(f"substringof({literal(text, 'Edm.String')},{self._expr}) eq true")
 
     def in_(self, values: Iterable[object]) -> Filter:
         """``Field eq a or Field eq b …`` (OData v2 has no ``in``)."""
@@ -137,13 +145,13 @@ class F:
 
     def trim(self) -> F:
         """``trim(Field)``: e.g. Account ``Code`` is left-padded with spaces to 18 characters."""
-        return F._wrap(f"trim({self._expr})", "Edm.String")
+        return self._wrap(f"trim({self._expr})", "Edm.String")
 
     def lower(self) -> F:
-        return F._wrap(f"tolower({self._expr})", "Edm.String")
+        return self._wrap(f"tolower({self._expr})", "Edm.String")
 
     def upper(self) -> F:
-        return F._wrap(f"toupper({self._expr})", "Edm.String")
+        return self._wrap(f"toupper({self._expr})", "Edm.String")
 
     def __repr__(self) -> str:
         return f"F({self._expr!r})"

@@ -1,0 +1,84 @@
+"""The custom call: any method on any path the catalogue knows, for ``read/`` functions and anything
+the four actions do not cover (navigation links, ``/$count``, an endpoint's own actions).
+
+The path starts with a catalogue endpoint (``read/project/HoursByDate``, ``crm/Accounts(guid'…')/
+BankAccounts``, ``salesinvoice/SalesInvoices/$count``); the endpoint and the method are checked
+before any call. A body sent to the endpoint itself is checked field by field like every other
+write (unknown and read-only fields are refused), and a write can be dry-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from exactmate.actions.connection import Connection
+from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
+from exactmate.actions.dryrun import PlannedRequest, plan
+from exactmate.actions.fields import prepare_record
+from exactmate.catalogue import HTTP_METHODS, Endpoint
+from exactmate.errors import ValidationError
+
+Params = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def split_path(conn: Connection, path: str) -> tuple[Endpoint, str]:
+    """The catalogue endpoint a path starts with, and the rest (a key, navigation, ``/$count``)."""
+    cut = len(path)
+    for marker in ("(", "/$"):
+        index = path.find(marker)
+        if index != -1:
+            cut = min(cut, index)
+    return conn.client.catalogue.endpoint(path[:cut]), path[cut:]
+
+
+def custom_call(
+    conn: Connection,
+    method: str,
+    path: str,
+    *,
+    division: DivisionInput | DivisionChoice = None,
+    params: Params | None = None,
+    data: Any = None,
+    dry_run: bool = False,
+) -> Any:
+    """Send ``method`` to ``path`` in ``division`` and return the decoded answer (records, a record,
+    a number, text or None); on a dry run of a write, the ``PlannedRequest`` instead."""
+    verb = method.strip().upper()
+    if verb not in HTTP_METHODS:
+        raise ValidationError(f"Unknown HTTP method {method!r}", hint=f"use one of {', '.join(HTTP_METHODS)}")
+    endpoint, suffix = split_path(conn, path.strip())
+    endpoint.require_method(verb)
+    body = _checked_body(endpoint, verb, suffix, data)
+    choice = parse_division(division)
+    if choice.mode == "all":
+        raise ValidationError(
+            "A custom call goes to one division", hint="pass --division N (or leave it out: the current one)"
+        )
+    if dry_run and verb != "GET":
+        number = None if endpoint.kind == "me" else division_numbers(conn.client, choice)[0]
+        request = plan(conn.server_url, verb, endpoint, number, suffix=suffix, body=body)
+        if params:
+            pairs = params.items() if isinstance(params, Mapping) else params
+            query = urlencode(list(pairs))
+            request = PlannedRequest(request.method, f"{request.url}?{query}", request.body)
+        return request
+    number = choice.number if choice.mode == "number" else None
+    return conn.client.request(verb, endpoint.path + suffix, division=number, params=params, json=body)
+
+
+def _checked_body(endpoint: Endpoint, method: str, suffix: str, data: Any) -> Any:
+    if data is None:
+        return None
+    if method == "GET":
+        raise ValidationError("A GET sends no body", hint="leave out --data, or use POST/PUT")
+    navigation = suffix.startswith("/") or ")/" in suffix
+    if navigation or not endpoint.fields or not isinstance(data, Mapping):
+        return data  # navigation targets and function payloads are not in the catalogue
+    record, problems = prepare_record(endpoint, data, creating=method == "POST" and not suffix)
+    if problems:
+        raise ValidationError(
+            f"Cannot send this body to {endpoint.path}; nothing was sent", problems=problems
+        )
+    return record

@@ -1,0 +1,262 @@
+"""List or Get Endpoint: any endpoint, with a key one record, without one a listing.
+
+Everything a user can get wrong (the endpoint, a ``$select`` or ``$orderby`` field, the key and its
+type, a ``$filter`` mapping's values, ``--top`` with ``--all``) is checked before the first call. A
+listing is lazy: records stream page by page, so even a whole endpoint read with ``all=True`` (through
+its bulk or sync twin when it has one, 1000 rows a call) runs in flat memory. Without ``all`` a
+listing stops after ``top`` records (default: one page of 60).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from exactmate import odata
+from exactmate.actions.connection import Connection
+from exactmate.actions.divisions import (
+    DivisionChoice,
+    DivisionInput,
+    division_numbers,
+    one_division,
+    parse_division,
+)
+from exactmate.actions.filtercheck import check_filter_text
+from exactmate.actions.keys import parse_key, record_key
+from exactmate.catalogue import Endpoint
+from exactmate.errors import ExactmateError, ValidationError
+
+DEFAULT_LIMIT = 60
+Record = dict[str, Any]
+PageHook = Callable[[int, int], None]
+"""Called with (division, number of records in the page) as each page arrives."""
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A listing's options, checked against the endpoint before any call."""
+
+    select: tuple[str, ...] | None = None
+    filter: odata.FilterInput = None
+    top: int | None = None
+    order_by: tuple[str, ...] | None = None
+    everything: bool = False
+
+
+@dataclass
+class Listing:
+    """Records as they stream in. With several divisions each record carries its ``Division``, and a
+    division that fails is recorded in ``errors`` while the others go on."""
+
+    endpoint: Endpoint
+    divisions: list[int]
+    fields: tuple[str, ...] | None
+    _records: Iterator[Record] = field(repr=False)
+    errors: list[tuple[int, ExactmateError]] = field(default_factory=list)
+    count: int = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        for record in self._records:
+            self.count += 1
+            yield record
+
+
+def list_or_get(
+    conn: Connection,
+    endpoint: str,
+    key: object = None,
+    *,
+    division: DivisionInput | DivisionChoice = None,
+    select: Sequence[str] | str | None = None,
+    filter: odata.FilterInput = None,
+    top: int | None = None,
+    order_by: Sequence[str] | str | None = None,
+    all: bool = False,
+    on_page: PageHook | None = None,
+) -> Record | Listing:
+    """With ``key``: the record (a dict). Without: a lazy ``Listing`` of the matching records.
+
+    ``division``: a number, ``current`` (default) or ``all`` (every accessible division; for a key,
+    the division that holds it). ``filter``: OData text, a ``Filter`` or ``{"Field": value}``.
+    """
+    target = conn.client.catalogue.endpoint(endpoint)
+    if key is not None and not (isinstance(key, str) and not key.strip()):
+        if filter is not None or top is not None or order_by or all:
+            raise ValidationError(
+                "--filter, --top, --order-by and --all apply to listings, not to one record by key",
+                hint=f"leave the key out to list: exactmate get {target.path} --filter …",
+            )
+        return get_record(conn, target, key, division=division, select=select)
+    query = check_query(target, select=select, filter=filter, top=top, order_by=order_by, everything=all)
+    return list_records(conn, target, query, division=division, on_page=on_page)
+
+
+def get_record(
+    conn: Connection,
+    target: Endpoint,
+    key: object,
+    *,
+    division: DivisionInput | DivisionChoice = None,
+    select: Sequence[str] | str | None = None,
+) -> Record:
+    """The record ``key`` (only the ``select`` fields when given); one GET."""
+    target.require_method("GET")
+    parsed = parse_key(target, key)
+    record_key(target, parsed)  # the key's type is checked before any call
+    fields = target.resolve_fields(_names(select)) if select else None
+    choice = parse_division(division)
+    number = one_division(conn.client, choice, target, parsed)
+    found = conn.client.resource(target.path, number).get(parsed)
+    if fields is not None:
+        found = {name: found.get(name) for name in fields}
+    if choice.mode == "all":
+        found = {"Division": number, **found}
+    return found
+
+
+def check_query(
+    target: Endpoint,
+    *,
+    select: Sequence[str] | str | None = None,
+    filter: odata.FilterInput = None,
+    top: int | None = None,
+    order_by: Sequence[str] | str | None = None,
+    everything: bool = False,
+) -> ListQuery:
+    """The listing options, every problem reported at once; no call is made."""
+    target.require_method("GET")
+    problems: list[str] = []
+    if everything and top is not None:
+        problems.append("--all reads every record and --top only the first N: give one of them")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        problems.append(f"--top must be a whole number of at least 1, got {top!r}")
+    fields = order = None
+    try:
+        fields = target.resolve_fields(_names(select)) if select else None
+        order = _order(target, order_by)
+        types = {name: f.type for name, f in target.fields.items()}
+        odata.build_query(select=fields, filter=filter, order_by=order, field_types=types)
+        if isinstance(filter, Mapping):
+            target.resolve_fields([str(name) for name in filter])
+        elif filter is not None:
+            check_filter_text(target, str(filter))  # OData text, or a Filter built with F(...)
+    except ValidationError as exc:
+        problems.extend(exc.problems or [exc.message])
+    if problems:
+        raise ValidationError(f"Cannot list {target.path}; nothing was sent", problems=problems)
+    limit = None if everything else (top if top is not None else DEFAULT_LIMIT)
+    return ListQuery(fields, filter, limit, order, everything)
+
+
+def list_records(
+    conn: Connection,
+    target: Endpoint,
+    query: ListQuery,
+    *,
+    division: DivisionInput | DivisionChoice = None,
+    on_page: PageHook | None = None,
+) -> Listing:
+    """A lazy listing of ``target`` in one division or (``all``) in each accessible one."""
+    choice = parse_division(division)
+    numbers = division_numbers(conn.client, choice)
+    listing = Listing(target, numbers, query.select, iter(()))
+    if choice.mode != "all":
+        listing._records = _stream(conn, target, query, numbers[0], on_page, tag=False)
+    elif query.everything:
+        listing._records = _each_division(conn, target, query, numbers, on_page, listing.errors)
+    else:
+        listing._records = _fan_out(conn, target, query, numbers, listing.errors)
+    return listing
+
+
+def _stream(
+    conn: Connection, target: Endpoint, query: ListQuery, number: int, on_page: PageHook | None, *, tag: bool
+) -> Iterator[Record]:
+    resource = conn.client.resource(target.path, number)
+    pages = resource.pages(
+        select=list(query.select) if query.select else None,
+        filter=query.filter,
+        top=query.top,
+        order_by=list(query.order_by) if query.order_by else None,
+    )
+    left = query.top
+    for page in pages:
+        if on_page is not None:
+            on_page(number, len(page.records))
+        for record in page.records:
+            yield {"Division": number, **record} if tag else record
+            if left is not None:
+                left -= 1
+                if left <= 0:
+                    return
+
+
+def _each_division(
+    conn: Connection,
+    target: Endpoint,
+    query: ListQuery,
+    numbers: list[int],
+    on_page: PageHook | None,
+    errors: list[tuple[int, ExactmateError]],
+) -> Iterator[Record]:
+    """Division after division, streaming: a whole endpoint in many divisions stays in flat memory."""
+    for number in numbers:
+        try:
+            yield from _stream(conn, target, query, number, on_page, tag=True)
+        except ExactmateError as exc:
+            errors.append((number, exc))
+
+
+def _fan_out(
+    conn: Connection,
+    target: Endpoint,
+    query: ListQuery,
+    numbers: list[int],
+    errors: list[tuple[int, ExactmateError]],
+) -> Iterator[Record]:
+    """Bounded listings (``top``) of every division at once, on the client's pool, in division order."""
+
+    def fetch(number: int) -> list[Record]:
+        return list(islice(_stream(conn, target, query, number, None, tag=True), query.top))
+
+    results: dict[int, list[Record]] = {}
+    for number, result in conn.client.fan_out(numbers, fetch):
+        if isinstance(result, ExactmateError):
+            errors.append((number, result))
+        elif isinstance(result, Exception):
+            raise result
+        else:
+            results[number] = result
+    for number in numbers:
+        yield from results.get(number, [])
+
+
+def _names(value: Sequence[str] | str | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [item.strip() for item in items]
+    if any(not name for name in names):
+        raise ValidationError("--select has an empty field name", hint="e.g. --select ID,Code,Name")
+    return names
+
+
+def _order(target: Endpoint, order_by: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    if not order_by:
+        return None
+    clauses = _names(order_by)
+    resolved: list[str] = []
+    for clause in clauses:
+        parts = clause.split()
+        name = target.resolve_fields([parts[0]])[0]
+        resolved.append(" ".join([name, *parts[1:]]))
+    return tuple(resolved)
+
+
+def fan_errors_message(listing: Listing) -> str | None:
+    """One line per division that failed, or None."""
+    if not listing.errors:
+        return None
+    return "; ".join(f"division {number}: {error}" for number, error in listing.errors)

@@ -1,0 +1,226 @@
+"""Records out: a table, JSON, NDJSON or CSV, streamed so that any number of records runs in flat
+memory.
+
+JSON, NDJSON and CSV write each record as it arrives. A table needs its column widths, so it is
+printed in batches of ``TABLE_BATCH`` rows; a table of records with many fields shows the first
+``TABLE_COLUMNS`` and says how to see the rest. Values are written as JSON would carry them: dates as
+ISO text, GUIDs as text; in tables and CSV an empty value is an empty cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+from rich.console import Console
+from rich.table import Table
+
+from exactmate.errors import ValidationError
+
+TABLE_BATCH = 500
+TABLE_COLUMNS = 8
+PIPE_WIDTH = 200
+"""Tables written to a file or a pipe are this wide: no terminal tells how wide to be."""
+
+
+class Format(StrEnum):
+    """How records are written."""
+
+    table = "table"
+    json = "json"
+    ndjson = "ndjson"
+    csv = "csv"
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON carries it: dates as ISO text, GUIDs and decimals as text and numbers."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    converted = plain(value)
+    if converted is value:
+        return str(value)
+    return converted
+
+
+def to_json(value: Any, *, indent: int | None = None) -> str:
+    """JSON text of any result (records, summaries, requests)."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False, indent=indent)
+
+
+def cell(value: Any) -> str:
+    """A value as one table or CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(value)
+    value = plain(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@contextmanager
+def destination(path: Path | None) -> Iterator[IO[str]]:
+    """The file ``--output`` names (created or replaced), else standard output."""
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        handle = path.expanduser().open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ValidationError(f"Cannot write {path}: {exc.strerror}", hint="check --output") from None
+    with handle:
+        yield handle
+
+
+def write_records(
+    records: Iterable[Mapping[str, Any]],
+    fmt: Format,
+    out: IO[str],
+    *,
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+) -> int:
+    """Write ``records`` as they come; returns how many were written."""
+    writer = {
+        Format.json: _write_json,
+        Format.ndjson: _write_ndjson,
+        Format.csv: _write_csv,
+        Format.table: _write_table,
+    }[fmt]
+    return writer(iter(records), out, columns, title)
+
+
+def _write_ndjson(records: Iterator[Mapping[str, Any]], out: IO[str], _c: object, _t: object) -> int:
+    count = 0
+    for record in records:
+        out.write(to_json(record))
+        out.write("\n")
+        count += 1
+    out.flush()
+    return count
+
+
+def _write_json(records: Iterator[Mapping[str, Any]], out: IO[str], _c: object, _t: object) -> int:
+    count = 0
+    out.write("[")
+    for record in records:
+        out.write(",\n  " if count else "\n  ")
+        out.write(to_json(record))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    out.flush()
+    return count
+
+
+def _write_csv(
+    records: Iterator[Mapping[str, Any]], out: IO[str], columns: Sequence[str] | None, _t: object
+) -> int:
+    first = next(records, None)
+    if first is None:
+        if columns:
+            csv.writer(out).writerow(columns)
+        return 0
+    names = list(columns) if columns else list(first)
+    if "Division" in first and "Division" not in names:
+        names.insert(0, "Division")
+    writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for record in _chain(first, records):
+        writer.writerow({name: cell(record.get(name)) for name in names})
+        count += 1
+    out.flush()
+    return count
+
+
+def _write_table(
+    records: Iterator[Mapping[str, Any]], out: IO[str], columns: Sequence[str] | None, title: str | None
+) -> int:
+    console = table_console(out)
+    first = next(records, None)
+    if first is None:
+        console.print("(no records)")
+        return 0
+    names = list(columns) if columns else list(first)
+    if "Division" in first and "Division" not in names:
+        names.insert(0, "Division")
+    hidden = names[TABLE_COLUMNS:] if not columns else []
+    shown = names[:TABLE_COLUMNS] if not columns else names
+    count = 0
+    batch: list[Mapping[str, Any]] = []
+    for record in _chain(first, records):
+        batch.append(record)
+        if len(batch) == TABLE_BATCH:
+            console.print(_table(shown, batch, title if count == 0 else None))
+            count += len(batch)
+            batch = []
+    if batch:
+        console.print(_table(shown, batch, title if count == 0 else None))
+        count += len(batch)
+    if hidden:
+        console.print(
+            f"[dim]{len(hidden)} more field(s) not shown ({', '.join(hidden[:6])}"
+            f"{', …' if len(hidden) > 6 else ''}): choose with --select, or use --format json[/dim]"
+        )
+    return count
+
+
+def _table(names: Sequence[str], rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for name in names:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(cell(row.get(name)) for name in names))
+    return table
+
+
+def write_record(record: Mapping[str, Any], fmt: Format, out: IO[str], *, title: str | None = None) -> None:
+    """One record: a Field/Value table, an object, one NDJSON line or a one-row CSV."""
+    if fmt is Format.table:
+        console = table_console(out)
+        table = Table("Field", "Value", title=title)
+        for name, value in record.items():
+            table.add_row(name, cell(value))
+        console.print(table)
+    elif fmt is Format.json:
+        out.write(to_json(record, indent=2) + "\n")
+    else:
+        write_records([record], fmt, out)
+
+
+def table_console(out: IO[str]) -> Console:
+    """A console for tables on ``out``: the terminal's width, or ``PIPE_WIDTH`` off a terminal."""
+    try:
+        terminal = out.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    return Console(file=out, soft_wrap=False, highlight=False, width=None if terminal else PIPE_WIDTH)
+
+
+def _chain(first: Mapping[str, Any], rest: Iterator[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    yield first
+    yield from rest

@@ -1,0 +1,226 @@
+"""Commands on any endpoint: ``get`` (list or get), ``delete``, the ``endpoints`` and ``fields``
+pickers, and ``call`` (a custom request)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from exactmate.actions import (
+    Listing,
+    PlannedRequest,
+    custom_call,
+    delete_record,
+    describe_endpoints,
+    describe_fields,
+    list_or_get,
+)
+from exactmate.actions.picker import field_suggestions
+from exactmate.cli import session
+from exactmate.cli.exit_codes import exit_code_for
+from exactmate.cli.output import Format, destination, to_json, write_record, write_records
+from exactmate.errors import ValidationError
+
+app = typer.Typer()
+
+EndpointArg = Annotated[str, typer.Argument(help="service/Endpoint, e.g. crm/Accounts (any case).")]
+
+
+@app.command("get")
+def get(
+    endpoint: EndpointArg,
+    key: Annotated[str | None, typer.Argument(help="The record's key; leave out to list.")] = None,
+    select: Annotated[str | None, typer.Option(help="Fields to return, comma-separated.")] = None,
+    filter: Annotated[str | None, typer.Option(help="OData $filter, e.g. \"Code eq 'A1'\".")] = None,
+    top: Annotated[int | None, typer.Option(help="At most this many records (default 60).")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every record, streamed (bulk/sync twin if any).")
+    ] = False,
+    order_by: Annotated[str | None, typer.Option("--order-by", help="e.g. 'Code desc'.")] = None,
+    credential: session.CredentialOption = None,
+    division: session.DivisionOption = "current",
+    fmt: session.FormatOption = Format.table,
+    output: session.OutputOption = None,
+) -> None:
+    """List records of an endpoint, or get one by its key."""
+    choice = session.division(division)
+    bar_on = all_ and session.show_progress(data_on_screen=output is None)
+    reading = session.progress(f"Reading {endpoint}", None, enabled=bar_on)
+    with session.connect(credential) as conn, reading as advance:
+        found = list_or_get(
+            conn,
+            endpoint,
+            key,
+            division=choice,
+            select=select,
+            filter=filter,
+            top=top,
+            order_by=order_by,
+            all=all_,
+            on_page=lambda _division, n: advance(n),
+        )
+        with destination(output) as out:
+            if isinstance(found, Listing):
+                write_records(found, fmt, out, columns=found.fields, title=found.endpoint.path)
+            else:
+                write_record(found, fmt, out, title=f"{endpoint} {key}")
+    if isinstance(found, Listing) and found.errors:
+        for number, error in found.errors:
+            session.echo_err(f"error: division {number}: {error}")
+        raise typer.Exit(exit_code_for(found.errors[0][1]))
+
+
+@app.command("delete")
+def delete(
+    endpoint: EndpointArg,
+    key: Annotated[
+        str, typer.Argument(help="The record's key (GUID, number or text; A=…,B=… if composite).")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+    credential: session.CredentialOption = None,
+    division: session.DivisionOption = "current",
+    dry_run: session.DryRunOption = False,
+    fmt: session.FormatOption = Format.table,
+) -> None:
+    """Delete one record by its key: shown first, confirmed (unless --yes), kept in the audit log."""
+    console = Console(highlight=False, soft_wrap=True)
+    shown_on = console.file if fmt is Format.table else sys.stderr  # keep JSON output clean
+
+    def confirm(record: Mapping[str, Any] | None, request: PlannedRequest) -> bool:
+        if record is not None:
+            write_record(record, Format.table, shown_on, title=f"{endpoint} {key}")
+        if yes:
+            return True
+        try:
+            return typer.confirm(f"Delete this record ({request.method} {request.url})?", default=False)
+        except typer.Abort:
+            return False
+
+    with session.connect(credential) as conn:
+        result = delete_record(
+            conn, endpoint, key, division=session.division(division), confirm=confirm, dry_run=dry_run
+        )
+    if fmt is not Format.table:
+        payload = {**result.as_dict(), "record": result.record}
+        typer.echo(to_json(payload, indent=2 if fmt is Format.json else None))
+    elif result.dry_run:
+        if result.record is not None:
+            write_record(result.record, Format.table, console.file, title=f"{result.endpoint} {result.key}")
+        console.print("Dry run, not sent:")
+        console.print(str(result.request), markup=False)
+    elif result.deleted:
+        console.print(
+            f"Deleted {result.endpoint} {result.key} in division {result.division} "
+            f"(audit log entry {result.audit_id})."
+        )
+    if result.cancelled:
+        session.echo_err("Not deleted: the deletion was not confirmed (pass --yes to skip the question).")
+        raise typer.Exit(1)
+
+
+@app.command("endpoints")
+def endpoints(
+    search: Annotated[str, typer.Argument(help="Part of a path or scope, e.g. 'time' or 'crm/'.")] = "",
+    method: Annotated[str | None, typer.Option(help="Only endpoints allowing this method.")] = None,
+    include_removed: Annotated[bool, typer.Option(help="Also endpoints Exact probably removed.")] = False,
+    fmt: session.FormatOption = Format.table,
+) -> None:
+    """The service and endpoint picker: service, endpoint, methods, key, page size, status."""
+    rows = describe_endpoints(search, method=method, include_removed=include_removed)
+    columns = ["path", "methods", "key", "key_type", "page_size", "status"]
+    write_records(rows, fmt, _stdout(), columns=columns if fmt is Format.table else None, title="Endpoints")
+
+
+@app.command("fields")
+def fields(
+    endpoint: EndpointArg,
+    search: Annotated[str, typer.Argument(help="Part of a field name.")] = "",
+    writable: Annotated[bool, typer.Option(help="Only fields a create may set.")] = False,
+    fmt: session.FormatOption = Format.table,
+) -> None:
+    """The Data Manager's field list: name, type, mandatory, read-only."""
+    rows = describe_fields(endpoint, search, writable=writable)
+    if not rows and search:
+        near = field_suggestions(endpoint, search)
+        hint = f" Did you mean: {', '.join(near)}?" if near else ""
+        session.echo_err(f"No field of {endpoint} matches {search!r}.{hint}")
+        return
+    columns = ["name", "type", "mandatory", "read_only", "key"]
+    write_records(rows, fmt, _stdout(), columns=columns if fmt is Format.table else None, title=endpoint)
+
+
+@app.command("call")
+def call(
+    method: Annotated[str, typer.Argument(help="GET, POST, PUT or DELETE.")],
+    path: Annotated[str, typer.Argument(help="e.g. read/project/HoursByDate or crm/Accounts(guid'…')")],
+    data: Annotated[str | None, typer.Option(help="JSON body, or @file.json.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Query parameter name=value (repeatable).")
+    ] = None,
+    credential: session.CredentialOption = None,
+    division: session.DivisionOption = "current",
+    dry_run: session.DryRunOption = False,
+    fmt: session.FormatOption = Format.json,
+    output: session.OutputOption = None,
+) -> None:
+    """A custom request: read/ functions, navigation links, /$count and anything else."""
+    body = _data(data)
+    params = _params(param or [])
+    with session.connect(credential) as conn:
+        answer = custom_call(
+            conn, method, path, division=session.division(division), params=params, data=body, dry_run=dry_run
+        )
+    with destination(output) as out:
+        if isinstance(answer, PlannedRequest):
+            out.write("Dry run, not sent:\n" + str(answer) + "\n")
+        elif isinstance(answer, list):
+            write_records(answer, fmt, out)
+        elif isinstance(answer, dict):
+            write_record(answer, fmt, out)
+        elif answer is None:
+            out.write("(empty answer: done)\n")
+        else:
+            out.write(f"{answer}\n")
+
+
+def _data(data: str | None) -> Any:
+    if data is None:
+        return None
+    text = data
+    if data.startswith("@"):
+        path = Path(data[1:]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValidationError(f"Cannot read {path}: {exc.strerror}", hint="--data @file.json") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"--data is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+            hint='e.g. --data \'{"Notes": "text"}\'',
+        ) from None
+
+
+def _params(items: list[str]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            problems.append(f"{item!r} is not name=value (e.g. --param checkDate=datetime'2026-03-02')")
+        else:
+            pairs.append((name.strip(), value))
+    if problems:
+        raise ValidationError("Some --param values are malformed", problems=problems)
+    return pairs
+
+
+def _stdout() -> Any:
+    return sys.stdout

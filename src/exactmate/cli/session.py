@@ -1,0 +1,102 @@
+"""What the action commands share: the ``--credential`` and ``--division`` options, opening the
+connection, reading ``Field=Value`` assignments and progress bars (on a terminal only)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from exactmate.actions import Connection, open_connection
+from exactmate.actions.divisions import DivisionChoice, parse_division
+from exactmate.cli.output import Format
+from exactmate.config import Settings
+
+CredentialOption = Annotated[
+    str | None,
+    typer.Option(
+        "--credential",
+        "-c",
+        help="Vault credential to use; optional when the vault holds one credential or a default one.",
+    ),
+]
+DivisionOption = Annotated[
+    str,
+    typer.Option(
+        "--division",
+        "-d",
+        help="Division code, 'current' (the one Exact uses for you, from current/Me) or 'all'.",
+    ),
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write the records to this file instead of the screen.")
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show the exact request (method, URL, JSON body); send no write.")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Field=Value (repeatable); values are coerced by the field's type."),
+]
+
+
+def connect(credential: str | None) -> Connection:
+    """The connection for ``--credential`` (or the vault's only or default credential)."""
+    return open_connection(credential, settings=Settings.from_env())
+
+
+def division(value: str) -> DivisionChoice:
+    """``--division`` parsed (a ValidationError names the fix)."""
+    return parse_division(value)
+
+
+def show_progress(stream: TextIO | None = None, *, data_on_screen: bool = False) -> bool:
+    """Progress bars go to standard error, and only when it is a terminal; and not when records are
+    being written to that same terminal (the two would interleave)."""
+    stream = stream or sys.stderr
+    if not _isatty(stream):
+        return False
+    return not (data_on_screen and _isatty(sys.stdout))
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def progress(description: str, total: int | None, *, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar on standard error (``total`` None: a count without an end); yields ``advance(n)``."""
+    if not enabled:
+        yield lambda _n: None
+        return
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total is not None else TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def echo_err(message: str) -> None:
+    typer.echo(message, err=True)

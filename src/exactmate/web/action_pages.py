@@ -1,0 +1,216 @@
+"""The action forms: choose a credential, a division and one of the four actions, then Run or Dry run.
+
+The page posts its form with ``fetch`` and shows the answer (a result table, or the problems) in
+place. The work is done by :mod:`exactmate.actions`, exactly as for the command line; this module only
+turns the form into arguments and the outcome into a :class:`~exactmate.web.results.Result`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from itertools import islice
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from exactmate.actions.connection import Connection, open_connection
+from exactmate.actions.delete import delete_record
+from exactmate.actions.listget import list_or_get
+from exactmate.actions.timecreate import create_time_transactions
+from exactmate.actions.timeupdate import update_time_transaction
+from exactmate.errors import APIStatusError, ConfigError, ExactmateError, ValidationError, VaultError
+from exactmate.web.actionform import ActionForm, parse_action_form
+from exactmate.web.context import ui
+from exactmate.web.credentials import STATUS_LABELS, list_credentials
+from exactmate.web.results import Result, ResultStore, plain
+from exactmate.web.templating import render, render_fragment
+
+router = APIRouter()
+
+MAX_ROWS = 5_000
+"""Rows shown and offered for download at most; more is a job for ``exactmate get --all``."""
+
+ACTION_CHOICES: tuple[tuple[str, str, str], ...] = (
+    ("create", "Create Project Time Transactions", "a new entry in project/TimeTransactions"),
+    ("update", "Update Project Time Transaction", "change chosen fields of one entry"),
+    ("delete", "Delete Endpoint with ID", "any endpoint that allows DELETE"),
+    ("get", "List or Get Endpoint", "list an endpoint, or get one record by key"),
+)
+
+
+def new_run_key() -> str:
+    """A fresh form instance: creates sent from it are journaled under it (see ``ActionForm``)."""
+    return secrets.token_urlsafe(12)
+
+
+@router.get("/actions", response_class=HTMLResponse)
+def actions_page(request: Request) -> Response:
+    context = ui(request)
+    rows = list_credentials(context)
+    chosen = next((c.name for c in rows if c.is_default), rows[0].name if rows else "")
+    return render(
+        request,
+        "actions.html",
+        section="actions",
+        credentials=rows,
+        chosen_credential=chosen,
+        status_labels=STATUS_LABELS,
+        action_choices=ACTION_CHOICES,
+        run_key=new_run_key(),
+    )
+
+
+@router.post("/actions/run", response_class=HTMLResponse)
+async def run(request: Request) -> Response:
+    """Run (or dry-run) the action the form describes; answers the result fragment."""
+    form = await request.form()
+    try:
+        action = parse_action_form(form)
+        result = await run_in_threadpool(_run, request, action)
+    except ExactmateError as exc:
+        return render_fragment(request, "_result.html", _status(exc), result=None, error=_error(exc))
+    store: ResultStore = request.app.state.results
+    store.add(result)
+    response = render_fragment(request, "_result.html", result=result, error=None)
+    if action.action == "create" and not action.dry_run and not result.problems:
+        response.headers["X-Run-Key"] = new_run_key()
+    return response
+
+
+@router.get("/actions/results/{result_id}.{fmt}")
+def download(request: Request, result_id: str, fmt: str) -> Response:
+    """A result as a JSON or CSV file."""
+    store: ResultStore = request.app.state.results
+    result = store.get(result_id)
+    if result is None or fmt not in ("json", "csv"):
+        return Response("No such result (results are kept for the last 25 runs).", status_code=404)
+    body = result.as_json() if fmt == "json" else result.as_csv()
+    kind = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
+    disposition = f'attachment; filename="exactmate-{result.slug}.{fmt}"'
+    return Response(body, media_type=kind, headers={"content-disposition": disposition})
+
+
+def _run(request: Request, form: ActionForm) -> Result:
+    context = ui(request)
+    with open_connection(
+        form.credential or None, settings=context.settings, clock=context.clock, transport=context.transport
+    ) as conn:
+        if form.action == "create":
+            return _create(conn, form)
+        if form.action == "update":
+            return _update(conn, form)
+        if form.action == "delete":
+            return _delete(conn, form)
+        return _get(conn, form)
+
+
+def _create(conn: Connection, form: ActionForm) -> Result:
+    outcome = create_time_transactions(
+        conn, form.values, division=form.division, key=form.journal_key, dry_run=form.dry_run
+    )
+    rows = [plain(o.as_dict()) for o in outcome.outcomes]
+    for row in rows:
+        row.pop("request", None)
+    planned = [str(o.request) for o in outcome.outcomes if o.request is not None]
+    failures = [f"row {o.row}: {o.message}" for o in outcome.failed]
+    if form.dry_run:
+        title = "Dry run: nothing was sent"
+        summary = "This request would create the time transaction."
+    elif outcome.failed:
+        title = "The time transaction was not created"
+        summary = "Exact Online refused it; its own message is below."
+    elif outcome.skipped:
+        title = "Already created"
+        summary = "This very entry was created by an earlier run of this form, so it was not sent again."
+    else:
+        ids = ", ".join(str(o.record_id) for o in outcome.created)
+        title = "Time transaction created"
+        summary = f"Created in division {outcome.outcomes[0].division}: ID {ids}."
+    return Result(title, rows, summary, "\n\n".join(planned) or None, failures, slug="create")
+
+
+def _update(conn: Connection, form: ActionForm) -> Result:
+    done = update_time_transaction(conn, form.key, form.values, division=form.division, dry_run=form.dry_run)
+    rows = [
+        {"Field": name, "Before": plain(done.before.get(name)), "After": plain(done.after.get(name))}
+        for name in done.sent
+    ]
+    if form.dry_run:
+        title, summary = "Dry run: nothing was sent", f"This request would change time transaction {done.id}."
+        return Result(title, rows, summary, str(done.request), slug="update")
+    summary = f"Changed {len(done.sent)} field(s) of {done.id} in division {done.division}."
+    return Result("Time transaction updated", rows, summary, slug="update")
+
+
+def _delete(conn: Connection, form: ActionForm) -> Result:
+    if not form.dry_run and not form.confirmed:
+        raise ValidationError(
+            "The delete was not confirmed, so nothing was sent",
+            hint="press Run again and confirm, or use Dry run to see what would go",
+        )
+    done = delete_record(conn, form.endpoint, form.key, division=form.division, dry_run=form.dry_run)
+    rows = [plain(done.record)] if done.record is not None else []
+    if form.dry_run:
+        summary = f"This request would delete {done.endpoint} {done.key} (the record below)."
+        return Result("Dry run: nothing was sent", rows, summary, str(done.request), slug="delete")
+    summary = f"Deleted {done.endpoint} {done.key} from division {done.division}. It was:"
+    return Result("Record deleted", rows, summary, slug="delete")
+
+
+def _get(conn: Connection, form: ActionForm) -> Result:
+    found = list_or_get(
+        conn,
+        form.endpoint,
+        form.key or None,
+        division=form.division,
+        select=form.select or None,
+        filter=form.filter or None,
+        top=None if form.everything or form.key else form.top,
+        all=form.everything,
+    )
+    if isinstance(found, dict):
+        return Result(f"{form.endpoint} {form.key}", [plain(found)], "One record.", slug="get")
+    rows: list[dict[str, Any]] = [plain(r) for r in islice(found, MAX_ROWS + 1)]
+    more = len(rows) > MAX_ROWS
+    rows = rows[:MAX_ROWS]
+    problems = [f"division {number}: {error}" for number, error in found.errors]
+    summary = f"{len(rows)} record(s) from {found.endpoint.path} in division(s) "
+    summary += ", ".join(str(d) for d in found.divisions) + "."
+    if more:
+        summary += f" Only the first {MAX_ROWS} are shown; use `exactmate get --all` for everything."
+    return Result(found.endpoint.path, rows, summary, None, problems, slug="list")
+
+
+def _status(exc: ExactmateError) -> int:
+    """400 for input refused here; 502 for what Exact (or the way to it) answered."""
+    return 400 if isinstance(exc, ValidationError | VaultError | ConfigError) else 502
+
+
+def _error(exc: ExactmateError) -> dict[str, Any]:
+    """The problem as the page shows it: Exact's own message when Exact answered."""
+    if isinstance(exc, APIStatusError):
+        title = f"Exact Online answered HTTP {exc.status_code}"
+        return {
+            "title": title,
+            "message": exc.exact_message,
+            "reason": exc.reason,
+            "problems": [],
+            "hint": None,
+        }
+    if isinstance(exc, ValidationError):
+        return {
+            "title": "Nothing was sent",
+            "message": exc.message,
+            "reason": None,
+            "problems": exc.problems,
+            "hint": exc.hint,
+        }
+    return {
+        "title": "The action failed",
+        "message": exc.message,
+        "reason": None,
+        "problems": [],
+        "hint": exc.hint,
+    }

@@ -1,0 +1,142 @@
+"""The credential form, read and checked field by field so each problem shows under its own input.
+
+The checks are the vault's own (:mod:`exactmate.vault.fields`); this module only maps them to the
+form's inputs. In an edit, an empty Client Secret means "keep the stored one": the stored secret is
+then what is tested and fingerprinted, never a mask or an empty string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from starlette.datastructures import FormData
+
+from exactmate.errors import ValidationError
+from exactmate.vault import (
+    Credential,
+    Vault,
+    check_auth_type,
+    check_client_id,
+    check_name,
+    check_redirect_uri,
+    check_secret,
+    check_server_url,
+)
+from exactmate.web.sessions import TestedValues
+
+T = TypeVar("T")
+CONNECTION_FIELDS = ("auth_type", "server_url", "client_id", "redirect_uri")
+
+
+@dataclass(frozen=True)
+class CredentialForm:
+    """The form as posted. ``client_secret`` empty in an edit means unchanged."""
+
+    credential_id: str = ""
+    name: str = ""
+    auth_type: str = "oauth2-code"
+    server_url: str = ""
+    client_id: str = ""
+    redirect_uri: str = ""
+    client_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    test_id: str = ""
+
+
+def read_form(form: FormData) -> CredentialForm:
+    """The posted values; the Server URL is the chosen country host or the custom URL."""
+
+    def text(name: str) -> str:
+        value = form.get(name)
+        return value if isinstance(value, str) else ""
+
+    choice = text("server_choice").strip()
+    server_url = text("server_url").strip() if choice in ("", "custom") else choice
+    return CredentialForm(
+        credential_id=text("credential_id").strip(),
+        name=text("name"),
+        auth_type=text("auth_type").strip() or "oauth2-code",
+        server_url=server_url,
+        client_id=text("client_id"),
+        redirect_uri=text("redirect_uri").strip(),
+        client_secret=text("client_secret"),
+        refresh_token=text("refresh_token").strip(),
+        test_id=text("test_id").strip(),
+    )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The form's values ready to test, or the problems by input name."""
+
+    values: TestedValues | None
+    errors: dict[str, str]
+    needs_sign_in: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.values is not None and not self.errors
+
+
+def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -> Checked:
+    """Every input checked; for an edit, whether the stored tokens still fit (no sign-in needed)."""
+    errors: dict[str, str] = {}
+
+    def run(name: str, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except ValidationError as exc:
+            errors[name] = exc.message
+            return None
+
+    name = run("name", lambda: check_name(form.name))
+    if name is not None:
+        other = vault.find(name)
+        if other is not None and (editing is None or other.id != editing.id):
+            errors["name"] = f"A credential named {other.name!r} already exists: choose another name"
+    auth_type = run("auth_type", lambda: check_auth_type(form.auth_type))
+    server_url = run("server_url", lambda: check_server_url(form.server_url))
+    client_id = run("client_id", lambda: check_client_id(form.client_id, server_url))
+    redirect_uri = run("redirect_uri", lambda: check_redirect_uri(form.redirect_uri))
+    secret: str | None
+    if editing is not None and not form.client_secret:
+        secret = vault.client_secret(editing)
+    else:
+        secret = run("client_secret", lambda: check_secret(form.client_secret))
+    if name is None or auth_type is None or server_url is None or client_id is None:
+        return Checked(None, errors)
+    if redirect_uri is None or secret is None:
+        return Checked(None, errors)
+    unchanged = (
+        editing is not None
+        and not form.client_secret
+        and all(
+            getattr(editing, key) == value
+            for key, value in zip(
+                CONNECTION_FIELDS, (auth_type, server_url, client_id, redirect_uri), strict=True
+            )
+        )
+    )
+    needs_sign_in = not (
+        unchanged and editing is not None and editing.has_tokens and editing.status == "connected"
+    )
+    if auth_type == "refresh-token" and needs_sign_in and not form.refresh_token:
+        errors["refresh_token"] = (
+            "Refresh Token is required for this authentication type: "
+            "paste an existing refresh token of the app"
+        )
+    if errors:
+        return Checked(None, errors)
+    values = TestedValues(
+        name=name,
+        auth_type=auth_type,
+        server_url=server_url,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        secret=secret,
+        refresh_token=form.refresh_token if needs_sign_in else "",
+        credential_id=editing.id if editing is not None else "",
+    )
+    return Checked(values, {}, needs_sign_in)

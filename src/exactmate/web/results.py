@@ -1,0 +1,115 @@
+"""Action results as the page shows them (a table) and hands them out (JSON and CSV downloads).
+
+The last results are kept in memory under unguessable ids so the download links work without running
+the action again; older ones drop out. Values are made plain first: dates as ISO text, nested
+objects as JSON, so the table, the JSON file and the CSV file say the same thing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+VERTICAL_FROM = 6
+"""A single record with more columns than this is shown as field / value lines."""
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of ``value``: dates as ISO text, GUIDs and decimals as text/float."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every column any row has, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for name in row:
+            seen.setdefault(str(name), None)
+    return list(seen)
+
+
+def cell(value: Any) -> str:
+    """A value as one table or CSV cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run's outcome: a title, rows for the table and downloads, and anything else to say."""
+
+    title: str
+    rows: Sequence[Mapping[str, Any]]
+    summary: str = ""
+    request: str | None = None  # a dry run's planned request, as text
+    problems: Sequence[str] = ()
+    slug: str = "result"  # names the download files: exactmate-<slug>.json
+    id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+
+    @property
+    def columns(self) -> list[str]:
+        return columns_of(self.rows)
+
+    @property
+    def vertical(self) -> bool:
+        """One wide record reads better as field / value lines than as one very long row."""
+        return len(self.rows) == 1 and len(self.columns) > VERTICAL_FROM
+
+    def table(self) -> list[list[str]]:
+        names = self.columns
+        return [[cell(row.get(name)) for name in names] for row in self.rows]
+
+    def as_json(self) -> str:
+        return json.dumps([dict(row) for row in self.rows], indent=2, ensure_ascii=False)
+
+    def as_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(self.columns)
+        writer.writerows(self.table())
+        return out.getvalue()
+
+
+class ResultStore:
+    """The last ``keep`` results, by id."""
+
+    def __init__(self, keep: int = 25) -> None:
+        self._results: OrderedDict[str, Result] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def add(self, result: Result) -> Result:
+        with self._lock:
+            self._results[result.id] = result
+            while len(self._results) > self._keep:
+                self._results.popitem(last=False)
+        return result
+
+    def get(self, result_id: str) -> Result | None:
+        with self._lock:
+            return self._results.get(result_id)

@@ -1,0 +1,298 @@
+"""Who may use the web UI, and proof that a form was sent by the UI's own page.
+
+Two modes, chosen by the address the server binds to:
+
+- **Loopback** (the default, ``127.0.0.1``): only this machine may connect. Every request must come
+  from a loopback address *and* name a loopback host in its ``Host`` header; the second check stops
+  DNS rebinding, where a web page on the internet makes the browser send requests to 127.0.0.1 under
+  the attacker's own host name.
+- **Token** (any other address): ``EXACTMATE_UI_TOKEN`` is required, and every request must carry it,
+  either as ``Authorization: Bearer <token>`` or as the session cookie the ``/login`` page sets after
+  the token was typed in. The cookie holds a keyed hash of the token, never the token itself.
+
+On top of either mode, every POST must carry a CSRF token (a hidden ``csrf_token`` field or an
+``X-CSRF-Token`` header): an HMAC of a random per-browser cookie under a per-process key, so a page on
+another site can neither read nor forge it. Requests whose ``Origin`` is another site are refused too.
+Every answer carries headers that forbid framing, inline scripts and external assets, and keep the
+OAuth callback's code out of ``Referer`` headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from starlette.datastructures import Headers
+from starlette.requests import Request, cookie_parser
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from exactmate.errors import ConfigError
+
+CSRF_COOKIE = "exactmate_csrf"
+SESSION_COOKIE = "exactmate_ui"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+TOKEN_ENV = "EXACTMATE_UI_TOKEN"
+MIN_TOKEN_LENGTH = 16
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Reachable without the access token: the sign-in page itself and the static files it needs.
+PUBLIC_PREFIXES = ("/login", "/static/")
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    # The OAuth callback URL carries a one-time code: it must never leave in a Referer header to
+    # another site. "same-origin" rather than "no-referrer": with no-referrer, browsers send
+    # "Origin: null" on form posts, which the cross-site check would have to refuse.
+    ("referrer-policy", "same-origin"),
+    ("cache-control", "no-store"),
+    ("cross-origin-opener-policy", "same-origin-allow-popups"),
+)
+
+_TOKEN_HINT = (
+    'set EXACTMATE_UI_TOKEN to a long random value, e.g. python -c "import secrets; '
+    'print(secrets.token_urlsafe(32))", and type it on the sign-in page'
+)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """How requests are admitted: loopback only, or anyone presenting the access token."""
+
+    bind_host: str = "127.0.0.1"
+    token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def for_bind(
+        cls, host: str, token: str | None = None, env: Mapping[str, str] | None = None
+    ) -> AccessPolicy:
+        """The policy for a server bound to ``host``; the token comes from ``token`` or the environment.
+
+        Binding to anything but a loopback address without a token is refused: the UI can read and
+        change credentials and records, so it must not be open to a network without a password.
+        """
+        env = os.environ if env is None else env
+        chosen = token if token is not None else (env.get(TOKEN_ENV) or None)
+        if chosen is not None:
+            chosen = chosen.strip()
+            if len(chosen) < MIN_TOKEN_LENGTH:
+                raise ConfigError(
+                    f"{TOKEN_ENV} must be at least {MIN_TOKEN_LENGTH} characters long", hint=_TOKEN_HINT
+                )
+        if is_loopback_host(host):
+            return cls(bind_host=host, token=chosen)
+        if chosen is None:
+            raise ConfigError(
+                f"binding the web UI to {host} makes it reachable from other machines, "
+                f"so it needs an access token in {TOKEN_ENV}",
+                hint=_TOKEN_HINT + "; or bind to 127.0.0.1",
+            )
+        return cls(bind_host=host, token=chosen)
+
+    @property
+    def needs_token(self) -> bool:
+        return self.token is not None
+
+    @property
+    def loopback_only(self) -> bool:
+        return is_loopback_host(self.bind_host)
+
+    def token_matches(self, candidate: str) -> bool:
+        """Constant-time comparison with the access token."""
+        if self.token is None:
+            return False
+        return hmac.compare_digest(candidate.strip().encode(), self.token.encode())
+
+
+class Signer:
+    """Keyed hashes under one random per-process key: CSRF tokens and the session cookie's value."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self._key = key or secrets.token_bytes(32)
+
+    def __repr__(self) -> str:
+        return "Signer(<key hidden>)"
+
+    def sign(self, purpose: str, value: str) -> str:
+        return hmac.new(self._key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
+
+    def verify(self, purpose: str, value: str, signature: str) -> bool:
+        return bool(value) and hmac.compare_digest(self.sign(purpose, value), signature)
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token to put into the page answering ``request`` (see :class:`SecurityMiddleware`)."""
+    signer: Signer = request.app.state.signer
+    return signer.sign("csrf", str(request.scope["state"]["csrf_seed"]))
+
+
+async def verify_csrf(request: Request) -> None:
+    """FastAPI dependency on every route: an unsafe method must carry this browser's CSRF token.
+
+    Runs as a dependency rather than in the middleware because reading the form there would consume
+    the body before the route sees it; here the parsed form is cached on the request.
+    """
+    if request.method not in UNSAFE_METHODS:
+        return
+    _check_origin(request)
+    seed = request.cookies.get(CSRF_COOKIE, "")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and _is_form(request):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else ""
+    signer: Signer = request.app.state.signer
+    if not sent or not signer.verify("csrf", seed, sent):
+        raise CsrfError("The form's security token is missing or stale. Reload the page and try again.")
+
+
+class CsrfError(Exception):
+    """A state-changing request without a valid CSRF token (answered 403)."""
+
+
+def _is_form(request: Request) -> bool:
+    kind = request.headers.get("content-type", "")
+    return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+def _check_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser, or an old one: the CSRF token alone decides
+        return
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin.rstrip("/").lower() != own.lower():
+        raise CsrfError(f"A form from another site ({origin}) cannot change anything here.")
+
+
+class SecurityMiddleware:
+    """Admission (loopback or access token), the CSRF cookie, and security headers on every answer."""
+
+    def __init__(self, app: ASGIApp, *, policy: AccessPolicy, signer: Signer) -> None:
+        self.app = app
+        self.policy = policy
+        self.signer = signer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._admit(scope)
+        if refusal is not None:
+            await refusal(scope, receive, _with_headers(send, []))
+            return
+        seed = _cookies(scope).get(CSRF_COOKIE, "")
+        set_cookies: list[str] = []
+        if not _valid_seed(seed):
+            seed = secrets.token_urlsafe(32)
+            set_cookies.append(_cookie_header(CSRF_COOKIE, seed))
+        scope.setdefault("state", {})["csrf_seed"] = seed
+        await self.app(scope, receive, _with_headers(send, set_cookies))
+
+    def _admit(self, scope: Scope) -> Response | None:
+        headers = Headers(scope=scope)
+        path = str(scope.get("path", "/"))
+        if self.policy.loopback_only:
+            client = scope.get("client") or ("", 0)
+            if not is_loopback_host(str(client[0])):
+                return PlainTextResponse("The exactmate UI answers this machine only.", status_code=403)
+            host = urlsplit(f"//{headers.get('host', '')}").hostname or ""
+            if not is_loopback_host(host):
+                return PlainTextResponse(
+                    f"Host {headers.get('host', '')!r} is not this machine. Open the UI at "
+                    "http://127.0.0.1 (with its port) instead.",
+                    status_code=421,
+                )
+        if not self.policy.needs_token or path.startswith(PUBLIC_PREFIXES):
+            return None
+        if self._has_token(headers, _cookies(scope)):
+            return None
+        if scope.get("method") == "GET" and "text/html" in headers.get("accept", ""):
+            target = path + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        return PlainTextResponse(
+            "The exactmate UI needs its access token: send 'Authorization: Bearer <token>' "
+            "or sign in at /login.",
+            status_code=401,
+            headers={"www-authenticate": 'Bearer realm="exactmate"'},
+        )
+
+    def _has_token(self, headers: Headers, cookies: Mapping[str, str]) -> bool:
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self.policy.token_matches(value):
+            return True
+        return session_matches(self.signer, self.policy, cookies.get(SESSION_COOKIE, ""))
+
+
+def session_value(signer: Signer, policy: AccessPolicy) -> str:
+    """What the session cookie holds after a correct sign-in: a keyed hash of the token."""
+    return signer.sign("session", policy.token or "")
+
+
+def session_matches(signer: Signer, policy: AccessPolicy, value: str) -> bool:
+    return policy.needs_token and signer.verify("session", policy.token or "", value)
+
+
+def session_cookie_header(value: str) -> str:
+    """A ``Set-Cookie`` value for the sign-in session (or its removal when ``value`` is empty)."""
+    return _cookie_header(SESSION_COOKIE, value, max_age=None if value else 0)
+
+
+def _cookie_header(name: str, value: str, max_age: int | None = None) -> str:
+    # Lax, not Strict: the OAuth callback is a cross-site navigation that must still carry them.
+    text = f"{name}={value}; Path=/; HttpOnly; SameSite=Lax"
+    return text + (f"; Max-Age={max_age}" if max_age is not None else "")
+
+
+def _with_headers(send: Send, set_cookies: list[str]) -> Send:
+    """``send`` that adds the security headers (and ``set_cookies``) to the response's start."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            _add_headers(headers, set_cookies)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
+
+
+def _add_headers(headers: list[Any], set_cookies: list[str]) -> None:
+    present = {bytes(name).lower() for name, _ in headers}
+    for name, value in SECURITY_HEADERS:
+        if name.encode() not in present:
+            headers.append((name.encode(), value.encode()))
+    for cookie in set_cookies:
+        headers.append((b"set-cookie", cookie.encode("latin-1")))
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    return cookie_parser(Headers(scope=scope).get("cookie", ""))
+
+
+def _valid_seed(seed: str) -> bool:
+    return 20 <= len(seed) <= 100 and all(c.isalnum() or c in "-_" for c in seed)

@@ -1,0 +1,121 @@
+"""Output rendering: the four formats, streaming record by record, progress only on a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from exactmate.cli import output, session
+from exactmate.cli.output import Format, write_record, write_records
+from exactmate.errors import ValidationError
+
+WHEN = datetime(2026, 3, 2, 9, 30)
+RECORDS = [
+    {"ID": UUID("3f2504e0-4f89-11d3-9a0c-0305e82c3301"), "Date": WHEN, "Quantity": 7.5, "Notes": None},
+    {"ID": UUID("3f2504e0-4f89-11d3-9a0c-0305e82c3302"), "Date": None, "Quantity": 2.0, "Notes": "a, \"b\""},
+]
+
+
+def test_ndjson_and_json_carry_dates_and_guids_as_text() -> None:
+    out = io.StringIO()
+    assert write_records(RECORDS, Format.ndjson, out) == 2
+    first = json.loads(out.getvalue().splitlines()[0])
+    assert first == {"ID": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "Date": "2026-03-02T09:30:00",
+                     "Quantity": 7.5, "Notes": None}
+    out = io.StringIO()
+    write_records(RECORDS, Format.json, out)
+    assert [r["Quantity"] for r in json.loads(out.getvalue())] == [7.5, 2.0]
+    empty = io.StringIO()
+    write_records([], Format.json, empty)
+    assert json.loads(empty.getvalue()) == []
+
+
+def test_csv_quotes_and_leaves_empty_cells() -> None:
+    out = io.StringIO()
+    write_records(RECORDS, Format.csv, out, columns=["Notes", "Quantity"])
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows == [["Notes", "Quantity"], ["", "7.5"], ['a, "b"', "2.0"]]
+
+
+def test_division_tags_lead_csv_and_tables() -> None:
+    tagged = [{"Division": 100001, "Code": "A"}]
+    out = io.StringIO()
+    write_records(tagged, Format.csv, out, columns=["Code"])
+    assert out.getvalue().splitlines() == ["Division,Code", "100001,A"]
+
+
+def test_records_are_written_as_they_arrive() -> None:
+    """Nothing is collected: each record is on the stream before the next one is asked for."""
+    out = io.StringIO()
+
+    def produce() -> Iterator[dict[str, Any]]:
+        for n in range(3):
+            if n:
+                assert out.getvalue().count("\n") == n  # the previous record is already written
+            yield {"n": n}
+
+    assert write_records(produce(), Format.ndjson, out) == 3
+
+
+def test_wide_tables_show_the_first_columns_and_say_how_to_see_more() -> None:
+    record = {f"Field{n}": n for n in range(12)}
+    out = io.StringIO()
+    write_records([record], Format.table, out)
+    text = out.getvalue()
+    assert "Field7" in text and "Field8" not in text.split("more field")[0]
+    assert "4 more field(s) not shown" in text and "--select" in text
+
+
+def test_tables_are_printed_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(output, "TABLE_BATCH", 2)
+    out = io.StringIO()
+    assert write_records(({"n": n} for n in range(5)), Format.table, out) == 5
+    assert out.getvalue().count("┏") == 3
+
+
+def test_one_record_as_a_field_value_table() -> None:
+    out = io.StringIO()
+    write_record(RECORDS[0], Format.table, out)
+    assert "Field" in out.getvalue() and "2026-03-02T09:30:00" in out.getvalue()
+
+
+def test_output_file_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="Cannot write"), output.destination(tmp_path / "no" / "x.csv"):
+        pass
+
+
+class Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdout", Stream(False))
+    assert session.show_progress(Stream(True)) is True
+    assert session.show_progress(Stream(False)) is False
+    monkeypatch.setattr("sys.stdout", Stream(True))
+    assert session.show_progress(Stream(True), data_on_screen=True) is False  # would interleave
+    assert session.show_progress(Stream(True), data_on_screen=False) is True
+    with session.progress("x", 3, enabled=False) as advance:
+        advance(1)
+
+
+def test_the_progress_bar_draws_on_standard_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = Stream(True)
+    monkeypatch.setattr("sys.stderr", err)
+    with session.progress("Reading crm/Accounts", None, enabled=True) as advance:
+        advance(1000)
+        advance(500)
+    assert "Reading crm/Accounts" in err.getvalue()

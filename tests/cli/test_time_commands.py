@@ -1,0 +1,156 @@
+"""``exactmate time create`` and ``exactmate time update`` against a running emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import D1, D2, Emu, first_id, run
+
+
+def booking(emu: Emu, notes: str) -> list[str]:
+    item = first_id(emu, "logistics/Items", IsTime=1)
+    project = first_id(emu, "project/Projects")
+    return [
+        "--set",
+        f"Item={item}",
+        "--set",
+        f"Project={project}",
+        "--set",
+        "Quantity=7,5",
+        "--set",
+        "Date=2026-03-02",
+        "--set",
+        f"Notes={notes}",
+    ]
+
+
+def write_csv(emu: Emu, path: Path, *notes: str) -> Path:
+    item = first_id(emu, "logistics/Items", IsTime=1)
+    project = first_id(emu, "project/Projects")
+    lines = ["Item,Project,Quantity,Date,Notes", *(f"{item},{project},2,2026-03-03,{n}" for n in notes)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_create_one_entry_from_set(emu: Emu) -> None:
+    result = run("time", "create", *booking(emu, "from the command line"), "--division", str(D1))
+    assert result.exit_code == 0, result.stderr
+    assert "created" in result.stdout and "Created 1, already created earlier 0, failed 0" in result.stdout
+
+
+def test_create_reports_every_bad_value_at_once_and_costs_no_call(emu: Emu) -> None:
+    calls = emu.rest_calls()
+    result = run(
+        "time",
+        "create",
+        "--set",
+        "Quantity=seven",
+        "--set",
+        "Notez=x",
+        "--set",
+        "HourStatus=20",
+        "--set",
+        "AccountName=A",
+        "--division",
+        str(D1),
+    )
+    assert result.exit_code == 3
+    for fragment in (
+        "row 1: Quantity (Double): 'seven' is not a number",
+        "row 1: Notez: project/TimeTransactions has no such field. Did you mean: Notes?",
+        "row 1: HourStatus cannot be written as 20",
+        "row 1: AccountName is read-only",
+        "row 1: Item is mandatory",
+        "row 1: one of Account, Project or Subscription is required",
+    ):
+        assert fragment in result.stderr
+    assert emu.rest_calls() == calls
+
+
+def test_malformed_set_and_conflicting_inputs(emu: Emu, tmp_path: Path) -> None:
+    path = write_csv(emu, tmp_path / "a.csv", "x")
+    calls = emu.rest_calls()
+    assert run("time", "create", "--set", "Quantity").exit_code == 3
+    bad = run("time", "create", "--set", "Notes=x", "--file", str(path))
+    assert bad.exit_code == 3 and "either with --set or in a --file" in bad.stderr
+    assert run("time", "create").exit_code == 3
+    nofile = run("time", "create", "--file", str(tmp_path / "missing.csv"))
+    assert nofile.exit_code == 3 and "No such file" in nofile.stderr
+    assert run("time", "create", "--set", "Notes=x", "--division", "nope").exit_code == 3
+    assert emu.rest_calls() == calls
+
+
+def test_create_from_a_file_twice_books_once(emu: Emu, tmp_path: Path) -> None:
+    path = write_csv(emu, tmp_path / "hours.csv", "file a", "file b")
+    first = run("time", "create", "--file", str(path), "--format", "json", "--division", str(D1))
+    assert first.exit_code == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["created"] == 2 and len(summary["created_ids"]) == 2
+    again = run("time", "create", "--file", str(path), "--format", "json", "--division", str(D1))
+    assert json.loads(again.stdout)["skipped"] == 2 and json.loads(again.stdout)["created"] == 0
+
+
+def test_create_dry_run_prints_the_request_and_sends_nothing(emu: Emu) -> None:
+    args = booking(emu, "dry")
+    calls = emu.rest_calls()
+    result = run("time", "create", *args, "--division", str(D1), "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert f"POST {emu.base_url}/api/v1/{D1}/project/TimeTransactions" in result.stdout
+    assert '"Quantity": 7.5' in result.stdout and '"Date": "2026-03-02T00:00:00"' in result.stdout
+    assert "nothing was sent" in result.stdout
+    assert emu.rest_calls() == calls
+
+
+def test_failed_rows_set_the_exit_code_of_their_cause(emu: Emu) -> None:
+    item = first_id(emu, "logistics/Items", D2, IsTime=1)
+    project = first_id(emu, "project/Projects", D2)
+    result = run(
+        "time",
+        "create",
+        "--set",
+        f"Item={item}",
+        "--set",
+        f"Project={project}",
+        "--set",
+        "Quantity=1",
+        "--division",
+        str(emu.config.forbidden_division),
+    )
+    assert result.exit_code == 6  # 403: no access to that division
+    assert "failed" in result.stdout
+
+
+def test_update_shows_before_and_after(emu: Emu) -> None:
+    created = run("time", "create", *booking(emu, "to update"), "--division", str(D1), "--format", "json")
+    record_id = next(iter(json.loads(created.stdout)["created_ids"].values()))
+    result = run("time", "update", record_id, "--set", "Quantity=3", "--set", "Notes=updated", "-d", str(D1))
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "Updated time transaction" in result.stdout and "7.5" in result.stdout and "updated" in result.stdout
+    )
+    as_json = run("time", "update", record_id, "--set", "Notes=again", "-d", str(D1), "--format", "json")
+    payload = json.loads(as_json.stdout)
+    assert payload["changes"]["Notes"] == {"before": "updated", "after": "again"} and payload["updated"]
+
+
+def test_update_refuses_a_final_entry_and_bad_input(emu: Emu) -> None:
+    final = first_id(emu, "project/TimeTransactions", HourStatus=20)
+    calls = emu.rest_calls()
+    refused = run("time", "update", final, "--set", "Notes=x", "--division", str(D1))
+    assert refused.exit_code == 3 and "is final" in refused.stderr and "TimeCorrections" in refused.stderr
+    assert emu.rest_calls() == calls + 1  # the one GET
+    calls = emu.rest_calls()
+    assert run("time", "update", "not-a-guid", "--set", "Notes=x", "-d", str(D1)).exit_code == 3
+    assert run("time", "update", final, "-d", str(D1)).exit_code == 3
+    assert run("time", "update", final, "--set", "HourStatus=14", "-d", str(D1)).exit_code == 3
+    assert emu.rest_calls() == calls
+
+
+def test_update_dry_run(emu: Emu) -> None:
+    created = run("time", "create", *booking(emu, "dry update"), "-d", str(D1), "--format", "json")
+    record_id = next(iter(json.loads(created.stdout)["created_ids"].values()))
+    result = run("time", "update", record_id, "--set", "Notes=new", "-d", str(D1), "--dry-run")
+    assert result.exit_code == 0
+    assert f"PUT {emu.base_url}/api/v1/{D1}/project/TimeTransactions(guid'{record_id}')" in result.stdout
+    assert '"Notes": "new"' in result.stdout and "Would update" in result.stdout

@@ -1,0 +1,260 @@
+"""The action forms through the page: each of the four actions against the emulator, dry runs,
+results with JSON and CSV downloads, and every bad input refused before any call to Exact."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from tests.web.conftest import Live, create_credential, csrf
+
+D1 = 100001
+
+
+@pytest.fixture
+def world(ui, serve: Callable[..., Live]) -> Live:
+    live = serve(records=40, minutely_limit=100_000, daily_limit=1_000_000)
+    create_credential(ui, live)
+    return live
+
+
+def run(ui, **fields: Any) -> httpx.Response:
+    form: dict[str, Any] = {"credential": "Demo NL", "division": str(D1), "run_key": "k1", "mode": "run"}
+    form.update(fields)
+    return ui.post("/actions/run", data=form, headers={"X-CSRF-Token": csrf(ui, "/actions")})
+
+
+def download(ui, answer: httpx.Response, fmt: str) -> httpx.Response:
+    match = re.search(rf'href="(/actions/results/[^"]+\.{fmt})"', answer.text)
+    assert match, answer.text[:500]
+    return ui.get(match.group(1))
+
+
+def rows(ui, answer: httpx.Response) -> list[dict[str, Any]]:
+    assert answer.status_code == 200, answer.text[:800]
+    data: list[dict[str, Any]] = download(ui, answer, "json").json()
+    return data
+
+
+def rest_calls(live: Live) -> int:
+    stats = live.stats()["by_endpoint"]
+    return sum(sum(per.values()) for name, per in stats.items() if not name.startswith("oauth2/"))
+
+
+def first_id(ui, endpoint: str, filter: str = "") -> str:
+    found = rows(ui, run(ui, action="get", endpoint=endpoint, select="ID", filter=filter, top="1"))
+    return str(found[0]["ID"])
+
+
+def new_entry(ui, notes: str, run_key: str = "k1") -> httpx.Response:
+    return run(
+        ui,
+        action="create",
+        endpoint="project/TimeTransactions",
+        run_key=run_key,
+        **{
+            "field:Item": first_id(ui, "logistics/Items", "IsTime eq 1"),
+            "field:Project": first_id(ui, "project/Projects"),
+            "field:Quantity": "7.5",
+            "field:Date": "2026-05-04",
+            "field:Notes": notes,
+            "field:HourStatus": "1",
+            "field:Employee": "",  # empty inputs are not sent
+        },
+    )
+
+
+def test_the_page_offers_credentials_divisions_and_the_four_actions(ui, world: Live) -> None:
+    page = ui.get("/actions").text
+    assert '<option value="Demo NL" selected>' in page
+    for label in (
+        "Create Project Time Transactions",
+        "Update Project Time Transaction",
+        "Delete Endpoint with ID",
+        "List or Get Endpoint",
+        "Service And Endpoint",
+        "Data Manager",
+        "Dry run",
+    ):
+        assert label in page
+    divisions = ui.get("/api/divisions", params={"credential": "Demo NL"}).json()
+    assert divisions["current"] == D1
+    assert [d["code"] for d in divisions["divisions"]] == [100001, 100002]
+    calls = rest_calls(world)
+    assert ui.get("/api/divisions", params={"credential": "demo nl"}).json() == divisions
+    assert rest_calls(world) == calls  # cached: no second call
+
+
+def test_create_dry_run_then_run_then_the_same_form_again_books_once(ui, world: Live) -> None:
+    item = first_id(ui, "logistics/Items", "IsTime eq 1")
+    project = first_id(ui, "project/Projects")
+    values = {
+        "field:Item": item,
+        "field:Project": project,
+        "field:Quantity": "7.5",
+        "field:Date": "2026-05-04",
+        "field:Notes": "web booking",
+    }
+    before = world.stats()["by_endpoint"].get("project/TimeTransactions", {})
+    dry = run(ui, action="create", endpoint="project/TimeTransactions", mode="dry_run", **values)
+    assert dry.status_code == 200 and "Dry run: nothing was sent" in dry.text
+    assert f"POST {world.base_url}/api/v1/{D1}/project/TimeTransactions" in dry.text
+    assert "&#34;Notes&#34;: &#34;web booking&#34;" in dry.text
+    assert world.stats()["by_endpoint"].get("project/TimeTransactions", {}) == before
+
+    created = run(ui, action="create", endpoint="project/TimeTransactions", **values)
+    assert "Time transaction created" in created.text
+    assert created.headers["X-Run-Key"] not in ("", "k1")
+    [outcome] = rows(ui, created)
+    assert outcome["status"] == "created" and outcome["division"] == D1
+    again = run(ui, action="create", endpoint="project/TimeTransactions", **values)
+    assert "Already created" in again.text
+    assert rows(ui, again)[0]["ID"] == outcome["ID"]
+    listed = rows(
+        ui,
+        run(ui, action="get", endpoint="project/TimeTransactions", filter="Notes eq 'web booking'", top="10"),
+    )
+    assert len(listed) == 1
+
+    fresh = run(ui, action="create", endpoint="project/TimeTransactions", run_key="k2", **values)
+    assert "Time transaction created" in fresh.text  # a new form books again
+
+
+def test_update_shows_before_and_after(ui, world: Live) -> None:
+    [outcome] = rows(ui, new_entry(ui, "to change"))
+    entry_id = outcome["ID"]
+    dry = run(
+        ui,
+        action="update",
+        endpoint="project/TimeTransactions",
+        key=entry_id,
+        mode="dry_run",
+        **{"field:Quantity": "3"},
+    )
+    assert (
+        "Dry run" in dry.text
+        and f"PUT {world.base_url}/api/v1/{D1}/project/TimeTransactions(guid" in dry.text
+    )
+    done = run(
+        ui,
+        action="update",
+        endpoint="project/TimeTransactions",
+        key=entry_id,
+        **{"field:Quantity": "3", "field:Notes": "changed"},
+    )
+    assert "Time transaction updated" in done.text
+    changes = {row["Field"]: (row["Before"], row["After"]) for row in rows(ui, done)}
+    assert changes == {"Quantity": (7.5, 3.0), "Notes": ("to change", "changed")}
+    got = rows(ui, run(ui, action="get", endpoint="project/TimeTransactions", key=entry_id))
+    assert got[0]["Quantity"] == 3.0 and got[0]["Notes"] == "changed"
+
+
+def test_delete_needs_confirmation_and_shows_the_record(ui, world: Live) -> None:
+    [outcome] = rows(ui, new_entry(ui, "to delete"))
+    entry_id = outcome["ID"]
+    base = {"action": "delete", "endpoint": "project/TimeTransactions", "key": entry_id}
+    dry = run(ui, mode="dry_run", **base)
+    assert "Dry run" in dry.text and "DELETE " in dry.text and "to delete" in dry.text
+    unconfirmed = run(ui, **base)
+    assert unconfirmed.status_code == 400 and "not confirmed" in unconfirmed.text
+    done = run(ui, confirm="yes", **base)
+    assert "Record deleted" in done.text and "to delete" in done.text
+    assert "<th>Field</th><th>Value</th>" in done.text  # one wide record: field / value lines
+    missing = run(ui, action="get", endpoint="project/TimeTransactions", key=entry_id)
+    assert missing.status_code == 502
+    assert "Exact Online answered HTTP 404" in missing.text
+
+
+def test_list_results_download_as_json_and_csv(ui, world: Live) -> None:
+    answer = run(ui, action="get", endpoint="project/Projects", select=["ID", "Code", "Description"], top="5")
+    assert answer.status_code == 200 and 'id="result-table"' in answer.text
+    data = rows(ui, answer)
+    assert len(data) == 5 and set(data[0]) == {"ID", "Code", "Description"}
+    as_csv = download(ui, answer, "csv")
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in as_csv.headers["content-disposition"]
+    parsed = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["Code"] for r in parsed] == [str(r["Code"]) for r in data]
+    assert json.loads(download(ui, answer, "json").text) == data
+    assert ui.get("/actions/results/nope.json").status_code == 404
+
+
+def test_list_all_divisions_tags_each_record(ui, world: Live) -> None:
+    data = rows(
+        ui, run(ui, action="get", endpoint="project/Projects", division="all", select="Code", top="2")
+    )
+    assert {r["Division"] for r in data} == {100001, 100002}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"action": "get", "endpoint": "project/Projects", "division": "first"}, "is not a division"),
+        ({"action": "get", "endpoint": "crm/Acounts"}, "Did you mean"),
+        ({"action": "get", "endpoint": "project/Projects", "select": "Nmae"}, "Unknown field"),
+        ({"action": "get", "endpoint": "project/Projects", "key": "not-a-guid"}, "GUID"),
+        ({"action": "get", "endpoint": "project/Projects", "top": "0"}, "Limit must be"),
+        (
+            {"action": "delete", "endpoint": "read/project/HourCostTypes", "key": "x", "confirm": "yes"},
+            "does not support DELETE",
+        ),
+        (
+            {"action": "update", "endpoint": "project/TimeTransactions", "key": "123", "field:Notes": "x"},
+            "GUID",
+        ),
+        (
+            {
+                "action": "create",
+                "endpoint": "project/TimeTransactions",
+                "field:Quantity": "lots",
+                "field:Created": "2026-01-01",
+                "field:Bogus": "1",
+            },
+            "nothing was sent",
+        ),
+        ({"action": "create", "endpoint": "project/TimeTransactions", "division": "all"}, "one division"),
+        ({"action": "teleport"}, "Choose one of the four actions"),
+        ({"action": "get", "credential": "Nobody"}, "No credential named"),
+    ],
+)
+def test_bad_input_is_refused_before_any_call(ui, world: Live, fields: dict[str, Any], expected: str) -> None:
+    calls = rest_calls(world)
+    answer = run(ui, **fields)
+    assert answer.status_code == 400, answer.text[:500]
+    assert expected in answer.text, answer.text[:1000]
+    assert 'role="alert"' in answer.text
+    assert rest_calls(world) == calls
+
+
+def test_create_names_every_field_problem_at_once(ui, world: Live) -> None:
+    answer = run(
+        ui,
+        action="create",
+        endpoint="project/TimeTransactions",
+        **{
+            "field:Quantity": "lots",
+            "field:Created": "2026-01-01",
+            "field:Bogus": "1",
+            "field:HourStatus": "20",
+        },
+    )
+    text = answer.text
+    assert "Quantity" in text and "not a number" in text
+    assert "Created is read-only" in text
+    assert "Bogus" in text and "no such field" in text
+    assert "HourStatus cannot be written as 20" in text
+    assert "Item is mandatory" in text
+
+
+def test_exacts_own_message_is_shown_when_exact_refuses(ui, world: Live) -> None:
+    final = first_id(ui, "project/TimeTransactions", "HourStatus eq 20")
+    answer = run(ui, action="update", endpoint="project/TimeTransactions", key=final, **{"field:Notes": "x"})
+    assert answer.status_code == 400 and "is final" in answer.text
+    unknown = run(ui, action="get", endpoint="project/Projects", key="00000000-0000-0000-0000-000000000001")
+    assert unknown.status_code == 502 and "HTTP 404" in unknown.text

@@ -1,0 +1,313 @@
+"""The issue's journeys in a real browser (Debian's Chromium through Playwright), against the UI and
+the emulator on free 127.0.0.1 ports: create a credential with Test Connect and Connect & Create, run
+each of the four actions, bad input at every field, and re-authorising a credential that needs it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, Playwright, expect, sync_playwright
+from tests.web.browser import Shots, chromium, screenshot_folder
+from tests.web.conftest import CLIENT_ID, SECRET, Live, create_credential, csrf
+
+from exactmate.config import Settings
+from exactmate.emulator.config import DEMO_PASSWORD, DEMO_USERNAME
+from exactmate.vault import Vault
+from exactmate.web import UiServer, create_app
+
+pytestmark = pytest.mark.browser
+
+NOTES = "Browser booking"
+
+
+@pytest.fixture(scope="module")
+def pw() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Shots:
+    return Shots(screenshot_folder(tmp_path_factory.mktemp("screenshots")))
+
+
+@pytest.fixture
+def emulator(serve: Callable[..., Live]) -> Live:
+    return serve(records=40, minutely_limit=100_000, daily_limit=1_000_000)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[UiServer]:
+    with UiServer(create_app(settings), port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def page(pw: Playwright, tmp_path: Path) -> Iterator[Page]:
+    with chromium(pw, tmp_path / "chromium-profile") as context:
+        yield context.new_page()
+
+
+@pytest.fixture
+def http(server: UiServer) -> Iterator[httpx.Client]:
+    """The same UI over plain HTTP, for set-up steps that are not part of a journey."""
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as client:
+        yield client
+
+
+def sign_in(popup: Page, shots: Shots | None = None) -> None:
+    """What the user does on the emulator's Exact Online sign-in page."""
+    popup.wait_for_load_state()
+    popup.fill("#username", DEMO_USERNAME)
+    popup.fill("#password", DEMO_PASSWORD)
+    if shots is not None:
+        shots.take(popup, "03-exact-sign-in")
+    popup.get_by_role("button", name="Allow").click()
+
+
+def lookup(http: httpx.Client, endpoint: str, filter: str = "") -> str:
+    """The ID of the first record, read through the UI's own List action."""
+    form = {
+        "credential": "Demo NL",
+        "division": "100001",
+        "action": "get",
+        "endpoint": endpoint,
+        "select": "ID",
+        "filter": filter,
+        "top": "1",
+        "run_key": "setup",
+        "mode": "run",
+    }
+    answer = http.post("/actions/run", data=form, headers={"X-CSRF-Token": csrf(http, "/actions")})
+    link = re.search(r'href="(/actions/results/[^"]+\.json)"', answer.text)
+    assert link, answer.text[:500]
+    return str(http.get(link.group(1)).json()[0]["ID"])
+
+
+def result(page: Page) -> Any:
+    return page.locator("#run-result")
+
+
+ACTIONS = {
+    "Create Project Time Transactions": "create",
+    "Update Project Time Transaction": "update",
+    "Delete Endpoint with ID": "delete",
+    "List or Get Endpoint": "get",
+}
+
+
+def choose_action(page: Page, label: str) -> None:
+    """Click the action's card (its radio button carries the label as its name)."""
+    radio = page.get_by_role("radio", name=re.compile("^" + re.escape(label)))
+    radio.check()
+    expect(radio).to_have_value(ACTIONS[label])
+
+
+def downloaded(page: Page, name: str) -> str:
+    with page.expect_download() as info:
+        result(page).get_by_role("link", name=name).click()
+    path = info.value.path()
+    return Path(path).read_text(encoding="utf-8")
+
+
+def test_create_a_credential_with_test_connect_and_connect_and_create(
+    page: Page, server: UiServer, emulator: Live, shots: Shots, settings: Settings
+) -> None:
+    page.goto(server.url + "vault")
+    expect(page.get_by_role("heading", name="Vault")).to_be_visible()
+    expect(page.locator(".breadcrumb")).to_contain_text("Application Credentials")
+    shots.take(page, "01-vault-empty")
+
+    page.get_by_role("link", name="New App Credentials").click()
+    expect(page.locator("#redirect_uri")).to_have_value(server.url + "oauth/callback")
+    page.fill("#name", "Demo NL")
+    page.select_option("#server_choice", "custom")
+    page.fill("#server_url", emulator.base_url)
+    page.fill("#client_id", CLIENT_ID)
+    page.fill("#client_secret", SECRET)
+    save = page.locator("#connect-create")
+    expect(save).to_be_disabled()
+    shots.take(page, "02-new-credential")
+
+    with page.expect_popup() as opened:
+        page.click("#test-connect")
+    sign_in(opened.value, shots)
+    expect(page.locator("[data-test-status=ok]")).to_contain_text("Test Connect succeeded")
+    expect(page.locator("#test-result")).to_contain_text("Dana Demo")
+    expect(save).to_be_enabled()
+    shots.take(page, "04-test-connect-ok")
+
+    page.fill("#client_id", CLIENT_ID + "0")  # a tested value changes: the gate closes
+    expect(save).to_be_disabled()
+    expect(page.locator("#gate-hint")).to_contain_text("run Test Connect again")
+    page.fill("#client_id", CLIENT_ID)
+    expect(save).to_be_enabled()
+    page.fill("#client_secret", SECRET + "!")
+    expect(save).to_be_disabled()
+    page.fill("#client_secret", SECRET)
+    expect(save).to_be_enabled()
+
+    save.click()
+    page.wait_for_url(server.url + "vault")
+    row = page.locator("tr[data-name='Demo NL']")
+    expect(row).to_contain_text("connected")
+    expect(row).to_contain_text("Default")
+    expect(page.locator(".notice.ok")).to_contain_text("Credential Demo NL created")
+    assert SECRET not in page.content()
+    shots.take(page, "05-vault-list")
+    with Vault.open(settings) as vault:
+        assert vault.get("Demo NL").has_tokens
+
+
+def test_run_each_of_the_four_actions(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots
+) -> None:
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "IsTime eq 1")
+    project = lookup(http, "project/Projects")
+
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#division", "100001")
+    page.fill("#f-Item", item)
+    page.fill("#f-Project", project)
+    page.fill("#f-Quantity", "7.5")
+    page.fill("#f-Date", "2026-05-04")
+    page.fill("#f-Notes", NOTES)
+    page.select_option("#f-HourStatus", "1")
+    page.fill("#field-search", "starttime")
+    page.locator("button.field-option[data-name='StartTime']").click()
+    page.fill("#f-StartTime", "2026-05-04T09:00:00")
+    expect(page.locator("button.field-option[data-name='Created']")).to_be_disabled()  # read-only
+
+    page.click("#dry-run")
+    expect(result(page)).to_contain_text("Dry run: nothing was sent")
+    expect(page.locator("#planned-request")).to_contain_text(f'"Notes": "{NOTES}"')
+    shots.take(page, "06-create-dry-run")
+    page.click("#run")
+    expect(result(page)).to_contain_text("Time transaction created")
+    [created] = json.loads(downloaded(page, "JSON"))
+    entry_id = created["ID"]
+    assert created["status"] == "created" and created["division"] == 100001
+    shots.take(page, "07-create-run")
+
+    choose_action(page, "Update Project Time Transaction")
+    page.fill("#key", entry_id)
+    expect(page.locator("#key-hint")).to_contain_text(f"guid'{entry_id}'")
+    page.fill("#f-Quantity", "3")
+    page.click("#run")
+    expect(result(page)).to_contain_text("Time transaction updated")
+    expect(page.locator("#result-table")).to_contain_text("7.5")
+    shots.take(page, "08-update")
+
+    choose_action(page, "List or Get Endpoint")
+    expect(page.locator("#endpoint")).to_be_editable()
+    page.fill("#endpoint", "project/TimeTransactions")
+    expect(page.locator("#list-options")).to_be_hidden()  # a key asks for one record
+    page.fill("#key", "")
+    page.fill("#filter", f"Notes eq '{NOTES}'")
+    page.click("#run")
+    expect(page.locator("#result-table tbody tr")).to_have_count(1)
+    expect(page.locator("#result-table")).to_contain_text(NOTES)
+    listed = list(csv.DictReader(io.StringIO(downloaded(page, "CSV"))))
+    assert [(r["ID"], r["Quantity"]) for r in listed] == [(entry_id, "3.0")]
+    assert list(listed[0]) == ["ID", "Date", "Employee", "Item", "Quantity", "Project", "Notes", "HourStatus"]
+    shots.take(page, "09-list")
+
+    choose_action(page, "Delete Endpoint with ID")
+    page.fill("#endpoint", "project/TimeTransactions")
+    page.fill("#key", entry_id)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#run")
+    expect(result(page)).to_contain_text("Record deleted")
+    expect(result(page)).to_contain_text(NOTES)
+    shots.take(page, "10-delete")
+
+    choose_action(page, "List or Get Endpoint")
+    page.fill("#endpoint", "project/TimeTransactions")
+    page.fill("#key", entry_id)
+    page.click("#run")
+    expect(result(page)).to_contain_text("Exact Online answered HTTP 404")
+
+
+def test_bad_input_at_every_field(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots
+) -> None:
+    page.goto(server.url + "vault/new")
+    page.click("#test-connect")
+    expect(page.locator("#name-error")).to_contain_text("Connector Name is required")
+    expect(page.locator("#client_id-error")).to_contain_text("Client ID is required")
+    expect(page.locator("#client_secret-error")).to_contain_text("Client Secret is required")
+    page.fill("#name", "Acme")
+    page.fill("#client_id", "not-a-guid")
+    page.fill("#client_secret", "whatever")
+    page.click("#test-connect")
+    expect(page.locator("#client_id-error")).to_contain_text("is not a GUID")
+    page.select_option("#server_choice", "custom")
+    page.fill("#server_url", "http://exact.example.com")
+    page.click("#test-connect")
+    expect(page.locator("#server_url-error")).to_contain_text("plain http")
+    expect(page.locator("#connect-create")).to_be_disabled()
+    shots.take(page, "11-bad-credential-input")
+
+    create_credential(http, emulator)
+    page.goto(server.url + "actions")
+    page.fill("#division", "first")
+    expect(page.locator("#division-error")).to_contain_text("positive whole number")
+    page.fill("#division", "100001")
+    choose_action(page, "Delete Endpoint with ID")
+    page.fill("#endpoint", "crm/Acounts")
+    expect(page.locator("#endpoint-error")).to_contain_text("Did you mean")
+    page.fill("#endpoint", "crm/Accounts")
+    expect(page.locator("#endpoint-error")).to_be_empty()
+    page.fill("#key", "123")
+    expect(page.locator("#key-error")).to_contain_text("GUID")
+
+    choose_action(page, "Create Project Time Transactions")
+    page.fill("#f-Item", "xyz")
+    expect(page.locator("#f-Item-error")).to_contain_text("takes a GUID")
+    page.fill("#f-Notes", "no quantity")
+    calls = sum(
+        sum(v.values()) for k, v in emulator.stats()["by_endpoint"].items() if "TimeTransactions" in k
+    )
+    page.click("#run")
+    alert = result(page).get_by_role("alert")
+    expect(alert).to_contain_text("Nothing was sent")
+    expect(alert).to_contain_text("Item (Guid)")
+    expect(alert).to_contain_text("Quantity is mandatory")
+    after = sum(
+        sum(v.values()) for k, v in emulator.stats()["by_endpoint"].items() if "TimeTransactions" in k
+    )
+    assert after == calls
+    shots.take(page, "12-bad-action-input")
+
+
+def test_a_credential_needing_reauthorisation_stands_out_and_is_reauthorised(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots, settings: Settings
+) -> None:
+    create_credential(http, emulator)
+    with Vault.open(settings) as vault:
+        vault.forget_tokens("Demo NL")
+        vault.set_status(
+            "Demo NL", "needs_reauthorization", "Exact rejected the refresh token (Old refresh token used)"
+        )
+    page.goto(server.url + "vault")
+    row = page.locator("tr[data-name='Demo NL']")
+    expect(row).to_have_class(re.compile("needs-reauth"))
+    expect(page.locator("#reauth-notice")).to_be_visible()
+    shots.take(page, "13-vault-needs-reauthorisation")
+
+    row.get_by_role("button", name="Re-authorise").click()
+    sign_in(page)
+    page.wait_for_url(server.url + "vault")
+    expect(page.locator(".notice.ok")).to_contain_text("Demo NL")
+    expect(row).to_contain_text("connected")
+    expect(page.locator("#reauth-notice")).to_have_count(0)

@@ -1,0 +1,203 @@
+"""Who may use the UI (loopback, or the access token on every request), CSRF on every form, and the
+headers that keep the page to its own assets."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+from tests.web.conftest import browser, csrf
+
+from exactmate.config import Settings
+from exactmate.errors import ConfigError
+from exactmate.web import create_app
+from exactmate.web.security import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    TOKEN_ENV,
+    AccessPolicy,
+    is_loopback_host,
+)
+
+TOKEN = "correct-horse-battery-staple-42"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("192.168.1.20", False),
+        ("exactmate.example", False),
+        ("", False),
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+def test_binding_beyond_loopback_needs_a_long_enough_token() -> None:
+    with pytest.raises(ConfigError, match=TOKEN_ENV) as missing:
+        AccessPolicy.for_bind("0.0.0.0", env={})
+    assert "127.0.0.1" in str(missing.value)
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        AccessPolicy.for_bind("0.0.0.0", env={TOKEN_ENV: "short"})
+    policy = AccessPolicy.for_bind("0.0.0.0", env={TOKEN_ENV: TOKEN})
+    assert policy.needs_token and not policy.loopback_only
+    assert TOKEN not in repr(policy)
+    assert not AccessPolicy.for_bind("127.0.0.1", env={}).needs_token
+
+
+def test_create_app_refuses_a_public_bind_without_a_token(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match=TOKEN_ENV):
+        create_app(settings, host="0.0.0.0")
+
+
+def test_loopback_mode_refuses_other_machines_and_foreign_host_names(settings: Settings) -> None:
+    app = create_app(settings)
+    with browser(app, host="192.168.1.50") as remote:
+        refused = remote.get("/vault")
+    assert refused.status_code == 403 and "this machine only" in refused.text
+    with browser(app, base_url="http://attacker.example:8400") as rebound:
+        answer = rebound.get("/vault")
+    assert answer.status_code == 421  # DNS rebinding: a loopback client, but a foreign Host
+    with browser(app, base_url="http://localhost:8400") as local:
+        assert local.get("/vault").status_code == 200
+
+
+def test_every_answer_carries_the_security_headers(ui) -> None:
+    for path in ("/vault", "/static/app.css", "/api/endpoints", "/no-such-page"):
+        answer = ui.get(path)
+        policy = answer.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+        assert answer.headers["referrer-policy"] == "same-origin"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_post_without_the_csrf_token_is_refused(ui) -> None:
+    csrf(ui)  # the browser has its cookie
+    assert ui.post("/vault/test", data={"name": "x"}).status_code == 403
+    assert ui.post("/vault/test", data={"name": "x", "csrf_token": "forged"}).status_code == 403
+    wrong = ui.post(
+        "/vault/test", data={"name": "x"}, headers={"X-CSRF-Token": "0" * 64, "Accept": "application/json"}
+    )
+    assert wrong.status_code == 403
+    assert "security token" in wrong.json()["error"]
+
+
+def test_a_token_from_another_browser_or_a_cross_site_post_is_refused(ui) -> None:
+    token = csrf(ui)
+    with browser(ui.app) as other:
+        csrf(other)
+        assert other.post("/vault/test", data={"csrf_token": token}).status_code == 403
+    cross = ui.post("/vault/test", data={"csrf_token": token}, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403 and "another site" in cross.text
+    same = ui.post("/vault/test", data={"csrf_token": token}, headers={"Origin": "http://127.0.0.1:8400"})
+    assert same.status_code == 400  # past the guard: the form itself is incomplete
+
+
+def test_every_form_on_every_page_carries_the_csrf_token(ui) -> None:
+    token = csrf(ui)
+    for path in ("/vault", "/vault/new", "/actions"):
+        page = ui.get(path).text
+        forms = re.findall(r'<form[^>]*method="post"[^>]*>.*?</form>', page, flags=re.DOTALL)
+        for form in forms:
+            assert f'name="csrf_token" value="{token}"' in form, (path, form[:200])
+        assert f'<meta name="csrf-token" content="{token}">' in page
+
+
+def test_token_mode_asks_for_the_token_on_every_request(settings: Settings) -> None:
+    app = create_app(settings, host="0.0.0.0", ui_token=TOKEN)
+    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400") as remote:
+        page = remote.get("/vault", headers={"Accept": "text/html"})
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fvault"
+        assert remote.get("/api/endpoints").status_code == 401
+        assert remote.get("/api/endpoints", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert remote.get("/api/endpoints", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+        token = csrf(remote, "/login")
+        wrong = remote.post("/login", data={"csrf_token": token, "token": "not it", "next": "/vault"})
+        assert wrong.status_code == 401 and "not the access token" in wrong.text
+        right = remote.post("/login", data={"csrf_token": token, "token": TOKEN, "next": "/vault"})
+        assert right.status_code == 303 and right.headers["location"] == "/vault"
+        cookie = remote.cookies.get(SESSION_COOKIE)
+        assert cookie and TOKEN not in cookie
+        assert remote.get("/vault").status_code == 200
+
+        out = remote.post("/logout", data={"csrf_token": csrf(remote)})
+        assert out.status_code == 303
+        assert remote.get("/api/endpoints").status_code == 401
+
+
+def test_login_never_redirects_off_site(settings: Settings) -> None:
+    app = create_app(settings, host="0.0.0.0", ui_token=TOKEN)
+    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400") as remote:
+        token = csrf(remote, "/login")
+        for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+            answer = remote.post("/login", data={"csrf_token": token, "token": TOKEN, "next": target})
+            assert answer.headers["location"] == "/", target
+
+
+def test_the_csrf_cookie_is_http_only_and_same_site(ui) -> None:
+    answer = ui.get("/vault")
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{CSRF_COOKIE}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_no_asset_is_fetched_from_another_site() -> None:
+    package = resources.files("exactmate.web")
+    texts = [
+        p.read_text("utf-8") for folder in ("templates", "static") for p in package.joinpath(folder).iterdir()
+    ]
+    for text in texts:
+        assert not re.search(r'(src|href)="(https?:)?//', text)
+        assert "@import" not in text and "url(http" not in text
+        assert 'style="' not in text  # the CSP allows no inline styles
+        assert "<script>" not in text  # nor inline scripts
+
+
+def test_a_refused_fetch_gets_a_piece_of_page_to_show_in_place(ui) -> None:
+    csrf(ui, "/actions")
+    answer = ui.post("/actions/run", data={"action": "get"}, headers={"X-CSRF-Token": "stale"})
+    assert answer.status_code == 403
+    assert answer.text.startswith('<div class="notice bad" role="alert">') and "<html" not in answer.text
+
+
+def test_an_unexpected_error_shows_no_traceback(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import exactmate.web.vault_pages as vault_pages
+
+    def broken(*_args: object, **_kwargs: object) -> list[object]:
+        raise RuntimeError("internal detail that must not reach the page")
+
+    monkeypatch.setattr(vault_pages, "list_credentials", broken)
+    with browser(create_app(settings), raise_server_exceptions=False) as client:
+        page = client.get("/vault")
+        api = client.get("/api/endpoints", params={"q": "x"})
+    assert page.status_code == 500 and "Something went wrong" in page.text
+    assert "internal detail" not in page.text and "Traceback" not in page.text
+    assert api.status_code == 200  # other routes keep working
+
+
+def test_a_vault_whose_key_does_not_match_is_explained(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import os
+
+    from exactmate.vault import Vault
+
+    with Vault.open(settings) as vault:
+        vault.add("Acme", server_url="http://127.0.0.1:9", client_id="app", client_secret="s3cret")
+    other_key = Settings.from_env(master_key=base64.b64encode(os.urandom(32)).decode())
+    with browser(create_app(other_key), raise_server_exceptions=False) as client:
+        listing = client.get("/vault").text
+        match = re.search(r'href="/vault/([0-9a-f-]{36})/edit"', listing)
+        assert match, listing
+        page = client.post(f"/vault/{match.group(1)}/reauthorize", data={"csrf_token": csrf(client)})
+    assert page.status_code == 500 and "exactmate cannot do this" in page.text
+    assert "key" in page.text.lower() and "s3cret" not in page.text
