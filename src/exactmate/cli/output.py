@@ -14,16 +14,14 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
-from uuid import UUID
 
 from rich.console import Console
 from rich.table import Table
 
+from exactmate.actions.plain import plain
 from exactmate.errors import ValidationError
 
 TABLE_BATCH = 500
@@ -39,21 +37,6 @@ class Format(StrEnum):
     json = "json"
     ndjson = "ndjson"
     csv = "csv"
-
-
-def plain(value: Any) -> Any:
-    """A value as JSON carries it: dates as ISO text, GUIDs and decimals as text and numbers."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def _json_default(value: Any) -> Any:

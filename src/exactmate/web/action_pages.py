@@ -18,13 +18,14 @@ from starlette.concurrency import run_in_threadpool
 from exactmate.actions.connection import Connection, open_connection
 from exactmate.actions.delete import delete_record
 from exactmate.actions.listget import list_or_get
+from exactmate.actions.plain import plain
 from exactmate.actions.timecreate import create_time_transactions
 from exactmate.actions.timeupdate import update_time_transaction
 from exactmate.errors import APIStatusError, ConfigError, ExactmateError, ValidationError, VaultError
 from exactmate.web.actionform import ActionForm, parse_action_form
 from exactmate.web.context import ui
 from exactmate.web.credentials import STATUS_LABELS, list_credentials
-from exactmate.web.results import Result, ResultStore, plain
+from exactmate.web.results import Result, ResultStore
 from exactmate.web.templating import render, render_fragment
 
 router = APIRouter()

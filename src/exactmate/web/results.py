@@ -15,28 +15,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 VERTICAL_FROM = 6
 """A single record with more columns than this is shown as field / value lines."""
-
-
-def plain(value: Any) -> Any:
-    """A JSON-ready copy of ``value``: dates as ISO text, GUIDs and decimals as text/float."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
