@@ -120,3 +120,12 @@ def test_suggestions_and_writable_fields() -> None:
     names = {x.name for x in writable_fields(TT, creating=True)}
     assert {"Item", "Quantity", "Notes", "Project"} <= names
     assert "AccountName" not in names
+
+
+def test_every_operation_of_the_product_is_offered_by_the_actions_package() -> None:
+    import exactmate.actions as actions
+    from exactmate.connect import test_connection
+
+    assert actions.test_connection is test_connection
+    for name in ("create_time_transactions", "update_time_transaction", "delete_record", "list_or_get"):
+        assert callable(getattr(actions, name))

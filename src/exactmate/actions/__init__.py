@@ -21,6 +21,10 @@ from exactmate.actions.sources import EntrySource, read_entries
 from exactmate.actions.timecreate import CreateResult, create_time_transactions
 from exactmate.actions.timeupdate import UpdateResult, update_time_transaction
 
+# Test Connect belongs to the vault's connect layer; it is offered here beside the four actions so a
+# script finds every operation of the product in one place.
+from exactmate.connect import TestResult, test_connection
+
 __all__ = [
     "Connection",
     "CreateOutcome",
@@ -30,6 +34,7 @@ __all__ = [
     "EntrySource",
     "Listing",
     "PlannedRequest",
+    "TestResult",
     "UpdateResult",
     "create_time_transactions",
     "custom_call",
@@ -41,5 +46,6 @@ __all__ = [
     "parse_division",
     "pick_credential",
     "read_entries",
+    "test_connection",
     "update_time_transaction",
 ]
