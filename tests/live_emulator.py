@@ -27,6 +27,18 @@ _INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE | re.DOTALL)
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
 
 
+@dataclass
+class Live:
+    """One emulator served on a real port."""
+
+    base_url: str
+    emulator: Emulator
+    config: EmulatorConfig
+
+    def stats(self) -> dict[str, Any]:
+        return self.emulator.stats.snapshot()
+
+
 def free_port() -> int:
     """A port nothing listens on right now (bound once by the OS, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -20,25 +20,12 @@ from exactmate.clock import FakeClock
 from exactmate.config import Settings
 from exactmate.connect import TerminalConsent
 from exactmate.emulator.config import EmulatorConfig
-from exactmate.emulator.core import Emulator
 from exactmate.vault import Vault
-from tests.live_emulator import consent, free_port, serve_emulator
+from tests.live_emulator import Live, consent, free_port, serve_emulator
 
 SECRET = "emulator-demo-secret"
 CLIENT_ID = EmulatorConfig().client_id
 Answer = str | Callable[[str], str]
-
-
-@dataclass
-class Live:
-    """One emulator served on a real port."""
-
-    base_url: str
-    emulator: Emulator
-    config: EmulatorConfig
-
-    def stats(self) -> dict[str, Any]:
-        return self.emulator.stats.snapshot()
 
 
 @pytest.fixture

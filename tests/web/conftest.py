@@ -11,17 +11,16 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from tests.live_emulator import consent, serve_emulator
+from tests.live_emulator import Live, consent, serve_emulator
 
 from exactmate.config import Settings
 from exactmate.emulator.config import EmulatorConfig
-from exactmate.emulator.core import Emulator
 from exactmate.vault import Vault
 from exactmate.web import create_app
 
@@ -33,18 +32,6 @@ UI_BASE = "http://127.0.0.1:8400"
 SECRET = EmulatorConfig().client_secret
 CLIENT_ID = EmulatorConfig().client_id
 _META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
-
-
-@dataclass
-class Live:
-    """One emulator served on a real port."""
-
-    base_url: str
-    emulator: Emulator
-    config: EmulatorConfig
-
-    def stats(self) -> dict[str, Any]:
-        return self.emulator.stats.snapshot()
 
 
 @pytest.fixture
