@@ -11,8 +11,9 @@ recorded page's bytes. The aim: the client reads at no less than half the baseli
 A second client line adds the rate governor on a SQLite store (what ``from_credential`` builds):
 that is the cost per *call* of sharing limits across processes, shown for completeness. Two
 breakdown lines split the client's time: the per-record work alone (``json.loads``, unwrapping,
-``__metadata`` stripped, dates converted; no HTTP) and the transport alone (plain ``httpx.Client``
-GETs of the recorded pages, no parsing); what the client takes beyond both is its own plumbing.
+``__metadata`` stripped, dates converted; no HTTP) and the transport alone (GETs of the recorded
+pages through the ``httpx`` client the policy uses, no parsing); what the client takes beyond both
+is its own plumbing.
 
 Run from the repository root:  ``.venv/bin/python -m bench.client_parse``  (``--help`` for options).
 """
@@ -39,6 +40,7 @@ from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.core import Emulator
 from exactmate.emulator.transport import EmulatorTransport
 from exactmate.governor import Governor
+from exactmate.http import StatelessClient
 from exactmate.store import Store
 
 PATH = "project/TimeTransactions"
@@ -76,7 +78,7 @@ READERS = {
     "client": "`resource.list()` over MockTransport, dates converted",
     "governed": "the same with the rate governor on a SQLite store",
     "convert": "breakdown: `json.loads` + unwrap + strip + dates, no HTTP",
-    "transport": "breakdown: plain `httpx.Client` GETs of the pages, no parsing",
+    "transport": "breakdown: the client's `httpx` client GETs the pages, no parsing",
 }
 
 
@@ -104,7 +106,7 @@ def run(records: int, repeats: int) -> tuple[dict[str, list[float]], int, int]:
                 governor=Governor(store, SystemClock()),
             ),
         }
-        plain = httpx.Client(transport=replaying(bodies))
+        plain = StatelessClient(transport=replaying(bodies))
         fields = clients["client"].catalogue.endpoint(PATH).fields
         sample = next(clients["client"].resource(PATH, division=division).list())
         assert isinstance(sample["Date"], datetime) and sample["Date"].tzinfo is not None
@@ -116,8 +118,9 @@ def run(records: int, repeats: int) -> tuple[dict[str, list[float]], int, int]:
             converter = odata.date_converter(fields, strip=True)
             n = 0
             for page in pages:
-                raw, _, _ = odata.unwrap(json.loads(page))
-                n += len([converter(r) for r in raw])
+                payload = json.loads(page)
+                raw, _, _ = odata.unwrap(payload)
+                n += len(converter.page(raw, flat=odata.flat_page(page, payload, raw)))
             return n
 
         def transport() -> int:

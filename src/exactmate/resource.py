@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -130,7 +131,7 @@ class Resource:
             expand=expand,
             page_size_hint=page_size_hint,
         )
-        return (record for page in pages for record in page.records)
+        return chain.from_iterable(page.records for page in pages)
 
     def pages(
         self,
@@ -251,7 +252,7 @@ class Resource:
         return _Plan(endpoint, query, keep=None)
 
     def _follow(self, plan: _Plan) -> Iterator[Page]:
-        convert = self._converter(plan.endpoint)
+        convert = self._converter(plan.endpoint).page
         keep = plan.keep
         url: str | None = None
         seen: set[str] = set()
@@ -261,11 +262,14 @@ class Resource:
                 response = self._api.send("GET", plan.endpoint, self.division, params=plan.query.params())
             else:
                 response = self._api.send("GET", plan.endpoint, self.division, url=url)
-            raw, next_url, _ = odata.unwrap(response.json())
+            payload = response.json()
+            raw, next_url, _ = odata.unwrap(payload)
             number += 1
-            records = [_only(convert(r), keep) for r in raw]
+            records = convert(raw, flat=odata.flat_page(response.content, payload, raw))
+            if keep is not None:
+                records = [_only(record, keep) for record in records]
             if next_url is not None:
-                next_url = str(response.request.url.join(next_url))
+                next_url = _absolute(next_url, response)
                 if next_url in seen:
                     raise ExactmateError(
                         f"Exact Online sent the same next-page link twice while listing "
@@ -277,7 +281,7 @@ class Resource:
                 return
             url = next_url
 
-    def _converter(self, endpoint: Endpoint) -> Callable[[Record], Record]:
+    def _converter(self, endpoint: Endpoint) -> odata.RecordConverter:
         """Strips ``__metadata`` and converts the endpoint's ``Edm.DateTime`` fields, in one pass."""
         return odata.date_converter(endpoint.fields, strip=True)
 
@@ -308,9 +312,18 @@ def _types(endpoint: Endpoint) -> dict[str, str]:
     return {name: field.type for name, field in endpoint.fields.items()}
 
 
-def _only(record: Record, keep: frozenset[str] | None) -> Record:
+def _absolute(next_url: str, response: httpx.Response) -> str:
+    """The ``__next`` link as an absolute URL. Exact sends absolute links, which are used verbatim
+    (joining would parse the long skiptoken URL twice more per page); a relative one is joined to
+    the URL of the page that sent it."""
+    if next_url.startswith(("https://", "http://")):
+        return next_url
+    return str(response.request.url.join(next_url))
+
+
+def _only(record: Record, keep: frozenset[str]) -> Record:
     """Drop twin-only fields (``Timestamp``) the caller did not ask for."""
-    if keep is None or record.keys() <= keep:
+    if record.keys() <= keep:
         return record
     return {name: value for name, value in record.items() if name in keep}
 

@@ -28,7 +28,7 @@ from exactmate.errors import (
     ServerError,
     UnauthorizedError,
 )
-from exactmate.http import CallScope, HttpPolicy, RateLimitInfo, RetryPolicy, safe_url
+from exactmate.http import CallScope, HttpPolicy, RateLimitInfo, RetryPolicy, StatelessClient, safe_url
 
 URL = "https://start.exactonline.nl/api/v1/100001/crm/Accounts"
 SCOPE = CallScope("cred-1", "client-1", 100001, "crm/Accounts")
@@ -140,6 +140,19 @@ def test_sets_json_accept_user_agent_and_bearer_token() -> None:
     assert request.headers["Authorization"] == f"Bearer {TOKEN_1}"
     assert "Content-Type" not in request.headers
     assert request.url.params["$select"] == "ID"
+
+
+def test_cookies_a_response_sets_are_not_sent_on_later_calls() -> None:
+    script = Script(ok(headers={"Set-Cookie": "affinity=node-7; Path=/"}), ok())
+    policy = make(script)
+    policy.send("GET", URL, scope=SCOPE)
+    policy.send("GET", URL, scope=SCOPE)
+    assert "Cookie" not in script.requests[1].headers
+    client = StatelessClient()
+    assert not client.cookies
+    with pytest.raises(TypeError, match="keeps no cookies"):
+        client.cookies = {"a": "b"}  # type: ignore[assignment]
+    client.close()
 
 
 def test_json_body_gets_content_type_and_encodes_guids_decimals_and_dates() -> None:
@@ -598,8 +611,11 @@ def test_responses_are_freed_without_the_cyclic_collector() -> None:
     )
     gc.disable()
     try:
-        response = policy.send("GET", "https://start.exactonline.nl/api/v1/1/crm/Accounts",
-                               scope=CallScope("c", "id", None, "crm/accounts"))
+        response = policy.send(
+            "GET",
+            "https://start.exactonline.nl/api/v1/1/crm/Accounts",
+            scope=CallScope("c", "id", None, "crm/accounts"),
+        )
         ref = weakref.ref(response)
         del response
         assert ref() is None

@@ -373,6 +373,42 @@ def test_strip_metadata() -> None:
     assert odata.envelope.strip_in_place(plain) is plain and plain == {"A": 1}
 
 
+def _page(*records: dict[str, object]) -> tuple[bytes, object, list[dict[str, object]]]:
+    content = json.dumps({"d": {"results": list(records), "__next": "n"}}).encode()
+    payload = json.loads(content)
+    return content, payload, unwrap(payload).records
+
+
+def test_flat_page_is_proved_from_the_bytes_only_when_no_other_object_can_be_there() -> None:
+    meta = {"uri": "u", "type": "t"}
+    assert odata.flat_page(*_page({"__metadata": meta, "A": 1}, {"__metadata": meta, "A": 2}))
+    assert odata.flat_page(*_page())  # an empty page: the envelope's two objects
+    assert not odata.flat_page(*_page({"__metadata": meta, "Nav": {"__deferred": {"uri": "x"}}}))
+    assert not odata.flat_page(*_page({"__metadata": meta, "Lines": {"results": []}}))
+    # A brace inside a string only adds to the count: the page is then scanned, never skipped.
+    assert not odata.flat_page(*_page({"__metadata": meta, "Notes": "{not an object}"}))
+    single = b'{"d": {"__metadata": {"uri": "u"}, "A": 1}}'
+    payload = json.loads(single)
+    assert odata.flat_page(single, payload, unwrap(payload).records)
+    bare = b'{"d": [{"__metadata": {"uri": "u"}, "Nav": {"x": 1}}]}'  # no "results" level
+    payload = json.loads(bare)
+    assert not odata.flat_page(bare, payload, unwrap(payload).records)
+
+
+def test_converter_page_scans_every_record_when_the_proof_does_not_hold() -> None:
+    # One record lacks __metadata and another has an expansion: the brace count matches a flat
+    # page, but the converter sees the missing __metadata and strips every record after all.
+    content, payload, records = _page({"A": 1}, {"__metadata": {"uri": "u"}, "Lines": {"results": []}})
+    flat = odata.flat_page(content, payload, records)
+    assert flat
+    converted = date_converter({"A": "Edm.Int32"}, strip=True).page(records, flat=flat)
+    assert converted == [{"A": 1}, {"Lines": []}]
+    stubs = [{"__metadata": {}, "Nav": {"__deferred": {}}, "When": "/Date(0)/"}]
+    assert date_converter({"When": "Edm.DateTime"}, strip=True).page(stubs) == [
+        {"When": datetime(1970, 1, 1, tzinfo=AMSTERDAM)}
+    ]
+
+
 # --- dates -------------------------------------------------------------------------------------------
 
 
@@ -488,6 +524,10 @@ def test_date_converter_cache_and_fallbacks() -> None:
     assert convert({"When": "2024-01-01T00:00:00"})["When"] == "2024-01-01T00:00:00"
     with pytest.raises(ValidationError, match="Not an OData date"):
         convert({"When": "/Date(12x)/"})
+    # str.isdigit and re's \d accept these digits; Exact never sends them.
+    for odd_digits in ("/Date(²)/", "/Date(٣)/"):
+        with pytest.raises(ValidationError, match="Not an OData date"):
+            convert({"When": odd_digits})
 
 
 def test_date_converter_with_strip_in_one_pass() -> None:

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from exactmate.odata.dates import (
     AMSTERDAM,
+    RecordConverter,
     convert_dates,
     date_converter,
     format_date_ms,
     format_datetime,
     parse_date,
 )
-from exactmate.odata.envelope import ODataPage, error_message, strip_metadata, unwrap
+from exactmate.odata.envelope import ODataPage, error_message, flat_page, strip_metadata, unwrap
 from exactmate.odata.filters import F, Filter
 from exactmate.odata.literals import format_key, literal
 from exactmate.odata.query import FilterInput, Query, build_query
@@ -34,10 +35,12 @@ __all__ = [
     "FilterInput",
     "ODataPage",
     "Query",
+    "RecordConverter",
     "build_query",
     "convert_dates",
     "date_converter",
     "error_message",
+    "flat_page",
     "format_date_ms",
     "format_datetime",
     "format_key",

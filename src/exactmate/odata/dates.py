@@ -9,7 +9,7 @@ ISO strings in that wall clock.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_AMSTERDAM = datetime(1970, 1, 1, tzinfo=AMSTERDAM)
 _MILLISECOND = timedelta(milliseconds=1)
 _CACHE_SIZE = 4096
-_DATE = re.compile(r"/Date\((-?\d{1,15})([+-]\d{4})?\)/\Z")
+_DATE = re.compile(r"/Date\((-?[0-9]{1,15})([+-][0-9]{4})?\)/\Z")
 
 
 def parse_date(value: str) -> datetime:
@@ -52,7 +52,7 @@ def parse_date(value: str) -> datetime:
 def _parse_fast(value: str) -> datetime:
     """``parse_date`` for the common ``/Date(digits)/`` shape without a regex; the rest falls back."""
     digits = value[6:-2]
-    if value[-2:] == ")/" and digits.isdigit():
+    if value[-2:] == ")/" and digits.isascii() and digits.isdigit():
         try:
             return _EPOCH_AMSTERDAM + int(digits) * _MILLISECOND
         except OverflowError:
@@ -98,41 +98,72 @@ class _Typed(Protocol):
     def type(self) -> str: ...
 
 
-def date_converter(
-    fields: Mapping[str, str | _Typed], *, strip: bool = False
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A fast per-record converter touching only the ``Edm.DateTime`` fields of ``fields``.
+class RecordConverter:
+    """Converts the ``Edm.DateTime`` fields of records fresh from ``json.loads``, in place.
 
-    ``fields`` maps names to Edm types or to objects with a ``type`` (catalogue ``Field``s). The
-    converter changes records in place (they are fresh from ``json.loads``) and returns them. With
-    ``strip`` it also drops ``__metadata`` and deferred stubs in the same pass, without a copy.
+    Built from ``fields`` (names mapped to Edm types or to objects with a ``type``: catalogue
+    ``Field``s), it touches only the date fields. With ``strip`` it also drops ``__metadata`` and
+    deferred stubs in the same pass, without a copy. Call it on one record, or ``page(records)`` on a
+    whole page: the same work with one Python call per page instead of one per record.
 
     Speed matters here (reading must stay within half the rate of bare ``json.loads``), hence the
     inlined fast path and a bounded cache: many dates repeat (a transaction's Date is midnight).
     """
-    names = tuple(
-        name
-        for name, spec in fields.items()
-        if (spec if isinstance(spec, str) else spec.type) == "Edm.DateTime"
-    )
-    cache: dict[str, datetime] = {}
 
-    def convert(record: dict[str, Any]) -> dict[str, Any]:
-        if strip:
-            strip_in_place(record)
-        for name in names:
-            value = record.get(name)
-            if value.__class__ is not str:
-                continue
-            parsed = cache.get(value)
-            if parsed is None:
-                if value[:6] != "/Date(":
-                    continue  # not Exact's date format: leave it as it came
-                parsed = _parse_fast(value)
-                if len(cache) >= _CACHE_SIZE:
-                    cache.clear()
-                cache[value] = parsed
-            record[name] = parsed
+    __slots__ = ("_cache", "_names", "_strip")
+
+    def __init__(self, fields: Mapping[str, str | _Typed], *, strip: bool = False) -> None:
+        self._names = tuple(
+            name
+            for name, spec in fields.items()
+            if (spec if isinstance(spec, str) else spec.type) == "Edm.DateTime"
+        )
+        self._strip = strip
+        self._cache: dict[str, datetime] = {}
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Convert one record in place and return it."""
+        self.page([record])
         return record
 
-    return convert
+    def page(self, records: list[dict[str, Any]], *, flat: bool = False) -> list[dict[str, Any]]:
+        """Convert every record of ``records`` in place and return the list.
+
+        ``flat``: the caller proved with ``envelope.flat_page`` that the page holds no nested object
+        but the records' ``__metadata``, so records are not scanned for navigation stubs. The proof
+        needs every record to have brought its ``__metadata``; if one did not, all are scanned.
+        """
+        names, strip, cache = self._names, self._strip, self._cache
+        lookup = cache.get
+        scan = strip and not flat
+        unproved = False
+        for record in records:
+            if strip:
+                metadata = record.pop("__metadata", None)
+                if scan:
+                    if dict in map(type, record.values()):  # navigation stubs or expansions: rare
+                        strip_in_place(record)
+                elif metadata.__class__ is not dict:
+                    unproved = True
+            for name in names:
+                value = record.get(name)
+                if value.__class__ is not str:
+                    continue
+                parsed = lookup(value)
+                if parsed is None:
+                    if value[:6] != "/Date(":
+                        continue  # not Exact's date format: leave it as it came
+                    parsed = _parse_fast(value)
+                    if len(cache) >= _CACHE_SIZE:
+                        cache.clear()
+                    cache[value] = parsed
+                record[name] = parsed
+        if unproved:
+            for record in records:
+                strip_in_place(record)
+        return records
+
+
+def date_converter(fields: Mapping[str, str | _Typed], *, strip: bool = False) -> RecordConverter:
+    """A ``RecordConverter`` for ``fields`` (see there): call it per record or use ``.page``."""
+    return RecordConverter(fields, strip=strip)

@@ -54,6 +54,38 @@ def unwrap(payload: object) -> ODataPage:
     return ODataPage(records, next_url if isinstance(next_url, str) and next_url else None, count)
 
 
+def flat_page(content: bytes, payload: object, records: list[dict[str, Any]]) -> bool:
+    """Whether the records unwrapped from ``payload`` (parsed from ``content``) can hold no nested
+    object but their ``__metadata``, proved from the bytes without looking at every record.
+
+    Every JSON object starts with a ``{`` byte, and braces inside strings only add to the count, so
+    the bytes hold at least as many ``{`` as the payload has objects: the envelope's, the records,
+    their ``__metadata`` and any others (navigation stubs, expansions). When the count is exactly
+    envelope + 2 per record and every record brings a ``__metadata`` object (the converter checks
+    that as it pops them), there is no other object. ``RecordConverter.page`` then skips the scan
+    for stubs, which would otherwise cost about a fifth of ``json.loads`` on a 60-row page.
+    """
+    if not isinstance(payload, dict):
+        return False
+    body = payload.get("d")
+    envelope = 1 + (isinstance(body, dict) and not (records and records[0] is body))
+    return _count_braces(content, envelope + 2 * len(records) + 1) == envelope + 2 * len(records)
+
+
+def _count_braces(content: bytes, limit: int) -> int:
+    """How many ``{`` bytes ``content`` holds, counting no further than ``limit``.
+
+    Braces are rare in a page (two per record in 1.5 kB), and ``find`` jumps between them with
+    ``memchr``: on a 90 kB page of 60 records this takes half the time of ``bytes.count``.
+    """
+    count = 0
+    at = content.find(b"{")
+    while at >= 0 and count < limit:
+        count += 1
+        at = content.find(b"{", at + 1)
+    return count
+
+
 def _records(items: list[Any]) -> list[dict[str, Any]]:
     if not all(isinstance(item, dict) for item in items):
         raise ExactmateError("Unexpected response from Exact: a result that is not a record")
