@@ -179,6 +179,18 @@ class Emulator:
 
     # -- the pipeline --------------------------------------------------------------------------
 
+    def may_wait(self, req: HttpRequest) -> bool:
+        """Whether answering ``req`` may wait for something other than the CPU: the configured
+        latency, an armed ``slow`` fault, or a webhook subscription probing its callback URL.
+
+        A server runs such requests off its event loop; the rest it may answer inline, which saves
+        a thread hand-off per request (about a fifth of a key lookup's time over HTTP).
+        """
+        if self.config.latency_ms > 0 or self.faults.armed("slow"):
+            return True
+        return req.method.upper() in ("POST", "PUT") and "webhooks" in req.path.lower()
+
+
     def handle(self, req: HttpRequest) -> HttpResponse:
         """Answer one request. Never raises: an internal failure is Exact's generic 500."""
         path = unquote(req.path, errors="replace")

@@ -113,6 +113,10 @@ class FaultInjector:
     def active(self) -> list[dict[str, object]]:
         return [f.describe() for f in self._faults]
 
+    def armed(self, kind: str) -> bool:
+        """Whether a fault of ``kind`` is active (a read of a copy: safe without the lock)."""
+        return any(fault.kind == kind for fault in tuple(self._faults))
+
     def take(self, kinds: Iterable[str], path: str) -> Fault | None:
         """The first fault of one of ``kinds`` that matches ``path`` and fires now (a counted fault
         uses up one of its firings and disappears after the last)."""
