@@ -198,6 +198,17 @@ def test_unknown_credential_and_empty_vault() -> None:
     assert empty.exit_code == 4 and "holds no credential" in empty.stderr
 
 
+def test_a_typo_is_named_before_the_vault_is_opened() -> None:
+    """With an empty vault, the endpoint, method and key are still checked first (they need no call)."""
+    typo = run("get", "crm/Acounts")
+    assert typo.exit_code == 3 and "Did you mean: crm/Accounts" in typo.stderr
+    assert run("delete", "crm/Acounts", "1", "--yes").exit_code == 3
+    bad_key = run("delete", "crm/Accounts", "12x", "--yes")
+    assert bad_key.exit_code == 3 and "Expected a GUID" in bad_key.stderr
+    no_delete = run("delete", "sync/CRM/Accounts", "1", "--yes")
+    assert no_delete.exit_code == 3 and "holds no credential" not in no_delete.stderr
+
+
 def test_the_only_credential_needs_no_name(emu: Emu) -> None:
     assert run("get", "crm/Accounts", "--top", "1", "-f", "json").exit_code == 0
     named = run("get", "crm/Accounts", "--top", "1", "-f", "json", "--credential", "EMU")

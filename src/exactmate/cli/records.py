@@ -50,6 +50,7 @@ def get(
 ) -> None:
     """List records of an endpoint, or get one by its key."""
     choice = session.division(division)
+    session.endpoint(endpoint, "GET", key)
     bar_on = all_ and session.show_progress(data_on_screen=output is None)
     reading = session.progress(f"Reading {endpoint}", None, enabled=bar_on)
     with session.connect(credential) as conn, reading as advance:
@@ -102,6 +103,7 @@ def delete(
         except typer.Abort:
             return False
 
+    session.endpoint(endpoint, "DELETE", key)
     with session.connect(credential) as conn:
         result = delete_record(
             conn, endpoint, key, division=session.division(division), confirm=confirm, dry_run=dry_run

@@ -22,6 +22,8 @@ from rich.progress import (
 
 from exactmate.actions import Connection, open_connection
 from exactmate.actions.divisions import DivisionChoice, parse_division
+from exactmate.actions.keys import key_text
+from exactmate.catalogue import Catalogue
 from exactmate.cli.output import Format
 from exactmate.config import Settings
 
@@ -57,6 +59,15 @@ SetOption = Annotated[
 def connect(credential: str | None) -> Connection:
     """The connection for ``--credential`` (or the vault's only or default credential)."""
     return open_connection(credential, settings=Settings.from_env())
+
+
+def endpoint(path: str, method: str, key: str | None = None) -> None:
+    """Check ``path`` (its method and, when given, the key's form) against the catalogue before the
+    vault is opened, so a typo is named with suggestions even when no credential is set up yet."""
+    target = Catalogue.load().endpoint(path)
+    target.require_method(method)
+    if key is not None and key.strip():
+        key_text(target, key)
 
 
 def division(value: str) -> DivisionChoice:
