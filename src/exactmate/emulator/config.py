@@ -45,8 +45,13 @@ class EmulatorConfig:
     # Endpoints (lower-case "service/endpoint") that refuse $skip, as Exact does for endpoints
     # released after March 2017. None: the emulator's default set.
     no_skip_endpoints: frozenset[str] | None = None
+    # Endpoints (lower-case "service/endpoint") that demand "a $select or a $top=1 statement".
+    # None: the emulator's default set (generaljournalentry/GeneralJournalEntries and its siblings).
+    select_or_top_endpoints: frozenset[str] | None = None
+    # Exact writes __next on every full page, even when no rows follow (the last page is then empty);
+    # False writes it only when more rows exist.
+    next_on_full_page: bool = True
     seed: int = 20_260_101
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:

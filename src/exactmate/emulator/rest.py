@@ -6,16 +6,15 @@ refuses methods and scopes as Exact does, and answers GET from the store through
 helper, and POST/PUT/DELETE through the write rules. Any unexpected exception becomes Exact's 500
 envelope (and is logged), so bad input never shows a stack trace.
 
-Choices where Exact's behaviour is not documented (configurable through ``config.extra``):
+Choices where Exact's behaviour is not documented (each one an ``EmulatorConfig`` field):
 
 - ``$skip`` is refused on bulk and sync endpoints (released after March 2017) and on the
   endpoints the catalogue marks as added after mid-2025; ``config.no_skip_endpoints`` replaces
   that set.
 - "Please add a $select or a $top=1 statement" is demanded by generaljournalentry/
   GeneralJournalEntries (documented by picqer) and its siblings salesentry/SalesEntries and
-  purchaseentry/PurchaseEntries (assumed); ``extra["select_or_top_endpoints"]`` (comma-separated
-  lower-case paths) replaces that set.
-- ``extra["next_on_full_page"] = "0"`` writes ``__next`` only when more rows exist.
+  purchaseentry/PurchaseEntries (assumed); ``config.select_or_top_endpoints`` replaces that set.
+- ``config.next_on_full_page = False`` writes ``__next`` only when more rows exist.
 """
 
 from __future__ import annotations
@@ -135,7 +134,7 @@ class RestApi:
         self._start = now()
         self._no_skip = self._no_skip_set(config)
         self._select_or_top = self._select_or_top_set(config)
-        self._next_on_full_page = config.extra.get("next_on_full_page", "1") not in ("0", "false", "no")
+        self._next_on_full_page = config.next_on_full_page
         self._divisions = demodata.build_demo_data(self._store, config, self._start)
 
     def _no_skip_set(self, config: EmulatorConfig) -> frozenset[str]:
@@ -147,10 +146,9 @@ class RestApi:
 
     @staticmethod
     def _select_or_top_set(config: EmulatorConfig) -> frozenset[str]:
-        raw = config.extra.get("select_or_top_endpoints")
-        if raw is None:
+        if config.select_or_top_endpoints is None:
             return _DEFAULT_SELECT_OR_TOP
-        return frozenset(p.strip().lower() for p in raw.split(",") if p.strip())
+        return frozenset(path.lower() for path in config.select_or_top_endpoints)
 
     # ------------------------------------------------------------------------- public API
     def reset(self) -> None:

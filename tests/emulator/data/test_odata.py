@@ -304,7 +304,7 @@ class TestConfiguredRefusals:
         return EmulatorConfig(
             records=20,
             no_skip_endpoints=frozenset({"crm/accounts"}),
-            extra={"select_or_top_endpoints": "project/timetransactions"},
+            select_or_top_endpoints=frozenset({"project/TimeTransactions"}),
         )
 
     def test_no_skip_endpoints_replace_the_default_set(self, api: httpx.Client) -> None:

@@ -50,7 +50,7 @@ def test_a_full_last_page_still_carries_next_and_an_empty_page_follows(api: http
 class TestNextOnlyWhenMoreRows:
     @pytest.fixture
     def config(self) -> EmulatorConfig:
-        return EmulatorConfig(records=120, extra={"next_on_full_page": "0"})
+        return EmulatorConfig(records=120, next_on_full_page=False)
 
     def test_no_empty_last_page(self, api: httpx.Client) -> None:
         pages = all_pages(api, TIME, {"$select": "ID"})
