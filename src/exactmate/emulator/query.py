@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from exactmate.emulator.catalogue import Endpoint, Field
 from exactmate.emulator.odata_filter import Compiled, ODataError, compile_filter, parse_literal_list, tokenize
+from exactmate.emulator.ordercache import Entries, OrderCache
 from exactmate.emulator.serialize import literal
 
 Row = dict[str, Any]
@@ -290,28 +291,53 @@ def count_matching(source: RowSource, opts: QueryOptions) -> int:
 
 
 def _sorted_page(
-    source: RowSource, opts: QueryOptions, key_field: str, limit: int
+    source: RowSource, opts: QueryOptions, key_field: str, limit: int, cache: OrderCache | None
 ) -> tuple[list[Row], list[tuple[Any, ...]], bool, int]:
     """A page under ``$orderby``: every matching row is sorted (by the order fields, then the key),
     and the ``$skiptoken`` values are found by bisection. Returns the rows, their sort values,
-    whether more follow, and how many matched in all.
+    whether more follow, and how many matched in all. With a ``cache``, the sort order is kept for
+    the next page as long as the table is unchanged.
     """
-    names = [name for name, _ in opts.orderby] + [key_field]
-    entries = [(tuple(map(row.get, names)), row) for row in _scan(source, 0, opts)]
-    # Stable sorts from the last criterion to the first: the key ascending, then each field.
-    entries.sort(key=lambda e: _order_value(e[0][-1]))
-    for i in reversed(range(len(opts.orderby))):
-        entries.sort(key=lambda e: _order_value(e[0][i]), reverse=opts.orderby[i][1])
+    token = getattr(source, "order_token", None)
+    cache_key = None
+    if cache is not None and token is not None:
+        cache_key = (token(), _option(opts, "$filter"), opts.orderby, key_field)
+    entries = cache.get(cache_key) if cache is not None and cache_key is not None else None
+    if entries is None:
+        entries = _sorted_entries(source, opts, key_field)
+        if cache is not None and cache_key is not None:
+            cache.put(cache_key, entries)
     start = 0
     if opts.skiptoken is not None:
         start = _first_after(entries, opts.skiptoken, [desc for _, desc in opts.orderby])
     chosen = entries[start + opts.skip : start + opts.skip + limit]
     more = start + opts.skip + len(chosen) < len(entries)
-    return [row for _, row in chosen], [values for values, _ in chosen], more, len(entries)
+    return [source.row_at(pos) for _, pos in chosen], [values for values, _ in chosen], more, len(entries)
+
+
+def _sorted_entries(source: RowSource, opts: QueryOptions, key_field: str) -> Entries:
+    """Each matching row's sort values and position, in ``$orderby`` order (the key breaks ties)."""
+    names = [name for name, _ in opts.orderby] + [key_field]
+    predicate = opts.filter.predicate if opts.filter else None
+    entries: Entries = []
+    for pos in range(len(source)):
+        row = source.row_at(pos)
+        if predicate is None or predicate(row):
+            entries.append((tuple(map(row.get, names)), pos))
+    # Stable sorts from the last criterion to the first: the key ascending, then each field.
+    entries.sort(key=lambda e: _order_value(e[0][-1]))
+    for i in reversed(range(len(opts.orderby))):
+        entries.sort(key=lambda e: _order_value(e[0][i]), reverse=opts.orderby[i][1])
+    return entries
+
+
+def _option(opts: QueryOptions, name: str) -> str | None:
+    """The raw text of one query option as the request sent it (names compared without case)."""
+    return next((value for key, value in opts.pairs if key.lower() == name), None)
 
 
 def _first_after(
-    entries: Sequence[tuple[tuple[Any, ...], Row]], token: tuple[Any, ...], descending: Sequence[bool]
+    entries: Sequence[tuple[tuple[Any, ...], int]], token: tuple[Any, ...], descending: Sequence[bool]
 ) -> int:
     """Binary search for the first sorted entry after the ``$skiptoken``."""
     low, high = 0, len(entries)
@@ -353,15 +379,17 @@ def run(
     key_field: str,
     page_size: int | None,
     rules: QueryRules,
+    order_cache: OrderCache | None = None,
 ) -> Page:
     """One page of ``source`` under ``opts``; ``key_field`` names the paging key in the rows and
-    ``paging_key`` describes it (None for keyless function results).
+    ``paging_key`` describes it (None for keyless function results). ``order_cache`` keeps the sort
+    order of ``$orderby`` listings between their pages.
     """
     token_kinds = _token_kinds(fields, opts, paging_key)
     limit = _page_limit(page_size, opts.top)
     count: int | None
     if opts.orderby:
-        rows, tokens, more, matched = _sorted_page(source, opts, key_field, limit)
+        rows, tokens, more, matched = _sorted_page(source, opts, key_field, limit, order_cache)
         count = matched if opts.inlinecount else None
     else:
         start = source.position_after(opts.skiptoken[-1]) if opts.skiptoken is not None else 0

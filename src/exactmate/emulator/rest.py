@@ -31,6 +31,7 @@ from exactmate.emulator.config import DEMO_USER_ID, EmulatorConfig
 from exactmate.emulator.exchange import Change, RestRequest, RestResponse, error_response
 from exactmate.emulator.functions import Functions, function_params
 from exactmate.emulator.odata_filter import ODataError, parse_literal_list
+from exactmate.emulator.ordercache import OrderCache
 from exactmate.emulator.query import (
     ListSource,
     Page,
@@ -131,6 +132,7 @@ class RestApi:
         self._functions = Functions(self._catalogue, self._store)
         self._writer = Writer(probe_callback)
         self._lock = threading.RLock()
+        self._orders = OrderCache()
         self._start = now()
         self._no_skip = self._no_skip_set(config)
         self._select_or_top = self._select_or_top_set(config)
@@ -155,6 +157,7 @@ class RestApi:
         """Back to the seeded demo data: the same records with the same ids."""
         with self._lock:
             self._store.reset()
+            self._orders.clear()
             self._divisions = demodata.build_demo_data(self._store, self._config, self._start)
 
     def division_description(self, division: int) -> str:
@@ -304,6 +307,7 @@ class RestApi:
             key_field=key_field,
             page_size=None if endpoint.is_function else endpoint.page_size,
             rules=rules,
+            order_cache=self._orders,
         )
         prefix = self._prefix(req, route.requested)
         next_url = next_link(prefix, opts.pairs, page.next_token, page.top_left) if page.next_token else None

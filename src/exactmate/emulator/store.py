@@ -13,10 +13,11 @@ and delete takes the next value.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 Row = dict[str, Any]
@@ -25,6 +26,7 @@ RowFactory = Callable[[int, Key], Row]
 TIMESTAMP = "Timestamp"
 _CLEAR = ~((0xF << 76) | (0x3 << 62))  # version and variant bits of a UUID
 _SET = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
+_SERIALS = itertools.count(1)
 
 
 class Table:
@@ -38,12 +40,19 @@ class Table:
         self._ts_keys: list[Key] = []  # the key of the row with _ts[i]
         self._factory: RowFactory | None = None
         self._ts_base = 0
+        self._serial = next(_SERIALS)  # never reused, unlike id()
+        self._version = 0  # changes with every write
+
+    def order_token(self) -> Hashable:
+        """Names this table's key order as it is now: equal tokens, equal rows at equal positions."""
+        return (self._serial, "key", self._version)
 
     # ------------------------------------------------------------------------------ loading
     def load_virtual(self, keys: list[Key], factory: RowFactory, ts_base: int) -> None:
         """Replace the contents with ``len(keys)`` virtual rows; row ``i`` has key ``keys[i]``,
         Timestamp ``ts_base + i`` and fields ``factory(i, keys[i])``.
         """
+        self._version += 1
         order = sorted(range(len(keys)), key=keys.__getitem__)
         self._keys = [keys[i] for i in order]
         self._slots = list(order)
@@ -108,6 +117,10 @@ class Table:
     def ts_at(self, pos: int) -> int:
         return self._ts[pos]
 
+    def ts_order_token(self) -> Hashable:
+        """Like ``order_token``, for the Timestamp order."""
+        return (self._serial, "timestamp", self._version)
+
     def ts_row_at(self, pos: int) -> Row:
         row = self.get(self._ts_keys[pos])
         assert row is not None
@@ -118,6 +131,7 @@ class Table:
         """Insert or replace the row with ``row[key_field]``, stamping it with ``timestamp``
         (which must be greater than every Timestamp in the table: take it from the store).
         """
+        self._version += 1
         key = row[self.key_field]
         pos = bisect_left(self._keys, key)
         if pos < len(self._keys) and self._keys[pos] == key:
@@ -135,6 +149,7 @@ class Table:
         pos = self._index(key)
         if pos < 0:
             return None
+        self._version += 1
         row = self._materialize(pos)
         self._drop_timestamp(row[TIMESTAMP], key)
         del self._keys[pos]
@@ -153,6 +168,9 @@ class TimestampView:
 
     def __init__(self, table: Table) -> None:
         self._table = table
+
+    def order_token(self) -> Hashable:
+        return self._table.ts_order_token()
 
     def __len__(self) -> int:
         return self._table.ts_size()

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from exactmate.emulator import query
 from exactmate.emulator.config import EmulatorConfig
 from tests.emulator.data.support import FIRST, all_pages, error_text, results
 
@@ -182,6 +183,40 @@ def test_orderby_pages_carry_the_sort_values_in_the_skiptoken(api: httpx.Client)
     next_url = response.json()["d"]["__next"]
     last = results(response)[-1]
     assert next_url.endswith(f"$skiptoken={last['Quantity']!r},guid'{last['ID']}'")
+
+
+def test_an_ordered_listing_is_sorted_once_and_sorted_again_after_a_write(
+    api: httpx.Client, accounts: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sorts: list[int] = []
+    real = query._sorted_entries
+
+    def counted(*args: Any) -> Any:
+        sorts.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(query, "_sorted_entries", counted)
+    ordered = {"$select": "ID,Name", "$orderby": "Name"}
+    pages = all_pages(api, ACCOUNTS, ordered)
+    assert sum(map(len, pages)) == len(accounts) and len(pages) >= 3
+    assert len(sorts) == 1  # every later page reused the first page's sort
+    assert len(results(api.get(ACCOUNTS, params={**ordered, "$top": "1"}))) == 1
+    assert len(sorts) == 1  # $top and $select do not change the order
+    assert len(results(api.get(ACCOUNTS, params={**ordered, "$filter": "IsSupplier"}))) > 0
+    assert len(sorts) == 2  # another filter is another listing
+
+    first = api.get(ACCOUNTS, params=ordered)
+    moved = results(first)[0]
+    assert api.put(f"{ACCOUNTS}(guid'{moved['ID']}')", json={"Name": "zzz sorts last"}).status_code == 204
+    rest: list[dict[str, Any]] = []
+    response = api.get(first.json()["d"]["__next"])
+    while True:
+        rest += results(response)
+        if "__next" not in response.json()["d"]:
+            break
+        response = api.get(response.json()["d"]["__next"])
+    assert len(sorts) == 3  # the write changed the table: the next page sorted afresh
+    assert rest[-1]["ID"] == moved["ID"] and rest[-1]["Name"] == "zzz sorts last"
 
 
 def test_orderby_errors(api: httpx.Client) -> None:
