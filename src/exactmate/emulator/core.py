@@ -190,7 +190,6 @@ class Emulator:
             return True
         return req.method.upper() in ("POST", "PUT") and "webhooks" in req.path.lower()
 
-
     def handle(self, req: HttpRequest) -> HttpResponse:
         """Answer one request. Never raises: an internal failure is Exact's generic 500."""
         path = unquote(req.path, errors="replace")

@@ -18,7 +18,7 @@ last one empty), which is what clients report of Exact; QueryRules.next_on_full_
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -50,12 +50,15 @@ SYNC_FILTER = "Only the Timestamp property can be used in $filter on this endpoi
 
 
 class RowSource(Protocol):
-    """Rows in paging order: ``position_after`` finds where a ``$skiptoken`` key leaves off."""
+    """Rows in paging order: ``position_after`` finds where a ``$skiptoken`` key leaves off.
+    ``order_token`` names the rows as they are now (equal tokens, equal rows at equal positions),
+    or is None for rows that are built afresh for each request."""
 
     def __len__(self) -> int: ...
     def position_after(self, key: Any) -> int: ...
     def row_at(self, pos: int) -> Row: ...
     def get(self, key: Any) -> Row | None: ...
+    def order_token(self) -> Hashable | None: ...
 
 
 class ListSource:
@@ -80,6 +83,9 @@ class ListSource:
         except TypeError:
             return None
         return self._rows[pos] if pos >= 0 and self._keys[pos] == key else None
+
+    def order_token(self) -> None:
+        return None  # function results are computed for each request: nothing to keep
 
 
 @dataclass(frozen=True)
@@ -274,13 +280,13 @@ def _after(values: tuple[Any, ...], token: tuple[Any, ...], descending: Sequence
     return False
 
 
-def _scan(source: RowSource, start: int, opts: QueryOptions) -> Iterable[Row]:
-    """Rows from position ``start`` on that pass ``$filter``."""
+def _scan(source: RowSource, start: int, opts: QueryOptions) -> Iterable[tuple[int, Row]]:
+    """Rows from position ``start`` on that pass ``$filter``, with their positions."""
     predicate = opts.filter.predicate if opts.filter else None
     for pos in range(start, len(source)):
         row = source.row_at(pos)
         if predicate is None or predicate(row):
-            yield row
+            yield pos, row
 
 
 def count_matching(source: RowSource, opts: QueryOptions) -> int:
@@ -298,14 +304,12 @@ def _sorted_page(
     whether more follow, and how many matched in all. With a ``cache``, the sort order is kept for
     the next page as long as the table is unchanged.
     """
-    token = getattr(source, "order_token", None)
-    cache_key = None
-    if cache is not None and token is not None:
-        cache_key = (token(), _option(opts, "$filter"), opts.orderby, key_field)
-    entries = cache.get(cache_key) if cache is not None and cache_key is not None else None
+    token = source.order_token() if cache is not None else None
+    cache_key = (token, _option(opts, "$filter"), opts.orderby, key_field)
+    entries = cache.get(cache_key) if cache is not None and token is not None else None
     if entries is None:
         entries = _sorted_entries(source, opts, key_field)
-        if cache is not None and cache_key is not None:
+        if cache is not None and token is not None:
             cache.put(cache_key, entries)
     start = 0
     if opts.skiptoken is not None:
@@ -318,12 +322,7 @@ def _sorted_page(
 def _sorted_entries(source: RowSource, opts: QueryOptions, key_field: str) -> Entries:
     """Each matching row's sort values and position, in ``$orderby`` order (the key breaks ties)."""
     names = [name for name, _ in opts.orderby] + [key_field]
-    predicate = opts.filter.predicate if opts.filter else None
-    entries: Entries = []
-    for pos in range(len(source)):
-        row = source.row_at(pos)
-        if predicate is None or predicate(row):
-            entries.append((tuple(map(row.get, names)), pos))
+    entries: Entries = [(tuple(map(row.get, names)), pos) for pos, row in _scan(source, 0, opts)]
     # Stable sorts from the last criterion to the first: the key ascending, then each field.
     entries.sort(key=lambda e: _order_value(e[0][-1]))
     for i in reversed(range(len(opts.orderby))):
@@ -419,7 +418,7 @@ def _key_order_page(
         return [source.row_at(pos) for pos in range(first, end)], end < len(source)
     rows: list[Row] = []
     skipped = 0
-    for row in _scan(source, start, opts):
+    for _, row in _scan(source, start, opts):
         if skipped < opts.skip:
             skipped += 1
             continue
