@@ -30,7 +30,7 @@ from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings
 from exactmate.errors import ExactmateError, ReauthorizationRequired, ValidationError, VaultError
 from exactmate.governor import Governor
-from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, TokenSource
+from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, StatelessClient, TokenSource
 from exactmate.resource import Api, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import Store, credential_secret_aad
@@ -129,7 +129,8 @@ class ExactClient:
             if owned_store:
                 store.close()
             raise
-        http_client = httpx.Client(transport=transport, timeout=settings.timeout, follow_redirects=False)
+        # One cookie-less client for the token endpoint and the REST calls (see StatelessClient).
+        http_client = StatelessClient(transport=transport, timeout=settings.timeout, follow_redirects=False)
         app = OAuthApp(
             server_url=row.server_url,
             client_id=row.client_id,

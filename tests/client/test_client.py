@@ -642,7 +642,9 @@ def test_from_credential_uses_the_stored_tokens_and_feeds_the_governor(
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.headers["Authorization"] == "Bearer stored-access-token"
+        assert "Cookie" not in request.headers  # the Set-Cookie below is never sent back
         response = exact(request)
+        response.headers["Set-Cookie"] = "affinity=node-7; Path=/"
         if request.url.path != "/api/v1/current/Me":
             response.headers.update(
                 {
