@@ -110,7 +110,10 @@ def test_latency_and_webhook_subscriptions_may_wait() -> None:
         assert slowed.may_wait(HttpRequest("GET", "/api/v1/1/crm/Accounts"))
         subscribe = HttpRequest("POST", "/api/v1/1/webhooks/WebhookSubscriptions")
         assert emulator.may_wait(subscribe)  # it probes the callback URL
-        assert not emulator.may_wait(HttpRequest("GET", "/api/v1/1/webhooks/WebhookSubscriptions"))
+        read = HttpRequest("GET", "/api/v1/1/webhooks/WebhookSubscriptions")
+        assert not emulator.may_wait(read)
+        with emulator._lock:  # another request holds the lock (a probe may take seconds)
+            assert emulator.may_wait(read)
     finally:
         slowed.close()
         emulator.close()
