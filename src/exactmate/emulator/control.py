@@ -36,6 +36,7 @@ _COUNTERS = (
     "faults_fired",
     "dropped",
     "webhooks_queued",
+    "webhooks_lost",
     "webhooks_delivered",
     "webhooks_failed",
 )

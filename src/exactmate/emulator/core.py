@@ -218,7 +218,7 @@ class Emulator:
 
     def _faulted(self, req: HttpRequest, path: str, accept_json: bool) -> HttpResponse:
         with self._lock:
-            fault = self.faults.take(BEFORE_KINDS, path)
+            fault = self.faults.take(BEFORE_KINDS, path, req.method)
         if fault is not None:
             self.stats.add("faults_fired")
         if fault is not None and fault.kind == "drop_before":
@@ -300,7 +300,7 @@ class Emulator:
         with self._lock:
             outcome = self.oauth.token(form, self.clock.now())
             lost = outcome.granted and outcome.grant_type == "refresh_token"
-            lost = lost and self.faults.take(["lose_token_response"], path) is not None
+            lost = lost and self.faults.take(["lose_token_response"], path, method) is not None
         self.stats.add("token_calls")
         if outcome.grant_type == "refresh_token":
             self.stats.add("refresh_granted" if outcome.granted else "refresh_refused")
@@ -392,15 +392,23 @@ class Emulator:
             response.headers.update(decision.headers)
             self._count_error(scope, response.status, now)
             stored = rest_req.method in _WRITES and 200 <= response.status < 300
-            queued = (
-                self.webhooks.dispatch(response.changes, self.data.webhook_callbacks, now) if stored else 0
-            )
-            drop = stored and self.faults.take(["drop_after_commit"], path) is not None
+            queued, lost = (0, 0)
+            if stored:
+                lose, callbacks = self._loses(path, rest_req.method), self.data.webhook_callbacks
+                queued, lost = self.webhooks.dispatch(response.changes, callbacks, now, lose)
+            drop = stored and self.faults.take(["drop_after_commit"], path, rest_req.method) is not None
         if queued:
             self.stats.add("webhooks_queued", queued)
+        if lost:
+            self.stats.add("faults_fired", lost)
+            self.stats.add("webhooks_lost", lost)
         if drop:
             self.stats.add("faults_fired")
         return _Outcome(response, endpoint, drop_after=drop)
+
+    def _loses(self, path: str, method: str) -> Callable[[], bool]:
+        """Whether a ``drop_notification`` fault swallows the next notification (called under the lock)."""
+        return lambda: self.faults.take(["drop_notification"], path, method) is not None
 
     def _count_error(self, scope: BudgetScope, status: int, now: float | None = None) -> None:
         """Record an answer in the error budget (the caller may already hold the lock: pass ``now``)."""

@@ -3,14 +3,17 @@
 ``POST /_emulator/faults`` adds one: ``{"kind": K, "count": N}`` fires on the next N matching requests,
 ``{"kind": K, "rate": 0.1}`` on each matching request with that probability (a seeded RNG, so a run
 repeats) until the faults are cleared. ``"path"`` limits a fault to requests whose path contains that
-substring; ``"seconds"`` sets the delay of a ``slow`` fault. Kinds:
+substring, ``"method"`` to requests of that HTTP method (so a slow POST can be tested while the
+lookup GET before it is answered at once); ``"seconds"`` sets the delay of a ``slow`` fault. Kinds:
 
 - ``500`` / ``503``: the request is answered with that server error and not handled;
 - ``slow``: the request waits ``seconds`` (default 60, longer than typical client timeouts), then is handled;
 - ``drop_before``: the connection closes before the request is handled;
 - ``drop_after_commit``: a successful write is stored (and its webhooks sent), then the connection closes;
 - ``lose_token_response``: a refresh is granted (the old refresh token is rotated out), then the
-  connection closes, so the client never sees its new tokens.
+  connection closes, so the client never sees its new tokens;
+- ``drop_notification``: a stored write's webhook notification is never sent, the way Exact may
+  lose one (``path`` and ``method`` match the write that caused it).
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-KINDS = ("500", "503", "slow", "drop_before", "drop_after_commit", "lose_token_response")
+KINDS = ("500", "503", "slow", "drop_before", "drop_after_commit", "lose_token_response", "drop_notification")
 BEFORE_KINDS = ("500", "503", "slow", "drop_before")
 DEFAULT_SLOW_SECONDS = 60.0
+_METHODS = ("GET", "POST", "PUT", "DELETE")
 
 
 class FaultSpecError(ValueError):
@@ -38,6 +42,7 @@ class Fault:
     rate: float | None
     path: str | None
     seconds: float
+    method: str | None = None
     fired: int = 0
 
     def describe(self) -> dict[str, object]:
@@ -48,6 +53,8 @@ class Fault:
             out["rate"] = self.rate
         if self.path is not None:
             out["path"] = self.path
+        if self.method is not None:
+            out["method"] = self.method
         if self.kind == "slow":
             out["seconds"] = self.seconds
         return out
@@ -69,7 +76,7 @@ def parse_fault(spec: object) -> Fault:
     kind = str(spec.get("kind", ""))
     if kind not in KINDS:
         raise FaultSpecError(f'"kind" must be one of {", ".join(KINDS)}; got {spec.get("kind")!r}.')
-    unknown = set(spec) - {"kind", "count", "rate", "path", "seconds"}
+    unknown = set(spec) - {"kind", "count", "rate", "path", "method", "seconds"}
     if unknown:
         raise FaultSpecError(f"Unknown fault fields: {', '.join(sorted(unknown))}.")
     count, rate = _number(spec, "count"), _number(spec, "rate")
@@ -82,6 +89,9 @@ def parse_fault(spec: object) -> Fault:
     path = spec.get("path")
     if path is not None and (not isinstance(path, str) or not path):
         raise FaultSpecError('"path" must be a non-empty string (a substring of the request path).')
+    method = spec.get("method")
+    if method is not None and (not isinstance(method, str) or method.upper() not in _METHODS):
+        raise FaultSpecError(f'"method" must be one of {", ".join(_METHODS)}; got {method!r}.')
     seconds = _number(spec, "seconds")
     if seconds is not None and (kind != "slow" or seconds <= 0):
         raise FaultSpecError('"seconds" applies to kind "slow" only and must be above 0.')
@@ -91,6 +101,7 @@ def parse_fault(spec: object) -> Fault:
         rate=rate,
         path=path,
         seconds=DEFAULT_SLOW_SECONDS if seconds is None else seconds,
+        method=None if method is None else method.upper(),
     )
 
 
@@ -117,12 +128,15 @@ class FaultInjector:
         """Whether a fault of ``kind`` is active (a read of a copy: safe without the lock)."""
         return any(fault.kind == kind for fault in tuple(self._faults))
 
-    def take(self, kinds: Iterable[str], path: str) -> Fault | None:
-        """The first fault of one of ``kinds`` that matches ``path`` and fires now (a counted fault
-        uses up one of its firings and disappears after the last)."""
+    def take(self, kinds: Iterable[str], path: str, method: str) -> Fault | None:
+        """The first fault of one of ``kinds`` that matches ``path`` and ``method`` and fires now (a
+        counted fault uses up one of its firings and disappears after the last)."""
         wanted = set(kinds)
+        method = method.upper()
         for fault in list(self._faults):
             if fault.kind not in wanted or (fault.path is not None and fault.path not in path):
+                continue
+            if fault.method is not None and fault.method != method:
                 continue
             if fault.rate is not None and self._rng.random() >= fault.rate:
                 continue

@@ -104,20 +104,28 @@ class WebhookDispatcher:
         self._start_lock = threading.Lock()
 
     def dispatch(
-        self, changes: Iterable[Change], callbacks: Callable[[int, str], list[str]], now: float
-    ) -> int:
-        """Queue one notification per change and subscribed callback; how many were queued."""
-        queued = 0
+        self,
+        changes: Iterable[Change],
+        callbacks: Callable[[int, str], list[str]],
+        now: float,
+        lose: Callable[[], bool] = lambda: False,
+    ) -> tuple[int, int]:
+        """Queue one notification per change and subscribed callback, except those ``lose()`` says Exact
+        loses (an injected fault); how many were queued and how many lost."""
+        queued = lost = 0
         for change in changes:
             urls = callbacks(change.division, change.topic)
             if not urls:
                 continue
             body = notification(change, self._client_id, self._secret, now)
             for url in urls:
+                if lose():
+                    lost += 1
+                    continue
                 self._ensure_worker()
                 self._queue.put(_Job(url, body))
                 queued += 1
-        return queued
+        return queued, lost
 
     def flush(self) -> None:
         """Wait until every queued notification has been delivered (or has failed)."""

@@ -43,6 +43,36 @@ def test_faults_can_be_limited_to_a_path(env: Env) -> None:
     assert env.client.get(_accounts(env), headers=env.headers(tokens)).status_code == 200
 
 
+def test_faults_can_be_limited_to_a_method(env: Env) -> None:
+    # A slow POST with the lookup GET before it answered at once: the case of a create that commits
+    # after the client gave up.
+    tokens = env.login()
+    _fault(env, kind="slow", count=1, seconds=45, method="post")
+    no_timeout = httpx.Timeout(None)
+    assert env.client.get(_accounts(env), headers=env.headers(tokens), timeout=no_timeout).status_code == 200
+    assert env.sleeps == []
+    assert env.client.get("/_emulator/faults").json()["faults"][0]["method"] == "POST"
+    headers = env.headers(tokens)
+    posted = env.client.post(_accounts(env), json={"Name": "Late"}, headers=headers, timeout=no_timeout)
+    assert posted.status_code == 201
+    assert env.sleeps == [45]
+
+
+def test_drop_notification_loses_webhooks_but_stores_the_write(env: Env) -> None:
+    tokens = env.login()
+    division = env.config.accessible_divisions[0]
+    env.data.subscriptions[(division, "Accounts")] = ["http://127.0.0.1:9/hook"]
+    _fault(env, kind="drop_notification", count=2, method="POST")
+    for name in ("A", "B", "C"):
+        answer = env.client.post(_accounts(env), json={"Name": name}, headers=env.headers(tokens))
+        assert answer.status_code == 201
+    env.emulator.flush_webhooks()
+    assert len(env.data.accounts) == 3
+    assert len(env.hooks.deliveries) == 1  # the first two notifications were lost
+    stats = env.client.get("/_emulator/stats").json()
+    assert (stats["webhooks_queued"], stats["webhooks_lost"], stats["faults_fired"]) == (1, 2, 2)
+
+
 def test_rate_faults_follow_a_seeded_rng_and_stay_until_cleared(make_env: MakeEnv) -> None:
     runs = []
     for _ in range(2):
@@ -158,6 +188,7 @@ def test_faults_and_drops_are_counted(env: Env) -> None:
         ({"kind": "500", "rate": 2}, "at most 1"),
         ({"kind": "500", "count": "1"}, "must be a number"),
         ({"kind": "500", "count": 1, "path": ""}, "non-empty string"),
+        ({"kind": "500", "count": 1, "method": "PATCH"}, '"method" must be one of GET, POST, PUT, DELETE'),
         ({"kind": "500", "count": 1, "seconds": 3}, 'applies to kind "slow" only'),
         ({"kind": "500", "count": 1, "colour": "red"}, "Unknown fault fields: colour"),
         (["500"], "JSON object"),

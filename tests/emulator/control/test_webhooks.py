@@ -117,7 +117,8 @@ def test_a_deliverer_that_raises_counts_as_failed() -> None:
 
     dispatcher = WebhookDispatcher("k", "client", broken, results.append)
     change = Change("Accounts", 1, "Create", "k1", "http://x/api")
-    assert dispatcher.dispatch([change, change], lambda division, topic: ["http://127.0.0.1:9/"], 0.0) == 2
+    callbacks = lambda division, topic: ["http://127.0.0.1:9/"]  # noqa: E731
+    assert dispatcher.dispatch([change, change], callbacks, 0.0) == (2, 0)
     dispatcher.flush()
     dispatcher.close()
     assert results == [False, False]
