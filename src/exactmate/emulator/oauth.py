@@ -202,8 +202,11 @@ class OAuthServer:
         return code
 
     def _scopes(self) -> frozenset[str] | None:
+        """The granted scope labels, spelled as the catalogue spells them (``exactmate emulator serve
+        --scopes`` accepts any case and stores the catalogue's spelling), since the data plane
+        compares them with each endpoint's label as it is."""
         scopes = self._config.scopes
-        return None if scopes is None else frozenset(s.lower() for s in scopes)
+        return None if scopes is None else frozenset(scopes)
 
     # -- bearer tokens -------------------------------------------------------------------------
 

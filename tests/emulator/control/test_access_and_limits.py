@@ -78,7 +78,8 @@ def test_beta_calls_reach_the_data_plane_flagged(make_env: MakeEnv) -> None:
     env.client.get(f"/api/v1/beta/{division}/budget/BudgetScenarios", headers=env.headers(tokens))
     req = env.data.requests[-1]
     assert req.beta and req.path == "budget/BudgetScenarios" and req.division == division
-    assert req.granted_scopes == frozenset({"projects billing"})
+    assert req.granted_scopes == frozenset({"Projects billing"})
+
 
 
 def test_current_me_names_a_granted_division_and_is_not_rate_limited(make_env: MakeEnv) -> None:

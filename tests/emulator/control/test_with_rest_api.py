@@ -99,6 +99,22 @@ def test_a_full_session_me_a_page_and_forbidden_divisions(client: httpx.Client) 
         assert answer.status_code == 403 and answer.headers["reason"] == "NoDivisionAccess"
 
 
+def test_granted_scopes_open_their_endpoints_and_only_those() -> None:
+    # The consent's grant meets the data plane's scope check: what was granted answers 200, what was
+    # not answers Exact's 403 (the labels are compared as the catalogue spells them).
+    config = replace(CONFIG, scopes=("Projects billing", "Organization administration"))
+    emu = Emulator(config, FakeClock())
+    with httpx.Client(transport=EmulatorTransport(emu), base_url="http://127.0.0.1:8555") as scoped:
+        headers = bearer(authorize(scoped, config))
+        division = config.accessible_divisions[0]
+        assert scoped.get(f"/api/v1/{division}/project/TimeTransactions", headers=headers).status_code == 200
+        assert scoped.get(f"/api/v1/{division}/system/Divisions", headers=headers).status_code == 200
+        refused = scoped.get(f"/api/v1/{division}/crm/Accounts", headers=headers)
+        assert refused.status_code == 403
+        assert "Application Scope Violated" in refused.text
+    emu.close()
+
+
 def test_webhooks_are_probed_delivered_and_verifiable(
     client: httpx.Client, emulator: Emulator, callback: str
 ) -> None:
