@@ -167,6 +167,7 @@ class Expr:
     kind: str
     get: Getter
     const: bool = False
+    flag: bool = False  # a property typed Edm.Byte: Exact's yes/no fields (IsSalesItem, IsTime, ...)
 
 
 @dataclass
@@ -200,7 +201,18 @@ def _compatible(a: str, b: str) -> bool:
     return a == b or (a in numeric and b in numeric)
 
 
+def _as_flag_number(flag: Expr, other: Expr) -> Expr:
+    """``other`` as the number a flag field holds, when it is ``true`` / ``false`` compared with one.
+
+    Exact stores its yes/no fields as ``Edm.Byte`` (0 or 1) yet accepts ``IsSalesItem eq true`` as
+    well as ``IsSalesItem eq 1``; plenty of real code filters the first way."""
+    if flag.flag and other.const and other.kind == "bool":
+        return _const(1 if other.get({}) else 0, "int")
+    return other
+
+
 def _comparison(op: str, left: Expr, right: Expr, pos: int) -> Expr:
+    left, right = _as_flag_number(right, left), _as_flag_number(left, right)
     if not _compatible(left.kind, right.kind) or "complex" in (left.kind, right.kind):
         raise ODataError(
             f"Operator '{op}' incompatible with operand types '{_SYSTEM[left.kind]}' and "
@@ -406,7 +418,7 @@ class _Parser:
             )
         self.used.add(token.text)
         name = token.text
-        return Expr(spec.kind, lambda r: r.get(name))
+        return Expr(spec.kind, lambda r: r.get(name), flag=spec.type == "Edm.Byte")
 
     def function(self, token: Token) -> Expr:
         self.expect("(")

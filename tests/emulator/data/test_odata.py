@@ -105,6 +105,24 @@ def test_filter_numbers_and_int64_literals(api: httpx.Client) -> None:
         assert _filtered(api, TIME, text, "ID,Quantity,HourStatus") == want, text
 
 
+def test_byte_flags_accept_true_and_false_as_well_as_numbers(api: httpx.Client) -> None:
+    # Exact's yes/no fields typed Edm.Byte (IsTime, IsWebshopItem, ...) accept `eq true` and `eq 1`.
+    items = f"/api/v1/{FIRST}/logistics/Items"
+    rows = [r for page in all_pages(api, items, {"$select": "ID,IsTime"}) for r in page]
+    time_items = sorted(str(r["ID"]) for r in rows if r["IsTime"] == 1)
+    others = sorted(str(r["ID"]) for r in rows if r["IsTime"] != 1)
+    assert time_items and others
+    assert _filtered(api, items, "IsTime eq true", "ID") == time_items
+    assert _filtered(api, items, "true eq IsTime", "ID") == time_items
+    assert _filtered(api, items, "IsTime eq 1", "ID") == time_items
+    assert _filtered(api, items, "IsTime ne true", "ID") == others
+    assert _filtered(api, items, "IsTime eq false", "ID") == sorted(
+        str(r["ID"]) for r in rows if r["IsTime"] == 0
+    )
+    refused = api.get(items, params={"$filter": "Code eq true"})
+    assert refused.status_code == 400  # only the flag fields are lenient
+
+
 def test_filter_string_literal_with_a_doubled_quote(api: httpx.Client) -> None:
     created = api.post(
         ACCOUNTS, json={"Name": "O'Brien & Zonen"}, headers={"Prefer": "return=representation"}
