@@ -48,10 +48,62 @@ def test_json_and_ndjson_rows() -> None:
         (b"{broken", "json", "not valid JSON at line 1"),
         (b'{"a": 1}\nnope\n', "ndjson", "row 2 (line 2): not valid JSON"),
         (b"Item\n", "csv", "holds no entries"),
-        (b"\xff\xfe", "csv", "not UTF-8"),
+        (b"\xff\xfe", "json", "not UTF-8"),
+        (b"Item\n\x81\n", "csv", "not UTF-8"),  # neither UTF-8 nor Windows-1252
     ],
 )
 def test_malformed_files_are_reported_with_row_numbers(data: bytes, fmt: str, fragment: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_entries(data, fmt, name="f")  # type: ignore[arg-type]
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "delimiter"),
+    [
+        (b"Item;Quantity;Notes\r\nA;7,5;Workshop, day 1\r\n", ";"),  # Dutch Excel: ; and decimal commas
+        (b"Item\tQuantity\tNotes\nA\t7,5\tWorkshop, day 1\n", "\t"),
+        (b'Item,Quantity,Notes\nA,"7,5","Workshop, day 1"\n', ","),
+        (b'"Item;x",Quantity,Notes\nA,"7,5","Workshop, day 1"\n', ","),  # a ; inside quotes separates nothing
+    ],
+)
+def test_the_csv_separator_is_detected_from_the_header(data: bytes, delimiter: str) -> None:
+    source = parse_entries(data, "csv", name="hours.csv")
+    assert source.delimiter == delimiter
+    assert source.rows[0].values["Quantity"] == "7,5"
+    assert source.rows[0].values["Notes"] == "Workshop, day 1"
+
+
+def test_a_given_separator_wins_and_a_wrong_guess_says_how_to_override() -> None:
+    data = b"Item;Notes\nA;one, two\n"
+    assert parse_entries(data, "csv", delimiter=";").rows[0].values == {"Item": "A", "Notes": "one, two"}
+    assert parse_entries(data, "csv", delimiter="semicolon").delimiter == ";"
+    assert parse_entries(b"A\tB\n1\t2\n", "csv", delimiter="tab").rows[0].values == {"A": "1", "B": "2"}
+    with pytest.raises(ValidationError) as info:
+        parse_entries(b"Item;Notes\nA,B;C;D\n", "csv", name="hours.csv")
+    text = str(info.value)
+    assert "semicolon-separated (detected from the header)" in text
+    assert "--delimiter ','" in text and "--delimiter tab" in text
+    with pytest.raises(ValidationError, match="--delimiter ';'"):
+        parse_entries(data, "csv", delimiter="|")
+
+
+def test_windows_1252_csv_is_read() -> None:
+    data = "Item;Notes\nA;Caf\u00e9 \u20ac5\n".encode("cp1252")
+    assert parse_entries(data, "csv").rows[0].values["Notes"] == "Caf\u00e9 \u20ac5"
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "fragment"),
+    [
+        (b"Notes\n" + b"x" * 200_000 + b"\n", "csv", "line 2: a cell is longer than 131,072 characters"),
+        (b"[" * 100_000 + b"]" * 100_000, "json", "nested too deeply"),
+        (b"[" * 100_000 + b"]" * 100_000 + b"\n", "ndjson", "row 1 (line 1): the JSON is nested"),
+        (b'{"Quantity": ' + b"9" * 5000 + b"}", "json", "more digits than any field can hold"),
+        (b'{"Quantity": ' + b"9" * 5000 + b"}\n", "ndjson", "more digits than any field can hold"),
+    ],
+)
+def test_inputs_past_any_reason_are_clear_errors_not_tracebacks(data: bytes, fmt: str, fragment: str) -> None:
     with pytest.raises(ValidationError) as info:
         parse_entries(data, fmt, name="f")  # type: ignore[arg-type]
     assert fragment in str(info.value)
@@ -62,8 +114,9 @@ def test_read_entries_by_suffix_and_errors(tmp_path: Path) -> None:
     path.write_text('{"Quantity": 1}\n', encoding="utf-8")
     assert len(read_entries(path)) == 1
     assert detect_format("x.JSONL") == "ndjson"
-    with pytest.raises(ValidationError, match="Cannot tell the format"):
+    with pytest.raises(ValidationError, match="Cannot tell the format") as info:
         read_entries(tmp_path / "hours.txt")
+    assert "--file-format csv" in str(info.value)
     with pytest.raises(ValidationError, match="No such file"):
         read_entries(tmp_path / "missing.csv")
     with pytest.raises(ValidationError, match="Unknown file format"):

@@ -7,6 +7,12 @@ hash) is booked again. Rows are numbered from 1 in the order they appear (for CS
 header not counted), and every message about a row uses that number.
 
 Empty CSV cells mean "not set": the field is left out rather than sent empty.
+
+Files come from spreadsheets as often as from programs, so CSV is read the way Excel writes it in
+each country: the separator (comma, semicolon or tab) is detected from the header row unless given,
+and text is UTF-8 (with or without a byte-order mark) or, failing that, Windows-1252. Whatever is
+wrong with a file (a cell larger than any entry needs, JSON nested past reason, a number of thousands
+of digits) is a ``ValidationError`` naming the row, never a traceback.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ _SUFFIXES: Mapping[str, FileFormat] = {
     ".jsonl": "ndjson",
 }
 MAX_FILE_BYTES = 200 * 1024 * 1024
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+_FIELD_LIMIT = csv.field_size_limit()
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class EntrySource:
     source_id: str
     name: str
     rows: tuple[Row, ...]
+    delimiter: str | None = None  # the CSV separator used, given or detected
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.rows)
@@ -75,14 +84,17 @@ def detect_format(name: str, explicit: str | None = None) -> FileFormat:
     if found is None:
         raise ValidationError(
             f"Cannot tell the format of {name!r} from its name",
-            hint="name it .csv, .json or .ndjson, or pass --format csv|json|ndjson",
+            hint="name it .csv, .json or .ndjson, or pass --file-format csv|json|ndjson",
         )
     return found
 
 
-def read_entries(path: str | Path, *, file_format: str | None = None) -> EntrySource:
+def read_entries(
+    path: str | Path, *, file_format: str | None = None, delimiter: str | None = None
+) -> EntrySource:
     """The rows of a CSV, JSON (a list of objects) or NDJSON (one object a line) file; ``-`` is stdin.
 
+    ``delimiter``: the CSV separator (``,``, ``;`` or a tab; ``None`` detects it from the header).
     Every malformed row is reported at once, each with its number, in one ``ValidationError``.
     """
     name = str(path)
@@ -96,24 +108,82 @@ def read_entries(path: str | Path, *, file_format: str | None = None) -> EntrySo
             raise ValidationError(f"No such file: {name}", hint="check the path given to --file")
         with file.open("rb") as handle:
             data = _read_stream(handle, name)
-    return parse_entries(data, fmt, name=name)
+    return parse_entries(data, fmt, name=name, delimiter=delimiter)
 
 
-def parse_entries(data: bytes, file_format: FileFormat, *, name: str = "entries") -> EntrySource:
+def parse_entries(
+    data: bytes, file_format: FileFormat, *, name: str = "entries", delimiter: str | None = None
+) -> EntrySource:
     """Rows from the bytes of a file in ``file_format``; see ``read_entries``."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            f"{name} is not UTF-8 text (byte {exc.start} cannot be read)", hint="save the file as UTF-8"
-        ) from None
-    parse = {"csv": _csv_rows, "json": _json_rows, "ndjson": _ndjson_rows}[file_format]
-    rows, problems = parse(text)
+    text = _decode(data, name, file_format)
+    used: str | None = None
+    if file_format == "csv":
+        used = check_delimiter(delimiter) if delimiter is not None else detect_delimiter(text)
+        rows, problems = _csv_rows(text, used)
+        if problems and delimiter is None:
+            problems.append(_delimiter_note(used))
+    else:
+        rows, problems = (_json_rows if file_format == "json" else _ndjson_rows)(text)
     if problems:
         raise ValidationError(f"{name} cannot be read", problems=problems)
     if not rows:
         raise ValidationError(f"{name} holds no entries", hint="add at least one row")
-    return EntrySource(source_id=content_source_id(data), name=name, rows=tuple(rows))
+    return EntrySource(source_id=content_source_id(data), name=name, rows=tuple(rows), delimiter=used)
+
+
+def _decode(data: bytes, name: str, file_format: FileFormat) -> str:
+    """UTF-8 (a byte-order mark is dropped); a CSV that is not UTF-8 is read as Windows-1252, what
+    Excel on Windows saves by default ("CSV (delimited)")."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if file_format == "csv":
+            try:
+                return data.decode("cp1252")
+            except UnicodeDecodeError:
+                pass
+        raise ValidationError(
+            f"{name} is not UTF-8 text (byte {exc.start} cannot be read)", hint="save the file as UTF-8"
+        ) from None
+
+
+def check_delimiter(delimiter: str) -> str:
+    """A CSV separator as a user gives it: ``,`` ``;`` a tab, ``\\t``, or ``comma`` ``semicolon`` ``tab``."""
+    named = {word: sign for sign, word in DELIMITERS.items()}
+    given = delimiter if delimiter in DELIMITERS else named.get(delimiter.strip().lower(), "")
+    given = "\t" if delimiter == "\\t" else given
+    if not given:
+        raise ValidationError(
+            f"{delimiter!r} is not a CSV separator exactmate reads",
+            hint="use --delimiter ',' or --delimiter ';' or --delimiter tab",
+        )
+    return given
+
+
+def detect_delimiter(text: str) -> str:
+    """The separator of a CSV file: of comma, semicolon and tab, the one its header row uses most
+    (outside quotes); a comma when the header has none (a file of one column)."""
+    line = text.split("\n", 1)[0]
+    counts = {sign: _unquoted(line).count(sign) for sign in DELIMITERS}
+    best = max(counts, key=lambda sign: counts[sign])
+    return best if counts[best] > 0 else ","
+
+
+def _unquoted(line: str) -> str:
+    """``line`` without its quoted parts: a separator inside quotes separates nothing."""
+    return "".join(part for index, part in enumerate(line.split('"')) if index % 2 == 0)
+
+
+def _delimiter_note(used: str) -> str:
+    others = " or ".join(f"--delimiter {_shell_sign(sign)}" for sign in DELIMITERS if sign != used)
+    return (
+        f"the file was read as {DELIMITERS[used]}-separated (detected from the header); "
+        f"if that is wrong, pass {others}"
+    )
+
+
+def _shell_sign(sign: str) -> str:
+    return "tab" if sign == "\t" else f"'{sign}'"
 
 
 def _read_stream(stream: BinaryIO, name: str) -> bytes:
@@ -125,8 +195,19 @@ def _read_stream(stream: BinaryIO, name: str) -> bytes:
     return data
 
 
-def _csv_rows(text: str) -> tuple[list[Row], list[str]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_rows(text: str, delimiter: str) -> tuple[list[Row], list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        return _csv_table(reader)
+    except csv.Error as exc:
+        where = f"line {reader.line_num}"
+        if "field larger than field limit" in str(exc):
+            limit = f"{_FIELD_LIMIT:,} characters"
+            return [], [f"{where}: a cell is longer than {limit}, far more than any entry needs"]
+        return [], [f"{where}: {exc}"]
+
+
+def _csv_table(reader: Iterator[list[str]]) -> tuple[list[Row], list[str]]:
     header = next(reader, None)
     if header is None:
         return [], []
@@ -157,6 +238,8 @@ def _json_rows(text: str) -> tuple[list[Row], list[str]]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return [], [f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+    except (RecursionError, ValueError) as exc:
+        return [], [_json_limit(exc)]
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, list):
@@ -176,8 +259,18 @@ def _ndjson_rows(text: str) -> tuple[list[Row], list[str]]:
         except json.JSONDecodeError as exc:
             problems.append(f"row {number} (line {line_number}): not valid JSON: {exc.msg}")
             items.append((number, {}))
+        except (RecursionError, ValueError) as exc:
+            problems.append(f"row {number} (line {line_number}): {_json_limit(exc)}")
+            items.append((number, {}))
     rows, more = _objects(items)
     return rows, problems + more
+
+
+def _json_limit(exc: RecursionError | ValueError) -> str:
+    """What a JSON document too large to hold in Python says: nesting or a number beyond reason."""
+    if isinstance(exc, RecursionError):
+        return "the JSON is nested too deeply to be an entry (objects or lists inside each other)"
+    return "a number in the JSON has more digits than any field can hold"
 
 
 def _objects(items: list[tuple[int, Any]]) -> tuple[list[Row], list[str]]:
