@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from exactmate.actions.connection import Connection
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
@@ -24,7 +24,17 @@ Params = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
 def split_path(conn: Connection, path: str) -> tuple[Endpoint, str]:
-    """The catalogue endpoint a path starts with, and the rest (a key, navigation, ``/$count``)."""
+    """The catalogue endpoint a path starts with, and the rest (a key, navigation, ``/$count``).
+
+    A ``.`` or ``..`` segment is refused: HTTP clients resolve them before sending, so
+    ``crm/Accounts/../../100002/system/Divisions`` would reach another endpoint, or another division,
+    than the one checked here."""
+    dotted = [s for s in unquote(path).replace("\\", "/").split("/") if s.strip() in (".", "..")]
+    if dotted:
+        raise ValidationError(
+            f"The path {path!r} has a {dotted[0].strip()!r} segment",
+            hint="write the endpoint's path as the catalogue names it, e.g. read/project/HoursByDate",
+        )
     cut = len(path)
     for marker in ("(", "/$"):
         index = path.find(marker)

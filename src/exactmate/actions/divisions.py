@@ -20,6 +20,9 @@ from exactmate.client import ExactClient
 from exactmate.errors import ExactmateError, NotFoundError, ValidationError
 
 DivisionInput = int | str | None
+# Division codes are Edm.Int32 at Exact (system/Divisions' Code): a larger number is no division, and
+# sending it would cost a failed call (and overflow the local store's integer columns).
+MAX_DIVISION = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def parse_division(value: DivisionInput | DivisionChoice) -> DivisionChoice:
     if isinstance(value, bool):
         raise _bad(value)
     if isinstance(value, int):
-        if value > 0:
+        if 0 < value <= MAX_DIVISION:
             return DivisionChoice("number", value)
         raise _bad(value)
     text = str(value).strip().lower()
@@ -54,15 +57,17 @@ def parse_division(value: DivisionInput | DivisionChoice) -> DivisionChoice:
         return CURRENT
     if text == "all":
         return ALL
-    if text.isdigit() and int(text) > 0:
-        return DivisionChoice("number", int(text))
+    # ASCII digits only: str.isdigit() also accepts digits such as '²' that int() refuses.
+    if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_DIVISION)):
+        return parse_division(int(text))
     raise _bad(value)
 
 
 def _bad(value: object) -> ValidationError:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
     return ValidationError(
-        f"{value!r} is not a division",
-        hint="give a division code (a positive number, e.g. 100001), 'current' or 'all'",
+        f"{shown} is not a division",
+        hint=f"give a division code (a number from 1 to {MAX_DIVISION}, e.g. 100001), 'current' or 'all'",
     )
 
 
