@@ -11,6 +11,7 @@ import pytest
 from exactmate.actions import create_time_transactions
 from exactmate.actions.journal import CreateJournal
 from exactmate.actions.sources import parse_entries
+from exactmate.actions.timecreate import journal_source
 from exactmate.errors import CatalogueError, ValidationError
 from tests.actions.conftest import D1, D2, SERVER, World, build_world
 
@@ -96,7 +97,7 @@ def test_unknown_match_fields_are_refused_without_a_call(world: World) -> None:
     assert world.sent() == []
 
 
-def test_rerunning_a_file_creates_nothing_twice_but_a_new_file_books_again(world: World) -> None:
+def test_rerunning_a_file_in_any_copy_creates_nothing_twice(world: World) -> None:
     data = csv_file(world, "rerun-a", "rerun-b")
     first = create_time_transactions(world.conn, parse_entries(data, "csv", name="hours.csv"), division=D1)
     assert [o.status for o in first.outcomes] == ["created", "created"]
@@ -104,11 +105,82 @@ def test_rerunning_a_file_creates_nothing_twice_but_a_new_file_books_again(world
     again = create_time_transactions(world.conn, parse_entries(data, "csv", name="copy.csv"), division=D1)
     assert [o.status for o in again.outcomes] == ["skipped", "skipped"]
     assert [o.record_id for o in again.outcomes] == [o.record_id for o in first.outcomes]
-    assert world.sent("POST") == []
-    other = data + b"\n"  # the same bookings in a different file: booked again
+    other = data.replace(b"\n", b"\r\n")  # the same bookings in another file (other bytes): still booked
     third = create_time_transactions(world.conn, parse_entries(other, "csv", name="new.csv"), division=D1)
-    assert [o.status for o in third.outcomes] == ["created", "created"]
-    assert world.count({"Notes": "rerun-a"}) == 2
+    assert [o.status for o in third.outcomes] == ["skipped", "skipped"]
+    assert world.sent("POST") == []
+    assert world.count({"Notes": "rerun-a"}) == 1
+
+
+def test_an_edited_file_reports_the_changed_row_and_an_appended_row_books_one(world: World) -> None:
+    notes = [f"week row {n}" for n in range(1, 21)]
+    data = csv_file(world, *notes)
+    first = create_time_transactions(world.conn, parse_entries(data, "csv"), division=D1)
+    assert len(first.created) == 20
+    edited = data.replace(b",2,2026-05-05,week row 7\n", b",3.5,2026-05-05,week row 7\n")
+    assert edited != data
+    world.transport.requests.clear()
+    rerun = create_time_transactions(world.conn, parse_entries(edited, "csv"), division=D1)
+    assert world.sent("POST") == []
+    assert len(rerun.skipped) == 19 and not rerun.ok
+    [changed] = rerun.changed
+    assert changed.row == 7 and changed.record_id == first.outcomes[6].record_id
+    assert f"exactmate time update {changed.record_id} --division {D1} --set Quantity=3.5" in (
+        changed.message or ""
+    )
+    assert "--rebook-changed" in (changed.message or "")
+    appended = data + csv_file(world, "week row 21").split(b"\n", 1)[1]
+    third = create_time_transactions(world.conn, parse_entries(appended, "csv"), division=D1)
+    assert [o.row for o in third.created] == [21] and len(third.skipped) == 20
+    assert world.count({"Notes": "week row 7"}) == 1 and world.count({"Notes": "week row 21"}) == 1
+    rerun = parse_entries(edited, "csv")
+    rebooked = create_time_transactions(world.conn, rerun, division=D1, rebook_changed=True)
+    assert [o.row for o in rebooked.created] == [7]
+    assert world.count({"Notes": "week row 7"}) == 2
+
+
+def test_fixing_a_refused_row_books_only_that_row(world: World) -> None:
+    item, project = world.hour_type(), world.project()
+    unknown = "00000000-0000-4000-8000-000000000001"
+    rows = [f"{unknown if n == 3 else item},{project},2,2026-05-06,fix row {n}" for n in range(1, 6)]
+    data = ("Item,Project,Quantity,Date,Notes\n" + "\n".join(rows) + "\n").encode()
+    first = create_time_transactions(world.conn, parse_entries(data, "csv"), division=D1)
+    assert [o.status for o in first.outcomes] == ["created", "created", "failed", "created", "created"]
+    fixed = data.replace(unknown.encode(), item.encode())
+    world.transport.requests.clear()
+    second = create_time_transactions(world.conn, parse_entries(fixed, "csv"), division=D1)
+    assert [o.status for o in second.outcomes] == ["skipped", "skipped", "created", "skipped", "skipped"]
+    assert len(world.sent("POST")) == 1
+    assert all(world.count({"Notes": f"fix row {n}"}) == 1 for n in range(1, 6))
+
+
+def test_rows_that_are_the_same_entry_need_a_key_column(world: World) -> None:
+    values = entry(world, "same twice")
+    world.transport.requests.clear()
+    with pytest.raises(ValidationError, match="row 2 is the same entry as row 1") as info:
+        create_time_transactions(world.conn, [values, values], division=D1)
+    assert "Key column" in (info.value.hint or "")
+    assert world.sent() == []
+    keyed = [{**values, "Key": "a"}, {**values, "Key": "b"}]
+    both = create_time_transactions(world.conn, keyed, division=D1)
+    assert len(both.created) == 2 and world.count({"Notes": "same twice"}) == 2
+    again = create_time_transactions(world.conn, keyed, division=D1)
+    assert len(again.skipped) == 2
+
+
+def test_the_identity_survives_other_spellings_of_the_same_entry(world: World) -> None:
+    values = entry(world, "spelled  twice")
+    assert create_time_transactions(world.conn, values, division=D1).created
+    respelled = {
+        **values,
+        "Item": values["Item"].upper(),
+        "Date": "2026-05-04T00:00:00",
+        "Notes": " spelled twice ",
+    }
+    world.transport.requests.clear()
+    again = create_time_transactions(world.conn, respelled, division=D1)
+    assert again.outcomes[0].status in ("skipped", "changed")  # Notes is sent as typed: its content
+    assert world.sent("POST") == []
 
 
 def test_the_same_file_in_another_division_is_its_own_booking(world: World) -> None:
@@ -129,25 +201,44 @@ def test_rows_go_to_the_division_their_division_column_names(world: World) -> No
 
 
 @pytest.mark.parametrize("kind", ["drop_after_commit", "drop_before", "503"])
-def test_a_lost_answer_is_resolved_by_lookup_and_never_books_twice(world: World, kind: str) -> None:
+def test_a_lost_answer_is_settled_by_lookup_and_never_books_twice(world: World, kind: str) -> None:
     values = entry(world, f"lost {kind}")
-    world.fault(kind=kind, count=1, path="TimeTransactions")
+    world.fault(kind=kind, count=1, path="TimeTransactions", method="POST")
     world.transport.requests.clear()
     result = create_time_transactions(world.conn, values, division=D1)
-    assert result.ok, result.outcomes
     outcome = result.outcomes[0]
-    assert world.count({"Notes": f"lost {kind}"}) == 1
-    posts = len(world.sent("POST"))
+    assert len(world.sent("POST")) == 1  # never sent twice in one run
     if kind == "drop_after_commit":
-        assert outcome.status == "recovered" and posts == 1
-    else:
-        assert outcome.status == "created" and posts == 2
-    assert "lost" in (outcome.message or "") or outcome.status == "created"
+        assert result.ok and outcome.status == "recovered"
+        assert world.count({"Notes": f"lost {kind}"}) == 1
+        return
+    # Exact did not store it, but a lost answer is ambiguous: pending until the settle delay passed
+    assert outcome.status == "pending" and not result.ok
+    assert "Rerun after" in (outcome.message or "")
+    early = create_time_transactions(world.conn, values, division=D1)
+    assert early.outcomes[0].status == "pending" and len(world.sent("POST")) == 1
+    world.clock.advance(world.conn.settle_seconds)
+    settled = create_time_transactions(world.conn, values, division=D1)
+    assert settled.ok and settled.outcomes[0].status == "created"
+    assert world.count({"Notes": f"lost {kind}"}) == 1
+
+
+def test_a_post_that_commits_after_the_client_gave_up_is_not_booked_twice(world: World) -> None:
+    # The create is slow at Exact: the client times out, the lookup finds nothing yet, and only
+    # then does Exact store it. The entry stays pending; the rerun after the settle delay finds it.
+    values = entry(world, "slow commit")
+    world.fault(kind="slow", count=1, seconds=35, path="TimeTransactions", method="POST")
+    result = create_time_transactions(world.conn, values, division=D1)
+    assert result.outcomes[0].status == "pending"
+    world.clock.advance(world.conn.settle_seconds)
+    again = create_time_transactions(world.conn, values, division=D1)
+    assert again.ok and again.outcomes[0].status == "recovered"
+    assert world.count({"Notes": "slow commit"}) == 1
 
 
 def test_several_matches_stop_the_row_instead_of_guessing(world: World) -> None:
     values = entry(world, "twice on purpose")
-    create_time_transactions(world.conn, [values, values], division=D1)
+    create_time_transactions(world.conn, [{**values, "Key": "1"}, {**values, "Key": "2"}], division=D1)
     assert world.count({"Notes": "twice on purpose"}) == 2
     world.fault(kind="drop_after_commit", count=1, path="TimeTransactions")
     result = create_time_transactions(world.conn, values, division=D1, key="third-one")
@@ -155,29 +246,33 @@ def test_several_matches_stop_the_row_instead_of_guessing(world: World) -> None:
     assert "2 or more records match it on Date, Item, Quantity, Project, Notes" in (outcome.message or "")
     assert world.count({"Notes": "twice on purpose"}) == 3  # the dropped one was stored; not sent again
     journal = CreateJournal(world.store, credential="test", endpoint="project/TimeTransactions")
-    pending = [e for e in journal.entries(result.source)]
-    assert [e.state for e in pending] == ["pending"]
+    states = sorted(e.state for e in journal.entries(result.source))
+    assert states == ["created", "created", "pending"]  # the two on purpose, and the unsettled third
 
 
-def test_an_entry_left_pending_by_a_crash_is_looked_up_first(world: World) -> None:
+def test_an_entry_left_pending_by_a_crash_is_looked_up_after_the_settle_delay(world: World) -> None:
     values = entry(world, "crashed run")
-    done = create_time_transactions(world.conn, values, division=D1, key="crash")
+    done = create_time_transactions(world.conn, values, division=D1)
     journal = CreateJournal(world.store, credential="test", endpoint="project/TimeTransactions")
     [row] = journal.entries(done.source)
-    journal.begin(done.source, row.row_key, division=D1, body_hash=row.request_hash)  # "sent, no answer"
+    journal.finish(done.source, row.row_key, "pending")  # "sent, then the process died"
     world.transport.requests.clear()
-    again = create_time_transactions(world.conn, values, division=D1, key="crash")
+    early = create_time_transactions(world.conn, values, division=D1)
+    assert early.outcomes[0].status == "pending" and world.sent() == []
+    world.clock.advance(world.conn.settle_seconds)
+    again = create_time_transactions(world.conn, values, division=D1)
     assert again.outcomes[0].status == "recovered"
     assert again.outcomes[0].record_id == done.outcomes[0].record_id
     assert world.sent("POST") == []
     assert world.count({"Notes": "crashed run"}) == 1
 
 
-def test_a_reused_key_for_other_entries_is_refused(world: World) -> None:
+def test_a_run_key_reused_for_other_values_reports_them_as_changed(world: World) -> None:
     create_time_transactions(world.conn, entry(world, "first use"), division=D1, key="batch-1")
     world.transport.requests.clear()
     result = create_time_transactions(world.conn, entry(world, "other entry"), division=D1, key="batch-1")
-    assert "used before for a different entry" in (result.failed[0].message or "")
+    assert result.outcomes[0].status == "changed"
+    assert "exactmate time update" in (result.outcomes[0].message or "")
     assert world.sent("POST") == []
 
 
@@ -195,8 +290,9 @@ def test_a_division_outside_the_consent_stops_after_the_first_refusal(tmp_path: 
     try:
         forbidden = world.config.forbidden_division
         values = {"Item": world.hour_type(), "Project": world.project(), "Quantity": 1}
+        rows = [{**values, "Notes": f"refused {n}"} for n in range(3)]
         world.transport.requests.clear()
-        result = create_time_transactions(world.conn, [values, values, values], division=forbidden)
+        result = create_time_transactions(world.conn, rows, division=forbidden)
         assert [o.status for o in result.outcomes] == ["failed"] * 3
         assert len(world.sent("POST")) == 1
         assert result.outcomes[1].message and result.outcomes[1].message.startswith("not tried:")
@@ -231,7 +327,23 @@ def test_progress_is_called_once_per_entry_across_divisions(world: World) -> Non
     d1 = entry(world, "p1")
     d2 = {"Item": world.hour_type(D2), "Project": world.project(D2), "Quantity": 2, "Division": D2}
     result = create_time_transactions(
-        world.conn, [d1, d2, d1], division=D1, progress=lambda o: seen.append(o.row)
+        world.conn, [d1, d2, {**d1, "Notes": "p3"}], division=D1, progress=lambda o: seen.append(o.row)
     )
     assert sorted(seen) == [1, 2, 3] and result.ok
     assert {o.division for o in result.outcomes} == {D1, D2}
+
+
+def test_a_file_booked_by_an_older_exactmate_is_not_booked_again(world: World) -> None:
+    # Before the row identity rule the journal knew a row as (file hash, row number@division).
+    data = csv_file(world, "old journal")
+    source = parse_entries(data, "csv")
+    booked = world.conn.client.resource("project/TimeTransactions", D1).create(
+        {"Item": world.hour_type(), "Project": world.project(), "Quantity": 2, "Notes": "old journal"}
+    )
+    journal = CreateJournal(world.store, credential="test", endpoint="project/TimeTransactions")
+    old_source = journal_source("test", source.source_id)
+    journal.adopt(old_source, f"1@{D1}", division=D1, content_hash="old", record_key=str(booked["ID"]))
+    world.transport.requests.clear()
+    result = create_time_transactions(world.conn, source, division=D1)
+    assert result.outcomes[0].status == "skipped" and result.outcomes[0].record_id == str(booked["ID"])
+    assert world.sent("POST") == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from tests.cli.conftest import D1, D2, Emu, first_id, run
@@ -36,7 +37,7 @@ def write_csv(emu: Emu, path: Path, *notes: str) -> Path:
 def test_create_one_entry_from_set(emu: Emu) -> None:
     result = run("time", "create", *booking(emu, "from the command line"), "--division", str(D1))
     assert result.exit_code == 0, result.stderr
-    assert "created" in result.stdout and "Created 1, already created earlier 0, failed 0" in result.stdout
+    assert "Created 1, booked earlier 0, changed 0, pending 0, failed 0." in result.stdout
 
 
 def test_create_reports_every_bad_value_at_once_and_costs_no_call(emu: Emu) -> None:
@@ -154,3 +155,43 @@ def test_update_dry_run(emu: Emu) -> None:
     assert result.exit_code == 0
     assert f"PUT {emu.base_url}/api/v1/{D1}/project/TimeTransactions(guid'{record_id}')" in result.stdout
     assert '"Notes": "new"' in result.stdout and "Would update" in result.stdout
+
+
+def test_a_dutch_excel_file_edited_after_booking_reports_the_change_and_the_hint_works(
+    emu: Emu, tmp_path: Path
+) -> None:
+    item = first_id(emu, "logistics/Items", IsTime=1)
+    project = first_id(emu, "project/Projects")
+    rows = [f"{item};{project};7,5;2026-03-04;excel {n}" for n in (1, 2, 3)]
+    path = tmp_path / "uren.csv"
+    path.write_bytes(("Item;Project;Quantity;Date;Notes\r\n" + "\r\n".join(rows) + "\r\n").encode("cp1252"))
+    args = ("time", "create", "--file", str(path), "--format", "json", "--division", str(D1))
+    first = run(*args)
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["created"] == 3
+    path.write_bytes(path.read_bytes().replace(b"7,5;2026-03-04;excel 2", b"4,5;2026-03-04;excel 2"))
+    edited = run(*args)
+    assert edited.exit_code == 13, edited.stderr  # incomplete: one entry changed since it was booked
+    summary = json.loads(edited.stdout)
+    assert (summary["created"], summary["skipped"], summary["changed"]) == (0, 2, 1)
+    message = summary["failures"]["2"]
+    command = message.split("Update it with: ", 1)[1].split(", or book it", 1)[0]
+    assert command.startswith("exactmate time update ") and "--set Quantity=4.5" in command
+    pasted = run(*shlex.split(command)[1:])
+    assert pasted.exit_code == 0, pasted.stderr
+    rerun = run(*args)
+    assert rerun.exit_code == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["skipped"] == 3
+
+
+def test_the_separator_can_be_given(emu: Emu, tmp_path: Path) -> None:
+    path = tmp_path / "hours.csv"
+    path.write_text("Notes;Quantity\nx,y;1\n", encoding="utf-8")
+    calls = emu.rest_calls()
+    given = run("time", "create", "--file", str(path), "--delimiter", "tab", "-d", str(D1))
+    assert given.exit_code == 3
+    assert "Notes;Quantity: project/TimeTransactions has no such field" in given.stderr
+    detected = run("time", "create", "--file", str(path), "-d", str(D1))
+    assert detected.exit_code == 3 and "no such field" not in detected.stderr
+    assert "Item is mandatory" in detected.stderr
+    assert emu.rest_calls() == calls

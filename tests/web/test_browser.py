@@ -83,7 +83,6 @@ def lookup(http: httpx.Client, endpoint: str, filter: str = "") -> str:
         "select": "ID",
         "filter": filter,
         "top": "1",
-        "run_key": "setup",
         "mode": "run",
     }
     answer = http.post("/actions/run", data=form, headers={"X-CSRF-Token": csrf(http, "/actions")})

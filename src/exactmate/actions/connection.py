@@ -15,9 +15,12 @@ import httpx
 
 from exactmate.client import ExactClient
 from exactmate.clock import Clock, SystemClock
-from exactmate.config import Settings
+from exactmate.config import DEFAULT_TIMEOUT, Settings
 from exactmate.errors import VaultError
 from exactmate.store import CredentialRow, Store
+
+SETTLE_MARGIN = 60.0
+"""Seconds added to the client's timeout for the settle delay of a create whose answer was lost."""
 
 
 @dataclass
@@ -30,6 +33,8 @@ class Connection:
     store: Store
     credential: str
     server_url: str
+    settle_seconds: float = DEFAULT_TIMEOUT + SETTLE_MARGIN
+    """How long after a create's lost answer it may still commit at Exact (see ``actions.journal``)."""
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -100,5 +105,6 @@ def open_connection(
         store=store,
         credential=row.name,
         server_url=row.server_url,
+        settle_seconds=settings.timeout + SETTLE_MARGIN,
         _closers=[store.close, client.close],
     )

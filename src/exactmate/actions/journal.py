@@ -1,31 +1,45 @@
-"""Duplicate-safe creates: the create journal, and how a create whose answer was lost is resolved.
+"""Duplicate-safe creates: the create journal, and how a create whose answer was lost is settled.
 
 Exact has no idempotency key, so a POST whose answer never arrived (a dropped connection, a timeout,
-a 5xx) may or may not have created the record. Sending it again could book the same hours twice, so
-exactmate never does that blindly. Every entry is recorded in the store's ``create_journal`` under
-its run source (a file's content hash, or an explicit key) and its row, *before* it is sent:
+a 5xx) may or may not have created the record, and may even still be *running* at Exact: a create
+that times out on the client can commit seconds later. Every entry is therefore claimed in the
+store's ``create_journal`` under its identity (``exactmate.actions.identity``: which entry it is, in
+which division, for which credential and scope) *before* it is sent:
 
-- ``pending``: about to be sent, or sent without a usable answer;
-- ``created``: Exact answered with the new record (its key is kept);
-- ``failed``: Exact refused it, or it was never sent; a rerun tries it again.
+- ``pending``: claimed and about to be sent, or sent without a usable answer;
+- ``created``: Exact answered with the new record (its key is kept), or a lookup found it;
+- ``failed``: Exact refused it; a later run books it like a new entry.
 
-A ``pending`` entry, now or in a later run, is resolved by looking the record up on its match fields
-(default Employee, Date, Item, Quantity, Project or Account, Notes): one match is taken as created,
-none means it was not created (send it again), several stop that row with a clear message, since
-guessing could book twice or lose hours.
+The claim is one atomic insert (or compare-and-set on a failed row), so two runs of the same rows at
+once (a cron overlap, a second terminal, two workers) never both send an entry: the second sees it
+``pending`` and reports it so.
+
+An answer lost to a timeout or a server error is **ambiguous until proven otherwise**. The entry is
+looked up at once on its match fields (default Employee, Date, Item, Quantity, Project or Account,
+Notes): one match is taken as created. None is *not* proof, since Exact may not have stored it yet,
+so the entry stays ``pending`` and is reported as pending, and the run as incomplete. A later run
+settles it once the **settle delay** has passed since the last send (the client timeout plus 60 s
+by default, ``EXACTMATE_SETTLE_SECONDS``), a time after which no request Exact is still processing
+can commit: it looks the record up again, takes it as created when found, and only then, when it is
+still absent, sends it again. Several matches stop that row with a clear message, since guessing
+could book twice or lose hours.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
+from uuid import UUID
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from exactmate.actions.dryrun import json_default
+from exactmate.actions.identity import RowIdentity
 from exactmate.actions.timerules import match_fields
 from exactmate.clock import Clock
 from exactmate.errors import (
@@ -40,14 +54,12 @@ from exactmate.errors import (
     StoreError,
     UnauthorizedError,
 )
+from exactmate.odata import format_datetime
 from exactmate.resource import Resource
 from exactmate.store import Store, create_journal
 
 JournalState = Literal["pending", "created", "failed"]
-Status = Literal["created", "recovered", "skipped", "failed", "planned"]
-
-MAX_SENDS = 3
-"""How often one entry is sent when each lost answer is resolved as "not created"."""
+Status = Literal["created", "recovered", "skipped", "changed", "pending", "failed", "planned"]
 
 # Errors after which the rest of a division's entries are not even tried: each would fail the same
 # way, and Exact counts 401/403 answers against its hourly error budget.
@@ -77,7 +89,9 @@ class JournalEntry:
 @dataclass(frozen=True)
 class CreateOutcome:
     """What happened to one entry. ``status``: ``created`` (sent and answered), ``recovered`` (an
-    answer was lost and the lookup found the record), ``skipped`` (created by an earlier run),
+    answer was lost and the lookup found the record), ``skipped`` (booked earlier with the same
+    values), ``changed`` (booked earlier as ``record_id`` with other values: not booked again),
+    ``pending`` (its answer was lost, or another run is booking it: settled by a later run),
     ``failed`` (``message`` says why), ``planned`` (dry run: ``request`` is what would be sent)."""
 
     row: int
@@ -91,7 +105,7 @@ class CreateOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status not in ("failed", "pending", "changed")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for output: row, division, status, record ID, message."""
@@ -105,10 +119,21 @@ class CreateOutcome:
         return out
 
 
-def request_hash(body: Mapping[str, Any]) -> str:
-    """SHA-256 of the body's canonical JSON: tells whether a journal key is reused for another entry."""
-    text = json.dumps(dict(body), sort_keys=True, default=json_default, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+ClaimKind = Literal["send", "settle", "created", "changed", "busy"]
+BOOKED_EARLIER = "booked earlier (create journal)"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the journal says about an entry about to be booked.
+
+    ``send``: this run now holds it (new, or failed before): send it. ``settle``: it was left pending
+    longer than the settle delay and this run took it over: look it up before sending. ``created``:
+    booked earlier with the same content. ``changed``: booked earlier with other content. ``busy``:
+    pending, claimed or sent less than the settle delay ago (``entry.updated_at``)."""
+
+    kind: ClaimKind
+    entry: JournalEntry | None = None
 
 
 class CreateJournal:
@@ -124,54 +149,100 @@ class CreateJournal:
         """The journal row of ``(source, row_key)``, or None."""
         with self._store.reading() as conn:
             row = conn.execute(select(create_journal).where(_key(source, row_key))).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return JournalEntry(
-            m["source"],
-            m["row_key"],
-            m["state"],
-            m["division"],
-            m["record_key"],
-            m["request_hash"],
-            float(m["updated_at"]),
-        )
+        return None if row is None else _entry(row._mapping)
 
     def entries(self, source: str) -> list[JournalEntry]:
         """Every journal row of ``source``, by row key."""
         with self._store.reading() as conn:
             rows = conn.execute(
-                select(create_journal.c.row_key).where(create_journal.c.source == source)
-            ).scalars()
-            keys = sorted(rows)
-        return [entry for key in keys if (entry := self.get(source, key)) is not None]
+                select(create_journal)
+                .where(create_journal.c.source == source)
+                .order_by(create_journal.c.row_key)
+            ).all()
+        return [_entry(row._mapping) for row in rows]
 
-    def begin(self, source: str, row_key: str, *, division: int, body_hash: str) -> None:
-        """Record the entry as ``pending`` before it is sent."""
+    def claim(
+        self,
+        source: str,
+        row_key: str,
+        *,
+        division: int,
+        content_hash: str,
+        settle_seconds: float,
+        rebook_changed: bool = False,
+    ) -> Claim:
+        """Claim the entry ``(source, row_key)`` for sending, atomically across threads and processes.
+
+        A new entry is inserted ``pending`` by an insert that does nothing when the row exists (so of
+        two runs claiming at once exactly one inserts); an existing row is read under the write lock
+        (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's ``FOR UPDATE``) and moved on only from a state
+        that allows it."""
+        now = self._clock.now()
+        values = {
+            "source": source,
+            "row_key": row_key,
+            "credential": self.credential,
+            "division": division,
+            "endpoint": self.endpoint,
+            "state": "pending",
+            "record_key": None,
+            "request_hash": content_hash,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._store.transaction() as conn:
+            if _insert_if_absent(conn, values):
+                return Claim("send")
+            row = conn.execute(select(create_journal).where(_key(source, row_key)).with_for_update()).one()
+            entry = _entry(row._mapping)
+            take = update(create_journal).where(_key(source, row_key))
+            if entry.state == "failed" or (
+                entry.state == "created" and entry.request_hash != content_hash and rebook_changed
+            ):
+                again = {"request_hash": content_hash, "division": division, "record_key": None}
+                conn.execute(take.values(state="pending", updated_at=now, **again))
+                return Claim("send", entry)
+            if entry.state == "created":
+                return Claim("created" if entry.request_hash == content_hash else "changed", entry)
+            if now - entry.updated_at >= settle_seconds:
+                conn.execute(take.values(request_hash=content_hash, updated_at=now))
+                return Claim("settle", entry)
+            return Claim("busy", entry)
+
+    def adopt(self, source: str, row_key: str, *, division: int, content_hash: str, record_key: str) -> None:
+        """Record an entry as created when it is not in the journal yet (one booked under the file-hash
+        keys of exactmate before the row identity rule)."""
+        now = self._clock.now()
+        values = {
+            "source": source,
+            "row_key": row_key,
+            "credential": self.credential,
+            "division": division,
+            "endpoint": self.endpoint,
+            "state": "created",
+            "record_key": record_key,
+            "request_hash": content_hash,
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._store.transaction() as conn:
+            _insert_if_absent(conn, values)
+
+    def learn(self, source: str, row_key: str, content_hash: str) -> None:
+        """Record that a created entry now holds other content (it was updated in Exact)."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                update(create_journal)
+                .where(_key(source, row_key), create_journal.c.state == "created")
+                .values(request_hash=content_hash, updated_at=self._clock.now())
+            )
+
+    def touch(self, source: str, row_key: str) -> float:
+        """Restart a pending entry's settle delay: it was just sent without a usable answer."""
         now = self._clock.now()
         with self._store.transaction() as conn:
-            exists = conn.execute(select(create_journal.c.state).where(_key(source, row_key))).first()
-            if exists is None:
-                conn.execute(
-                    insert(create_journal).values(
-                        source=source,
-                        row_key=row_key,
-                        credential=self.credential,
-                        division=division,
-                        endpoint=self.endpoint,
-                        state="pending",
-                        record_key=None,
-                        request_hash=body_hash,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-            else:
-                conn.execute(
-                    update(create_journal)
-                    .where(_key(source, row_key))
-                    .values(state="pending", request_hash=body_hash, division=division, updated_at=now)
-                )
+            conn.execute(update(create_journal).where(_key(source, row_key)).values(updated_at=now))
+        return now
 
     def finish(self, source: str, row_key: str, state: JournalState, record_key: str | None = None) -> None:
         """Record the entry as ``created`` (with its key) or ``failed``."""
@@ -181,6 +252,36 @@ class CreateJournal:
                 .where(_key(source, row_key))
                 .values(state=state, record_key=record_key, updated_at=self._clock.now())
             )
+
+
+def _insert_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
+    """Insert a journal row unless its key exists; whether it was inserted. One statement, so two
+    claimants racing on PostgreSQL cannot both insert (the loser's insert does nothing)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql_insert(create_journal).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite_insert(create_journal).values(**values).on_conflict_do_nothing()
+    else:
+        exists = conn.execute(
+            select(create_journal.c.state).where(_key(values["source"], values["row_key"]))
+        ).first()
+        if exists is not None:
+            return False
+        statement = insert(create_journal).values(**values)
+    return bool(conn.execute(statement).rowcount)
+
+
+def _entry(m: RowMapping) -> JournalEntry:
+    return JournalEntry(
+        m["source"],
+        m["row_key"],
+        m["state"],
+        m["division"],
+        m["record_key"],
+        m["request_hash"],
+        float(m["updated_at"]),
+    )
 
 
 def _key(source: str, row_key: str) -> Any:
@@ -219,89 +320,75 @@ class SafeCreator:
         source: str,
         match_on: Sequence[str],
         division: int,
+        settle_seconds: float,
+        rebook_changed: bool = False,
     ) -> None:
         self._resource = resource
         self._journal = journal
         self._source = source
         self._match_on = tuple(match_on)
         self._division = division
+        self._settle = settle_seconds
+        self._rebook = rebook_changed
 
-    def create(self, row: int, row_key: str, body: Mapping[str, Any]) -> CreateOutcome:
-        """Create the entry of ``row`` unless the journal says an earlier run already did."""
-        body_hash = request_hash(body)
-        entry = self._journal.get(self._source, row_key)
-        if entry is not None and entry.request_hash != body_hash:
-            return self._failed(
-                row, "its key was used before for a different entry; nothing sent (use a new --key)"
-            )
-        if entry is not None and entry.state == "created":
-            return CreateOutcome(
-                row, self._division, "skipped", entry.record_key, "created by an earlier run (create journal)"
-            )
-        if entry is not None and entry.state == "pending":
-            resolved = self._resolve(row, row_key, body, sends=0)
-            if resolved is not None:
-                return resolved
-        self._journal.begin(self._source, row_key, division=self._division, body_hash=body_hash)
-        return self._send(row, row_key, body)
+    def create(self, row: int, identity: RowIdentity, body: Mapping[str, Any]) -> CreateOutcome:
+        """Create the entry of ``row`` unless the journal says it was booked, or is being booked."""
+        claim = self._journal.claim(
+            self._source,
+            identity.key,
+            division=self._division,
+            content_hash=identity.content_hash,
+            settle_seconds=self._settle,
+            rebook_changed=self._rebook,
+        )
+        earlier = claim.entry
+        if claim.kind == "created" and earlier is not None:
+            return CreateOutcome(row, self._division, "skipped", earlier.record_key, BOOKED_EARLIER)
+        if claim.kind == "changed" and earlier is not None:
+            return self._changed(row, identity, earlier.record_key, body)
+        if claim.kind == "busy" and earlier is not None:
+            return self._pending(row, "another run is booking it, or its answer was lost", earlier.updated_at)
+        if claim.kind == "settle":
+            settled = self._look_up(row, identity, body, sends=0, why="an earlier run left it unanswered")
+            if settled is not None:
+                return settled
+        return self._send(row, identity, body)
 
-    def _send(self, row: int, row_key: str, body: Mapping[str, Any]) -> CreateOutcome:
-        sends = 0
-        while True:
-            sends += 1
-            try:
-                created = self._resource.create(body)
-            except (APIConnectionError, ServerError) as exc:
-                lost = f"the answer was lost ({type(exc).__name__})"
-            except ExactmateError as exc:
-                self._journal.finish(self._source, row_key, "failed")
-                return self._failed(row, str(exc), exc, sends)
-            else:
-                key = created.get(self._resource.endpoint.key or "ID")
-                if key:
-                    self._journal.finish(self._source, row_key, "created", str(key))
-                    return CreateOutcome(row, self._division, "created", str(key), sends=sends)
-                lost = "Exact answered without the new record's key"
-            resolved = self._resolve(row, row_key, body, sends=sends, why=lost)
-            if resolved is not None:
-                return resolved
-            if sends >= MAX_SENDS:
-                self._journal.finish(self._source, row_key, "failed")
-                return self._failed(
-                    row,
-                    f"{lost} {sends} times and the record was not created; rerun the same file to try again",
-                    sends=sends,
-                )
+    def _send(self, row: int, identity: RowIdentity, body: Mapping[str, Any]) -> CreateOutcome:
+        try:
+            created = self._resource.create(body)
+        except (APIConnectionError, ServerError) as exc:
+            lost = f"the answer was lost ({type(exc).__name__})"
+        except ExactmateError as exc:
+            self._journal.finish(self._source, identity.key, "failed")
+            return self._failed(row, str(exc), exc, 1)
+        else:
+            key = created.get(self._resource.endpoint.key or "ID")
+            if key:
+                self._journal.finish(self._source, identity.key, "created", str(key))
+                return CreateOutcome(row, self._division, "created", str(key), sends=1)
+            lost = "Exact answered without the new record's key"
+        sent_at = self._journal.touch(self._source, identity.key)
+        found = self._look_up(row, identity, body, sends=1, why=lost)
+        if found is not None:
+            return found
+        return self._pending(row, f"{lost} and Exact may still be storing it", sent_at, sends=1)
 
-    def _resolve(
-        self,
-        row: int,
-        row_key: str,
-        body: Mapping[str, Any],
-        *,
-        sends: int,
-        why: str = "an earlier run left it unanswered",
+    def _look_up(
+        self, row: int, identity: RowIdentity, body: Mapping[str, Any], *, sends: int, why: str
     ) -> CreateOutcome | None:
-        """Settle a pending entry by lookup: an outcome, or None when it was not created (send again)."""
+        """Settle an entry by lookup: an outcome when found (or when the lookup cannot tell), None when
+        no record matches."""
         try:
             found = find_matches(self._resource, body, self._match_on)
         except ExactmateError as exc:
             return self._failed(
-                row,
-                f"{why}, and looking it up failed ({exc}); rerun the same source to settle it",
-                exc,
-                sends,
+                row, f"{why}, and looking it up failed ({exc}); rerun to settle it", exc, sends
             )
         if len(found.keys) == 1:
-            self._journal.finish(self._source, row_key, "created", found.keys[0])
-            return CreateOutcome(
-                row,
-                self._division,
-                "recovered",
-                found.keys[0],
-                f"{why}; the lookup found the record it created",
-                sends=sends,
-            )
+            self._journal.finish(self._source, identity.key, "created", found.keys[0])
+            message = f"{why}; the lookup found the record"
+            return CreateOutcome(row, self._division, "recovered", found.keys[0], message, sends=sends)
         if len(found.keys) > 1:
             fields = ", ".join(match_fields(self._match_on, body))
             return self._failed(
@@ -312,6 +399,50 @@ class SafeCreator:
                 hint="check these entries in Exact, or choose --match-on fields that tell them apart",
             )
         return None
+
+    def _pending(self, row: int, why: str, since: float, sends: int = 0) -> CreateOutcome:
+        reopen = datetime.fromtimestamp(since + self._settle).astimezone().strftime("%H:%M:%S")
+        message = f"pending: {why}; not sent again now. Rerun after {reopen} to settle it"
+        error = ExactmateError(message)
+        return CreateOutcome(row, self._division, "pending", None, message, sends, error=error)
+
+    def _changed(
+        self, row: int, identity: RowIdentity, record_key: str | None, body: Mapping[str, Any]
+    ) -> CreateOutcome:
+        """An entry booked earlier with other values. When Exact's record already holds this row's
+        values (the user updated it, e.g. with the command this message suggests), the journal
+        learns them and the entry counts as booked; otherwise it is reported, not booked again."""
+        content = {name: body[name] for name in identity.content_fields}
+        key_field = self._resource.endpoint.key or "ID"
+        try:
+            found = self._resource.list(select=[key_field, *content], filter={key_field: record_key}, top=1)
+            current = list(found)
+        except ExactmateError as exc:
+            return self._failed(row, f"booked earlier as {record_key}; reading it back failed ({exc})", exc)
+        if not current:
+            message = (
+                f"booked earlier as {record_key}, which is no longer in Exact; not booked again. "
+                "Book it anew with --rebook-changed"
+            )
+            return self._not_booked(row, record_key, message)
+        if all(_same(current[0].get(name), value) for name, value in content.items()):
+            self._journal.learn(self._source, identity.key, identity.content_hash)
+            message = f"{BOOKED_EARLIER}; updated in Exact since to these values"
+            return CreateOutcome(row, self._division, "skipped", record_key, message)
+        sets = " ".join(
+            f"--set {shlex.quote(f'{name}={_text(value)}')}"
+            for name, value in content.items()
+        )
+        message = (
+            f"booked earlier as {record_key} with other values; not booked again. Update it with: "
+            f"exactmate time update {record_key} --division {self._division} {sets}, "
+            "or book it as a new entry with --rebook-changed"
+        )
+        return self._not_booked(row, record_key, message)
+
+    def _not_booked(self, row: int, record_key: str | None, message: str) -> CreateOutcome:
+        error = ExactmateError(message)
+        return CreateOutcome(row, self._division, "changed", record_key, message, error=error)
 
     def _failed(
         self,
@@ -326,6 +457,27 @@ class SafeCreator:
             error = ExactmateError(message, hint=hint)
         text = f"{message} ({hint})" if hint else message
         return CreateOutcome(row, self._division, "failed", None, text, sends, error=error)
+
+
+def _same(held: object, wanted: object) -> bool:
+    """Whether Exact's value ``held`` is the value ``wanted`` a row sets (numbers by value, times to
+    the second in Dutch time, text as is)."""
+    if isinstance(wanted, bool) or isinstance(held, bool):
+        return held == wanted
+    if isinstance(wanted, int | float | Decimal) and isinstance(held, int | float | Decimal):
+        return abs(float(held) - float(wanted)) < 1e-9
+    if isinstance(wanted, datetime | date) and isinstance(held, datetime | date):
+        return format_datetime(held) == format_datetime(wanted)
+    if isinstance(wanted, UUID) or isinstance(held, UUID):
+        return str(held).lower() == str(wanted).lower()
+    return held == wanted
+
+
+def _text(value: object) -> str:
+    """A field value as ``--set`` takes it back."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def is_stopping(error: ExactmateError | None) -> bool:

@@ -1,10 +1,9 @@
 """Entries from a file: CSV, JSON or NDJSON rows with their row numbers and the file's content hash.
 
-The content hash is what makes reruns safe: the create journal records every entry under
-``sha256:<hash of the file's bytes>`` and its row number, so running the same file again after a
-crash or a timeout creates nothing twice, while the same booking in a different file (a different
-hash) is booked again. Rows are numbered from 1 in the order they appear (for CSV: data rows, the
-header not counted), and every message about a row uses that number.
+Rows are numbered from 1 in the order they appear (for CSV: data rows, the header not counted), and
+every message about a row uses that number. Which entry a row *is* does not depend on the file (see
+``exactmate.actions.identity``); the content hash only names the file, as the journal of exactmate
+before the row identity rule did.
 
 Empty CSV cells mean "not set": the field is left out rather than sent empty.
 

@@ -5,15 +5,16 @@
    together, with row numbers, and nothing is sent.
 2. Each entry goes to its division: the ``--division`` given, or the row's own ``Division`` column
    (``Division`` is read-only on the endpoint, so in a row it only says where the entry goes).
-3. Entries are created through the create journal (``exactmate.actions.journal``), so rerunning the
-   same source after a crash or a timeout creates nothing twice. Divisions run in parallel, each
-   within its own rate limits; the entries of one division go one after another, as Exact asks.
+3. Entries are created through the create journal (``exactmate.actions.journal``) under their row
+   identity (``exactmate.actions.identity``), so an entry booked once is recognised whatever else
+   changed in the file: rerunning, editing or appending to a file, or two runs of it at once, book
+   nothing twice. Divisions run in parallel, each within its own rate limits; the entries of one
+   division go one after another, as Exact asks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,26 +22,28 @@ from typing import Any
 
 from exactmate.actions.connection import Connection
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, parse_division
-from exactmate.actions.dryrun import json_default, plan
+from exactmate.actions.dryrun import plan
 from exactmate.actions.fields import prepare_record
-from exactmate.actions.journal import CreateJournal, CreateOutcome, SafeCreator, is_stopping, request_hash
+from exactmate.actions.identity import KEY_COLUMN, RowIdentity, check_explicit_key, row_identity
+from exactmate.actions.journal import BOOKED_EARLIER, CreateJournal, CreateOutcome, SafeCreator, is_stopping
 from exactmate.actions.sources import EntrySource, Row
 from exactmate.actions.timerules import CREATE_RULES, DEFAULT_MATCH_FIELDS, TIME_TRANSACTIONS
 from exactmate.catalogue import Endpoint
 from exactmate.errors import CatalogueError, ExactmateError, ValidationError
 
 Progress = Callable[[CreateOutcome], None]
-MAX_KEY_LENGTH = 100
+DEFAULT_SCOPE = "entries"
 
 
 @dataclass(frozen=True)
 class PreparedEntry:
-    """A validated entry: its row number, the body to send and the division it goes to (None: the
-    division chosen for the run)."""
+    """A validated entry: its row number, the body to send, the division it goes to (None: the
+    division chosen for the run) and its ``Key`` column when it has one."""
 
     row: int
     body: dict[str, Any]
     division: int | None
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,18 @@ class CreateResult:
 
     @property
     def skipped(self) -> list[CreateOutcome]:
-        """Entries an earlier run of the same source already created."""
+        """Entries booked earlier with the same values."""
         return self._with("skipped")
+
+    @property
+    def changed(self) -> list[CreateOutcome]:
+        """Entries booked earlier with other values: reported, not booked again."""
+        return self._with("changed")
+
+    @property
+    def pending(self) -> list[CreateOutcome]:
+        """Entries whose answer was lost (or that another run is booking): a later run settles them."""
+        return self._with("pending")
 
     @property
     def failed(self) -> list[CreateOutcome]:
@@ -70,7 +83,8 @@ class CreateResult:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        """Whether every entry is booked (now or earlier): nothing failed, pending or changed."""
+        return not (self.failed or self.pending or self.changed)
 
     def summary(self) -> dict[str, Any]:
         """Plain data: counts, created IDs by row, and the failures with their reasons."""
@@ -80,9 +94,11 @@ class CreateResult:
             "entries": len(self.outcomes),
             "created": len(self.created),
             "skipped": len(self.skipped),
+            "changed": len(self.changed),
+            "pending": len(self.pending),
             "failed": len(self.failed),
             "created_ids": {o.row: o.record_id for o in self.created},
-            "failures": {o.row: o.message for o in self.failed},
+            "failures": {o.row: o.message for o in self.failed + self.pending + self.changed},
         }
 
 
@@ -95,15 +111,19 @@ def create_time_transactions(
     match_on: Sequence[str] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    rebook_changed: bool = False,
+    scope: str = DEFAULT_SCOPE,
 ) -> CreateResult:
     """Create time transactions in ``division`` (a number, ``current`` or None; ``all`` is refused:
     a new entry belongs to one division, so say which, or give each row a ``Division``).
 
     ``entries``: a file's rows (``sources.read_entries``), or mappings of field names to values (text
-    is coerced by type). ``key`` names the run in the create journal instead of the content of the
-    entries; ``match_on`` the fields a lost answer is looked up by. ``progress`` is called with each
-    entry's outcome as it is known (from worker threads). Raises ``ValidationError`` listing every
-    problem of every row before anything is sent.
+    is coerced by type); a ``Key`` column gives a row its identity. ``key`` gives every row the
+    identity ``key`` plus its row number instead. ``match_on``: the fields a lost answer is looked up
+    by. ``rebook_changed``: book an entry booked earlier with other values again, as a new entry.
+    ``scope``: the journal's namespace for identities (a flow uses its own). ``progress`` is called
+    with each entry's outcome as it is known (from worker threads). Raises ``ValidationError``
+    listing every problem of every row before anything is sent.
     """
     endpoint = conn.client.catalogue.endpoint(TIME_TRANSACTIONS)
     choice = parse_division(division)
@@ -113,22 +133,49 @@ def create_time_transactions(
             hint="pass --division N, or give every row a Division column",
         )
     rows = _rows(entries)
+    run_key = check_explicit_key(key, "--key") if key is not None else None
     matches = resolve_match_fields(endpoint, match_on)
     prepared = prepare_entries(endpoint, rows)
-    source = _source(conn, entries, rows, key)
+    source = journal_source(conn.credential, scope)
     journal = CreateJournal(conn.store, credential=conn.credential, endpoint=endpoint.path)
     default_division = _run_division(conn, choice, prepared)
-    groups: dict[int, list[PreparedEntry]] = {}
+    groups: dict[int, list[tuple[PreparedEntry, RowIdentity]]] = {}
     for entry in prepared:
         number = entry.division if entry.division is not None else default_division
         assert number is not None
-        groups.setdefault(number, []).append(entry)
-    if dry_run:
-        outcomes = _plan_all(conn, endpoint, journal, source, groups)
-    else:
-        outcomes = _run_all(conn, journal, source, groups, matches, progress)
+        explicit = entry.key if entry.key is not None else (f"{run_key}#{entry.row}" if run_key else None)
+        groups.setdefault(number, []).append((entry, row_identity(entry.body, number, explicit)))
+    _refuse_twins(groups)
+    legacy = journal_source(conn.credential, entries.source_id) if isinstance(entries, EntrySource) else None
+    run = _Run(conn, journal, source, matches, rebook_changed, legacy)
+    outcomes = run.plan_all(endpoint, groups) if dry_run else run.run_all(groups, progress)
     ordered = tuple(sorted(outcomes, key=lambda o: o.row))
     return CreateResult(source=source, outcomes=ordered, dry_run=dry_run)
+
+
+def journal_source(credential: str, scope: str = DEFAULT_SCOPE) -> str:
+    """The journal namespace of a credential's entries: identities are unique within it. Tied to the
+    credential, since a journal row is only valid for its own Exact."""
+    owner = hashlib.sha256(credential.strip().lower().encode()).hexdigest()[:16]
+    return f"{scope}@{owner}"
+
+
+def _refuse_twins(groups: Mapping[int, list[tuple[PreparedEntry, RowIdentity]]]) -> None:
+    """Two rows that are the same entry (one identity) cannot both be booked unless a Key column
+    tells them apart: say so before anything is sent, instead of booking one and skipping the other."""
+    problems: list[str] = []
+    for pairs in groups.values():
+        seen: dict[str, int] = {}
+        for entry, identity in pairs:
+            first = seen.setdefault(identity.key, entry.row)
+            if first != entry.row:
+                problems.append(f"row {entry.row} is the same entry as row {first} ({identity.described})")
+    if problems:
+        raise ValidationError(
+            "Some rows are the same entry; nothing was sent",
+            problems=problems,
+            hint=f"remove the repeated rows, or give each row its own {KEY_COLUMN} column value to book both",
+        )
 
 
 def resolve_match_fields(endpoint: Endpoint, match_on: Sequence[str] | None) -> tuple[str, ...]:
@@ -152,11 +199,11 @@ def prepare_entries(endpoint: Endpoint, rows: Sequence[Row]) -> list[PreparedEnt
     for row in rows:
         values = dict(row.values)
         division, division_problem = _row_division(values)
+        key, key_problem = _row_key(values)
         record, found = prepare_record(endpoint, values, creating=True, extra_rules=CREATE_RULES)
-        if division_problem:
-            found.insert(0, division_problem)
+        found[:0] = [p for p in (division_problem, key_problem) if p]
         problems.extend(f"row {row.number}: {p}" for p in found)
-        prepared.append(PreparedEntry(row.number, record, division))
+        prepared.append(PreparedEntry(row.number, record, division, key))
     if problems:
         bad = len({p.split(":", 1)[0] for p in problems})
         raise ValidationError(
@@ -176,9 +223,24 @@ def _row_division(values: dict[str, Any]) -> tuple[int | None, str | None]:
     text = str(raw).strip()
     if raw is None or text == "":
         return None, None
-    if isinstance(raw, bool) or not text.isdigit() or int(text) <= 0:
-        return None, f"Division {raw!r} is not a division code (a positive whole number)"
-    return int(text), None
+    try:
+        return parse_division(int(text) if text.isascii() and text.isdigit() else raw).number, None
+    except ValidationError:
+        return None, f"Division {text[:40]!r} is not a division code (a positive whole number)"
+
+
+def _row_key(values: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Take a row's ``Key`` column (its identity in the create journal) out of its fields."""
+    name = next((k for k in values if str(k).strip().lower() == KEY_COLUMN.lower()), None)
+    if name is None:
+        return None, None
+    raw = values.pop(name)
+    if raw is None or str(raw).strip() == "":
+        return None, None
+    try:
+        return check_explicit_key(raw, KEY_COLUMN), None
+    except ValidationError as exc:
+        return None, exc.message
 
 
 def _rows(entries: EntrySource | Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> list[Row]:
@@ -199,25 +261,6 @@ def _rows(entries: EntrySource | Iterable[Mapping[str, Any]] | Mapping[str, Any]
     return rows
 
 
-def _source(conn: Connection, entries: object, rows: Sequence[Row], key: str | None) -> str:
-    """The journal name of this run: the explicit key, the file's content hash, or the hash of the
-    entries themselves; tied to the credential, since a journal row is only valid for its own Exact."""
-    if key is not None:
-        key = key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise ValidationError(
-                f"--key must be 1 to {MAX_KEY_LENGTH} characters", hint="e.g. --key payroll-2026-03"
-            )
-        base = f"key:{key}"
-    elif isinstance(entries, EntrySource):
-        base = entries.source_id
-    else:
-        text = json.dumps([dict(r.values) for r in rows], sort_keys=True, default=json_default)
-        base = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    owner = hashlib.sha256(conn.credential.strip().lower().encode()).hexdigest()[:16]
-    return f"{base}@{owner}"
-
-
 def _run_division(conn: Connection, choice: DivisionChoice, prepared: Sequence[PreparedEntry]) -> int | None:
     """The run's division for rows without their own; ``current/Me`` is asked only when needed."""
     if choice.mode == "number":
@@ -227,77 +270,93 @@ def _run_division(conn: Connection, choice: DivisionChoice, prepared: Sequence[P
     return conn.client.current_division()
 
 
-def _row_key(entry: PreparedEntry, division: int) -> str:
-    return f"{entry.row}@{division}"
+class _Run:
+    """One run's entries going through the create journal: planned (dry run) or sent."""
 
+    def __init__(
+        self,
+        conn: Connection,
+        journal: CreateJournal,
+        source: str,
+        match_on: tuple[str, ...],
+        rebook_changed: bool,
+        legacy_source: str | None = None,
+    ) -> None:
+        self.conn = conn
+        self.journal = journal
+        self.source = source
+        self.match_on = match_on
+        self.rebook_changed = rebook_changed
+        self.legacy_source = legacy_source
 
-def _plan_all(
-    conn: Connection,
-    endpoint: Endpoint,
-    journal: CreateJournal,
-    source: str,
-    groups: Mapping[int, list[PreparedEntry]],
-) -> list[CreateOutcome]:
-    outcomes: list[CreateOutcome] = []
-    for number, group in groups.items():
-        for entry in group:
-            done = journal.get(source, _row_key(entry, number))
-            if done is not None and done.state == "created" and done.request_hash == request_hash(entry.body):
-                outcomes.append(
-                    CreateOutcome(
-                        entry.row,
-                        number,
-                        "skipped",
-                        done.record_key,
-                        "created by an earlier run (create journal)",
-                    )
-                )
-                continue
-            request = plan(conn.server_url, "POST", endpoint, number, body=entry.body)
-            outcomes.append(CreateOutcome(entry.row, number, "planned", request=request))
-    return outcomes
+    def adopt_legacy(self, entry: PreparedEntry, identity: RowIdentity, division: int) -> None:
+        """Carry over a booking journaled by an older exactmate under the file's content hash and row:
+        the same bytes hold the same row, so it is this entry."""
+        if self.legacy_source is None:
+            return
+        old = self.journal.get(self.legacy_source, f"{entry.row}@{division}")
+        if old is not None and old.state == "created" and old.record_key:
+            self.journal.adopt(
+                self.source, identity.key, division=division, content_hash=identity.content_hash,
+                record_key=old.record_key,
+            )
 
+    def plan_all(
+        self, endpoint: Endpoint, groups: Mapping[int, list[tuple[PreparedEntry, RowIdentity]]]
+    ) -> list[CreateOutcome]:
+        outcomes: list[CreateOutcome] = []
+        for number, pairs in groups.items():
+            for entry, identity in pairs:
+                done = self.journal.get(self.source, identity.key)
+                booked = done is not None and done.state == "created"
+                if done is not None and booked and done.request_hash == identity.content_hash:
+                    skipped = CreateOutcome(entry.row, number, "skipped", done.record_key, BOOKED_EARLIER)
+                    outcomes.append(skipped)
+                    continue
+                request = plan(self.conn.server_url, "POST", endpoint, number, body=entry.body)
+                outcomes.append(CreateOutcome(entry.row, number, "planned", request=request))
+        return outcomes
 
-def _run_all(
-    conn: Connection,
-    journal: CreateJournal,
-    source: str,
-    groups: Mapping[int, list[PreparedEntry]],
-    match_on: tuple[str, ...],
-    progress: Progress | None,
-) -> list[CreateOutcome]:
-    """Each division's entries in order; divisions in parallel on the client's pool."""
-    done: dict[int, CreateOutcome] = {}
-    lock = threading.Lock()
+    def run_all(
+        self, groups: Mapping[int, list[tuple[PreparedEntry, RowIdentity]]], progress: Progress | None
+    ) -> list[CreateOutcome]:
+        """Each division's entries in order; divisions in parallel on the client's pool."""
+        done: dict[int, CreateOutcome] = {}
+        lock = threading.Lock()
 
-    def report(outcome: CreateOutcome) -> None:
-        with lock:
-            done[outcome.row] = outcome
-        if progress is not None:
-            progress(outcome)
+        def report(outcome: CreateOutcome) -> None:
+            with lock:
+                done[outcome.row] = outcome
+            if progress is not None:
+                progress(outcome)
 
-    def run_division(number: int) -> None:
-        resource = conn.client.resource(TIME_TRANSACTIONS, number)
-        creator = SafeCreator(resource, journal, source=source, match_on=match_on, division=number)
-        stop: CreateOutcome | None = None
-        for entry in groups[number]:
-            if stop is not None:
-                report(
-                    CreateOutcome(
-                        entry.row, number, "failed", message=f"not tried: {stop.message}", error=stop.error
-                    )
-                )
-                continue
-            outcome = creator.create(entry.row, _row_key(entry, number), entry.body)
-            report(outcome)
-            if outcome.status == "failed" and is_stopping(outcome.error):
-                stop = outcome
+        def run_division(number: int) -> None:
+            creator = SafeCreator(
+                self.conn.client.resource(TIME_TRANSACTIONS, number),
+                self.journal,
+                source=self.source,
+                match_on=self.match_on,
+                division=number,
+                settle_seconds=self.conn.settle_seconds,
+                rebook_changed=self.rebook_changed,
+            )
+            stop: CreateOutcome | None = None
+            for entry, identity in groups[number]:
+                if stop is not None:
+                    why = f"not tried: {stop.message}"
+                    report(CreateOutcome(entry.row, number, "failed", message=why, error=stop.error))
+                    continue
+                self.adopt_legacy(entry, identity, number)
+                outcome = creator.create(entry.row, identity, entry.body)
+                report(outcome)
+                if outcome.status == "failed" and is_stopping(outcome.error):
+                    stop = outcome
 
-    for number, result in conn.client.fan_out(list(groups), run_division):
-        if isinstance(result, Exception) and not isinstance(result, ExactmateError):
-            raise result
-        if isinstance(result, ExactmateError):
-            for entry in groups[number]:
-                if entry.row not in done:
-                    report(CreateOutcome(entry.row, number, "failed", message=str(result), error=result))
-    return list(done.values())
+        for number, result in self.conn.client.fan_out(list(groups), run_division):
+            if isinstance(result, Exception) and not isinstance(result, ExactmateError):
+                raise result
+            if isinstance(result, ExactmateError):
+                for entry, _ in groups[number]:
+                    if entry.row not in done:
+                        report(CreateOutcome(entry.row, number, "failed", message=str(result), error=result))
+        return list(done.values())

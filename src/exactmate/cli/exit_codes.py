@@ -26,6 +26,11 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 )
 
 
+INCOMPLETE = 13
+"""A batch that is not complete although nothing failed: entries pending (an answer was lost; rerun
+after the time shown) or changed since they were booked (update them, or rebook)."""
+
+
 def exit_code_for(exc: BaseException) -> int:
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):

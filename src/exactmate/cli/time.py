@@ -13,7 +13,7 @@ from exactmate.actions import CreateResult, UpdateResult, create_time_transactio
 from exactmate.actions.fields import parse_assignments
 from exactmate.actions.sources import read_entries
 from exactmate.cli import session
-from exactmate.cli.exit_codes import exit_code_for
+from exactmate.cli.exit_codes import INCOMPLETE, exit_code_for
 from exactmate.cli.output import Format, cell, to_json
 from exactmate.errors import ValidationError
 
@@ -32,10 +32,24 @@ def create(
     file_format: Annotated[
         str | None, typer.Option("--file-format", help="csv, json or ndjson (default: from the file name).")
     ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(help="The CSV separator: ',' ';' or tab (default: detected from the header row)."),
+    ] = None,
     key: Annotated[
         str | None,
-        typer.Option(help="Name this run in the create journal instead of the file's content hash."),
+        typer.Option(
+            help="Know each row by this name plus its row number instead of by the entry's fields "
+            "(a Key column does the same per row)."
+        ),
     ] = None,
+    rebook_changed: Annotated[
+        bool,
+        typer.Option(
+            "--rebook-changed",
+            help="Book entries that were booked earlier with other values again, as new entries.",
+        ),
+    ] = False,
     match_on: Annotated[
         list[str] | None,
         typer.Option(
@@ -51,7 +65,9 @@ def create(
 ) -> None:
     """Create time transactions from --set Field=Value or from a --file of entries.
 
-    Every entry is checked before the first call; a rerun of the same file creates nothing twice.
+    Every entry is checked before the first call. An entry is known by who, which day, project,
+    item, activity, account and notes (or by its Key column): one booked earlier is never booked
+    again, however the file was edited, and one booked with other values is reported as changed.
     A row's own Division column says which division it goes to.
     """
     assignments = parse_assignments(set_ or [])
@@ -66,7 +82,9 @@ def create(
             hint="use --set Field=Value … or --file entries.csv; fields: exactmate fields "
             "project/TimeTransactions",
         )
-    entries: Any = read_entries(file, file_format=file_format) if file is not None else [assignments]
+    entries: Any = [assignments]
+    if file is not None:
+        entries = read_entries(file, file_format=file_format, delimiter=delimiter)
     matches = [name for value in (match_on or []) for name in value.split(",")] or None
     choice = session.division(division)
     with session.connect(credential) as conn:
@@ -80,11 +98,14 @@ def create(
                 match_on=matches,
                 dry_run=dry_run,
                 progress=lambda _outcome: advance(1),
+                rebook_changed=rebook_changed,
             )
     _show_create(result, fmt)
     if result.failed:
         first = result.failed[0].error
         raise typer.Exit(exit_code_for(first) if first is not None else 1)
+    if result.pending or result.changed:
+        raise typer.Exit(INCOMPLETE)
 
 
 def _show_create(result: CreateResult, fmt: Format) -> None:
@@ -106,7 +127,7 @@ def _show_create(result: CreateResult, fmt: Format) -> None:
         return
     table = Table("Row", "Division", "Status", "ID", "Message", title="Time transactions")
     for outcome in result.outcomes:
-        style = "red" if outcome.status == "failed" else None
+        style = {"failed": "red", "pending": "yellow", "changed": "yellow"}.get(outcome.status)
         table.add_row(
             str(outcome.row),
             str(outcome.division),
@@ -116,10 +137,16 @@ def _show_create(result: CreateResult, fmt: Format) -> None:
             style=style,
         )
     console.print(table)
-    console.print(
-        f"Created {len(result.created)}, already created earlier {len(result.skipped)}, "
-        f"failed {len(result.failed)}. Journal source: {result.source}"
-    )
+    counts = {
+        "Created": result.created,
+        "booked earlier": result.skipped,
+        "changed": result.changed,
+        "pending": result.pending,
+        "failed": result.failed,
+    }
+    console.print(", ".join(f"{label} {len(found)}" for label, found in counts.items()) + ".")
+    if result.pending:
+        console.print("Pending entries were not sent again: rerun after the time shown to settle them.")
 
 
 @app.command("update")

@@ -139,6 +139,9 @@ class Emulator:
         self.clock = clock if isinstance(clock, EmulatorClock) else EmulatorClock(clock)
         self.stats = Stats()
         self._lock = threading.Lock()
+        # Requests whose client gave up before a slow answer: handled when the clock reaches their end.
+        self._late: list[tuple[float, HttpRequest, str, bool]] = []
+        self._late_lock = threading.Lock()
         self._sleep = sleep if sleep is not None else time.sleep
         self.oauth = OAuthServer(config)
         self.limits = RateLimiter(config)
@@ -196,6 +199,7 @@ class Emulator:
         path = unquote(req.path, errors="replace")
         accept_json = "application/json" in req.header("accept").lower()
         try:
+            self._handle_late()
             if path.lower().startswith("/_emulator/"):
                 name = path[len("/_emulator/") :]
                 return self._reply(self.control.handle(req.method.upper(), name, req.body))
@@ -232,21 +236,32 @@ class Emulator:
         delay = fault.seconds if fault is not None else 0.0
         if path.lower().startswith("/api/v1/"):
             delay += self.config.latency_ms / 1000.0
-        timed_out = self._wait(delay, req.read_timeout)
-        outcome = self._route(req, path, accept_json)
-        response = self._answer(outcome)
-        response.timed_out = timed_out
-        return response
+        if self._wait(delay, req.read_timeout):
+            with self._late_lock:
+                self._late.append((self.clock.now() + delay, req, path, accept_json))
+            return HttpResponse(status=504, headers=[], timed_out=True)
+        return self._answer(self._route(req, path, accept_json))
 
     def _wait(self, seconds: float, read_timeout: float | None) -> bool:
         """Sleep ``seconds``, unless that is past the client's read timeout: then say so and don't
-        sleep (the request is still handled, as a real server would after the client gave up)."""
+        sleep. The request is then handled later, when the emulator's clock has moved past its end (at
+        the next request from then on), as a real server finishes a request after its client gave up:
+        a create that timed out can still commit after the client's first lookup."""
         if seconds <= 0:
             return False
         if read_timeout is not None and seconds > read_timeout:
             return True
         self._sleep(seconds)
         return False
+
+    def _handle_late(self) -> None:
+        """Handle the requests whose slow answer has ended by now, in the order they end."""
+        now = self.clock.now()
+        with self._late_lock:
+            due = sorted((late for late in self._late if late[0] <= now), key=lambda late: late[0])
+            self._late = [late for late in self._late if late[0] > now]
+        for _, req, path, accept_json in due:
+            self._answer(self._route(req, path, accept_json))
 
     def _answer(self, outcome: _Outcome) -> HttpResponse:
         if outcome.drop_after:

@@ -7,7 +7,6 @@ turns the form into arguments and the outcome into a :class:`~exactmate.web.resu
 
 from __future__ import annotations
 
-import secrets
 from itertools import islice
 from typing import Any
 
@@ -41,11 +40,6 @@ ACTION_CHOICES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def new_run_key() -> str:
-    """A fresh form instance: creates sent from it are journaled under it (see ``ActionForm``)."""
-    return secrets.token_urlsafe(12)
-
-
 @router.get("/actions", response_class=HTMLResponse)
 def actions_page(request: Request) -> Response:
     context = ui(request)
@@ -59,7 +53,6 @@ def actions_page(request: Request) -> Response:
         chosen_credential=chosen,
         status_labels=STATUS_LABELS,
         action_choices=ACTION_CHOICES,
-        run_key=new_run_key(),
     )
 
 
@@ -74,10 +67,7 @@ async def run(request: Request) -> Response:
         return render_fragment(request, "_result.html", _status(exc), result=None, error=_error(exc))
     store: ResultStore = request.app.state.results
     store.add(result)
-    response = render_fragment(request, "_result.html", result=result, error=None)
-    if action.action == "create" and not action.dry_run and not result.problems:
-        response.headers["X-Run-Key"] = new_run_key()
-    return response
+    return render_fragment(request, "_result.html", result=result, error=None)
 
 
 @router.get("/actions/results/{result_id}.{fmt}")
@@ -108,23 +98,27 @@ def _run(request: Request, form: ActionForm) -> Result:
 
 
 def _create(conn: Connection, form: ActionForm) -> Result:
-    outcome = create_time_transactions(
-        conn, form.values, division=form.division, key=form.journal_key, dry_run=form.dry_run
-    )
+    outcome = create_time_transactions(conn, form.values, division=form.division, dry_run=form.dry_run)
     rows = [plain(o.as_dict()) for o in outcome.outcomes]
     for row in rows:
         row.pop("request", None)
     planned = [str(o.request) for o in outcome.outcomes if o.request is not None]
-    failures = [f"row {o.row}: {o.message}" for o in outcome.failed]
+    failures = [f"row {o.row}: {o.message}" for o in outcome.failed + outcome.pending + outcome.changed]
     if form.dry_run:
         title = "Dry run: nothing was sent"
         summary = "This request would create the time transaction."
     elif outcome.failed:
         title = "The time transaction was not created"
         summary = "Exact Online refused it; its own message is below."
+    elif outcome.pending:
+        title = "Not known yet whether it was created"
+        summary = "Exact Online's answer was lost. It was not sent again, so it cannot be booked twice."
+    elif outcome.changed:
+        title = "Booked earlier with other values"
+        summary = "The same entry (employee, day, project, item, notes) was booked before; not sent again."
     elif outcome.skipped:
         title = "Already created"
-        summary = "This very entry was created by an earlier run of this form, so it was not sent again."
+        summary = "This very entry was booked earlier, so it was not sent again."
     else:
         ids = ", ".join(str(o.record_id) for o in outcome.created)
         title = "Time transaction created"

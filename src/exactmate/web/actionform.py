@@ -6,8 +6,6 @@ means "leave this field alone"), the fields to return as repeated ``select`` ent
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -36,20 +34,6 @@ class ActionForm:
     everything: bool = False
     dry_run: bool = False
     confirmed: bool = False
-    run_key: str = ""
-
-    @property
-    def journal_key(self) -> str:
-        """The create journal's name for this entry: the form instance plus what it books.
-
-        Sending the same entry again from the same form (a double click, a retry after a timeout)
-        is recognised as a rerun and never books twice; changing the entry, or opening the form
-        anew after a success, books a new one.
-        """
-        digest = hashlib.sha256(
-            json.dumps([self.division, sorted(self.values.items())], ensure_ascii=False).encode()
-        ).hexdigest()[:16]
-        return f"web:{self.run_key}:{digest}"
 
 
 def _text(form: FormData, name: str) -> str:
@@ -69,9 +53,6 @@ def parse_action_form(form: FormData) -> ActionForm:
         if name.startswith(FIELD_PREFIX) and isinstance(value, str) and value.strip():
             values[name.removeprefix(FIELD_PREFIX)] = value.strip()
     top = _top(_text(form, "top"), problems)
-    run_key = _text(form, "run_key")
-    if action == "create" and not run_key.replace("-", "").replace("_", "").isalnum():
-        problems.append("the form has no run key: reload the page")
     if problems:
         raise ValidationError("The form has problems; nothing was sent", problems=problems)
     return ActionForm(
@@ -87,7 +68,6 @@ def parse_action_form(form: FormData) -> ActionForm:
         everything=_text(form, "all") in ("1", "on", "true"),
         dry_run=_text(form, "mode") == "dry_run",
         confirmed=_text(form, "confirm") == "yes",
-        run_key=run_key[:40],
     )
 
 

@@ -287,8 +287,6 @@
     try {
       const response = await post("/actions/run", body);
       result.innerHTML = await response.text();
-      const next = response.headers.get("X-Run-Key");
-      if (next) form.elements.run_key.value = next;
     } catch (e) {
       result.replaceChildren(el("div", { class: "notice bad", role: "alert",
         text: "The exactmate UI cannot be reached. Is it still running?" }));
