@@ -34,6 +34,7 @@ from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, S
 from exactmate.resource import Api, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import Store, credential_secret_aad
+from exactmate.vault.rotation import stored_key_ids
 
 T = TypeVar("T")
 
@@ -123,7 +124,7 @@ class ExactClient:
                 raise ReauthorizationRequired(
                     f"Credential {row.name!r} must be re-authorised: {why}", credential=row.name
                 )
-            box = box or SecretBox.from_settings(settings)
+            box = box or SecretBox.from_settings(settings, sealed=lambda: stored_key_ids(store))
             secret = box.decrypt(row.client_secret, credential_secret_aad(row.id))
         except BaseException:
             if owned_store:

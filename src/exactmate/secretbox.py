@@ -22,7 +22,7 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,9 +109,21 @@ class KeyFile:
         self.path = path
         self._source = f"key file {path}"
 
-    def load_or_create(self) -> KeyRing:
-        """The ring in the file, creating the file with one fresh key if it does not exist yet."""
+    def load_or_create(self, sealed: Callable[[], set[str]] = set) -> KeyRing:
+        """The ring in the file, creating the file with one fresh key if it does not exist yet.
+
+        ``sealed`` names the key ids stored secrets were sealed under: when there are any, a missing
+        file was lost (deleted, or ``EXACTMATE_HOME`` points elsewhere), and a new key would only make
+        those secrets unreadable for good, so it is refused with the way back."""
         if not self.path.exists():
+            kids = sorted(sealed())
+            if kids:
+                raise SecretBoxError(
+                    f"{self._source} is missing, but the database holds secrets sealed under key "
+                    f"{', '.join(kids)}; a new key file would leave them unreadable",
+                    hint=f"restore {self.path} from a backup (or set EXACTMATE_MASTER_KEY to that key); "
+                    "if it is lost for good, move the database aside and add the credentials again",
+                )
             self._create()
         return self.load()
 
@@ -127,6 +139,19 @@ class KeyFile:
         except (OSError, ValueError) as exc:
             raise SecretBoxError(f"cannot read {self._source}: {type(exc).__name__}") from None
         return self._parse(data)
+
+    def prune(self, keep: set[str]) -> tuple[str, ...]:
+        """Remove the keys other than the primary that no stored secret uses (``keep``: the key ids
+        still in use); the ids removed. After a rotation re-encrypted everything, a retired key is
+        only a liability."""
+        with self._exclusive():
+            ring = self.load()
+            unused = tuple(kid for kid in ring.kids if kid != ring.primary_kid and kid not in keep)
+            if unused:
+                kept = {kid: ring.key(kid) for kid in ring.kids if kid not in unused}
+                pruned = KeyRing(kept, ring.primary_kid, source=self._source)
+                self._write_replace(self._serialise(pruned, previous=self._entries()))
+        return unused
 
     def add_key(self, key: bytes | None = None) -> KeyRing:
         """Append ``key`` (default: a fresh random one) as the new primary; rewrite the file atomically.
@@ -264,12 +289,18 @@ class SecretBox:
         return f"SecretBox({self.keyring!r})"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SecretBox:
-        """The master key from the settings if set, else the key file (created on first use)."""
+    def from_settings(cls, settings: Settings, *, sealed: Callable[[], set[str]] = set) -> SecretBox:
+        """The master key from the settings if set, else the key file (created on first use, unless
+        ``sealed`` says stored secrets need the key a missing file held: see ``KeyFile``)."""
         if settings.master_key is not None:
             return cls(KeyRing.from_master_key(settings.master_key))
         key_file = KeyFile(settings.key_file)
-        return cls(key_file.load_or_create(), key_file=key_file)
+        return cls(key_file.load_or_create(sealed), key_file=key_file)
+
+    @property
+    def key_file(self) -> KeyFile | None:
+        """The key file the keys came from (None: ``EXACTMATE_MASTER_KEY``)."""
+        return self._key_file
 
     @property
     def primary_kid(self) -> str:

@@ -72,6 +72,31 @@ def test_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
     assert _mode(tmp_path / "x.db") == 0o600
 
 
+def test_an_open_database_file_is_tightened_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "x.db"
+    Store(f"sqlite:///{path}").close()
+    os.chmod(path, 0o666)
+    with caplog.at_level("WARNING", logger="exactmate"):
+        Store(f"sqlite:///{path}").close()
+    assert _mode(path) == 0o600
+    assert f"{path} could be read by other users (mode 666); exactmate set it to 0600" in caplog.text
+
+
+def test_a_directory_anybody_may_write_to_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with caplog.at_level("WARNING", logger="exactmate"):
+        Store(f"sqlite:///{shared / 'x.db'}").close()
+    assert f"{shared} can be written by any user (mode 777)" in caplog.text
+    assert f"run: chmod 700 {shared}" in caplog.text
+    assert _mode(shared) == 0o777  # a directory may be shared on purpose: only warned about
+
+
 def test_from_settings_uses_the_db_url(tmp_path: Path) -> None:
     settings = Settings.from_env({}, home=tmp_path / "home")
     store = Store.from_settings(settings)

@@ -325,6 +325,7 @@ def test_rotate_key_from_the_command_line(cli: Cli, settings: Settings) -> None:
         and f"Re-encrypted 2 secret(s) of 2 credential(s) under key {after}." in rotated.stdout
     )
     assert "[1/2] Acme NL" in rotated.stderr and "[2/2] Globex" in rotated.stderr
+    assert f"Removed the retired key(s) no secret uses any more: {before}." in rotated.stdout
     resumed = cli("vault", "rotate-key", "--resume")
     assert "Re-encrypted 0 secret(s) of 2 credential(s)" in resumed.stdout
     with Vault.open(settings) as vault:

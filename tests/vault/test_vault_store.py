@@ -323,7 +323,8 @@ def test_rotate_key_re_encrypts_everything_under_a_new_key(
     report = vault.rotate_key()
     assert report.key_id != old and (report.credentials, report.secrets) == (3, 9)
     assert _kids(vault) == {report.key_id}
-    assert set(KeyFile(settings.key_file).load().kids) == {old, report.key_id}
+    assert report.pruned == (old,)  # no secret uses the retired key any more: it is dropped
+    assert set(KeyFile(settings.key_file).load().kids) == {report.key_id}
     with Vault.open(settings) as reopened:
         assert [reopened.client_secret(c) for c in reopened.list()] == ["secret-a", "secret-b", "secret-c"]
     assert _mode(settings.key_file) == 0o600
@@ -346,9 +347,10 @@ def test_an_interrupted_rotation_leaves_every_credential_readable(
     with Vault.open(settings) as survivor:  # as a new process would
         new = survivor.box.primary_kid
         assert new != old and _kids(survivor) == {old, new}
+        assert set(KeyFile(settings.key_file).load().kids) == {old, new}  # the old key is still needed
         assert [survivor.client_secret(c) for c in survivor.list()] == ["secret-a", "secret-b", "secret-c"]
         report = survivor.reencrypt()
-        assert (report.key_id, report.secrets) == (new, 6)
+        assert (report.key_id, report.secrets, report.pruned) == (new, 6, (old,))
         assert _kids(survivor) == {new}
         assert [survivor.client_secret(c) for c in survivor.list()] == ["secret-a", "secret-b", "secret-c"]
 
@@ -374,10 +376,26 @@ def test_a_wrong_master_key_is_reported_and_nothing_is_overwritten(tmp_path: Pat
         assert right.client_secret(right.get("Acme NL")) == SECRET
 
 
+def test_a_deleted_key_file_is_not_silently_replaced(vault: Vault, settings: Settings) -> None:
+    add(vault)
+    sealed = _kids(vault)
+    saved = settings.key_file.read_bytes()
+    settings.key_file.unlink()
+    with pytest.raises(SecretBoxError, match="is missing, but the database holds secrets") as caught:
+        Vault.open(settings)
+    assert sealed.pop() in str(caught.value) and "restore" in (caught.value.hint or "")
+    assert not settings.key_file.exists()  # no new key was made
+    settings.key_file.write_bytes(saved)
+    settings.key_file.chmod(0o600)
+    with Vault.open(settings) as restored:
+        assert restored.client_secret(restored.get("Acme NL")) == SECRET
+
+
 def test_a_replaced_key_file_is_refused_before_rotation(vault: Vault, settings: Settings) -> None:
     add(vault)
     settings.key_file.unlink()
-    with Vault.open(settings) as fresh_key:  # a new key file is created: it cannot open the old data
+    KeyFile(settings.key_file).load_or_create()  # another key, as a restore of the wrong backup would
+    with Vault.open(settings) as fresh_key:
         with pytest.raises(SecretBoxError, match="the master key does not match"):
             fresh_key.rotate_key()
         assert len(KeyFile(settings.key_file).load().kids) == 1  # no key was added

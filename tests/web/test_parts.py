@@ -4,6 +4,7 @@ form's reading, serving (a port in use, the ``exactmate ui`` command)."""
 from __future__ import annotations
 
 import socket
+import webbrowser
 
 import httpx
 import pytest
@@ -151,7 +152,7 @@ def test_exactmate_ui_serves_until_stopped(monkeypatch: pytest.MonkeyPatch) -> N
         self._socket.close()
 
     monkeypatch.setattr(server_module.UiServer, "run", run_once)
-    monkeypatch.setattr(server_module.webbrowser, "open", opened.append)
+    monkeypatch.setattr(webbrowser, "open", opened.append)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

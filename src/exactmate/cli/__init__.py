@@ -6,6 +6,7 @@ Command groups live in their own modules and are registered here; the one bounda
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -48,8 +49,18 @@ def _register() -> None:
 _register()
 
 
+def _show_warnings() -> None:
+    """exactmate's own warnings (a database file others could read, ...) on standard error."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logger = logging.getLogger("exactmate")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+
+
 def main() -> None:
     """Entry point of the ``exactmate`` command."""
+    _show_warnings()
     try:
         app(standalone_mode=True)
     except ExactmateError as exc:

@@ -387,3 +387,5 @@ def rotate_key(
         f"Re-encrypted {report.secrets} secret(s) of {report.credentials} credential(s) under key "
         f"{report.key_id}."
     )
+    if report.pruned:
+        typer.echo(f"Removed the retired key(s) no secret uses any more: {', '.join(report.pruned)}.")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import getpass
 import sys
-import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from exactmate import browser
 from exactmate.auth import OAuthApp, authorization_url, new_state, parse_redirect
 from exactmate.connect.listener import CallbackListener, can_listen
 from exactmate.errors import AuthError
@@ -42,8 +42,8 @@ def _stderr(line: str) -> None:
 
 
 def _open_browser(url: str) -> bool:
-    """``webbrowser.open``, looked up when called (so it can be replaced, e.g. in tests)."""
-    return webbrowser.open(url)
+    """``browser.open_browser``, looked up when called (so it can be replaced, e.g. in tests)."""
+    return browser.open_browser(url)
 
 
 def _read_line() -> str:

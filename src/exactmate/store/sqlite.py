@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +12,17 @@ from sqlalchemy import Connection, Engine, event
 
 from exactmate.errors import StoreError
 
+log = logging.getLogger("exactmate.store")
+
 
 def prepare_file(database: str | None) -> None:
     """Create the SQLite file with mode 0600 (and a missing directory with 0700) before SQLite does.
 
     SQLite would create it with the process umask, typically world-readable; its -wal and -shm
-    files copy the main file's mode. An existing directory keeps its mode: it may be shared.
+    files copy the main file's mode. An existing file others can read or write (a copy, a restore,
+    a umask of 0) is set back to 0600 with a warning: the file holds the vault. An existing
+    directory keeps its mode, since it may be shared, but one that anybody may write to is warned
+    about: anybody could replace the database there.
     """
     if not database or database == ":memory:" or database.startswith("file:"):
         raise StoreError(
@@ -26,8 +33,11 @@ def prepare_file(database: str | None) -> None:
     try:
         if not path.parent.exists():
             path.parent.mkdir(parents=True, mode=0o700)
+        _warn_open_directory(path.parent)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
+        for owned in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            _tighten(owned)
         return
     except OSError as exc:
         raise StoreError(
@@ -35,6 +45,36 @@ def prepare_file(database: str | None) -> None:
             hint="make the directory writable, or point EXACTMATE_HOME / EXACTMATE_DB elsewhere",
         ) from None
     os.close(fd)
+
+
+def _tighten(path: Path) -> None:
+    """Set a database file others can read or write back to 0600, and say so."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if os.name != "posix" or not mode & 0o077:
+            return
+        path.chmod(0o600)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("%s can be read by other users (mode %o) and could not be changed: %s", path, mode, exc)
+        return
+    log.warning("%s could be read by other users (mode %o); exactmate set it to 0600", path, mode)
+
+
+def _warn_open_directory(directory: Path) -> None:
+    try:
+        mode = stat.S_IMODE(directory.stat().st_mode)
+    except OSError:
+        return
+    if os.name == "posix" and mode & 0o002 and not mode & stat.S_ISVTX:
+        log.warning(
+            "%s can be written by any user (mode %o): anybody could replace exactmate's database there; "
+            "run: chmod 700 %s",
+            directory,
+            mode,
+            directory,
+        )
 
 
 def install_transaction_control(engine: Engine, busy_timeout: float) -> None:

@@ -27,6 +27,7 @@ class RotationReport:
     key_id: str
     credentials: int
     secrets: int
+    pruned: tuple[str, ...] = ()  # retired key ids removed from the key file afterwards
 
 
 def stored_key_ids(store: Store) -> set[str]:

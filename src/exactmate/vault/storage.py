@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, select
 from exactmate.clock import Clock
 from exactmate.config import Settings
 from exactmate.errors import SecretBoxError, ValidationError, VaultError
-from exactmate.secretbox import KeyFile, KeyRing, SecretBox, split_blob
+from exactmate.secretbox import KeyFile, SecretBox, split_blob
 from exactmate.store import (
     CREDENTIAL_STATUSES,
     CredentialRow,
@@ -50,13 +51,13 @@ class Vault:
     def open(cls, settings: Settings | None = None, *, clock: Clock | None = None) -> Vault:
         """The vault of ``settings`` (default: from the environment); :meth:`close` closes its store."""
         settings = settings or Settings.from_env()
-        key_file = None if settings.master_key is not None else KeyFile(settings.key_file)
-        if settings.master_key is not None:
-            box = SecretBox(KeyRing.from_master_key(settings.master_key))
-        else:
-            assert key_file is not None
-            box = SecretBox(key_file.load_or_create())
-        vault = cls(Store.from_settings(settings, clock=clock), box, key_file=key_file)
+        store = Store.from_settings(settings, clock=clock)
+        try:
+            box = SecretBox.from_settings(settings, sealed=lambda: rotation.stored_key_ids(store))
+        except BaseException:
+            store.close()
+            raise
+        vault = cls(store, box, key_file=box.key_file)
         vault._owned = vault.store
         return vault
 
@@ -304,14 +305,24 @@ class Vault:
                 "credentials under a new EXACTMATE_MASTER_KEY",
             )
         self.check_key()
-        self.box = SecretBox(self._key_file.add_key())
-        return rotation.reencrypt_all(self.store, self.box, progress)
+        self.box = SecretBox(self._key_file.add_key(), key_file=self._key_file)
+        report = rotation.reencrypt_all(self.store, self.box, progress)
+        return self._prune(report)
 
     def reencrypt(self, progress: rotation.Progress | None = None) -> rotation.RotationReport:
         """Re-encrypt under the current primary key whatever an older key sealed (after an
         interrupted rotation); adds no key."""
         self.check_key()
-        return rotation.reencrypt_all(self.store, self.box, progress)
+        return self._prune(rotation.reencrypt_all(self.store, self.box, progress))
+
+    def _prune(self, report: rotation.RotationReport) -> rotation.RotationReport:
+        """Drop the retired keys no stored secret uses any more: a key kept for nothing is only a
+        liability. A key still in use (an interrupted rotation) stays until ``reencrypt`` is done."""
+        if self._key_file is None:
+            return report
+        pruned = self._key_file.prune(rotation.stored_key_ids(self.store))
+        self.box = SecretBox(self._key_file.load(), key_file=self._key_file)
+        return replace(report, pruned=pruned)
 
     # -- internals -------------------------------------------------------------------------------
 

@@ -12,13 +12,13 @@ import logging
 import socket
 import threading
 import time
-import webbrowser
 from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
 
+from exactmate import browser
 from exactmate.config import Settings
 from exactmate.errors import ConfigError
 from exactmate.web.app import create_app
@@ -148,6 +148,6 @@ def serve_ui(
         if announce is not None:
             announce(url)
         if open_browser:
-            webbrowser.open(url)
+            browser.open_browser(url)
 
     server.run(on_started=started)
