@@ -57,11 +57,22 @@ def add(vault: Vault, name: str = "Acme NL", **overrides: object) -> object:
         ("HTTPS://Start.ExactOnline.DE", "https://start.exactonline.de"),
         ("http://127.0.0.1:8555/", "http://127.0.0.1:8555"),
         ("http://localhost:9000", "http://localhost:9000"),
-        ("https://exact.example.com/proxy/", "https://exact.example.com/proxy"),
     ],
 )
 def test_server_url_normalised(given: str, expected: str) -> None:
     assert check_server_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    "host", ["https://169.254.169.254", "https://10.0.0.7", "https://exact.example.com/proxy/", "https://exactonl1ne.nl"]
+)
+def test_a_custom_host_must_be_allowed_explicitly(host: str, caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ValidationError, match="neither one of Exact Online's hosts") as refused:
+        check_server_url(host)
+    assert "--allow-custom-host" in str(refused.value)
+    with caplog.at_level("WARNING", logger="exactmate"):
+        assert check_server_url(host, allow_custom_host=True) == host.rstrip("/")
+    assert "is a custom host: its client secret will be sent there" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,14 @@ DivisionOpt = Annotated[
     int | None, typer.Option(help="Also check access to this division (default: the current one).", min=1)
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+CustomHostOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-custom-host",
+        help="Accept a server URL that is neither Exact's nor this machine's (a proxy in front of "
+        "Exact): the client secret is sent there.",
+    ),
+]
 
 _CAUSE_ERRORS: dict[Cause, type[errors.ExactmateError]] = {
     Cause.UNREACHABLE: errors.APIConnectionError,
@@ -178,6 +186,7 @@ def add(
         bool | None, typer.Option("--default/--no-default", help="Make it the default credential.")
     ] = None,
     division: DivisionOpt = None,
+    allow_custom_host: CustomHostOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Connect & Create: test the values (signing in to Exact) and save them only if the test succeeds."""
@@ -193,6 +202,7 @@ def add(
             make_default=default,
             skip_test=skip_test,
             division=division,
+            allow_custom_host=allow_custom_host,
         )
     _finish_save(outcome, fmt)
 
@@ -293,6 +303,7 @@ def edit(
     skip_test: Annotated[bool, typer.Option("--skip-test", help="Save without Test Connect.")] = False,
     no_browser: NoBrowser = False,
     division: DivisionOpt = None,
+    allow_custom_host: CustomHostOpt = False,
     fmt: FormatOpt = Format.text,
 ) -> None:
     """Change a credential; new connection values are saved only after a successful test.
@@ -318,6 +329,7 @@ def edit(
             client_secret=secret,
             skip_test=skip_test,
             division=division,
+            allow_custom_host=allow_custom_host,
         )
     _finish_save(outcome, fmt)
 

@@ -113,6 +113,7 @@ class Connector:
         make_default: bool | None = None,
         skip_test: bool = False,
         division: int | None = None,
+        allow_custom_host: bool = False,
     ) -> SaveResult:
         """Connect & Create: test these exact values (signing in), and save them only on success."""
         fields = check_fields(
@@ -121,12 +122,15 @@ class Connector:
             client_id=client_id,
             auth_type=auth_type,
             redirect_uri=redirect_uri,
+            allow_custom_host=allow_custom_host,
         )
         secret = check_secret(client_secret)
         if self.vault.find(fields.name) is not None:
             raise VaultError(f"a credential named {fields.name!r} already exists", hint="pick another name")
         self.vault.check_key()
-        values = dict(vars(fields), client_secret=secret, make_default=make_default)
+        values = dict(
+            vars(fields), client_secret=secret, make_default=make_default, allow_custom_host=allow_custom_host
+        )
         if skip_test:
             saved = self.vault.add(**values)
             return SaveResult(True, saved, None, SKIPPED_NOTE.format(name=saved.name))
@@ -149,6 +153,7 @@ class Connector:
         client_secret: str | None = None,
         skip_test: bool = False,
         division: int | None = None,
+        allow_custom_host: bool = False,
     ) -> SaveResult:
         """Change a credential; new connection values are tested (an unchanged secret with the
         stored one) and saved, with the test's tokens, only on success. A rename needs no test."""
@@ -160,9 +165,10 @@ class Connector:
             server_url=server_url,
             client_id=client_id,
             redirect_uri=redirect_uri,
+            allow_custom_host=allow_custom_host,
         )
         secret = check_secret(client_secret) if client_secret is not None else None
-        changes = dict(vars(fields), client_secret=secret)
+        changes = dict(vars(fields), client_secret=secret, allow_custom_host=allow_custom_host)
         changes["new_name"] = changes.pop("name")
         reconnect = secret is not None or any(
             getattr(current, key) != getattr(fields, key)

@@ -7,6 +7,7 @@ and reports every problem at once, so a user fixes a form (or a command line) in
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from exactmate.errors import ValidationError
+
+log = logging.getLogger("exactmate.vault")
 
 AUTH_TYPES = ("oauth2-code", "refresh-token")
 """``oauth2-code``: sign in in a browser (the authorization code flow). ``refresh-token``: start from
@@ -101,7 +104,7 @@ def _auth_type(value: str | None) -> str:
     return text
 
 
-def _server_url(value: str) -> str:
+def _server_url(value: str, allow_custom_host: bool = False) -> str:
     text = (value or "").strip()
     if not text:
         raise _Problem(f"Server URL is required: one of {_HOSTS_TEXT}, or a custom https URL")
@@ -122,6 +125,14 @@ def _server_url(value: str) -> str:
     _require_https_unless_loopback(parts.scheme, parts.hostname, "Server URL", text)
     if len(base) > MAX_URL:
         raise _Problem(f"Server URL is {len(base)} characters long; use at most {MAX_URL}")
+    if not is_loopback(parts.hostname):
+        if not allow_custom_host:
+            raise _Problem(
+                f"Server URL {text!r} is neither one of Exact Online's hosts ({_HOSTS_TEXT}) nor this "
+                "machine; Test Connect would send the client secret there. If it really is your "
+                "Exact Online (a proxy in front of it), allow a custom host (--allow-custom-host)"
+            )
+        log.warning("the server URL %s is a custom host: its client secret will be sent there", base)
     return base
 
 
@@ -214,12 +225,14 @@ def check_auth_type(value: str | None) -> str:
     return _single(lambda: _auth_type(value))
 
 
-def check_server_url(value: str) -> str:
-    """A country host (also by short name: ``nl``, ``be``, ``uk``, …) or a custom https URL.
+def check_server_url(value: str, *, allow_custom_host: bool = False) -> str:
+    """A country host (also by short name: ``nl``, ``be``, ``uk``, …), this machine (the emulator,
+    where plain http is accepted too), or, only with ``allow_custom_host``, any other https URL.
 
-    Plain http is accepted only on loopback, which is how the emulator is reached.
+    Test Connect sends the client secret to the server URL, so a host that is neither Exact's nor
+    this machine's (a typo'd domain, a cloud metadata address, an intranet box) must be asked for.
     """
-    return _single(lambda: _server_url(value))
+    return _single(lambda: _server_url(value, allow_custom_host))
 
 
 def check_client_id(value: str, server_url: str | None) -> str:
@@ -247,6 +260,7 @@ def check_fields(
     client_id: str,
     auth_type: str | None = None,
     redirect_uri: str | None = None,
+    allow_custom_host: bool = False,
 ) -> CredentialFields:
     """Every field checked; one ValidationError listing all problems if any field is wrong."""
     problems: list[str] = []
@@ -260,7 +274,7 @@ def check_fields(
 
     checked_name = run(lambda: _name(name))
     checked_type = run(lambda: _auth_type(auth_type))
-    checked_url = run(lambda: _server_url(server_url))
+    checked_url = run(lambda: _server_url(server_url, allow_custom_host))
     checked_id = run(lambda: _client_id(client_id, checked_url))
     checked_redirect = run(lambda: _redirect_uri(redirect_uri))
     if problems:

@@ -130,11 +130,13 @@ class Vault:
         tokens: TokenValues | None = None,
         last_test: LastTest | None = None,
         credential_id: str | None = None,
+        allow_custom_host: bool = False,
     ) -> Credential:
         """Store a new credential, with the tokens its Test Connect obtained, in one transaction.
 
         ``make_default`` None makes it the default when no other credential is. ``credential_id``
         lets a caller that already used an id (for the rate ledger of the test) keep it.
+        ``allow_custom_host``: accept a server URL that is neither Exact's nor this machine's.
         """
         fields = check_fields(
             name=name,
@@ -142,6 +144,7 @@ class Vault:
             client_id=client_id,
             auth_type=auth_type,
             redirect_uri=redirect_uri,
+            allow_custom_host=allow_custom_host,
         )
         secret = check_secret(client_secret)
         self.check_key()
@@ -175,10 +178,12 @@ class Vault:
         server_url: str | None = None,
         client_id: str | None = None,
         redirect_uri: str | None = None,
+        allow_custom_host: bool = False,
     ) -> CredentialFields:
         """The values the credential would have after :meth:`edit`, checked; stores nothing.
 
-        VaultError when the new name belongs to another credential.
+        VaultError when the new name belongs to another credential. A stored custom host stays
+        allowed while the server URL is left as it is.
         """
         current = self.get(name)
         fields = check_fields(
@@ -187,6 +192,7 @@ class Vault:
             server_url=current.server_url if server_url is None else server_url,
             client_id=current.client_id if client_id is None else client_id,
             redirect_uri=redirect_uri or current.redirect_uri,
+            allow_custom_host=allow_custom_host or server_url is None or server_url == current.server_url,
         )
         other = self.find(fields.name)
         if other is not None and other.id != current.id:
@@ -205,6 +211,7 @@ class Vault:
         client_secret: str | None = None,
         tokens: TokenValues | None = None,
         last_test: LastTest | None = None,
+        allow_custom_host: bool = False,
     ) -> Credential:
         """Change a credential's values in one transaction.
 
@@ -219,6 +226,7 @@ class Vault:
             server_url=server_url,
             client_id=client_id,
             redirect_uri=redirect_uri,
+            allow_custom_host=allow_custom_host,
         )
         secret = check_secret(client_secret) if client_secret is not None else None
         changes: dict[str, Any] = {

@@ -11,6 +11,7 @@ obtained. The client secret is never sent back to the page, not even masked.
 from __future__ import annotations
 
 import hmac
+import shlex
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -53,6 +54,7 @@ def _form_page(request: Request, editing: Credential | None) -> Response:
             "server_url": "",
             "client_id": "",
             "redirect_uri": callback_url(request),
+            "allow_custom_host": False,
         }
         warning = ""
     else:
@@ -64,6 +66,7 @@ def _form_page(request: Request, editing: Credential | None) -> Response:
             "server_url": "" if known else editing.server_url,
             "client_id": editing.client_id,
             "redirect_uri": editing.redirect_uri,
+            "allow_custom_host": False,
         }
         warning = (
             ""
@@ -71,7 +74,8 @@ def _form_page(request: Request, editing: Credential | None) -> Response:
             else (
                 f"This credential's sign-in returns to {editing.redirect_uri}, not to this page "
                 f"({callback_url(request)}): a Test Connect that needs a sign-in cannot finish here. "
-                "Run the UI on that address, or sign in with: exactmate vault connect " + editing.name
+                "Run the UI on that address, or sign in with: exactmate vault connect "
+                + shlex.quote(editing.name)
             )
         )
     return render(
@@ -259,6 +263,7 @@ def _store(
             tokens=test.tokens,
             last_test=last,
             credential_id=test.candidate_id,
+            allow_custom_host=values.allow_custom_host,
         )
         return saved
     edited: Credential = vault.edit(
@@ -271,6 +276,7 @@ def _store(
         client_secret=form.client_secret or None,
         tokens=test.tokens,
         last_test=last,
+        allow_custom_host=values.allow_custom_host,
     )
     return edited
 

@@ -43,6 +43,7 @@ class CredentialForm:
     client_secret: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
     test_id: str = ""
+    allow_custom_host: bool = False
 
 
 def read_form(form: FormData) -> CredentialForm:
@@ -64,6 +65,7 @@ def read_form(form: FormData) -> CredentialForm:
         client_secret=text("client_secret"),
         refresh_token=text("refresh_token").strip(),
         test_id=text("test_id").strip(),
+        allow_custom_host=text("allow_custom_host") in ("1", "on", "true"),
     )
 
 
@@ -97,7 +99,9 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         if other is not None and (editing is None or other.id != editing.id):
             errors["name"] = f"A credential named {other.name!r} already exists: choose another name"
     auth_type = run("auth_type", lambda: check_auth_type(form.auth_type))
-    server_url = run("server_url", lambda: check_server_url(form.server_url))
+    stored_url = editing.server_url if editing is not None else None
+    allow_custom = form.allow_custom_host or form.server_url.strip().rstrip("/") == stored_url
+    server_url = run("server_url", lambda: check_server_url(form.server_url, allow_custom_host=allow_custom))
     client_id = run("client_id", lambda: check_client_id(form.client_id, server_url))
     redirect_uri = run("redirect_uri", lambda: check_redirect_uri(form.redirect_uri))
     secret: str | None
@@ -138,5 +142,6 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         secret=secret,
         refresh_token=form.refresh_token if needs_sign_in else "",
         credential_id=editing.id if editing is not None else "",
+        allow_custom_host=allow_custom,
     )
     return Checked(values, {}, needs_sign_in)

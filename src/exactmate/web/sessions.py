@@ -43,6 +43,7 @@ class TestedValues:
     secret: str = field(repr=False)
     refresh_token: str = field(default="", repr=False)
     credential_id: str = ""  # the credential being edited or re-authorised; "" for a new one
+    allow_custom_host: bool = False  # a server URL neither Exact's nor this machine's, asked for
 
     def fingerprint(self, signer: Signer) -> str:
         """A keyed hash of every value: equal exactly when every value is equal."""
@@ -55,6 +56,7 @@ class TestedValues:
             self.secret,
             self.refresh_token,
             self.credential_id,
+            self.allow_custom_host,
         ]
         return signer.sign("tested-values", json.dumps(values, ensure_ascii=False))
 
