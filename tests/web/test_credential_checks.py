@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import httpx
+from starlette.datastructures import FormData
 from tests.emulator_helpers import authorize
 from tests.live_emulator import free_port
 from tests.web.conftest import (
@@ -16,6 +17,8 @@ from tests.web.conftest import (
 )
 
 from exactmate.config import Settings
+from exactmate.vault import Vault
+from exactmate.web.credentialform import check_form, read_form
 
 
 def test_every_bad_field_is_named_under_its_input_and_nothing_is_sent(ui, live: Live) -> None:
@@ -39,6 +42,28 @@ def test_every_bad_field_is_named_under_its_input_and_nothing_is_sent(ui, live: 
     assert "Client Secret is required" in errors["client_secret"]
     assert "Fix the marked fields" in body["html"]
     assert live.stats() == before
+
+
+def test_a_custom_host_needs_the_box_ticked_before_anything_is_sent(ui, live: Live) -> None:
+    form = credential_form(live, server_choice="custom", server_url="https://169.254.169.254")
+    before = live.stats()
+    refused = ui.post("/vault/test", data=form, headers={"X-CSRF-Token": csrf(ui)})
+    assert refused.status_code == 400
+    assert "neither one of Exact Online's hosts" in refused.json()["errors"]["server_url"]
+    assert live.stats() == before
+
+
+def test_the_custom_host_box_lets_the_form_through(settings: Settings) -> None:
+    # Checked without a Test Connect, which would reach out to that host.
+    posted = {"name": "Proxy", "server_choice": "custom", "server_url": "https://exact.proxy.example/",
+              "client_id": "abc", "client_secret": "s", "allow_custom_host": "1"}  # fmt: skip
+    with Vault.open(settings) as vault:
+        checked = check_form(read_form(FormData(list(posted.items()))), vault, None)
+        assert checked.ok and checked.values is not None
+        assert checked.values.allow_custom_host and checked.values.server_url == "https://exact.proxy.example"
+        unticked = {k: v for k, v in posted.items() if k != "allow_custom_host"}
+        refused = check_form(read_form(FormData(list(unticked.items()))), vault, None)
+        assert "neither one of Exact Online's hosts" in refused.errors["server_url"]
 
 
 def test_a_client_id_must_be_a_guid_on_exacts_hosts_and_names_must_be_unique(ui, live: Live) -> None:
