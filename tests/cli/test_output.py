@@ -45,6 +45,29 @@ def test_csv_quotes_and_leaves_empty_cells() -> None:
     assert rows == [["Notes", "Quantity"], ["", "7.5"], ['a, "b"', "2.0"]]
 
 
+FORMULAS = [
+    {"Name": "=HYPERLINK(\"http://x\",\"y\")", "Code": "+31 20 1234", "Notes": "-2+3", "City": "@SUM(A1)",
+     "Quantity": -7.5, "Text": "-7.5", "Tab": "\tcmd", "Plain": "A-1"},
+]  # fmt: skip
+
+
+def test_csv_neutralises_formulas_unless_raw_is_asked_for() -> None:
+    out = io.StringIO()
+    write_records(FORMULAS, Format.csv, out)
+    [header, row] = list(csv.reader(io.StringIO(out.getvalue())))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Name"] == "'=HYPERLINK(\"http://x\",\"y\")"
+    assert (cells["Code"], cells["Notes"], cells["City"]) == ("'+31 20 1234", "'-2+3", "'@SUM(A1)")
+    assert cells["Tab"] == "'\tcmd"
+    assert (cells["Quantity"], cells["Text"], cells["Plain"]) == ("-7.5", "-7.5", "A-1")  # numbers stay
+    raw = io.StringIO()
+    write_records(FORMULAS, Format.csv, raw, raw_csv=True)
+    assert list(csv.reader(io.StringIO(raw.getvalue())))[1][0] == "=HYPERLINK(\"http://x\",\"y\")"
+    single = io.StringIO()
+    write_record(FORMULAS[0], Format.csv, single)
+    assert "'=HYPERLINK" in single.getvalue()
+
+
 def test_division_tags_lead_csv_and_tables() -> None:
     tagged = [{"Division": 100001, "Code": "A"}]
     out = io.StringIO()

@@ -83,6 +83,7 @@ def test_results_as_table_json_and_csv() -> None:
     assert result.table() == [["1", "", ""], ["", "true", '{"x": 1}']]
     assert result.as_csv().splitlines() == ["A,B,C", "1,,", ',true,"{""x"": 1}"']
     assert '"A": 1' in result.as_json()
+    assert Result("t", [{"Name": "=1+1", "Qty": -2}]).as_csv().splitlines()[1] == "'=1+1,-2"  # no formulas
     assert Result("t", []).id != Result("t", []).id
     assert not result.vertical
     wide = Result("t", [{f"F{i}": i for i in range(7)}])

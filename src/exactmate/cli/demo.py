@@ -30,9 +30,9 @@ from exactmate.actions import (
     read_entries,
     update_time_transaction,
 )
+from exactmate.actions.plain import cell
 from exactmate.actions.timerules import TIME_TRANSACTIONS
 from exactmate.cli.demo_consent import EmulatorConsent
-from exactmate.cli.output import cell
 from exactmate.config import Settings
 from exactmate.connect.flows import Connector
 from exactmate.emulator import config as emulator_config

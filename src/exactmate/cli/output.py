@@ -21,7 +21,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
-from exactmate.actions.plain import plain
+from exactmate.actions.plain import cell, csv_cell, plain
 from exactmate.errors import ValidationError
 
 TABLE_BATCH = 500
@@ -51,20 +51,6 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False, indent=indent)
 
 
-def cell(value: Any) -> str:
-    """A value as one table or CSV cell."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(value)
-    value = plain(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
 @contextmanager
 def destination(path: Path | None) -> Iterator[IO[str]]:
     """The file ``--output`` names (created or replaced), else standard output."""
@@ -86,14 +72,13 @@ def write_records(
     *,
     columns: Sequence[str] | None = None,
     title: str | None = None,
+    raw_csv: bool = False,
 ) -> int:
-    """Write ``records`` as they come; returns how many were written."""
-    writer = {
-        Format.json: _write_json,
-        Format.ndjson: _write_ndjson,
-        Format.csv: _write_csv,
-        Format.table: _write_table,
-    }[fmt]
+    """Write ``records`` as they come; returns how many were written. CSV cells a spreadsheet would
+    run as formulas are neutralised unless ``raw_csv`` (see ``actions.plain.csv_cell``)."""
+    if fmt is Format.csv:
+        return _write_csv(iter(records), out, columns, raw_csv)
+    writer = {Format.json: _write_json, Format.ndjson: _write_ndjson, Format.table: _write_table}[fmt]
     return writer(iter(records), out, columns, title)
 
 
@@ -120,7 +105,7 @@ def _write_json(records: Iterator[Mapping[str, Any]], out: IO[str], _c: object, 
 
 
 def _write_csv(
-    records: Iterator[Mapping[str, Any]], out: IO[str], columns: Sequence[str] | None, _t: object
+    records: Iterator[Mapping[str, Any]], out: IO[str], columns: Sequence[str] | None, raw: bool
 ) -> int:
     first = next(records, None)
     if first is None:
@@ -134,7 +119,7 @@ def _write_csv(
     writer.writeheader()
     count = 0
     for record in _chain(first, records):
-        writer.writerow({name: cell(record.get(name)) for name in names})
+        writer.writerow({name: csv_cell(record.get(name), raw=raw) for name in names})
         count += 1
     out.flush()
     return count
@@ -181,7 +166,9 @@ def _table(names: Sequence[str], rows: Sequence[Mapping[str, Any]], title: str |
     return table
 
 
-def write_record(record: Mapping[str, Any], fmt: Format, out: IO[str], *, title: str | None = None) -> None:
+def write_record(
+    record: Mapping[str, Any], fmt: Format, out: IO[str], *, title: str | None = None, raw_csv: bool = False
+) -> None:
     """One record: a Field/Value table, an object, one NDJSON line or a one-row CSV."""
     if fmt is Format.table:
         console = table_console(out)
@@ -192,7 +179,7 @@ def write_record(record: Mapping[str, Any], fmt: Format, out: IO[str], *, title:
     elif fmt is Format.json:
         out.write(to_json(record, indent=2) + "\n")
     else:
-        write_records([record], fmt, out)
+        write_records([record], fmt, out, raw_csv=raw_csv)
 
 
 def table_console(out: IO[str]) -> Console:

@@ -47,6 +47,14 @@ def get(
     division: session.DivisionOption = "current",
     fmt: session.FormatOption = Format.table,
     output: session.OutputOption = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="Write CSV cells as they are: by default a text starting with = + - @ gets a leading ' "
+            "so that a spreadsheet does not run it as a formula.",
+        ),
+    ] = False,
 ) -> None:
     """List records of an endpoint, or get one by its key."""
     choice = session.division(division)
@@ -68,9 +76,11 @@ def get(
         )
         with destination(output) as out:
             if isinstance(found, Listing):
-                write_records(found, fmt, out, columns=found.fields, title=found.endpoint.path)
+                write_records(
+                    found, fmt, out, columns=found.fields, title=found.endpoint.path, raw_csv=raw_csv
+                )
             else:
-                write_record(found, fmt, out, title=f"{endpoint} {key}")
+                write_record(found, fmt, out, title=f"{endpoint} {key}", raw_csv=raw_csv)
     if isinstance(found, Listing) and found.errors:
         for number, error in found.errors:
             session.echo_err(f"error: division {number}: {error}")

@@ -11,10 +11,11 @@ from rich.table import Table
 
 from exactmate.actions import CreateResult, UpdateResult, create_time_transactions, update_time_transaction
 from exactmate.actions.fields import parse_assignments
+from exactmate.actions.plain import cell
 from exactmate.actions.sources import read_entries
 from exactmate.cli import session
 from exactmate.cli.exit_codes import INCOMPLETE, exit_code_for
-from exactmate.cli.output import Format, cell, to_json
+from exactmate.cli.output import Format, to_json
 from exactmate.errors import ValidationError
 
 app = typer.Typer(help="Project time transactions: create (one or many) and update.", no_args_is_help=True)

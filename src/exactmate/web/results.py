@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from exactmate.actions.plain import cell, csv_cell
+
 VERTICAL_FROM = 6
 """A single record with more columns than this is shown as field / value lines."""
 
@@ -28,17 +30,6 @@ def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
         for name in row:
             seen.setdefault(str(name), None)
     return list(seen)
-
-
-def cell(value: Any) -> str:
-    """A value as one table or CSV cell."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 @dataclass(frozen=True)
@@ -73,7 +64,7 @@ class Result:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(self.columns)
-        writer.writerows(self.table())
+        writer.writerows([[csv_cell(row.get(name)) for name in self.columns] for row in self.rows])
         return out.getvalue()
 
 
