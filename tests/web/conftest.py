@@ -58,16 +58,32 @@ def live(serve: Callable[..., Live]) -> Live:
 
 
 def browser(
-    app: Any, *, host: str = "127.0.0.1", base_url: str = UI_BASE, raise_server_exceptions: bool = True
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    base_url: str = UI_BASE,
+    raise_server_exceptions: bool = True,
+    signed_in: bool = True,
 ) -> TestClient:
-    """A TestClient that looks like a browser on this machine (loopback address and Host)."""
-    return TestClient(
+    """A TestClient that looks like a browser on this machine (loopback address and Host), signed in
+    through the one-time link `exactmate ui` prints (unless ``signed_in`` is False)."""
+    client = TestClient(
         app,
         base_url=base_url,
         client=(host, 50_000),
         follow_redirects=False,
         raise_server_exceptions=raise_server_exceptions,
     )
+    if not signed_in:
+        return client
+    link = app.state.ui.sessions.login_path()
+    if link is not None:
+        answer = client.get(link)
+    else:  # the link was used by another browser: type the token, as its user would
+        token = csrf(client, "/login")
+        answer = client.post("/login", data={"token": app.state.ui.policy.token, "csrf_token": token})
+    assert answer.status_code == 303, answer.text
+    return client
 
 
 @pytest.fixture

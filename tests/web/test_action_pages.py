@@ -82,11 +82,15 @@ def test_the_page_offers_credentials_divisions_and_the_four_actions(ui, world: L
         "Dry run",
     ):
         assert label in page
-    divisions = ui.get("/api/divisions", params={"credential": "Demo NL"}).json()
+    calls = rest_calls(world)
+    cross_site = ui.get("/api/divisions", params={"credential": "Demo NL"})  # no CSRF token: refused
+    assert cross_site.status_code == 403 and rest_calls(world) == calls
+    token = {"X-CSRF-Token": csrf(ui, "/actions")}
+    divisions = ui.get("/api/divisions", params={"credential": "Demo NL"}, headers=token).json()
     assert divisions["current"] == D1
     assert [d["code"] for d in divisions["divisions"]] == [100001, 100002]
     calls = rest_calls(world)
-    assert ui.get("/api/divisions", params={"credential": "demo nl"}).json() == divisions
+    assert ui.get("/api/divisions", params={"credential": "demo nl"}, headers=token).json() == divisions
     assert rest_calls(world) == calls  # cached: no second call
 
 

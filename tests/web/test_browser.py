@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 from tests.web.browser import Shots, chromium, screenshot_folder
 from tests.web.conftest import CLIENT_ID, SECRET, Live, create_credential, csrf
@@ -45,21 +46,31 @@ def emulator(serve: Callable[..., Live]) -> Live:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[UiServer]:
-    with UiServer(create_app(settings), port=0) as running:
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[UiServer]:
+    with UiServer(app, port=0) as running:
         yield running
 
 
 @pytest.fixture
-def page(pw: Playwright, tmp_path: Path) -> Iterator[Page]:
+def page(pw: Playwright, tmp_path: Path, server: UiServer, app: FastAPI) -> Iterator[Page]:
+    """Chromium, signed in as the user is: through the one-time link `exactmate ui` opens."""
     with chromium(pw, tmp_path / "chromium-profile") as context:
-        yield context.new_page()
+        page = context.new_page()
+        page.goto(server.url.rstrip("/") + app.state.ui.sessions.login_path())
+        yield page
 
 
 @pytest.fixture
-def http(server: UiServer) -> Iterator[httpx.Client]:
-    """The same UI over plain HTTP, for set-up steps that are not part of a journey."""
-    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as client:
+def http(server: UiServer, app: FastAPI) -> Iterator[httpx.Client]:
+    """The same UI over plain HTTP, for set-up steps that are not part of a journey (the access token
+    as a bearer token, the way a script uses the UI)."""
+    bearer = {"Authorization": f"Bearer {app.state.ui.policy.token}"}
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=30, headers=bearer) as client:
         yield client
 
 

@@ -3,6 +3,8 @@ needs), one endpoint's fields for the Data Manager, key checks, and divisions.""
 
 from __future__ import annotations
 
+from tests.web.conftest import csrf
+
 from exactmate.catalogue import Catalogue
 from exactmate.web.datamanager import describe, input_for, usual_fields
 
@@ -71,9 +73,10 @@ def test_keys_are_checked_as_typed(ui) -> None:
 
 
 def test_divisions_without_any_credential_say_how_to_add_one(ui) -> None:
-    answer = ui.get("/api/divisions")
+    token = {"X-CSRF-Token": csrf(ui, "/actions")}
+    answer = ui.get("/api/divisions", headers=token)
     assert answer.status_code == 400 and "holds no credential" in answer.json()["error"]
-    unknown = ui.get("/api/divisions", params={"credential": "Nobody"})
+    unknown = ui.get("/api/divisions", params={"credential": "Nobody"}, headers=token)
     assert unknown.status_code == 400 and "No credential named" in unknown.json()["error"]
 
 

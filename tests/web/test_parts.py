@@ -120,8 +120,12 @@ def test_the_action_form_is_read_into_arguments() -> None:
 
 
 def test_the_server_serves_on_a_free_port_and_refuses_a_busy_one(settings: Settings) -> None:
-    with UiServer(create_app(settings), port=0) as server:
-        answer = httpx.get(server.url + "vault", timeout=10)
+    app = create_app(settings)
+    with UiServer(app, port=0) as server:
+        refused = httpx.get(server.url + "vault", timeout=10)
+        assert refused.status_code == 401  # on loopback too: only the owner, who has the token
+        bearer = {"Authorization": f"Bearer {app.state.ui.policy.token}"}
+        answer = httpx.get(server.url + "vault", timeout=10, headers=bearer)
         assert answer.status_code == 200 and "Application Credentials" in answer.text
         with pytest.raises(ConfigError, match="already in use"):
             UiServer(create_app(settings), port=server.port)
@@ -160,4 +164,6 @@ def test_exactmate_ui_serves_until_stopped(monkeypatch: pytest.MonkeyPatch) -> N
     result = CliRunner().invoke(cli_app, ["ui", "--port", str(port)])
     assert result.exit_code == 0, result.output
     assert f"http://127.0.0.1:{port}/" in result.output and "oauth/callback" in result.output
-    assert opened == [f"http://127.0.0.1:{port}/"] and seen == [port]
+    [link] = opened  # the one-time sign-in link, printed and opened
+    assert link.startswith(f"http://127.0.0.1:{port}/login?code=") and seen == [port]
+    assert f"Sign in (this link works once): {link}" in result.output

@@ -9,6 +9,7 @@ from importlib import resources
 import pytest
 from tests.web.conftest import browser, csrf
 
+from exactmate.clock import FakeClock
 from exactmate.config import Settings
 from exactmate.errors import ConfigError
 from exactmate.web import create_app
@@ -48,9 +49,11 @@ def test_binding_beyond_loopback_needs_a_long_enough_token() -> None:
     with pytest.raises(ConfigError, match="at least 16 characters"):
         AccessPolicy.for_bind("0.0.0.0", env={TOKEN_ENV: "short"})
     policy = AccessPolicy.for_bind("0.0.0.0", env={TOKEN_ENV: TOKEN})
-    assert policy.needs_token and not policy.loopback_only
+    assert policy.fixed and not policy.loopback_only
     assert TOKEN not in repr(policy)
-    assert not AccessPolicy.for_bind("127.0.0.1", env={}).needs_token
+    made = AccessPolicy.for_bind("127.0.0.1", env={})  # loopback: a new token each start
+    assert not made.fixed and len(made.token) >= 32 and made.token != AccessPolicy.for_bind("127.0.0.1").token
+    assert made.token not in repr(made)
 
 
 def test_create_app_refuses_a_public_bind_without_a_token(settings: Settings) -> None:
@@ -60,10 +63,10 @@ def test_create_app_refuses_a_public_bind_without_a_token(settings: Settings) ->
 
 def test_loopback_mode_refuses_other_machines_and_foreign_host_names(settings: Settings) -> None:
     app = create_app(settings)
-    with browser(app, host="192.168.1.50") as remote:
+    with browser(app, host="192.168.1.50", signed_in=False) as remote:
         refused = remote.get("/vault")
     assert refused.status_code == 403 and "this machine only" in refused.text
-    with browser(app, base_url="http://attacker.example:8400") as rebound:
+    with browser(app, base_url="http://attacker.example:8400", signed_in=False) as rebound:
         answer = rebound.get("/vault")
     assert answer.status_code == 421  # DNS rebinding: a loopback client, but a foreign Host
     with browser(app, base_url="http://localhost:8400") as local:
@@ -113,7 +116,7 @@ def test_every_form_on_every_page_carries_the_csrf_token(ui) -> None:
 
 def test_token_mode_asks_for_the_token_on_every_request(settings: Settings) -> None:
     app = create_app(settings, host="0.0.0.0", ui_token=TOKEN)
-    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400") as remote:
+    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400", signed_in=False) as remote:
         page = remote.get("/vault", headers={"Accept": "text/html"})
         assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fvault"
         assert remote.get("/api/endpoints").status_code == 401
@@ -129,14 +132,50 @@ def test_token_mode_asks_for_the_token_on_every_request(settings: Settings) -> N
         assert cookie and TOKEN not in cookie
         assert remote.get("/vault").status_code == 200
 
+        copied = remote.cookies.get(SESSION_COOKIE)
         out = remote.post("/logout", data={"csrf_token": csrf(remote)})
         assert out.status_code == 303
         assert remote.get("/api/endpoints").status_code == 401
+    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400", signed_in=False) as thief:
+        thief.cookies.set(SESSION_COOKIE, copied or "")
+        assert thief.get("/api/endpoints").status_code == 401  # signing out revoked the session itself
+
+
+def test_on_loopback_too_only_the_owner_gets_in_through_the_one_time_link(settings: Settings) -> None:
+    app = create_app(settings)
+    link = app.state.ui.sessions.login_path()
+    assert link and link.startswith("/login?code=")
+    with browser(app, signed_in=False) as other_user:  # another account on this machine
+        assert other_user.get("/actions").status_code == 401
+        assert other_user.get("/vault", headers={"Accept": "text/html"}).status_code == 303
+    with browser(app, signed_in=False) as owner:
+        entered = owner.get(link)
+        assert entered.status_code == 303 and entered.headers["location"] == "/"
+        assert owner.get("/actions").status_code == 200
+    with browser(app, signed_in=False) as late:
+        again = late.get(link)  # from the browser's history, say
+        assert again.status_code == 401 and "used already" in again.text
+        assert late.get("/actions").status_code == 401
+    assert app.state.ui.sessions.login_path() is None
+
+
+def test_wrong_tokens_are_throttled(settings: Settings) -> None:
+    clock = FakeClock(1_000_000.0)
+    app = create_app(settings, host="0.0.0.0", ui_token=TOKEN, clock=clock)
+    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400", signed_in=False) as guesser:
+        token = csrf(guesser, "/login")
+        for _ in range(5):
+            wrong = guesser.post("/login", data={"csrf_token": token, "token": "guess-guess-guess"})
+            assert wrong.status_code == 401
+        held = guesser.post("/login", data={"csrf_token": token, "token": TOKEN})
+        assert held.status_code == 429 and "try again in 60 s" in held.text
+        clock.advance(61)
+        assert guesser.post("/login", data={"csrf_token": token, "token": TOKEN}).status_code == 303
 
 
 def test_login_never_redirects_off_site(settings: Settings) -> None:
     app = create_app(settings, host="0.0.0.0", ui_token=TOKEN)
-    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400") as remote:
+    with browser(app, host="10.1.2.3", base_url="http://ui.example:8400", signed_in=False) as remote:
         token = csrf(remote, "/login")
         for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
             answer = remote.post("/login", data={"csrf_token": token, "token": TOKEN, "next": target})
@@ -144,7 +183,8 @@ def test_login_never_redirects_off_site(settings: Settings) -> None:
 
 
 def test_the_csrf_cookie_is_http_only_and_same_site(ui) -> None:
-    answer = ui.get("/vault")
+    with browser(ui.app, signed_in=False) as fresh:
+        answer = fresh.get("/login")
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith(f"{CSRF_COOKIE}=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 

@@ -233,7 +233,7 @@ def _serve_ui(run: Demo) -> None:
     from exactmate.web.server import serve_ui
 
     run.say("opening the web UI on the demo's vault (Ctrl+C to stop)")
-    serve_ui(run.settings, announce=lambda url: run.say(f"web UI on {url}"))
+    serve_ui(run.settings, announce=lambda url, sign_in: run.say(f"web UI on {url}; sign in: {sign_in}"))
 
 
 def _short(record: dict[str, Any] | Any) -> str:

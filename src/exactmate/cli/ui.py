@@ -18,8 +18,8 @@ def ui(
     host: Annotated[
         str,
         typer.Option(
-            help="Address to listen on. Anything but 127.0.0.1/localhost needs EXACTMATE_UI_TOKEN, "
-            "which the page then asks for."
+            help="Address to listen on. Anything but 127.0.0.1/localhost needs EXACTMATE_UI_TOKEN "
+            "(else a new access token is made at each start; the printed sign-in link carries it in)."
         ),
     ] = "127.0.0.1",
     port: Annotated[
@@ -31,7 +31,8 @@ def ui(
     """Serve the web UI: Management → Vault and the actions, with Test Connect in the browser."""
     from exactmate.web import serve_ui
 
-    def announce(url: str) -> None:
+    def announce(url: str, sign_in: str) -> None:
         typer.echo(f"exactmate UI: {url}  (OAuth callback: {url}oauth/callback; Ctrl+C stops it)")
+        typer.echo(f"Sign in (this link works once): {sign_in}")
 
     serve_ui(Settings.from_env(), host, port, open_browser=not no_browser, announce=announce)

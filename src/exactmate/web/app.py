@@ -1,7 +1,7 @@
 """The web UI as a FastAPI app: the Vault page, the action forms and the OAuth callback.
 
 ```python
-app = create_app(Settings.from_env())            # loopback only
+app = create_app(Settings.from_env())            # loopback only, a new access token each start
 app = create_app(settings, host="0.0.0.0")        # needs EXACTMATE_UI_TOKEN
 ```
 
@@ -32,6 +32,7 @@ from exactmate.web.security import (
     AccessPolicy,
     CsrfError,
     SecurityMiddleware,
+    Sessions,
     Signer,
     verify_csrf,
 )
@@ -59,6 +60,8 @@ def create_app(
     settings = settings or Settings.from_env()
     policy = AccessPolicy.for_bind(host, ui_token)
     signer = Signer()
+    now_clock = clock or SystemClock()
+    sessions = Sessions(signer, now_clock.now)
     app = FastAPI(
         title="exactmate",
         docs_url=None,
@@ -68,10 +71,11 @@ def create_app(
     )
     context = UiContext(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=now_clock,
         catalogue=catalogue or Catalogue.load(),
         policy=policy,
         signer=signer,
+        sessions=sessions,
         transport=transport,
     )
     app.state.ui = context
@@ -79,7 +83,7 @@ def create_app(
     app.state.divisions = DivisionCache()
     app.state.tests = PendingTests(context.clock)
     app.state.results = ResultStore()
-    app.add_middleware(SecurityMiddleware, policy=policy, signer=signer)
+    app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)
     app.mount("/static", StaticFiles(packages=[("exactmate.web", "static")]), name="static")
     for module in (login, vault_pages, credential_pages, oauth_callback, action_pages, lookups):
         app.include_router(module.router)

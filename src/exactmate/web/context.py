@@ -17,7 +17,7 @@ from starlette.requests import Request
 from exactmate.catalogue import Catalogue
 from exactmate.clock import Clock
 from exactmate.config import Settings
-from exactmate.web.security import AccessPolicy, Signer
+from exactmate.web.security import AccessPolicy, Sessions, Signer
 
 Level = Literal["ok", "warn", "bad"]
 
@@ -57,6 +57,7 @@ class UiContext:
     catalogue: Catalogue
     policy: AccessPolicy
     signer: Signer
+    sessions: Sessions
     transport: httpx.BaseTransport | None = None
     flashes: Flashes = field(default_factory=Flashes)
 

@@ -1,7 +1,9 @@
-"""The sign-in page used when the UI is bound to a non-loopback address (see :mod:`.security`).
+"""Signing in to the web UI, and out (see :mod:`.security`).
 
-The token is typed into a form (never put into a URL); a correct one sets the session cookie, which
-holds a keyed hash of the token, so every later request proves it knows the token.
+Two ways in: the one-time link ``exactmate ui`` prints and opens (``/login?code=…``: the code works
+once, so the link in the browser's history opens nothing later), or the access token typed into a
+form (never put into a URL). Either sets a session cookie; signing out revokes that session on the
+server, so a copy of the cookie opens nothing either. Wrong tokens are throttled.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from exactmate.web.context import ui
-from exactmate.web.security import session_cookie_header, session_value
+from exactmate.web.security import SESSION_COOKIE, session_cookie_header
 from exactmate.web.templating import render
 
 router = APIRouter()
@@ -26,32 +28,43 @@ def _safe_next(target: str) -> str:
     return target
 
 
+def _signed_in(request: Request, target: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    response.headers.append("set-cookie", session_cookie_header(ui(request).sessions.open()))
+    return response
+
+
 @router.get("/login")
-def login_page(request: Request, next: str = "/") -> Response:
-    if not ui(request).policy.needs_token:
-        return RedirectResponse("/", status_code=303)
-    return render(request, "login.html", section="", next=_safe_next(next), problem="")
+def login_page(request: Request, next: str = "/", code: str = "") -> Response:
+    target = _safe_next(next)
+    if code:
+        if ui(request).sessions.use_code(code):
+            return _signed_in(request, target)
+        problem = "That sign-in link was used already, or belongs to an earlier start: type the access token."
+        return render(request, "login.html", 401, section="", next=target, problem=problem)
+    return render(request, "login.html", section="", next=target, problem="")
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    policy = ui(request).policy
+    context = ui(request)
     form = await request.form()
     token = str(form.get("token") or "")
     target = _safe_next(str(form.get("next") or "/"))
-    if not policy.needs_token:
-        return RedirectResponse("/", status_code=303)
-    if not policy.token_matches(token):
-        problem = "That is not the access token this UI was started with (EXACTMATE_UI_TOKEN)."
+    wait = context.sessions.wait_before_login()
+    if wait > 0:
+        problem = f"Too many wrong tokens: try again in {wait:.0f} s."
+        return render(request, "login.html", 429, section="", next=target, problem=problem)
+    if not context.policy.token_matches(token):
+        context.sessions.failed_login()
+        problem = "That is not the access token this UI was started with."
         return render(request, "login.html", 401, section="", next=target, problem=problem)
-    response = RedirectResponse(target, status_code=303)
-    value = session_value(ui(request).signer, policy)
-    response.headers.append("set-cookie", session_cookie_header(value))
-    return response
+    return _signed_in(request, target)
 
 
 @router.post("/logout")
 def logout(request: Request) -> Response:
-    response = RedirectResponse("/login" if ui(request).policy.needs_token else "/", status_code=303)
+    ui(request).sessions.close(request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
     response.headers.append("set-cookie", session_cookie_header(""))
     return response

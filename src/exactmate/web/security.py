@@ -1,18 +1,20 @@
 """Who may use the web UI, and proof that a form was sent by the UI's own page.
 
-Two modes, chosen by the address the server binds to:
+Every request must prove it comes from the UI's owner, the way Jupyter does it: the access token is
+``EXACTMATE_UI_TOKEN`` when set, else a random one made at each start. A request carries it as
+``Authorization: Bearer <token>`` or as the session cookie a sign-in sets: typing the token on the
+``/login`` page, or opening the one-time sign-in link the command prints and opens (its code works
+once, so the link left in the browser's history opens nothing). The cookie holds a session id and
+a keyed hash of it, never the token; signing out revokes that session on the server. Wrong tokens
+are throttled. On loopback (the default, ``127.0.0.1``) a request must also come from a loopback
+address *and* name a loopback host in its ``Host`` header; the second check stops DNS rebinding,
+where a web page on the internet makes the browser send requests to 127.0.0.1 under the attacker's
+own host name. Any other address needs ``EXACTMATE_UI_TOKEN`` set on purpose.
 
-- **Loopback** (the default, ``127.0.0.1``): only this machine may connect. Every request must come
-  from a loopback address *and* name a loopback host in its ``Host`` header; the second check stops
-  DNS rebinding, where a web page on the internet makes the browser send requests to 127.0.0.1 under
-  the attacker's own host name.
-- **Token** (any other address): ``EXACTMATE_UI_TOKEN`` is required, and every request must carry it,
-  either as ``Authorization: Bearer <token>`` or as the session cookie the ``/login`` page sets after
-  the token was typed in. The cookie holds a keyed hash of the token, never the token itself.
-
-On top of either mode, every POST must carry a CSRF token (a hidden ``csrf_token`` field or an
-``X-CSRF-Token`` header): an HMAC of a random per-browser cookie under a per-process key, so a page on
-another site can neither read nor forge it. Requests whose ``Origin`` is another site are refused too.
+On top of that, every POST, and every GET that spends calls to Exact, must carry a CSRF token (a
+hidden ``csrf_token`` field or an ``X-CSRF-Token`` header): an HMAC of a random per-browser cookie
+under a per-process key, so a page on another site can neither read nor forge it. Requests whose
+``Origin`` is another site are refused too.
 Every answer carries headers that forbid framing, inline scripts and external assets, and keep the
 OAuth callback's code out of ``Referer`` headers.
 """
@@ -24,7 +26,9 @@ import hmac
 import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -45,6 +49,10 @@ MIN_TOKEN_LENGTH = 16
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Reachable without the access token: the sign-in page itself and the static files it needs.
 PUBLIC_PREFIXES = ("/login", "/static/")
+# GETs that call Exact (and so spend its limits): a page on another site must not be able to cause them.
+COSTLY_GETS = ("/api/divisions",)
+LOGIN_ATTEMPTS = 5  # wrong tokens within LOGIN_WINDOW seconds, then sign-in waits
+LOGIN_WINDOW = 60.0
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
@@ -82,10 +90,12 @@ def is_loopback_host(host: str) -> bool:
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    """How requests are admitted: loopback only, or anyone presenting the access token."""
+    """How requests are admitted: with the access token, and on loopback from this machine only.
+    ``fixed``: the token was given (``EXACTMATE_UI_TOKEN``), not made for this start."""
 
     bind_host: str = "127.0.0.1"
-    token: str | None = field(default=None, repr=False)
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    fixed: bool = False
 
     @classmethod
     def for_bind(
@@ -104,19 +114,15 @@ class AccessPolicy:
                 raise ConfigError(
                     f"{TOKEN_ENV} must be at least {MIN_TOKEN_LENGTH} characters long", hint=_TOKEN_HINT
                 )
-        if is_loopback_host(host):
-            return cls(bind_host=host, token=chosen)
-        if chosen is None:
+        if chosen is None and not is_loopback_host(host):
             raise ConfigError(
                 f"binding the web UI to {host} makes it reachable from other machines, "
                 f"so it needs an access token in {TOKEN_ENV}",
                 hint=_TOKEN_HINT + "; or bind to 127.0.0.1",
             )
-        return cls(bind_host=host, token=chosen)
-
-    @property
-    def needs_token(self) -> bool:
-        return self.token is not None
+        if chosen is None:
+            return cls(bind_host=host)
+        return cls(bind_host=host, token=chosen, fixed=True)
 
     @property
     def loopback_only(self) -> bool:
@@ -124,9 +130,66 @@ class AccessPolicy:
 
     def token_matches(self, candidate: str) -> bool:
         """Constant-time comparison with the access token."""
-        if self.token is None:
-            return False
         return hmac.compare_digest(candidate.strip().encode(), self.token.encode())
+
+
+class Sessions:
+    """The signed-in browsers of one UI process, the one-time sign-in code, and the throttle on
+    wrong tokens. In memory: a restart signs everybody out."""
+
+    def __init__(self, signer: Signer, now: Callable[[], float]) -> None:
+        self._signer = signer
+        self._now = now
+        self._live: set[str] = set()
+        self._code: str | None = secrets.token_urlsafe(24)
+        self._failures: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def login_path(self) -> str | None:
+        """The one-time sign-in link (a path) while its code is unused, else None."""
+        with self._lock:
+            code = self._code
+        return None if code is None else f"/login?code={code}"
+
+    def use_code(self, code: str) -> bool:
+        """Whether ``code`` is the sign-in code, which it then stops being."""
+        with self._lock:
+            if self._code is None or not hmac.compare_digest(code.encode(), self._code.encode()):
+                return False
+            self._code = None
+            return True
+
+    def open(self) -> str:
+        """A new session: the value for its cookie."""
+        sid = secrets.token_urlsafe(18)
+        with self._lock:
+            self._live.add(sid)
+        return f"{sid}.{self._signer.sign('session', sid)}"
+
+    def valid(self, value: str) -> bool:
+        sid, _, signature = value.partition(".")
+        with self._lock:
+            live = sid in self._live
+        return live and self._signer.verify("session", sid, signature)
+
+    def close(self, value: str) -> None:
+        """Sign a session out: its cookie, wherever it was copied to, opens nothing any more."""
+        with self._lock:
+            self._live.discard(value.partition(".")[0])
+
+    def wait_before_login(self) -> float:
+        """Seconds a sign-in must wait after too many wrong tokens (0: it may try now)."""
+        now = self._now()
+        with self._lock:
+            while self._failures and self._failures[0] <= now - LOGIN_WINDOW:
+                self._failures.popleft()
+            if len(self._failures) < LOGIN_ATTEMPTS:
+                return 0.0
+            return self._failures[0] + LOGIN_WINDOW - now
+
+    def failed_login(self) -> None:
+        with self._lock:
+            self._failures.append(self._now())
 
 
 class Signer:
@@ -152,12 +215,13 @@ def csrf_token(request: Request) -> str:
 
 
 async def verify_csrf(request: Request) -> None:
-    """FastAPI dependency on every route: an unsafe method must carry this browser's CSRF token.
+    """FastAPI dependency on every route: an unsafe method, or a GET that spends calls to Exact,
+    must carry this browser's CSRF token.
 
     Runs as a dependency rather than in the middleware because reading the form there would consume
     the body before the route sees it; here the parsed form is cached on the request.
     """
-    if request.method not in UNSAFE_METHODS:
+    if request.method not in UNSAFE_METHODS and not request.url.path.startswith(COSTLY_GETS):
         return
     _check_origin(request)
     seed = request.cookies.get(CSRF_COOKIE, "")
@@ -192,10 +256,10 @@ def _check_origin(request: Request) -> None:
 class SecurityMiddleware:
     """Admission (loopback or access token), the CSRF cookie, and security headers on every answer."""
 
-    def __init__(self, app: ASGIApp, *, policy: AccessPolicy, signer: Signer) -> None:
+    def __init__(self, app: ASGIApp, *, policy: AccessPolicy, sessions: Sessions) -> None:
         self.app = app
         self.policy = policy
-        self.signer = signer
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -227,7 +291,7 @@ class SecurityMiddleware:
                     "http://127.0.0.1 (with its port) instead.",
                     status_code=421,
                 )
-        if not self.policy.needs_token or path.startswith(PUBLIC_PREFIXES):
+        if path.startswith(PUBLIC_PREFIXES):
             return None
         if self._has_token(headers, _cookies(scope)):
             return None
@@ -235,8 +299,8 @@ class SecurityMiddleware:
             target = path + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         return PlainTextResponse(
-            "The exactmate UI needs its access token: send 'Authorization: Bearer <token>' "
-            "or sign in at /login.",
+            "The exactmate UI needs its access token: open the sign-in link `exactmate ui` printed, "
+            "send 'Authorization: Bearer <token>', or sign in at /login.",
             status_code=401,
             headers={"www-authenticate": 'Bearer realm="exactmate"'},
         )
@@ -245,16 +309,7 @@ class SecurityMiddleware:
         scheme, _, value = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and self.policy.token_matches(value):
             return True
-        return session_matches(self.signer, self.policy, cookies.get(SESSION_COOKIE, ""))
-
-
-def session_value(signer: Signer, policy: AccessPolicy) -> str:
-    """What the session cookie holds after a correct sign-in: a keyed hash of the token."""
-    return signer.sign("session", policy.token or "")
-
-
-def session_matches(signer: Signer, policy: AccessPolicy, value: str) -> bool:
-    return policy.needs_token and signer.verify("session", policy.token or "", value)
+        return self.sessions.valid(cookies.get(SESSION_COOKIE, ""))
 
 
 def session_cookie_header(value: str) -> str:

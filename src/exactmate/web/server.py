@@ -130,14 +130,15 @@ def serve_ui(
     open_browser: bool = True,
     *,
     ui_token: str | None = None,
-    announce: Callable[[str], None] | None = None,
+    announce: Callable[[str, str], None] | None = None,
     log_level: str = "warning",
 ) -> None:
     """Serve the UI in the foreground until Ctrl+C (``exactmate ui``; ``exactmate demo --ui``).
 
-    ``announce(url)`` is called once the UI answers (e.g. to print the address); with
-    ``open_browser`` the address is then opened in the user's browser as well. Binding to a
-    non-loopback ``host`` needs ``ui_token`` or ``EXACTMATE_UI_TOKEN`` (``ConfigError`` otherwise).
+    ``announce(url, sign_in)`` is called once the UI answers, with its address and the one-time
+    sign-in link (e.g. to print them); with ``open_browser`` the sign-in link is then opened in the
+    user's browser, which signs it in. Binding to a non-loopback ``host`` needs ``ui_token`` or
+    ``EXACTMATE_UI_TOKEN`` (``ConfigError`` otherwise).
     """
     app = create_app(settings, host=host, ui_token=ui_token)
     server = UiServer(app, host=host, port=port, log_level=log_level)
@@ -145,9 +146,10 @@ def serve_ui(
         log.warning("the web UI listens on %s: reachable from other machines, token required", host)
 
     def started(url: str) -> None:
+        sign_in = url.rstrip("/") + (app.state.ui.sessions.login_path() or "/login")
         if announce is not None:
-            announce(url)
+            announce(url, sign_in)
         if open_browser:
-            browser.open_browser(url)
+            browser.open_browser(sign_in)
 
     server.run(on_started=started)

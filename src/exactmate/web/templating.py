@@ -42,7 +42,6 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         request=request,
         csrf_token=csrf_token(request),
         notices=ui(request).flashes.pop(request),
-        needs_token=ui(request).policy.needs_token,
         **context,
     )
     return HTMLResponse(page, status_code=status_code)

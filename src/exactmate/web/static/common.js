@@ -17,7 +17,8 @@ const exactmate = (() => {
   /** GET JSON; resolves to {ok, status, data}. Network failures become {ok:false, data:{error}}. */
   async function getJSON(url) {
     try {
-      const response = await fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      const response = await fetch(url, { credentials: "same-origin",
+                                          headers: { "Accept": "application/json", "X-CSRF-Token": csrf() } });
       let data = {};
       try { data = await response.json(); } catch (e) { data = { error: "The UI answered something that is not JSON." }; }
       return { ok: response.ok, status: response.status, data: data };
