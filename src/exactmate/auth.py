@@ -32,7 +32,7 @@ from exactmate.errors import (
     ServerError,
 )
 from exactmate.secretbox import SecretBox
-from exactmate.store import Store, token_aad
+from exactmate.store import SecretBinding, Store
 
 log = logging.getLogger("exactmate.auth")
 
@@ -223,6 +223,8 @@ class TokenManager:
         self._clock = clock
         self._lock_timeout = lock_timeout
         self._hold_until = 0.0
+        # The tokens are sealed bound to the connection values they are sent with: the app's.
+        self._binding = SecretBinding(credential_id, app.server_url, app.client_id, app.redirect_uri)
 
     def __repr__(self) -> str:
         return f"TokenManager(credential_id={self._id!r}, server_url={self._app.server_url!r})"
@@ -246,7 +248,7 @@ class TokenManager:
     def save_tokens(self, tokens: TokenSet) -> None:
         """Store ``tokens`` sealed (generation + 1) and mark the credential connected."""
         sealed = {
-            column: self._box.encrypt(getattr(tokens, column), token_aad(self._id, column))
+            column: self._box.encrypt(getattr(tokens, column), self._binding.aad(column))
             for column in ("access_token", "refresh_token")
         }
         with self._store.transaction() as conn:
@@ -326,8 +328,8 @@ class TokenManager:
             raise ReauthorizationRequired(
                 f"credential {credential.name!r} is not connected to Exact Online", credential=credential.name
             )
-        access = self._box.decrypt(row.access_token, token_aad(self._id, "access_token"))
-        refresh = self._box.decrypt(row.refresh_token, token_aad(self._id, "refresh_token"))
+        access = self._box.decrypt(row.access_token, self._binding.aad("access_token"))
+        refresh = self._box.decrypt(row.refresh_token, self._binding.aad("refresh_token"))
         return _Stored(TokenSet(access, refresh, row.access_expires_at, row.access_issued_at), row.generation)
 
     def _refresh(self, current: _Stored) -> TokenSet:

@@ -33,8 +33,8 @@ from exactmate.governor import Governor
 from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, StatelessClient, TokenSource
 from exactmate.resource import Api, Resource
 from exactmate.secretbox import SecretBox
-from exactmate.store import Store, credential_secret_aad
-from exactmate.vault.rotation import stored_key_ids
+from exactmate.store import SecretBinding, Store
+from exactmate.vault.rotation import bind_unbound, stored_key_ids
 
 T = TypeVar("T")
 
@@ -125,7 +125,8 @@ class ExactClient:
                     f"Credential {row.name!r} must be re-authorised: {why}", credential=row.name
                 )
             box = box or SecretBox.from_settings(settings, sealed=lambda: stored_key_ids(store))
-            secret = box.decrypt(row.client_secret, credential_secret_aad(row.id))
+            bind_unbound(store, box)
+            secret = box.decrypt(row.client_secret, SecretBinding.of(row).aad("client_secret"))
         except BaseException:
             if owned_store:
                 store.close()

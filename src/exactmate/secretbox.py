@@ -1,9 +1,12 @@
 """Encryption for every secret the store keeps: AES-256-GCM under a key ring.
 
-A ciphertext is ``b"<kid>:" + nonce (12 bytes) + AES-GCM output``. The key id in front says which
+A ciphertext is ``b"<kid>;" + nonce (12 bytes) + AES-GCM output``. The key id in front says which
 key of the ring sealed it, so the master key can rotate while old ciphertexts stay readable; the
-associated data is the record's id and column (``"credential:<id>:client_secret"``), so a
-ciphertext copied onto another record, or another column, fails to decrypt instead of leaking.
+associated data (the store's ``SecretBinding``: the record's id, column and connection values) is
+checked on opening, so a ciphertext copied onto another record or column, or a record whose server
+URL was changed behind exactmate's back, fails to decrypt instead of leaking. A ``:`` after the
+key id marks a ciphertext of exactmate before the connection values were bound: it opens only with
+``legacy_aad``, which the one-time upgrade of such ciphertexts gives.
 
 Keys come from ``EXACTMATE_MASTER_KEY`` (one key; its id is derived from a hash of the key) or
 from a key file under ``EXACTMATE_HOME`` created on first use with mode 0600. The key file is JSON
@@ -39,6 +42,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 NONCE_BYTES = 12
+BOUND = b";"  # between the key id and the nonce: sealed with the connection values bound
 _KID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _KEY_FILE_VERSION = 1
 
@@ -307,19 +311,27 @@ class SecretBox:
         return self.keyring.primary_kid
 
     def encrypt(self, plaintext: str, aad: str) -> bytes:
-        """Seal ``plaintext`` under the primary key, bound to ``aad`` (the record id and column)."""
+        """Seal ``plaintext`` under the primary key, bound to ``aad`` (see the module docstring)."""
         kid = self.keyring.primary_kid
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = AESGCM(self.keyring.key(kid)).encrypt(nonce, plaintext.encode("utf-8"), aad.encode("utf-8"))
-        return kid.encode("ascii") + b":" + nonce + sealed
+        return kid.encode("ascii") + BOUND + nonce + sealed
 
-    def decrypt(self, blob: bytes, aad: str) -> str:
-        """Open a ciphertext made by :meth:`encrypt` with the same ``aad``.
+    def decrypt(self, blob: bytes, aad: str, *, legacy_aad: str | None = None) -> str:
+        """Open a ciphertext made by :meth:`encrypt` with the same ``aad``; a ciphertext from before
+        the connection values were bound opens only with its ``legacy_aad`` (the upgrade's path).
 
         Raises SecretBoxError saying which key id is missing, or that the data was tampered with
         (or belongs to another record); never the secret itself.
         """
         kid, body = split_blob(blob)
+        if is_unbound(blob):
+            if legacy_aad is None:
+                raise SecretBoxError(
+                    f"the secret stored for {aad} was sealed by an older exactmate and not upgraded yet",
+                    hint="run any exactmate vault command (e.g. exactmate vault list) to upgrade it",
+                )
+            aad = legacy_aad
         if self._key_file is not None and kid not in self.keyring.kids:
             self.keyring = self._key_file.load()
         key = self.keyring.key(kid)
@@ -328,28 +340,40 @@ class SecretBox:
             plain = AESGCM(key).decrypt(nonce, sealed, aad.encode("utf-8"))
         except InvalidTag:
             raise SecretBoxError(
-                f"the secret stored for {aad} failed its integrity check under key {kid!r}: "
-                "it was tampered with or copied from another record",
-                hint="store the secret again with exactmate vault",
+                f"a stored secret failed its integrity check under key {kid!r}: it was tampered with, "
+                "copied from another record, or its credential's server URL, client ID or redirect URI "
+                "was changed outside exactmate",
+                hint="put the credential's values back, or store the secret again with exactmate vault",
             ) from None
         return plain.decode("utf-8")
 
     def needs_reencrypt(self, blob: bytes) -> bool:
-        """True when ``blob`` was sealed under a key other than the primary (after a rotation)."""
-        return split_blob(blob)[0] != self.keyring.primary_kid
+        """True when ``blob`` was sealed under a key other than the primary (after a rotation), or
+        before the connection values were bound."""
+        return is_unbound(blob) or split_blob(blob)[0] != self.keyring.primary_kid
 
-    def reencrypt(self, blob: bytes, aad: str) -> bytes:
-        """``blob`` sealed again under the primary key (unchanged if it already is)."""
+    def reencrypt(self, blob: bytes, aad: str, *, legacy_aad: str | None = None) -> bytes:
+        """``blob`` sealed again under the primary key and bound to ``aad`` (unchanged if it already
+        is); ``legacy_aad`` opens a ciphertext from before the connection values were bound."""
         if not self.needs_reencrypt(blob):
             return blob
-        return self.encrypt(self.decrypt(blob, aad), aad)
+        return self.encrypt(self.decrypt(blob, aad, legacy_aad=legacy_aad), aad)
+
+
+def is_unbound(blob: bytes) -> bool:
+    """Whether ``blob`` was sealed before the connection values were bound (``<kid>:``)."""
+    head = bytes(blob)[:34]
+    colon, semicolon = head.find(b":"), head.find(BOUND)
+    return colon != -1 and (semicolon == -1 or colon < semicolon)
 
 
 def split_blob(blob: bytes) -> tuple[str, bytes]:
     """The key id and the nonce+ciphertext of a sealed secret; SecretBoxError if it is not one."""
-    kid_bytes, sep, body = bytes(blob).partition(b":")
+    data = bytes(blob)
+    sep = b":" if is_unbound(data) else BOUND
+    kid_bytes, found, body = data.partition(sep)
     kid = kid_bytes.decode("ascii", "replace")
-    if not sep or not _KID_RE.match(kid) or len(body) < NONCE_BYTES + 16:
+    if not found or not _KID_RE.match(kid) or len(body) < NONCE_BYTES + 16:
         raise SecretBoxError(
             "a stored secret is not an exactmate ciphertext (damaged, truncated or never encrypted)",
             hint="store the secret again with exactmate vault",

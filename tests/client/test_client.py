@@ -30,7 +30,7 @@ from exactmate.errors import (
 from exactmate.odata import F
 from exactmate.resource import Page, Resource
 from exactmate.secretbox import SecretBox
-from exactmate.store import Store, credential_secret_aad, new_id
+from exactmate.store import SecretBinding, Store, new_id
 
 SERVER = "https://start.exactonline.nl"
 DIVISION = 100001
@@ -610,7 +610,10 @@ def vault(tmp_path: Any) -> Iterator[tuple[Settings, Store, SecretBox]]:
         name="ACME Books",
         server_url=SERVER,
         client_id="client-acme",
-        client_secret=box.encrypt("app-secret-value", credential_secret_aad(credential_id)),
+        client_secret=box.encrypt(
+            "app-secret-value",
+            SecretBinding(credential_id, SERVER, "client-acme", "http://127.0.0.1:8765/callback").aad("client_secret"),
+        ),
         redirect_uri="http://127.0.0.1:8765/callback",
         status="connected",
     )

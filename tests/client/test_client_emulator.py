@@ -33,7 +33,7 @@ from exactmate.errors import (
 )
 from exactmate.odata import AMSTERDAM, F
 from exactmate.secretbox import SecretBox
-from exactmate.store import Store, credential_secret_aad, new_id
+from exactmate.store import SecretBinding, Store, new_id
 from tests.emulator_helpers import authorize, redirect_uri_for
 
 
@@ -91,7 +91,12 @@ def build_world(tmp_path: Path, config: EmulatorConfig, max_retries: int = 2) ->
         name="Emulated",
         server_url=config.base_url,
         client_id=config.client_id,
-        client_secret=box.encrypt(config.client_secret, credential_secret_aad(credential_id)),
+        client_secret=box.encrypt(
+            config.client_secret,
+            SecretBinding(credential_id, config.base_url, config.client_id, redirect_uri_for(config)).aad(
+                "client_secret"
+            ),
+        ),
         redirect_uri=redirect_uri_for(config),
         status="connected",
     )

@@ -24,7 +24,7 @@ def _mode(path: Path) -> int:
 def test_round_trip_with_key_id_in_front() -> None:
     box = SecretBox(KeyRing.from_master_key(KEY))
     blob = box.encrypt("s3cr3t-value", AAD)
-    assert blob.startswith(box.primary_kid.encode() + b":")
+    assert blob.startswith(box.primary_kid.encode() + b";")  # ";": sealed with the connection values bound
     assert b"s3cr3t-value" not in blob
     assert box.decrypt(blob, AAD) == "s3cr3t-value"
     assert len(split_blob(blob)[1]) == NONCE_BYTES + len("s3cr3t-value") + 16
@@ -45,7 +45,7 @@ def test_ciphertext_moved_to_another_record_does_not_open() -> None:
     blob = box.encrypt("s3cr3t-value", AAD)
     with pytest.raises(SecretBoxError) as info:
         box.decrypt(blob, "credential:9999:client_secret")
-    assert "tampered with or copied from another record" in str(info.value)
+    assert "copied from another record" in str(info.value)
     assert "s3cr3t-value" not in str(info.value)
 
 

@@ -19,13 +19,12 @@ from exactmate.errors import StoreError, VaultError
 from exactmate.store import (
     SCHEMA_VERSION,
     LedgerRow,
+    SecretBinding,
     Store,
-    credential_secret_aad,
     locks,
     name_key,
     new_id,
     schema_version,
-    token_aad,
 )
 
 
@@ -291,8 +290,12 @@ def test_tokens_rotate_with_a_generation_and_go_with_their_credential(store: Sto
 
 
 def test_helpers_for_associated_data_and_names() -> None:
-    assert credential_secret_aad("abc") == "credential:abc:client_secret"
-    assert token_aad("abc", "refresh_token") == "token:abc:refresh_token"
+    bound = SecretBinding("abc", "https://start.exactonline.nl", "app", "http://127.0.0.1:8400/cb")
+    assert bound.aad("refresh_token") == (
+        '["exactmate/2","abc","refresh_token","https://start.exactonline.nl","app","http://127.0.0.1:8400/cb"]'
+    )
+    assert bound.legacy_aad("client_secret") == "credential:abc:client_secret"
+    assert bound.legacy_aad("refresh_token") == "token:abc:refresh_token"
     assert name_key("  MiXed Case ") == "mixed case"
     assert len({new_id() for _ in range(100)}) == 100
 

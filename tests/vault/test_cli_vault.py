@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from exactmate.config import Settings
-from exactmate.store import token_aad
+from exactmate.store import SecretBinding
 from exactmate.vault import Vault
 from tests.live_emulator import Browser, free_port
 from tests.vault.conftest import CLIENT_ID, CliRun, Live, UserAtTerminal, sign_in_from_screen
@@ -124,10 +124,11 @@ def _secrets_in_store(settings: Settings) -> list[str]:
         credential = vault.get("Acme NL")
         row = vault.store.tokens(credential.id)
         assert row is not None
+        bound = SecretBinding.of(vault.store.credential(credential.id))  # type: ignore[arg-type]
         values = [
             vault.client_secret(credential),
-            vault.box.decrypt(row.access_token, token_aad(credential.id, "access_token")),
-            vault.box.decrypt(row.refresh_token, token_aad(credential.id, "refresh_token")),
+            vault.box.decrypt(row.access_token, bound.aad("access_token")),
+            vault.box.decrypt(row.refresh_token, bound.aad("refresh_token")),
         ]
     assert values[0] == SECRET
     for path in (p for p in settings.home.rglob("*") if p.is_file()):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ from exactmate.connect import (
 )
 from exactmate.connect import test_connection as run_test_connection
 from exactmate.errors import AuthError, VaultError
-from exactmate.store import token_aad, tokens
+from exactmate.store import SecretBinding, tokens
 from exactmate.vault import Vault
 from tests.emulator_helpers import refresh
 from tests.live_emulator import Browser, consent, free_port
@@ -242,8 +243,9 @@ def test_test_disconnect_reconnect_from_python(
     assert vault.get("acme").last_test_message == reconnected.summary
     row = vault.store.tokens(vault.get("acme").id)
     assert row is not None and caplog.text
+    bound = SecretBinding.of(vault.store.credential(row.credential_id))  # type: ignore[arg-type]
     for column in ("access_token", "refresh_token"):
-        plain = vault.box.decrypt(getattr(row, column), token_aad(row.credential_id, column))
+        plain = vault.box.decrypt(getattr(row, column), bound.aad(column))
         assert plain not in caplog.text
     assert SECRET not in caplog.text
 
@@ -253,10 +255,8 @@ def test_a_redirect_uri_problem_is_a_warning_while_tokens_still_work(serve: Serv
     terminal, _ = paste_consent()
     connector = Connector(vault, consent=terminal)
     create(connector, live)
-    with vault.store.transaction() as conn:  # as if the registration changed afterwards
-        vault.store.update_credential(
-            vault.get("acme").id, redirect_uri="http://127.0.0.1:8400/moved", conn=conn
-        )
+    oauth = live.emulator.oauth  # the app's registration in Exact's App Center changes afterwards
+    oauth._config = replace(oauth._config, redirect_uris=("http://127.0.0.1:8400/moved",))
     result = connector.test("acme")
     assert result.ok and result.warnings and "is not registered" in result.warnings[0]
 
@@ -399,6 +399,7 @@ def test_two_processes_testing_and_using_one_credential(serve: Serve, vault: Vau
     assert after.status == "connected"
     row = vault.store.tokens(after.id)
     assert row is not None and row.generation == 2
-    stored = vault.box.decrypt(row.refresh_token, token_aad(after.id, "refresh_token"))
+    bound = SecretBinding.of(vault.store.credential(after.id))  # type: ignore[arg-type]
+    stored = vault.box.decrypt(row.refresh_token, bound.aad("refresh_token"))
     with httpx.Client(base_url=live.base_url) as client:
         assert refresh(client, live.config, stored).status_code == 200  # the one stored token is valid

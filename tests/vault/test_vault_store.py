@@ -8,10 +8,13 @@ import stat
 from dataclasses import asdict
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
 from exactmate.auth import TokenSet
+from exactmate.client import ExactClient
 from exactmate.clock import FakeClock
 from exactmate.config import Settings
 from exactmate.errors import SecretBoxError, ValidationError, VaultError
@@ -410,3 +413,65 @@ def test_a_replaced_key_file_is_refused_before_rotation(vault: Vault, settings: 
         with pytest.raises(SecretBoxError, match="the master key does not match"):
             fresh_key.rotate_key()
         assert len(KeyFile(settings.key_file).load().kids) == 1  # no key was added
+
+
+# -- connection values bound to the secrets -------------------------------------------------------------
+
+
+def test_a_server_url_changed_in_the_database_opens_no_secret(
+    vault: Vault, settings: Settings, clock: FakeClock
+) -> None:
+    add(vault)
+    vault.save_tokens("Acme NL", pair(clock))
+    row_id = vault.get("Acme NL").id
+    with vault.store.transaction() as conn:  # no key needed to do this
+        conn.execute(credentials.update().where(credentials.c.id == row_id).values(server_url="https://capture.example"))
+    sent: list[str] = []
+
+    def capture(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    transport = httpx.MockTransport(capture)
+    with pytest.raises(SecretBoxError, match="server URL, client ID or redirect URI was changed outside"):
+        ExactClient.from_credential("Acme NL", settings=settings, store=vault.store, transport=transport)
+    with pytest.raises(SecretBoxError, match="integrity check"):
+        vault.client_secret(vault.get("Acme NL"))
+    assert sent == []  # neither the client secret nor the refresh token went anywhere
+
+
+def test_editing_a_connection_value_keeps_the_secret_readable(vault: Vault) -> None:
+    add(vault)
+    vault.edit("Acme NL", server_url="http://127.0.0.1:9999", client_id="other-app")
+    assert vault.client_secret(vault.get("Acme NL")) == SECRET
+
+
+def test_secrets_of_an_older_exactmate_are_bound_on_first_open(settings: Settings, clock: FakeClock) -> None:
+    with Vault.open(settings, clock=clock) as first:
+        add(first)
+        first.save_tokens("Acme NL", pair(clock))
+        row_id = first.get("Acme NL").id
+        key = first.box.keyring.key(first.box.primary_kid)
+        kid = first.box.primary_kid
+    binding_legacy = {"client_secret": f"credential:{row_id}:client_secret",
+                      "access_token": f"token:{row_id}:access_token",
+                      "refresh_token": f"token:{row_id}:refresh_token"}  # fmt: skip
+
+    def legacy(plaintext: str, column: str) -> bytes:  # the format and AAD before the binding
+        nonce = os.urandom(12)
+        sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), binding_legacy[column].encode())
+        return kid.encode() + b":" + nonce + sealed
+
+    with Vault.open(settings, clock=clock) as vault, vault.store.transaction() as conn:
+        conn.execute(credentials.update().values(client_secret=legacy(SECRET, "client_secret")))
+        conn.execute(tokens.update().values(
+            access_token=legacy("ACCESS-1-plaintext-token", "access_token"),
+            refresh_token=legacy("REFRESH-1-plaintext-token", "refresh_token"),
+        ))  # fmt: skip
+    with Vault.open(settings, clock=clock) as upgraded:
+        assert upgraded.client_secret(upgraded.get("Acme NL")) == SECRET
+        with upgraded.store.reading() as conn:
+            blobs = [*conn.execute(select(credentials.c.client_secret)).scalars()]
+            held = conn.execute(select(tokens.c.access_token, tokens.c.refresh_token))
+            blobs += [blob for row in held for blob in row]
+        assert all(bytes(b).startswith(kid.encode() + b";") for b in blobs)  # all bound now

@@ -2,12 +2,14 @@
 
 Every time is epoch seconds (``Float``); ids are UUID4 strings. Encrypted columns
 (``credentials.client_secret``, ``tokens.access_token``, ``tokens.refresh_token``) hold secret-box
-ciphertexts bound to :func:`credential_secret_aad` / :func:`token_aad`, so re-encryption after a key
-rotation knows which associated data each one needs.
+ciphertexts bound, through :class:`SecretBinding`, to the credential's id, the column and the
+connection values they are sent with, so re-encryption after a key rotation knows which associated
+data each one needs, and a connection value changed behind exactmate's back opens no secret.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
@@ -140,14 +142,35 @@ def name_key(name: str) -> str:
     return name.strip().lower()
 
 
-def credential_secret_aad(credential_id: str) -> str:
-    """Associated data for a credential's encrypted client secret."""
-    return f"credential:{credential_id}:client_secret"
+@dataclass(frozen=True)
+class SecretBinding:
+    """What every ciphertext of one credential is bound to (its associated data): the credential's
+    id and the column, and the connection values the secret is sent with. The connection values
+    are plain columns anybody with the database file could change; were they not bound, pointing
+    ``server_url`` at another server would make the next command send it the client secret and the
+    refresh token. Bound, such a change makes decryption fail with the secret box's integrity error.
+    """
 
+    credential_id: str
+    server_url: str
+    client_id: str
+    redirect_uri: str
 
-def token_aad(credential_id: str, column: str) -> str:
-    """Associated data for an encrypted token column (``access_token`` or ``refresh_token``)."""
-    return f"token:{credential_id}:{column}"
+    @classmethod
+    def of(cls, row: CredentialRow) -> SecretBinding:
+        return cls(row.id, row.server_url, row.client_id, row.redirect_uri)
+
+    def aad(self, column: str) -> str:
+        """The associated data of ``column`` (``client_secret``, ``access_token``, ``refresh_token``)."""
+        values = (self.credential_id, column, self.server_url, self.client_id, self.redirect_uri)
+        return json.dumps(["exactmate/2", *values], separators=(",", ":"))
+
+    def legacy_aad(self, column: str) -> str:
+        """What exactmate bound ``column`` to before the connection values were bound (only the
+        one-time upgrade of such ciphertexts reads it)."""
+        if column == "client_secret":
+            return f"credential:{self.credential_id}:client_secret"
+        return f"token:{self.credential_id}:{column}"
 
 
 @dataclass(frozen=True)

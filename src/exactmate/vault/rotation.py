@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from exactmate.secretbox import SecretBox, split_blob
-from exactmate.store import Store, credential_secret_aad, credentials, token_aad, tokens
+from exactmate.secretbox import SecretBox, is_unbound, split_blob
+from exactmate.store import SecretBinding, Store, credentials, tokens
 
 Progress = Callable[[str, int, int], None]
 """Called after each credential as ``progress(name, done, total)``."""
@@ -39,6 +39,19 @@ def stored_key_ids(store: Store) -> set[str]:
     return {split_blob(bytes(blob))[0] for blob in blobs}
 
 
+def bind_unbound(store: Store, box: SecretBox) -> int:
+    """Seal again, bound to their connection values, the secrets an exactmate from before that
+    binding stored (the one-time upgrade; nothing to do afterwards). How many credentials it took."""
+    with store.reading() as conn:
+        secrets = conn.execute(select(credentials.c.id, credentials.c.client_secret))
+        ids = {str(cid) for cid, blob in secrets if is_unbound(bytes(blob))}
+        held = conn.execute(select(tokens.c.credential_id, tokens.c.access_token, tokens.c.refresh_token))
+        ids.update(str(cid) for cid, access, refresh in held if is_unbound(access) or is_unbound(refresh))
+    for credential_id in sorted(ids):
+        reencrypt_credential(store, box, credential_id)
+    return len(ids)
+
+
 def reencrypt_all(store: Store, box: SecretBox, progress: Progress | None = None) -> RotationReport:
     """Re-encrypt under ``box``'s primary key whatever an older key sealed; returns what was done."""
     rows = store.list_credentials()
@@ -61,8 +74,9 @@ def reencrypt_credential(store: Store, box: SecretBox, credential_id: str) -> in
         if row is None:  # removed meanwhile
             return 0
         count = 0
+        binding = SecretBinding.of(row)
         if box.needs_reencrypt(row.client_secret):
-            secret = box.reencrypt(row.client_secret, credential_secret_aad(credential_id))
+            secret = _reseal(box, row.client_secret, binding, "client_secret")
             conn.execute(
                 update(credentials).where(credentials.c.id == credential_id).values(client_secret=secret)
             )
@@ -74,7 +88,11 @@ def reencrypt_credential(store: Store, box: SecretBox, credential_id: str) -> in
         for column in ("access_token", "refresh_token"):
             blob: bytes = getattr(held, column)
             if box.needs_reencrypt(blob):
-                changes[column] = box.reencrypt(blob, token_aad(credential_id, column))
+                changes[column] = _reseal(box, blob, binding, column)
         if changes:
             conn.execute(update(tokens).where(tokens.c.credential_id == credential_id).values(**changes))
         return count + len(changes)
+
+
+def _reseal(box: SecretBox, blob: bytes, binding: SecretBinding, column: str) -> bytes:
+    return box.reencrypt(blob, binding.aad(column), legacy_aad=binding.legacy_aad(column))

@@ -22,11 +22,10 @@ from exactmate.secretbox import KeyFile, SecretBox, split_blob
 from exactmate.store import (
     CREDENTIAL_STATUSES,
     CredentialRow,
+    SecretBinding,
     Store,
-    credential_secret_aad,
     credentials,
     new_id,
-    token_aad,
     tokens,
 )
 from exactmate.vault import rotation
@@ -54,6 +53,7 @@ class Vault:
         store = Store.from_settings(settings, clock=clock)
         try:
             box = SecretBox.from_settings(settings, sealed=lambda: rotation.stored_key_ids(store))
+            rotation.bind_unbound(store, box)
         except BaseException:
             store.close()
             raise
@@ -113,7 +113,7 @@ class Vault:
         if row is None:
             raise VaultError(f"credential {credential.name!r} no longer exists")
         self._check_kids([split_blob(row.client_secret)[0]])
-        return self.box.decrypt(row.client_secret, credential_secret_aad(row.id))
+        return self.box.decrypt(row.client_secret, SecretBinding.of(row).aad("client_secret"))
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ class Vault:
                 name=fields.name,
                 server_url=fields.server_url,
                 client_id=fields.client_id,
-                client_secret=self.box.encrypt(secret, credential_secret_aad(cid)),
+                client_secret=self.box.encrypt(secret, _binding(cid, fields).aad("client_secret")),
                 redirect_uri=fields.redirect_uri,
                 auth_type=fields.auth_type,
                 is_default=is_default,
@@ -234,9 +234,12 @@ class Vault:
         }
         reconnect = secret is not None or any(key in changes for key in _CONNECTION_FIELDS)
         self.check_key()
+        bound = _binding(current.id, fields)
+        if secret is None and reconnect:  # the stored secret, bound to the new connection values
+            secret = self.client_secret(current)
         with self.store.transaction() as conn:
             if secret is not None:
-                changes["client_secret"] = self.box.encrypt(secret, credential_secret_aad(current.id))
+                changes["client_secret"] = self.box.encrypt(secret, bound.aad("client_secret"))
             if changes:
                 self.store.update_credential(current.id, conn=conn, **changes)
             if tokens is None and reconnect:
@@ -373,11 +376,14 @@ class Vault:
     ) -> None:
         """Tokens (sealed, status connected) and the last test, inside the caller's transaction."""
         if tokens is not None:
+            row = self.store.credential(credential_id, conn=conn)
+            assert row is not None
+            bound = SecretBinding.of(row)
             seal = self.box.encrypt
             self.store.put_tokens(
                 credential_id,
-                access_token=seal(tokens.access_token, token_aad(credential_id, "access_token")),
-                refresh_token=seal(tokens.refresh_token, token_aad(credential_id, "refresh_token")),
+                access_token=seal(tokens.access_token, bound.aad("access_token")),
+                refresh_token=seal(tokens.refresh_token, bound.aad("refresh_token")),
                 access_expires_at=tokens.expires_at,
                 access_issued_at=tokens.issued_at,
                 refresh_issued_at=tokens.issued_at,
@@ -392,3 +398,8 @@ class Vault:
                 last_test_message=last_test.message,
                 conn=conn,
             )
+
+
+def _binding(credential_id: str, fields: CredentialFields) -> SecretBinding:
+    """What the credential's secrets are bound to once ``fields`` are stored."""
+    return SecretBinding(credential_id, fields.server_url, fields.client_id, fields.redirect_uri)
