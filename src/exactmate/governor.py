@@ -90,10 +90,12 @@ class Governor:
     def before_request(self, credential: str, client_id: str, division: int, endpoint: str) -> None:
         """Refuse (BudgetExceeded, daily RateLimitError) or wait until one call may go, and reserve it.
 
-        The minutely wait lasts until the announced reset plus a small margin for clock skew; a
-        wait longer than ``max_wait`` raises RateLimitError(scope="minutely") instead.
+        The error budget is the app's (``client_id``): Exact counts failed calls per app, division
+        and endpoint, whichever credential made them. The minutely wait lasts until the announced
+        reset plus a small margin for clock skew; a wait longer than ``max_wait`` raises
+        RateLimitError(scope="minutely") instead.
         """
-        self._check_budget(credential, division, endpoint)
+        self._check_budget(client_id, division, endpoint)
         while True:
             wait = self._store.modify_ledger(client_id, division, lambda row: self._reserve(row, division))
             if wait is None:
@@ -109,13 +111,14 @@ class Governor:
         endpoint: str,
         status: int,
         headers: Mapping[str, str],
+        *,
+        counts: bool = True,
     ) -> None:
-        """Count an error answer against the budget and update the ledger from the headers."""
+        """Count an error answer against the app's budget (unless ``counts`` is False: a 401 that a
+        token refresh may still recover) and update the ledger from the headers."""
         now = self._clock.now()
-        if status in BUDGET_STATUSES:
-            self._store.record_error(
-                credential, division, endpoint, status, now, forget_before=now - self._window
-            )
+        if status in BUDGET_STATUSES and counts:
+            self.record_error(client_id, division, endpoint, status)
         windows = parse_limits(headers)
         if not windows:
             return
@@ -129,18 +132,36 @@ class Governor:
 
         self._store.modify_ledger(client_id, division, merge)
 
+    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None:
+        """Count one failed call against the app's budget (also one answered late, after a refresh)."""
+        now = self._clock.now()
+        self._store.record_error(client_id, division, endpoint, status, now, forget_before=now - self._window)
+
+    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None:
+        """Remember a block Exact announced: no call goes there until ``until`` (never retried)."""
+        self._store.block_errors(client_id, division, endpoint, until)
+
     # -- internals -----------------------------------------------------------------------------
 
-    def _check_budget(self, credential: str, division: int, endpoint: str) -> None:
+    def _check_budget(self, client_id: str, division: int, endpoint: str) -> None:
         now = self._clock.now()
-        errors = self._store.recent_errors(credential, division, endpoint, now - self._window)
+        blocked = self._store.blocked_until(client_id, division, endpoint, now)
+        if blocked is not None:
+            raise BudgetExceeded(
+                f"Exact blocked this app's calls to {endpoint} in division {division} after too many "
+                "failed calls (its error budget); exactmate sends none until the block ends",
+                reopens_at=utc(blocked),
+                endpoint=endpoint,
+                division=division,
+            )
+        errors = self._store.recent_errors(client_id, division, endpoint, now - self._window)
         if len(errors) < self._budget:
             return
         reopens = errors[len(errors) - self._budget] + self._window  # when one fewer than the budget remain
         raise BudgetExceeded(
-            f"{len(errors)} calls to {endpoint} in division {division} for credential {credential!r} were "
-            f"answered 400/401/403/404 within the last {self._window:g} s; exactmate stops at "
-            f"{self._budget} so that Exact, which blocks after 10, does not block the app",
+            f"{len(errors)} calls to {endpoint} in division {division} by this app were answered "
+            f"400/401/403/404 within the last {self._window:g} s; exactmate stops at {self._budget} so "
+            "that Exact, which blocks after 10, does not block the app",
             reopens_at=utc(reopens),
             endpoint=endpoint,
             division=division,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from exactmate.errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    BudgetExceeded,
     RateLimitError,
     status_error_class,
 )
@@ -104,7 +106,13 @@ class RateGovernor(Protocol):
         endpoint: str,
         status: int,
         headers: Mapping[str, str],
+        *,
+        counts: bool = True,
     ) -> None: ...
+
+    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None: ...
+
+    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -240,13 +248,14 @@ class HttpPolicy:
         retries = 0
         attempt = 0
         refreshed = False
+        unsettled_401 = False  # a 401 not counted yet: did the refresh recover it?
         token: str | None = None
         while True:
             attempt += 1
             sent_token = token or self._tokens.access_token()
             token = None
             try:
-                response = self._attempt(call, sent_token, attempt)
+                response = self._attempt(call, sent_token, attempt, may_recover=not refreshed)
             except httpx.TransportError as exc:
                 if retries < self.retry.max_retries and _may_resend(exc, call.retry_safe):
                     retries += 1
@@ -255,9 +264,23 @@ class HttpPolicy:
                 raise _connection_error(exc, call) from exc
             status = response.status_code
             if status == 401 and not refreshed:
-                refreshed = True
-                token = self._tokens.refresh_after_401(sent_token)
+                # Not counted yet against the error budget: a refresh that recovers it makes it no
+                # failure. Counted after all when the refresh, or the call after it, fails.
+                refreshed = unsettled_401 = True
+                try:
+                    token = self._tokens.refresh_after_401(sent_token)
+                except BaseException:
+                    self._count_late_401(call)
+                    raise
                 continue
+            if unsettled_401:
+                unsettled_401 = False
+                if status in BUDGET_STATUSES:
+                    self._count_late_401(call)
+            if status == 429:
+                until = _budget_block_until(response, self._clock.now())
+                if until is not None:
+                    raise self._blocked(call, until, response)
             if status == 429 and retries < self.retry.max_retries:
                 retries += 1
                 self._pause(call, attempt, "429", self._rate_limit_wait(response, call))
@@ -270,8 +293,9 @@ class HttpPolicy:
                 raise status_error(response, call.method)
             return response
 
-    def _attempt(self, call: _Call, token: str, attempt: int) -> httpx.Response:
-        """One try: governor, request, governor again. Logs without query, body or token."""
+    def _attempt(self, call: _Call, token: str, attempt: int, *, may_recover: bool) -> httpx.Response:
+        """One try: governor, request, governor again. Logs without query, body or token.
+        ``may_recover``: a 401 now is answered by a refresh, so it is not counted yet."""
         scope, governor, division = call.scope, self._governor, call.scope.division
         if governor is not None and division is not None:
             governor.before_request(scope.credential, scope.client_id, division, scope.endpoint)
@@ -294,10 +318,29 @@ class HttpPolicy:
             log.debug(_LOG_LINE, call.method, call.url.path, response.status_code, attempt, elapsed)
         if governor is not None and division is not None:
             status, headers = response.status_code, response.headers
-            governor.after_response(
-                scope.credential, scope.client_id, division, scope.endpoint, status, headers
-            )
+            counts = not (status == 401 and may_recover)
+            identity = (scope.credential, scope.client_id, division, scope.endpoint)
+            governor.after_response(*identity, status, headers, counts=counts)
         return response
+
+    def _count_late_401(self, call: _Call) -> None:
+        """The 401 a refresh did not recover after all: it counts against the error budget."""
+        scope = call.scope
+        if self._governor is not None and scope.division is not None:
+            self._governor.record_error(scope.client_id, scope.division, scope.endpoint, 401)
+
+    def _blocked(self, call: _Call, until: float, response: httpx.Response) -> BudgetExceeded:
+        """Exact blocked the app here (its error budget): remembered, never retried."""
+        scope = call.scope
+        if self._governor is not None and scope.division is not None:
+            self._governor.record_block(scope.client_id, scope.division, scope.endpoint, until)
+        exact = odata.error_message(response.content, response.headers.get("Content-Type")) or "HTTP 429"
+        return BudgetExceeded(
+            f"Exact blocked this app's calls to {scope.endpoint} (its error budget): {exact}",
+            reopens_at=utc(until),
+            endpoint=scope.endpoint,
+            division=scope.division,
+        )
 
     def _headers(self, call: _Call, token: str) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": self._user_agent}
@@ -353,6 +396,30 @@ class RateLimitInfo:
         if headers.get("X-RateLimit-Remaining", "").strip() == "0" or daily_reset is not None:
             return cls("daily", daily_reset)
         return cls("unknown", None)
+
+
+BUDGET_STATUSES = frozenset({400, 401, 403, 404})
+_BLOCKED_UNTIL = re.compile(r"until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)(Z|[+-]\d\d:?\d\d)?")
+BLOCK_SECONDS = 3600.0  # how long Exact blocks an app that used up its error budget, unless it says
+
+
+def _budget_block_until(response: httpx.Response, now: float) -> float | None:
+    """When the block a 429 for the error budget announces ends; None for any other 429.
+
+    Such a 429 names the error budget and carries none of the rate-limit headers (there is no
+    window to wait for). Retrying it would only be refused again, so it is remembered instead.
+    """
+    if RateLimitInfo.from_headers(response.headers).scope != "unknown":
+        return None
+    text = odata.error_message(response.content, response.headers.get("Content-Type")) or ""
+    if "budget" not in text.lower():
+        return None
+    found = _BLOCKED_UNTIL.search(text)
+    if found is None:
+        return now + BLOCK_SECONDS
+    zone = found.group(2) or "Z"
+    moment = datetime.fromisoformat(found.group(1) + ("+00:00" if zone == "Z" else zone))
+    return moment.timestamp() if moment.tzinfo else now + BLOCK_SECONDS
 
 
 def _ms_since(started: float) -> float:

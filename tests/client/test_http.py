@@ -57,6 +57,9 @@ class FakeGovernor:
     def __init__(self, refuse: Exception | None = None) -> None:
         self.before: list[tuple[str, str, int, str]] = []
         self.after: list[tuple[int, int, dict[str, str]]] = []
+        self.uncounted: list[int] = []
+        self.late: list[int] = []
+        self.blocks: list[tuple[str, int, str, float]] = []
         self.refuse = refuse
 
     def before_request(self, credential: str, client_id: str, division: int, endpoint: str) -> None:
@@ -72,8 +75,18 @@ class FakeGovernor:
         endpoint: str,
         status: int,
         headers: Mapping[str, str],
+        *,
+        counts: bool = True,
     ) -> None:
         self.after.append((division, status, dict(headers)))
+        if not counts:
+            self.uncounted.append(status)
+
+    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None:
+        self.late.append(status)
+
+    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None:
+        self.blocks.append((client_id, division, endpoint, until))
 
 
 class Script:
@@ -353,7 +366,45 @@ def test_401_on_post_is_retried_once_after_refresh_too() -> None:
     assert make(script, tokens=tokens).send("POST", URL, scope=SCOPE, json={}).status_code == 201
 
 
+def test_a_401_the_refresh_recovers_is_not_counted_against_the_error_budget() -> None:
+    governor = FakeGovernor()
+    script = Script(exact_error(401, "Access token expired"), ok())
+    make(script, governor=governor).send("GET", URL, scope=SCOPE)
+    assert governor.uncounted == [401] and governor.late == []
+
+
+def test_a_401_the_refresh_does_not_recover_is_counted_after_all() -> None:
+    governor = FakeGovernor()
+    with pytest.raises(UnauthorizedError):
+        make(Script(httpx.Response(401)), governor=governor).send("GET", URL, scope=SCOPE)
+    assert governor.uncounted == [401] and governor.late == [401]  # and the second 401 counted as usual
+    assert [status for _, status, _ in governor.after] == [401, 401]
+
+
 # -- 429 ------------------------------------------------------------------------------------------------
+
+
+def test_an_error_budget_429_is_remembered_and_never_retried() -> None:
+    clock = FakeClock()
+    text = (
+        "Error budget exceeded: more than 10 error responses (400, 401, 403, 404) for this app, user, "
+        "division and endpoint within 3600 seconds. Calls to crm/Accounts in division 100001 are blocked "
+        "until 2026-01-01T01:00:00Z."
+    )
+    script = Script(exact_error(429, text), ok())
+    governor = FakeGovernor()
+    with pytest.raises(BudgetExceeded, match="Exact blocked this app's calls to crm/Accounts") as caught:
+        make(script, governor=governor, clock=clock).send("GET", URL, scope=SCOPE)
+    assert len(script.requests) == 1  # not retried
+    until = datetime(2026, 1, 1, 1, 0, tzinfo=UTC).timestamp()
+    assert governor.blocks == [("client-1", 100001, "crm/Accounts", until)]
+    assert caught.value.reopens_at == datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    unnamed = Script(exact_error(429, "Error budget exceeded."), ok())
+    with pytest.raises(BudgetExceeded):
+        make(unnamed, governor=governor, clock=clock).send("GET", URL, scope=SCOPE)
+    assert governor.blocks[-1][3] == clock.now() + 3600  # an hour when Exact does not say
+
+
 
 
 def test_minutely_429_waits_for_the_announced_reset_then_retries() -> None:

@@ -235,12 +235,33 @@ def test_ninth_error_closes_the_endpoint_until_the_oldest_is_an_hour_old(
     assert "reopen at" in str(exc)
     gov.before_request(CRED, CLIENT, DIV, "crm/Contacts")  # other endpoints stay open
     gov.before_request(CRED, CLIENT, DIV + 1, EP)  # and other divisions
-    gov.before_request("other-credential", CLIENT, DIV, EP)  # and other credentials
+    with pytest.raises(BudgetExceeded):  # Exact counts per app: another credential of it is blocked too
+        gov.before_request("other-credential", CLIENT, DIV, EP)
+    gov.before_request(CRED, "another-app", DIV, EP)  # another app is not
     clock.advance(first + 3600 - clock.now() - 0.001)
     with pytest.raises(BudgetExceeded):
         gov.before_request(CRED, CLIENT, DIV, EP)
     clock.advance(0.001)
     gov.before_request(CRED, CLIENT, DIV, EP)  # the first error turned one hour old
+
+
+def test_a_401_a_refresh_may_recover_is_counted_only_when_asked(gov: Governor) -> None:
+    for _ in range(20):
+        gov.after_response(CRED, CLIENT, DIV, EP, 401, {}, counts=False)
+    gov.before_request(CRED, CLIENT, DIV, EP)  # none of them counted
+    for _ in range(9):
+        gov.record_error(CLIENT, DIV, EP, 401)
+    with pytest.raises(BudgetExceeded):
+        gov.before_request(CRED, CLIENT, DIV, EP)
+
+
+def test_a_block_exact_announced_is_kept_until_it_ends(gov: Governor, clock: FakeClock) -> None:
+    gov.record_block(CLIENT, DIV, EP, clock.now() + 1800)
+    with pytest.raises(BudgetExceeded, match="Exact blocked this app's calls to crm/Accounts") as info:
+        gov.before_request("any credential of the app", CLIENT, DIV, EP)
+    assert info.value.reopens_at == datetime.fromtimestamp(clock.now() + 1800, tz=UTC)
+    clock.advance(1800)
+    gov.before_request(CRED, CLIENT, DIV, EP)
 
 
 def test_budget_is_configurable(store: Store, clock: FakeClock) -> None:

@@ -5,14 +5,18 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from exactmate.client import ExactClient
 from exactmate.clock import utc
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.errors import BudgetExceeded, NotFoundError
+from tests.emulator_helpers import authorize, bearer
 from tests.proofs.conftest import WorldFactory
+from tests.proofs.harness import connect
 
 
 def test_nine_failures_then_the_tenth_is_refused_locally(make_world: WorldFactory) -> None:
@@ -51,3 +55,49 @@ def test_nine_failures_then_the_tenth_is_refused_locally(make_world: WorldFactor
     world.clock.advance(3600)
     assert accounts.count() == 200
     assert world.stats()["error_budget_blocks"] == 0
+
+
+def test_two_credentials_of_one_app_share_its_budget_and_a_block_is_never_retried(
+    make_world: WorldFactory,
+) -> None:
+    # Exact counts failures per app: two vault credentials with the same client id spend one budget.
+    world = make_world(EmulatorConfig(records=50, divisions=1))
+    second = replace(world.home, credential="Same app, other name")
+    connect(second, world.config, world.control, base_url=world.config.base_url, clock=world.clock)
+    other = ExactClient.from_credential(
+        second.credential, settings=second.settings(), clock=world.clock, transport=world.recorder
+    )
+    clients = [world.client, other]
+    before = world.stats()
+    refused = 0
+    for n in range(20):
+        try:
+            clients[n % 2].resource("crm/Accounts", division=world.division).get(uuid.uuid4())
+        except NotFoundError:
+            continue
+        except BudgetExceeded:
+            refused += 1
+    sent = world.stats()
+    earlier = before["by_endpoint"].get("crm/accounts", {}).get("404", 0)
+    assert sent["by_endpoint"]["crm/accounts"]["404"] - earlier == 9
+    assert refused == 11 and sent["error_budget_blocks"] == 0  # Exact never blocked the app
+
+    # A block Exact announces anyway (another tool on the same app spent the budget) is remembered
+    # and never retried: later calls there are refused locally until it ends.
+    world.clock.advance(3600)
+    outsider = bearer(authorize(world.control, world.config))
+    answers = []
+    for _ in range(12):
+        missing = f"/api/v1/{world.division}/crm/Contacts(guid'{uuid.uuid4()}')"
+        answers.append(world.control.get(missing, headers=outsider).status_code)
+    assert answers[-1] == 429  # Exact blocked the app
+    contacts = world.client.resource("crm/Contacts", division=world.division)
+    seen = len(world.recorder.api())
+    with pytest.raises(BudgetExceeded, match="Exact blocked this app's calls to crm/Contacts"):
+        contacts.count()
+    assert [e.status for e in world.recorder.api()[seen:]] == [429]  # one answer, no retry
+    for client in clients:  # every credential of the app: refused without a call
+        with pytest.raises(BudgetExceeded, match="sends none until the block ends"):
+            client.resource("crm/Contacts", division=world.division).count()
+    assert len(world.recorder.api()) == seen + 1
+    other.close()

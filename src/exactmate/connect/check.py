@@ -41,13 +41,24 @@ class HeaderWatch:
         endpoint: str,
         status: int,
         headers: Mapping[str, str],
+        *,
+        counts: bool = True,
     ) -> None:
         daily = parse_limits(headers).get("daily")
         if daily is not None:
             self.daily_remaining = daily.remaining if daily.remaining is not None else self.daily_remaining
             self.daily_limit = daily.limit if daily.limit is not None else self.daily_limit
         if self._inner is not None:
-            self._inner.after_response(credential, client_id, division, endpoint, status, headers)
+            identity = (credential, client_id, division, endpoint)
+            self._inner.after_response(*identity, status, headers, counts=counts)
+
+    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None:
+        if self._inner is not None:
+            self._inner.record_error(client_id, division, endpoint, status)
+
+    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None:
+        if self._inner is not None:
+            self._inner.record_block(client_id, division, endpoint, until)
 
 
 @dataclass(frozen=True)

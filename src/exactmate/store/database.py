@@ -24,6 +24,7 @@ from exactmate.store.schema import (
     LedgerRow,
     TokenRow,
     credentials,
+    error_blocks,
     error_budget,
     metadata,
     name_key,
@@ -106,10 +107,12 @@ class Store:
         with self.transaction() as conn:
             if conn.dialect.name == "postgresql":  # serialise concurrent first starts
                 conn.execute(text("SELECT pg_advisory_xact_lock(7378473701)"))
-            metadata.create_all(conn)
+            metadata.create_all(conn)  # creates the tables a newer version added, touches no other
             version = conn.execute(select(schema_version.c.version)).scalar()
             if version is None:
                 conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
+            elif version < SCHEMA_VERSION:
+                conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
         if version is not None and version > SCHEMA_VERSION:
             raise StoreError(
                 f"the database at {describe_db_url(self.url)} has schema version {version}; "
@@ -373,6 +376,21 @@ class Store:
         row = self._read_one(select(rate_ledger).where(key), None)
         return row_to(LedgerRow, row) if row else None
 
+    def block_errors(self, client_id: str, division: int, endpoint: str, until: float) -> None:
+        """Remember that Exact blocked this app's calls to ``endpoint`` in ``division`` until ``until``."""
+        scope = _block_scope(client_id, division, endpoint)
+        with self.transaction() as conn:
+            conn.execute(delete(error_blocks).where(scope))
+            values = {"client_id": client_id, "division": division, "endpoint": endpoint, "until": until}
+            conn.execute(insert(error_blocks).values(**values))
+
+    def blocked_until(self, client_id: str, division: int, endpoint: str, now: float) -> float | None:
+        """When a block Exact announced for this scope ends, if it has not ended by ``now``."""
+        stmt = select(error_blocks.c.until).where(_block_scope(client_id, division, endpoint))
+        with self.reading() as conn:
+            until = conn.execute(stmt).scalar()
+        return float(until) if until is not None and until > now else None
+
     def record_error(
         self, credential: str, division: int, endpoint: str, status: int, at: float, *, forget_before: float
     ) -> None:
@@ -403,6 +421,14 @@ def _error_scope(credential: str, division: int, endpoint: str) -> Any:
         (error_budget.c.credential == credential)
         & (error_budget.c.division == division)
         & (error_budget.c.endpoint == endpoint)
+    )
+
+
+def _block_scope(client_id: str, division: int, endpoint: str) -> Any:
+    return (
+        (error_blocks.c.client_id == client_id)
+        & (error_blocks.c.division == division)
+        & (error_blocks.c.endpoint == endpoint)
     )
 
 

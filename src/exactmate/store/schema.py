@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: error_blocks
 CREDENTIAL_STATUSES = ("connected", "needs_reauthorization", "disconnected")
 
 metadata = MetaData()
@@ -78,6 +78,8 @@ rate_ledger = Table(
     Column("daily_reset", Float),
     Column("updated_at", Float, nullable=False),
 )
+# Exact counts failed calls per app (client id), division and endpoint, whichever credential made
+# them: the ``credential`` column holds the app's client id (the name predates that rule).
 error_budget = Table(
     "error_budget",
     metadata,
@@ -88,6 +90,15 @@ error_budget = Table(
     Column("status", Integer, nullable=False),
     Column("at", Float, nullable=False),
     Index("ix_error_budget_scope", "credential", "division", "endpoint", "at"),
+)
+# A block Exact announced (a 429 for the error budget): no call goes there until ``until``.
+error_blocks = Table(
+    "error_blocks",
+    metadata,
+    Column("client_id", String(200), primary_key=True),
+    Column("division", Integer, primary_key=True),
+    Column("endpoint", String(200), primary_key=True),
+    Column("until", Float, nullable=False),
 )
 create_journal = Table(
     "create_journal",
