@@ -31,6 +31,7 @@ from exactmate.config import Settings
 from exactmate.errors import ExactmateError, ReauthorizationRequired, ValidationError, VaultError
 from exactmate.governor import Governor
 from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, StatelessClient, TokenSource
+from exactmate.odata import shorten
 from exactmate.resource import Api, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store
@@ -316,10 +317,15 @@ class ExactClient:
         return out
 
 
+MAX_DIVISION = 2**31 - 1
+"""Division codes are Edm.Int32 at Exact (``system/Divisions``' Code): a larger number is no division,
+and sending it would cost a failed call (and overflow the store's integer columns)."""
+
+
 def _check_division(division: object) -> int:
-    if isinstance(division, int) and not isinstance(division, bool) and division > 0:
+    if isinstance(division, int) and not isinstance(division, bool) and 0 < division <= MAX_DIVISION:
         return division
     raise ValidationError(
-        f"A division is a positive whole number (the division code), got {division!r}",
-        hint="list them with client.divisions() or `exactmate divisions`",
+        f"A division is a whole number from 1 to {MAX_DIVISION} (the division code), got {shorten(division)}",
+        hint="list them with client.divisions(), or pick one in the web UI's action form",
     )

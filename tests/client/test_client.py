@@ -295,8 +295,8 @@ def test_update_refuses_nothing_to_update_and_insert_only_fields(
 
 
 def test_bad_divisions_are_refused(client: ExactClient, exact: FakeExact) -> None:
-    for bad in (0, -3, True, "100001"):
-        with pytest.raises(ValidationError, match="positive whole number"):
+    for bad in (0, -3, True, "100001", 10**30, 2**31):
+        with pytest.raises(ValidationError, match="whole number from 1 to 2147483647"):
             client.resource("crm/Accounts", division=bad)  # type: ignore[arg-type]
     assert exact.requests == []
 

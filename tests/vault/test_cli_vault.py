@@ -331,3 +331,10 @@ def test_rotate_key_from_the_command_line(cli: Cli, settings: Settings) -> None:
     assert "Re-encrypted 0 secret(s) of 2 credential(s)" in resumed.stdout
     with Vault.open(settings) as vault:
         assert [vault.client_secret(c) for c in vault.list()] == ["s-Acme NL", "s-Globex"]
+
+
+def test_a_name_with_braces_is_printed_as_it_is(cli: Cli) -> None:
+    args = add_args("http://127.0.0.1:9", "{7*7} {name}", "--skip-test")
+    added = cli(*args, stdin=UserAtTerminal("s3cret"))
+    assert added.code == 0, added.output
+    assert "exactmate vault connect '{7*7} {name}'" in added.stdout  # quoted: works when pasted

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from exactmate.catalogue import Endpoint
-from exactmate.client import ExactClient
+from exactmate.client import MAX_DIVISION, ExactClient
 from exactmate.errors import ExactmateError, NotFoundError, ValidationError
 
 DivisionInput = int | str | None
-# Division codes are Edm.Int32 at Exact (system/Divisions' Code): a larger number is no division, and
-# sending it would cost a failed call (and overflow the local store's integer columns).
-MAX_DIVISION = 2**31 - 1
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from typing import Any, Protocol
 
 from exactmate.catalogue import Endpoint, Field
 from exactmate.errors import ValidationError
+from exactmate.odata import shorten
 
+_MAX_DIGITS = 20  # more than any Edm integer holds: refused before Python converts 5,000 digits
 _INT_RANGES: Mapping[str, tuple[int, int]] = {
     "Edm.Byte": (0, 255),
     "Edm.SByte": (-128, 127),
@@ -118,14 +120,14 @@ def _guid(value: Any) -> str:
         return str(uuid.UUID(text))
     except ValueError:
         raise CoercionError(
-            f"{value!r} is not a GUID (expected 8-4-4-4-12 hex digits, "
+            f"{shorten(value)} is not a GUID (expected 8-4-4-4-12 hex digits, "
             "e.g. 3f2504e0-4f89-11d3-9a0c-0305e82c3301)"
         ) from None
 
 
 def _integer(value: Any, kind: str) -> int:
     if isinstance(value, bool):
-        raise CoercionError(f"expected a whole number, got {value!r}")
+        raise CoercionError(f"expected a whole number, got {shorten(value)}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -133,7 +135,10 @@ def _integer(value: Any, kind: str) -> int:
     else:
         text = str(value).strip().removesuffix("L")
         if not re.fullmatch(r"[+-]?\d+", text):
-            raise CoercionError(f"{value!r} is not a whole number")
+            raise CoercionError(f"{shorten(value)} is not a whole number")
+        if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:  # no Edm integer has more digits
+            low, high = _INT_RANGES[kind]
+            raise CoercionError(f"{shorten(value)} is out of range for {kind} ({low} to {high})")
         number = int(text)
     low, high = _INT_RANGES[kind]
     if not low <= number <= high:
@@ -143,19 +148,25 @@ def _integer(value: Any, kind: str) -> int:
 
 def _number(value: Any) -> float:
     if isinstance(value, bool):
-        raise CoercionError(f"expected a number, got {value!r}")
+        raise CoercionError(f"expected a number, got {shorten(value)}")
     if isinstance(value, int | float | Decimal):
-        result = float(value)
+        try:
+            result = float(value)
+        except (OverflowError, ValueError):  # an int too large for a float, Decimal('sNaN')
+            raise CoercionError(f"{shorten(value)} is not a finite number") from None
     else:
         text = str(value).strip()
         if "," in text and "." not in text and text.count(",") == 1:
             text = text.replace(",", ".")  # a decimal comma, as Dutch and German users type it
         try:
             result = float(Decimal(text))
+        except ValueError:  # Decimal("sNaN"): a signalling NaN has no float
+            raise CoercionError(f"{shorten(value)} is not a finite number") from None
         except InvalidOperation:
-            raise CoercionError(f"{value!r} is not a number (use a dot for decimals, e.g. 7.5)") from None
+            message = f"{shorten(value)} is not a number (use a dot for decimals, e.g. 7.5)"
+            raise CoercionError(message) from None
     if result != result or result in (float("inf"), float("-inf")):
-        raise CoercionError(f"{value!r} is not a finite number")
+        raise CoercionError(f"{shorten(value)} is not a finite number")
     return result
 
 
@@ -167,7 +178,7 @@ def _boolean(value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise CoercionError(f"{value!r} is not a boolean (use true or false)")
+    raise CoercionError(f"{shorten(value)} is not a boolean (use true or false)")
 
 
 def _datetime(value: Any) -> datetime:
@@ -187,7 +198,7 @@ def _datetime(value: Any) -> datetime:
             return datetime.strptime(text, fmt)
         except ValueError:
             continue
-    raise CoercionError(f"{value!r} is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)")
+    raise CoercionError(f"{shorten(value)} is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)")
 
 
 def _binary(value: Any) -> str:

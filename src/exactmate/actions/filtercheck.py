@@ -3,7 +3,9 @@
 A filter given as text (``--filter "Cdoe eq 'A1'"``) is the user's own OData and is sent as written,
 but a misspelt field in it would cost a 400 from Exact and a place in the hourly error budget. So
 its names are read out (skipping string literals, typed literals such as ``guid'…'``, numbers,
-operators and function names) and checked like ``$select`` fields, with suggestions.
+operators and function names) and checked like ``$select`` fields, with suggestions. Its shape is
+checked too, for the mistakes Exact would only answer with "Error in query syntax": parentheses
+that do not pair up, a text literal left open, ``=`` for ``eq``, and an operator with nothing after it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 
 from exactmate.catalogue import Endpoint
+from exactmate.errors import ValidationError
 
 _TOKEN = re.compile(
     r"""
@@ -60,5 +63,41 @@ def filter_field_names(text: str) -> list[str]:
 
 
 def check_filter_text(endpoint: Endpoint, text: str) -> None:
-    """``CatalogueError`` naming every unknown field in ``text`` (with the closest names)."""
+    """``ValidationError`` for a filter Exact could not parse, ``CatalogueError`` naming every unknown
+    field in ``text`` (with the closest names)."""
+    check_filter_shape(text)
     endpoint.resolve_fields(filter_field_names(text))
+
+
+_OPERATORS = _KEYWORDS - {"true", "false", "null"}
+
+
+def check_filter_shape(text: str) -> None:
+    """The syntax mistakes that are certain without parsing the whole of OData."""
+    problems: list[str] = []
+    depth = 0
+    last = ""
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+            if depth < 0:
+                problems.append(f"a ')' at position {match.start()} closes no '('")
+                depth = 0
+        elif token == "'":
+            where = match.start()
+            problems.append(f"the text literal opened at position {where} is not closed: end it with '")
+            last = token
+            break
+        elif token in ("=", "!"):
+            problems.append(f"'{token}' at position {match.start()} is no OData operator: use eq (or ne)")
+        last = token
+    if depth > 0:
+        problems.append(f"{depth} '(' not closed: add ')'")
+    if last.lower() in _OPERATORS:
+        problems.append(f"the filter ends with '{last}': give what it compares with, e.g. Code eq 'A1'")
+    if problems:
+        message = "The $filter cannot be understood; nothing was sent"
+        raise ValidationError(message, problems=problems, hint="e.g. Name eq 'Acme'")

@@ -155,9 +155,7 @@ def _finish_save(outcome: SaveResult, fmt: Format) -> None:
         if outcome.test is not None:
             _print_result(outcome.test, fmt)
         colour = typer.colors.GREEN if outcome.saved else typer.colors.RED
-        typer.secho(
-            outcome.note.format(name=outcome.credential.name if outcome.credential else ""), fg=colour
-        )
+        typer.secho(outcome.note, fg=colour)  # complete already: formatting it again broke on braces
     if not outcome.saved:
         raise typer.Exit(exit_code_for_cause(outcome.test.cause if outcome.test else None))
 

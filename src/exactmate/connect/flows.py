@@ -7,6 +7,7 @@ stored credential obtains tokens first when it has none, which is where the user
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -133,7 +134,7 @@ class Connector:
         )
         if skip_test:
             saved = self.vault.add(**values)
-            return SaveResult(True, saved, None, SKIPPED_NOTE.format(name=saved.name))
+            return SaveResult(True, saved, None, SKIPPED_NOTE.format(name=shlex.quote(saved.name)))
         cid = new_id()
         result, tokens = self.test_candidate(fields, secret, cid, division)
         if not result.ok:
@@ -177,7 +178,9 @@ class Connector:
         if not reconnect or skip_test:
             saved = self.vault.edit(current.name, **changes)
             note = (
-                SKIPPED_NOTE.format(name=saved.name) if reconnect else "Saved (no connection value changed)."
+                SKIPPED_NOTE.format(name=shlex.quote(saved.name))
+                if reconnect
+                else "Saved (no connection value changed)."
             )
             return SaveResult(True, saved, None, note)
         self.vault.check_key()

@@ -14,6 +14,7 @@ importable from ``exactmate.odata`` itself.
 
 from __future__ import annotations
 
+from exactmate.odata._show import shorten
 from exactmate.odata.dates import (
     AMSTERDAM,
     RecordConverter,
@@ -46,6 +47,7 @@ __all__ = [
     "format_key",
     "literal",
     "parse_date",
+    "shorten",
     "strip_metadata",
     "unwrap",
 ]
