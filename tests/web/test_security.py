@@ -3,9 +3,14 @@ headers that keep the page to its own assets."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import ssl
+from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
 
+import httpx
 import pytest
 from tests.web.conftest import browser, csrf
 
@@ -20,6 +25,7 @@ from exactmate.web.security import (
     AccessPolicy,
     is_loopback_host,
 )
+from exactmate.web.server import UiServer
 
 TOKEN = "correct-horse-battery-staple-42"
 
@@ -241,3 +247,57 @@ def test_a_vault_whose_key_does_not_match_is_explained(
         page = client.post(f"/vault/{match.group(1)}/reauthorize", data={"csrf_token": csrf(client)})
     assert page.status_code == 500 and "exactmate cannot do this" in page.text
     assert "key" in page.text.lower() and "s3cret" not in page.text
+
+
+def _self_signed(folder: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as PEM files (made here: no network, no openssl)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    loopback = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(loopback, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "ui.crt", folder / "ui.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_the_ui_serves_https_and_its_cookies_are_secure_there(settings: Settings, tmp_path: Path) -> None:
+    certfile, keyfile = _self_signed(tmp_path)
+    app = create_app(settings)
+    with UiServer(app, port=0, certfile=certfile, keyfile=keyfile) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        trusted = ssl.create_default_context(cafile=certfile)
+        with httpx.Client(base_url=server.url, verify=trusted, follow_redirects=False, timeout=10) as https:
+            entered = https.get(app.state.ui.sessions.login_path())
+            assert entered.status_code == 303
+            cookies = entered.headers.get_list("set-cookie")
+            assert all("; Secure" in cookie for cookie in cookies) and len(cookies) == 2  # CSRF and session
+            assert https.get("/vault").status_code == 200
+    with pytest.raises(ConfigError, match="certificate and its key"):
+        UiServer(app, port=0, certfile=certfile)
+
+
+def test_cookies_over_plain_http_on_loopback_are_not_marked_secure(ui) -> None:
+    with browser(ui.app, signed_in=False) as fresh:
+        entered = fresh.get(ui.app.state.ui.sessions.login_path() or "/login")
+    assert all("Secure" not in cookie for cookie in entered.headers.get_list("set-cookie"))

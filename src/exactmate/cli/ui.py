@@ -7,6 +7,7 @@ imported only when the command runs, so every other command starts fast.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,10 @@ def ui(
         typer.Option(min=1, max=65535, help="Port; the redirect URI registered in Exact must use it too."),
     ] = 8400,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the address.")] = False,
+    certfile: Annotated[
+        Path | None, typer.Option(help="PEM certificate: serve https (with --keyfile). See docs/deploy.md.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option(help="PEM private key of --certfile.")] = None,
 ) -> None:
     """Serve the web UI: Management → Vault and the actions, with Test Connect in the browser."""
     from exactmate.web import serve_ui
@@ -35,4 +40,12 @@ def ui(
         typer.echo(f"exactmate UI: {url}  (OAuth callback: {url}oauth/callback; Ctrl+C stops it)")
         typer.echo(f"Sign in (this link works once): {sign_in}")
 
-    serve_ui(Settings.from_env(), host, port, open_browser=not no_browser, announce=announce)
+    serve_ui(
+        Settings.from_env(),
+        host,
+        port,
+        open_browser=not no_browser,
+        announce=announce,
+        certfile=str(certfile) if certfile else None,
+        keyfile=str(keyfile) if keyfile else None,
+    )

@@ -30,7 +30,8 @@ def _safe_next(target: str) -> str:
 
 def _signed_in(request: Request, target: str) -> Response:
     response = RedirectResponse(target, status_code=303)
-    response.headers.append("set-cookie", session_cookie_header(ui(request).sessions.open()))
+    secure = request.url.scheme == "https"
+    response.headers.append("set-cookie", session_cookie_header(ui(request).sessions.open(), secure=secure))
     return response
 
 
@@ -66,5 +67,5 @@ async def login(request: Request) -> Response:
 def logout(request: Request) -> Response:
     ui(request).sessions.close(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.headers.append("set-cookie", session_cookie_header(""))
+    response.headers.append("set-cookie", session_cookie_header("", secure=request.url.scheme == "https"))
     return response

@@ -273,7 +273,7 @@ class SecurityMiddleware:
         set_cookies: list[str] = []
         if not _valid_seed(seed):
             seed = secrets.token_urlsafe(32)
-            set_cookies.append(_cookie_header(CSRF_COOKIE, seed))
+            set_cookies.append(_cookie_header(CSRF_COOKIE, seed, secure=scope.get("scheme") == "https"))
         scope.setdefault("state", {})["csrf_seed"] = seed
         await self.app(scope, receive, _with_headers(send, set_cookies))
 
@@ -312,14 +312,16 @@ class SecurityMiddleware:
         return self.sessions.valid(cookies.get(SESSION_COOKIE, ""))
 
 
-def session_cookie_header(value: str) -> str:
-    """A ``Set-Cookie`` value for the sign-in session (or its removal when ``value`` is empty)."""
-    return _cookie_header(SESSION_COOKIE, value, max_age=None if value else 0)
+def session_cookie_header(value: str, *, secure: bool) -> str:
+    """A ``Set-Cookie`` value for the sign-in session (or its removal when ``value`` is empty);
+    ``secure`` when the page is served over https (directly, or behind a proxy that says so)."""
+    return _cookie_header(SESSION_COOKIE, value, max_age=None if value else 0, secure=secure)
 
 
-def _cookie_header(name: str, value: str, max_age: int | None = None) -> str:
+def _cookie_header(name: str, value: str, max_age: int | None = None, *, secure: bool = False) -> str:
     # Lax, not Strict: the OAuth callback is a cross-site navigation that must still carry them.
-    text = f"{name}={value}; Path=/; HttpOnly; SameSite=Lax"
+    # Secure over https, so the browser never sends them over plain http to the same host.
+    text = f"{name}={value}; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
     return text + (f"; Max-Age={max_age}" if max_age is not None else "")
 
 

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -51,12 +52,12 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def browser_url(host: str, port: int) -> str:
+def browser_url(host: str, port: int, *, tls: bool = False) -> str:
     """The address to open: a wildcard bind is opened through loopback."""
     shown = DEFAULT_HOST if host in ("0.0.0.0", "::", "") else host
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}/"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/"
 
 
 class UiServer:
@@ -70,17 +71,33 @@ class UiServer:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         log_level: str = "warning",
+        certfile: str | None = None,
+        keyfile: str | None = None,
     ) -> None:
+        """``certfile`` / ``keyfile`` (PEM): serve https, as a UI reachable from other machines must."""
+        if (certfile is None) != (keyfile is None):
+            raise ConfigError("https needs a certificate and its key", hint="pass --certfile and --keyfile")
+        for path in (certfile, keyfile):
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"No such file: {path}", hint="check --certfile and --keyfile")
         self.host = host
+        self.tls = certfile is not None
         self._socket = bind(host, port)
         self.port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app,
+            log_level=log_level,
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return browser_url(self.host, self.port)
+        return browser_url(self.host, self.port, tls=self.tls)
 
     def run(self, on_started: Callable[[str], None] | None = None) -> None:
         """Serve in this thread until interrupted; ``on_started(url)`` once the server accepts calls."""
@@ -132,6 +149,8 @@ def serve_ui(
     ui_token: str | None = None,
     announce: Callable[[str, str], None] | None = None,
     log_level: str = "warning",
+    certfile: str | None = None,
+    keyfile: str | None = None,
 ) -> None:
     """Serve the UI in the foreground until Ctrl+C (``exactmate ui``; ``exactmate demo --ui``).
 
@@ -141,9 +160,15 @@ def serve_ui(
     ``EXACTMATE_UI_TOKEN`` (``ConfigError`` otherwise).
     """
     app = create_app(settings, host=host, ui_token=ui_token)
-    server = UiServer(app, host=host, port=port, log_level=log_level)
+    server = UiServer(app, host=host, port=port, log_level=log_level, certfile=certfile, keyfile=keyfile)
     if not is_loopback_host(host):
         log.warning("the web UI listens on %s: reachable from other machines, token required", host)
+        if not server.tls:
+            log.warning(
+                "the web UI on %s is plain http: the access token and session cross the network readable; "
+                "serve it with --certfile/--keyfile or behind a TLS reverse proxy (docs/deploy.md)",
+                host,
+            )
 
     def started(url: str) -> None:
         sign_in = url.rstrip("/") + (app.state.ui.sessions.login_path() or "/login")
