@@ -102,11 +102,20 @@ def create(
                 rebook_changed=rebook_changed,
             )
     _show_create(result, fmt)
+    code = create_exit_code(result)
+    if code:
+        raise typer.Exit(code)
+
+
+def create_exit_code(result: CreateResult) -> int:
+    """What a batch's exit code says: 0 only when every entry is booked (now or earlier); the code of
+    the first failure's cause; else 13 when entries are pending or changed (the run is not complete)."""
     if result.failed:
         first = result.failed[0].error
-        raise typer.Exit(exit_code_for(first) if first is not None else 1)
+        return exit_code_for(first) if first is not None else 1
     if result.pending or result.changed:
-        raise typer.Exit(INCOMPLETE)
+        return INCOMPLETE
+    return 0
 
 
 def _show_create(result: CreateResult, fmt: Format) -> None:
