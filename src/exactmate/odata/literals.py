@@ -144,7 +144,8 @@ def format_key(value: object, key_type: str | None) -> str:
     if key_type == "guid":
         return f"guid'{_guid(value, 'this key')}'"
     if key_type == "int":
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        # At most 19 digits (Edm.Int64): Python would refuse to convert thousands of them anyway.
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,19}\s*", value):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValidationError(f"Expected a whole number for this key, got {shorten(value)}")
