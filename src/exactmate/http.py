@@ -36,6 +36,7 @@ import httpx
 
 from exactmate import odata
 from exactmate.clock import Clock, SystemClock, utc
+from exactmate.config import DEFAULT_MAX_RETRIES
 from exactmate.errors import (
     APIConnectionError,
     APIStatusError,
@@ -117,7 +118,7 @@ class RetryPolicy:
     wait (the daily limit) is raised as ``RateLimitError`` instead of slept through.
     """
 
-    max_retries: int = 4
+    max_retries: int = DEFAULT_MAX_RETRIES
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_rate_limit_wait: float = 120.0
