@@ -413,6 +413,7 @@ def status_error(response: httpx.Response, method: str) -> APIStatusError:
     url = safe_url(response.request.url)
     message = f"{exact_text} [{method} {response.request.url.path} -> {status}]"
     headers = {k: v for k, v in response.headers.items() if k.lower() not in {"set-cookie", "authorization"}}
+    hint = _HINTS.get(status)
     error: APIStatusError
     if status == 429:
         limit = RateLimitInfo.from_headers(response.headers)
@@ -425,12 +426,21 @@ def status_error(response: httpx.Response, method: str) -> APIStatusError:
             method=method,
             url=url,
             headers=headers,
+            exact_message=exact_text,
+            hint=hint,
         )
     else:
         cls = status_error_class(status)
-        error = cls(message, status_code=status, reason=reason, method=method, url=url, headers=headers)
-    error.exact_message = exact_text
-    error.hint = _HINTS.get(status)
+        error = cls(
+            message,
+            status_code=status,
+            reason=reason,
+            method=method,
+            url=url,
+            headers=headers,
+            exact_message=exact_text,
+            hint=hint,
+        )
     return error
 
 

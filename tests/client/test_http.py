@@ -621,3 +621,16 @@ def test_responses_are_freed_without_the_cyclic_collector() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_errors_carry_exact_message_and_hint_from_their_constructor() -> None:
+    error = NotFoundError(
+        "Not found [GET /x -> 404]", status_code=404, exact_message="Not found", hint="check the key"
+    )
+    assert (error.exact_message, error.hint) == ("Not found", "check the key")
+    assert str(error) == "Not found [GET /x -> 404] (check the key)"
+    limited = RateLimitError(
+        "Too many [GET /x -> 429]", scope="minutely", reset_at=None, exact_message="Too many", hint="wait"
+    )
+    assert (limited.exact_message, limited.hint) == ("Too many", "wait")
+    assert NotFoundError("plain", status_code=404).exact_message == "plain"
