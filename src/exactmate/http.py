@@ -44,6 +44,7 @@ from exactmate.errors import (
     RateLimitError,
     status_error_class,
 )
+from exactmate.governor import parse_limits
 
 log = logging.getLogger("exactmate.http")
 
@@ -345,28 +346,19 @@ class RateLimitInfo:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
         """On a 429 Exact sends only the headers of the limit that ran out, so their presence decides."""
-        minutely_reset = _epoch_ms(headers.get("X-RateLimit-Minutely-Reset"))
-        daily_reset = _epoch_ms(headers.get("X-RateLimit-Reset"))
-        if headers.get("X-RateLimit-Minutely-Remaining", "").strip() == "0" or (
-            minutely_reset is not None and daily_reset is None
-        ):
+        windows = parse_limits(headers)
+        minutely, daily = windows.get("minutely"), windows.get("daily")
+        minutely_reset = minutely.reset if minutely else None
+        daily_reset = daily.reset if daily else None
+        if (minutely and minutely.remaining == 0) or (minutely_reset is not None and daily_reset is None):
             return cls("minutely", minutely_reset)
-        if headers.get("X-RateLimit-Remaining", "").strip() == "0" or daily_reset is not None:
+        if (daily and daily.remaining == 0) or daily_reset is not None:
             return cls("daily", daily_reset)
         return cls("unknown", None)
 
 
 def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def _epoch_ms(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip()) / 1000
-    except ValueError:
-        return None
 
 
 def _pairs(params: QueryParams | None) -> list[tuple[str, str | int | float | bool | None]] | None:
