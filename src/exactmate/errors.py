@@ -128,11 +128,13 @@ class APIStatusError(ExactmateError):
         method: str | None = None,
         url: str | None = None,
         headers: Mapping[str, str] | None = None,
+        exact_message: str | None = None,
+        hint: str | None = None,
     ) -> None:
         detail = message if not reason else f"{message} (Reason: {reason})"
-        super().__init__(detail)
+        super().__init__(detail, hint=hint)
         self.status_code = status_code
-        self.exact_message = message
+        self.exact_message = message if exact_message is None else exact_message
         self.reason = reason
         self.method = method
         self.url = url
@@ -181,9 +183,18 @@ class RateLimitError(APIStatusError):
         method: str | None = None,
         url: str | None = None,
         headers: Mapping[str, str] | None = None,
+        exact_message: str | None = None,
+        hint: str | None = None,
     ) -> None:
         super().__init__(
-            message, status_code=status_code, reason=reason, method=method, url=url, headers=headers
+            message,
+            status_code=status_code,
+            reason=reason,
+            method=method,
+            url=url,
+            headers=headers,
+            exact_message=exact_message,
+            hint=hint,
         )
         self.scope = scope
         self.reset_at = reset_at

@@ -37,6 +37,7 @@ import httpx
 
 from exactmate import odata
 from exactmate.clock import Clock, SystemClock, utc
+from exactmate.config import DEFAULT_MAX_RETRIES
 from exactmate.errors import (
     APIConnectionError,
     APIStatusError,
@@ -45,6 +46,7 @@ from exactmate.errors import (
     RateLimitError,
     status_error_class,
 )
+from exactmate.governor import parse_limits
 
 log = logging.getLogger("exactmate.http")
 
@@ -125,7 +127,7 @@ class RetryPolicy:
     wait (the daily limit) is raised as ``RateLimitError`` instead of slept through.
     """
 
-    max_retries: int = 4
+    max_retries: int = DEFAULT_MAX_RETRIES
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_rate_limit_wait: float = 120.0
@@ -387,13 +389,13 @@ class RateLimitInfo:
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
         """On a 429 Exact sends only the headers of the limit that ran out, so their presence decides."""
-        minutely_reset = _epoch_ms(headers.get("X-RateLimit-Minutely-Reset"))
-        daily_reset = _epoch_ms(headers.get("X-RateLimit-Reset"))
-        if headers.get("X-RateLimit-Minutely-Remaining", "").strip() == "0" or (
-            minutely_reset is not None and daily_reset is None
-        ):
+        windows = parse_limits(headers)
+        minutely, daily = windows.get("minutely"), windows.get("daily")
+        minutely_reset = minutely.reset if minutely else None
+        daily_reset = daily.reset if daily else None
+        if (minutely and minutely.remaining == 0) or (minutely_reset is not None and daily_reset is None):
             return cls("minutely", minutely_reset)
-        if headers.get("X-RateLimit-Remaining", "").strip() == "0" or daily_reset is not None:
+        if (daily and daily.remaining == 0) or daily_reset is not None:
             return cls("daily", daily_reset)
         return cls("unknown", None)
 
@@ -424,15 +426,6 @@ def _budget_block_until(response: httpx.Response, now: float) -> float | None:
 
 def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def _epoch_ms(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return int(value.strip()) / 1000
-    except ValueError:
-        return None
 
 
 def _pairs(params: QueryParams | None) -> list[tuple[str, str | int | float | bool | None]] | None:
@@ -479,6 +472,7 @@ def status_error(response: httpx.Response, method: str) -> APIStatusError:
     url = safe_url(response.request.url)
     message = f"{exact_text} [{method} {response.request.url.path} -> {status}]"
     headers = {k: v for k, v in response.headers.items() if k.lower() not in {"set-cookie", "authorization"}}
+    hint = _HINTS.get(status)
     error: APIStatusError
     if status == 429:
         limit = RateLimitInfo.from_headers(response.headers)
@@ -491,12 +485,21 @@ def status_error(response: httpx.Response, method: str) -> APIStatusError:
             method=method,
             url=url,
             headers=headers,
+            exact_message=exact_text,
+            hint=hint,
         )
     else:
         cls = status_error_class(status)
-        error = cls(message, status_code=status, reason=reason, method=method, url=url, headers=headers)
-    error.exact_message = exact_text
-    error.hint = _HINTS.get(status)
+        error = cls(
+            message,
+            status_code=status,
+            reason=reason,
+            method=method,
+            url=url,
+            headers=headers,
+            exact_message=exact_text,
+            hint=hint,
+        )
     return error
 
 

@@ -28,6 +28,7 @@ from exactmate.errors import (
     ServerError,
     UnauthorizedError,
 )
+from exactmate.governor import Window, parse_limits
 from exactmate.http import CallScope, HttpPolicy, RateLimitInfo, RetryPolicy, StatelessClient, safe_url
 
 URL = "https://start.exactonline.nl/api/v1/100001/crm/Accounts"
@@ -672,3 +673,64 @@ def test_responses_are_freed_without_the_cyclic_collector() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_errors_carry_exact_message_and_hint_from_their_constructor() -> None:
+    error = NotFoundError(
+        "Not found [GET /x -> 404]", status_code=404, exact_message="Not found", hint="check the key"
+    )
+    assert (error.exact_message, error.hint) == ("Not found", "check the key")
+    assert str(error) == "Not found [GET /x -> 404] (check the key)"
+    limited = RateLimitError(
+        "Too many [GET /x -> 429]", scope="minutely", reset_at=None, exact_message="Too many", hint="wait"
+    )
+    assert (limited.exact_message, limited.hint) == ("Too many", "wait")
+    assert NotFoundError("plain", status_code=404).exact_message == "plain"
+
+
+ALL_HEADERS = {
+    "X-RateLimit-Limit": "5000",
+    "X-RateLimit-Remaining": "4999",
+    "X-RateLimit-Reset": "1700000000000",
+    "X-RateLimit-Minutely-Limit": "60",
+    "X-RateLimit-Minutely-Remaining": "0",
+    "X-RateLimit-Minutely-Reset": "1700000060500",
+}
+
+
+def test_one_parser_reads_all_six_headers_with_epoch_ms_resets() -> None:
+    windows = parse_limits(ALL_HEADERS)
+    assert windows["daily"] == Window(5000, 4999, 1_700_000_000.0)
+    assert windows["minutely"] == Window(60, 0, 1_700_000_060.5)
+    assert RateLimitInfo.from_headers(ALL_HEADERS) == RateLimitInfo("minutely", 1_700_000_060.5)
+
+
+def test_rate_limit_info_reads_through_the_governors_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    import exactmate.http as http_module
+
+    seen: list[Mapping[str, str]] = []
+
+    def spy(headers: Mapping[str, str]) -> dict[str, Window]:
+        seen.append(headers)
+        return dict(parse_limits(headers))
+
+    monkeypatch.setattr(http_module, "parse_limits", spy)
+    RateLimitInfo.from_headers({"X-RateLimit-Reset": "1700000000000"})
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-ratelimit-minutely-reset": "1700000060000"}, RateLimitInfo("minutely", 1_700_000_060.0)),
+        ({"X-RateLimit-Remaining": "0"}, RateLimitInfo("daily", None)),
+        ({"X-RateLimit-Minutely-Reset": "soon"}, RateLimitInfo("unknown", None)),
+        ({}, RateLimitInfo("unknown", None)),
+    ],
+)
+def test_minutely_daily_missing_and_garbled_headers(headers: dict[str, str], expected: RateLimitInfo) -> None:
+    assert RateLimitInfo.from_headers(headers) == expected
+    garbled = parse_limits(
+        {"X-RateLimit-Limit": "many", "X-RateLimit-Remaining": " 7 ", "X-RateLimit-Reset": "x"}
+    )
+    assert garbled == {"daily": Window(None, 7, None)}

@@ -10,8 +10,9 @@ import platformdirs
 import pytest
 
 from exactmate import __version__
-from exactmate.config import Settings, decode_master_key, describe_db_url
+from exactmate.config import DEFAULT_MAX_RETRIES, Settings, decode_master_key, describe_db_url
 from exactmate.errors import ConfigError
+from exactmate.http import RetryPolicy
 
 KEY = bytes(range(32))
 KEY_B64 = base64.b64encode(KEY).decode()
@@ -155,3 +156,9 @@ def test_describe_db_url_hides_passwords() -> None:
     shown = describe_db_url("postgresql+psycopg://user:hunter2@db:5432/em")
     assert "hunter2" not in shown and "user" in shown and "db:5432/em" in shown
     assert describe_db_url("::nonsense::") == "<unparseable database URL>"
+
+
+def test_config_retry_policy_and_the_client_share_one_retry_default(tmp_path: Path) -> None:
+    settings = Settings.from_env(env={}, home=tmp_path, master_key=base64.b64encode(bytes(32)).decode())
+    assert settings.max_retries == DEFAULT_MAX_RETRIES
+    assert RetryPolicy().max_retries == DEFAULT_MAX_RETRIES
