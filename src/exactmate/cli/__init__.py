@@ -11,6 +11,7 @@ import sys
 import typer
 
 from exactmate import __version__
+from exactmate.cli.context import CliContext
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.errors import ExactmateError
 
@@ -21,6 +22,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Connect workflow automation to Exact Online."""
+    ctx.obj = CliContext()
 
 
 @app.command()

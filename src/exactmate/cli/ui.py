@@ -11,10 +11,11 @@ from typing import Annotated
 
 import typer
 
-from exactmate.config import Settings
+from exactmate.cli.context import context_of
 
 
 def ui(
+    ctx: typer.Context,
     host: Annotated[
         str,
         typer.Option(
@@ -34,4 +35,4 @@ def ui(
     def announce(url: str) -> None:
         typer.echo(f"exactmate UI: {url}  (OAuth callback: {url}oauth/callback; Ctrl+C stops it)")
 
-    serve_ui(Settings.from_env(), host, port, open_browser=not no_browser, announce=announce)
+    serve_ui(context_of(ctx).settings, host, port, open_browser=not no_browser, announce=announce)
