@@ -15,6 +15,7 @@ from exactmate.config import Settings
 from exactmate.errors import ConfigError, ValidationError
 from exactmate.web import UiServer, create_app
 from exactmate.web.actionform import parse_action_form
+from exactmate.web.context import UiContext
 from exactmate.web.results import Result
 from exactmate.web.security import Signer
 from exactmate.web.sessions import PendingTests, TestedValues
@@ -163,3 +164,8 @@ def test_exactmate_ui_serves_until_stopped(monkeypatch: pytest.MonkeyPatch) -> N
     assert result.exit_code == 0, result.output
     assert f"http://127.0.0.1:{port}/" in result.output and "oauth/callback" in result.output
     assert opened == [f"http://127.0.0.1:{port}/"] and seen == [port]
+
+
+def test_the_app_keeps_its_state_in_one_context(settings: Settings) -> None:
+    state = vars(create_app(settings).state)["_state"]
+    assert list(state) == ["ui"] and isinstance(state["ui"], UiContext)

@@ -66,19 +66,18 @@ def create_app(
         openapi_url=None,
         dependencies=[Depends(verify_csrf)],
     )
-    context = UiContext(
+    clock = clock or SystemClock()
+    app.state.ui = UiContext(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         catalogue=catalogue or Catalogue.load(),
         policy=policy,
         signer=signer,
+        divisions=DivisionCache(),
+        tests=PendingTests(clock),
+        results=ResultStore(),
         transport=transport,
     )
-    app.state.ui = context
-    app.state.signer = signer
-    app.state.divisions = DivisionCache()
-    app.state.tests = PendingTests(context.clock)
-    app.state.results = ResultStore()
     app.add_middleware(SecurityMiddleware, policy=policy, signer=signer)
     app.mount("/static", StaticFiles(packages=[("exactmate.web", "static")]), name="static")
     for module in (login, vault_pages, credential_pages, oauth_callback, action_pages, lookups):
