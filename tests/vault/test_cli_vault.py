@@ -45,19 +45,36 @@ def listed(cli: Cli, search: str | None = None) -> list[dict[str, object]]:
     return list(json.loads(result.stdout))
 
 
-def test_the_whole_journey_from_the_command_line(serve: Serve, cli: Cli, settings: Settings) -> None:
-    live = serve(client_secret=SECRET)
-    runs: list[CliRun] = []
+class Journey:
+    """The commands of one journey, each expected to end with ``code``; their output is kept so the
+    journey can check at its end that no stored secret was ever printed."""
 
-    def run(*args: str, stdin: UserAtTerminal | str | None = None, code: int = 0) -> CliRun:
-        result = cli(*args, stdin=stdin)
-        runs.append(result)
+    def __init__(self, cli: Cli, settings: Settings) -> None:
+        self.cli, self.settings, self.runs = cli, settings, list[CliRun]()
+
+    def __call__(self, *args: str, stdin: UserAtTerminal | str | None = None, code: int = 0) -> CliRun:
+        result = self.cli(*args, stdin=stdin)
+        self.runs.append(result)
         assert result.code == code, result.output
         return result
 
-    added = run(
-        *add_args(live, "Acme NL", "--no-browser"), stdin=UserAtTerminal(SECRET, sign_in_from_screen())
-    )
+    def add_signed_in(self, live: Live, name: str = "Acme NL") -> CliRun:
+        """``vault add`` with the sign-in address read from the screen and the redirect pasted back."""
+        user = UserAtTerminal(SECRET, sign_in_from_screen())
+        return self(*add_args(live, name, "--no-browser"), stdin=user)
+
+    def printed_no_secret(self, plain: list[str] | None = None) -> None:
+        everything = "".join(r.output for r in self.runs)
+        for value in plain if plain is not None else _secrets_in_store(self.settings):
+            assert value not in everything
+
+
+def test_add_signs_in_tests_and_saves_then_list_show_and_test(
+    serve: Serve, cli: Cli, settings: Settings
+) -> None:
+    live = serve(client_secret=SECRET)
+    run = Journey(cli, settings)
+    added = run.add_signed_in(live)
     urls = [line for line in added.stdout.splitlines() if "/api/oauth2/auth?" in line]
     assert len(urls) == 1 and urls[0].startswith(live.base_url) and " " not in urls[0]  # a line by itself
     assert (
@@ -78,7 +95,14 @@ def test_the_whole_journey_from_the_command_line(serve: Serve, cli: Cli, setting
 
     tested = run("vault", "test", "ACME NL")  # tokens exist: no sign-in needed
     assert "Test Connect OK" in tested.stdout and "/api/oauth2/auth?" not in tested.stdout
+    run.printed_no_secret()
 
+
+def test_an_edited_redirect_uri_is_saved_after_a_new_sign_in(
+    serve: Serve, cli: Cli, settings: Settings
+) -> None:
+    run = Journey(cli, settings)
+    run.add_signed_in(serve(client_secret=SECRET))
     new_redirect = f"http://127.0.0.1:{free_port()}/oauth/callback"
     edited = run(
         "vault",
@@ -93,7 +117,12 @@ def test_the_whole_journey_from_the_command_line(serve: Serve, cli: Cli, setting
     assert (
         json.loads(run("vault", "show", "Acme NL", "--format", "json").stdout)["redirect_uri"] == new_redirect
     )
+    run.printed_no_secret()
 
+
+def test_after_disconnect_test_and_connect_sign_in_again(serve: Serve, cli: Cli, settings: Settings) -> None:
+    run = Journey(cli, settings)
+    run.add_signed_in(serve(client_secret=SECRET))
     assert "is disconnected" in run("vault", "disconnect", "Acme NL").stdout
     assert listed(cli)[0]["status"] == "disconnected"
     retested = run("vault", "test", "Acme NL", "--no-browser", stdin=UserAtTerminal(sign_in_from_screen()))
@@ -104,7 +133,15 @@ def test_the_whole_journey_from_the_command_line(serve: Serve, cli: Cli, setting
         "vault", "connect", "Acme NL", "--no-browser", stdin=UserAtTerminal(sign_in_from_screen())
     )
     assert "Test Connect OK" in reconnected.stdout and listed(cli)[0]["status"] == "connected"
+    run.printed_no_secret()
 
+
+def test_a_second_credential_becomes_the_default_and_the_first_is_removed(
+    serve: Serve, cli: Cli, settings: Settings
+) -> None:
+    live = serve(client_secret=SECRET)
+    run = Journey(cli, settings)
+    run.add_signed_in(live)
     run(*add_args(live, "Globex", "--skip-test"), stdin=UserAtTerminal(SECRET))
     assert "Globex is now the default credential." in run("vault", "default", "globex").stdout
     assert [c["name"] for c in listed(cli) if c["default"]] == ["Globex"]
@@ -112,10 +149,7 @@ def test_the_whole_journey_from_the_command_line(serve: Serve, cli: Cli, setting
     plain = _secrets_in_store(settings)  # the client secret and the live tokens
     assert "Removed Acme NL." in run("vault", "remove", "acme nl", "--yes").stdout
     assert [c["name"] for c in listed(cli)] == ["Globex"]
-
-    everything = "".join(r.output for r in runs)
-    for value in plain:
-        assert value not in everything
+    run.printed_no_secret(plain)
 
 
 def _secrets_in_store(settings: Settings) -> list[str]:

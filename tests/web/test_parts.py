@@ -16,6 +16,7 @@ from exactmate.config import Settings
 from exactmate.errors import ConfigError, ValidationError
 from exactmate.web import UiServer, create_app
 from exactmate.web.actionform import parse_action_form
+from exactmate.web.context import UiContext
 from exactmate.web.results import Result
 from exactmate.web.security import Signer
 from exactmate.web.sessions import PendingTests, TestedValues
@@ -167,3 +168,8 @@ def test_exactmate_ui_serves_until_stopped(monkeypatch: pytest.MonkeyPatch) -> N
     [link] = opened  # the one-time sign-in link, printed and opened
     assert link.startswith(f"http://127.0.0.1:{port}/login?code=") and seen == [port]
     assert f"Sign in (this link works once): {link}" in result.output
+
+
+def test_the_app_keeps_its_state_in_one_context(settings: Settings) -> None:
+    state = vars(create_app(settings).state)["_state"]
+    assert list(state) == ["ui"] and isinstance(state["ui"], UiContext)

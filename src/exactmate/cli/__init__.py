@@ -12,6 +12,7 @@ import sys
 import typer
 
 from exactmate import __version__
+from exactmate.cli.context import CliContext
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.errors import ExactmateError
 
@@ -22,6 +23,12 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Connect workflow automation to Exact Online."""
+    ctx.obj = CliContext()
 
 
 @app.command()

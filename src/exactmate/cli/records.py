@@ -34,6 +34,7 @@ EndpointArg = Annotated[str, typer.Argument(help="service/Endpoint, e.g. crm/Acc
 
 @app.command("get")
 def get(
+    ctx: typer.Context,
     endpoint: EndpointArg,
     key: Annotated[str | None, typer.Argument(help="The record's key; leave out to list.")] = None,
     select: Annotated[str | None, typer.Option(help="Fields to return, comma-separated.")] = None,
@@ -58,10 +59,10 @@ def get(
 ) -> None:
     """List records of an endpoint, or get one by its key."""
     choice = session.division(division)
-    session.endpoint(endpoint, "GET", key)
+    session.endpoint(ctx, endpoint, "GET", key)
     bar_on = all_ and session.show_progress(data_on_screen=output is None)
     reading = session.progress(f"Reading {endpoint}", None, enabled=bar_on)
-    with session.connect(credential) as conn, reading as advance:
+    with session.connect(ctx, credential) as conn, reading as advance:
         found = list_or_get(
             conn,
             endpoint,
@@ -89,6 +90,7 @@ def get(
 
 @app.command("delete")
 def delete(
+    ctx: typer.Context,
     endpoint: EndpointArg,
     key: Annotated[
         str, typer.Argument(help="The record's key (GUID, number or text; A=…,B=… if composite).")
@@ -113,8 +115,8 @@ def delete(
         except typer.Abort:
             return False
 
-    session.endpoint(endpoint, "DELETE", key)
-    with session.connect(credential) as conn:
+    session.endpoint(ctx, endpoint, "DELETE", key)
+    with session.connect(ctx, credential) as conn:
         result = delete_record(
             conn, endpoint, key, division=session.division(division), confirm=confirm, dry_run=dry_run
         )
@@ -138,28 +140,32 @@ def delete(
 
 @app.command("endpoints")
 def endpoints(
+    ctx: typer.Context,
     search: Annotated[str, typer.Argument(help="Part of a path or scope, e.g. 'time' or 'crm/'.")] = "",
     method: Annotated[str | None, typer.Option(help="Only endpoints allowing this method.")] = None,
     include_removed: Annotated[bool, typer.Option(help="Also endpoints Exact probably removed.")] = False,
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """The service and endpoint picker: service, endpoint, methods, key, page size, status."""
-    rows = describe_endpoints(search, method=method, include_removed=include_removed)
+    catalogue = session.catalogue(ctx)
+    rows = describe_endpoints(search, method=method, include_removed=include_removed, catalogue=catalogue)
     columns = ["path", "methods", "key", "key_type", "page_size", "status"]
     write_records(rows, fmt, _stdout(), columns=columns if fmt is Format.table else None, title="Endpoints")
 
 
 @app.command("fields")
 def fields(
+    ctx: typer.Context,
     endpoint: EndpointArg,
     search: Annotated[str, typer.Argument(help="Part of a field name.")] = "",
     writable: Annotated[bool, typer.Option(help="Only fields a create may set.")] = False,
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """The Data Manager's field list: name, type, mandatory, read-only."""
-    rows = describe_fields(endpoint, search, writable=writable)
+    catalogue = session.catalogue(ctx)
+    rows = describe_fields(endpoint, search, writable=writable, catalogue=catalogue)
     if not rows and search:
-        near = field_suggestions(endpoint, search)
+        near = field_suggestions(endpoint, search, catalogue=catalogue)
         hint = f" Did you mean: {', '.join(near)}?" if near else ""
         session.echo_err(f"No field of {endpoint} matches {search!r}.{hint}")
         return
@@ -169,6 +175,7 @@ def fields(
 
 @app.command("call")
 def call(
+    ctx: typer.Context,
     method: Annotated[str, typer.Argument(help="GET, POST, PUT or DELETE.")],
     path: Annotated[str, typer.Argument(help="e.g. read/project/HoursByDate or crm/Accounts(guid'…')")],
     data: Annotated[str | None, typer.Option(help="JSON body, or @file.json.")] = None,
@@ -184,7 +191,7 @@ def call(
     """A custom request: read/ functions, navigation links, /$count and anything else."""
     body = _data(data)
     params = _params(param or [])
-    with session.connect(credential) as conn:
+    with session.connect(ctx, credential) as conn:
         answer = custom_call(
             conn, method, path, division=session.division(division), params=params, data=body, dry_run=dry_run
         )

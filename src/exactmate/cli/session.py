@@ -24,8 +24,8 @@ from exactmate.actions import Connection, open_connection
 from exactmate.actions.divisions import DivisionChoice, parse_division
 from exactmate.actions.keys import key_text
 from exactmate.catalogue import Catalogue
+from exactmate.cli.context import context_of
 from exactmate.cli.output import Format
-from exactmate.config import Settings
 
 CredentialOption = Annotated[
     str | None,
@@ -56,15 +56,20 @@ SetOption = Annotated[
 ]
 
 
-def connect(credential: str | None) -> Connection:
+def connect(ctx: typer.Context, credential: str | None) -> Connection:
     """The connection for ``--credential`` (or the vault's only or default credential)."""
-    return open_connection(credential, settings=Settings.from_env())
+    return open_connection(credential, settings=context_of(ctx).settings)
 
 
-def endpoint(path: str, method: str, key: str | None = None) -> None:
+def catalogue(ctx: typer.Context) -> Catalogue:
+    """The run's catalogue (loaded on first use)."""
+    return context_of(ctx).catalogue
+
+
+def endpoint(ctx: typer.Context, path: str, method: str, key: str | None = None) -> None:
     """Check ``path`` (its method and, when given, the key's form) against the catalogue before the
     vault is opened, so a typo is named with suggestions even when no credential is set up yet."""
-    target = Catalogue.load().endpoint(path)
+    target = catalogue(ctx).endpoint(path)
     target.require_method(method)
     if key is not None and key.strip():
         key_text(target, key)

@@ -26,6 +26,7 @@ LONG_RUN = 5
 
 @app.command("create")
 def create(
+    ctx: typer.Context,
     set_: session.SetOption = None,
     file: Annotated[
         Path | None, typer.Option("--file", "-F", help="CSV, JSON or NDJSON file of entries ('-': stdin).")
@@ -88,7 +89,7 @@ def create(
         entries = read_entries(file, file_format=file_format, delimiter=delimiter)
     matches = [name for value in (match_on or []) for name in value.split(",")] or None
     choice = session.division(division)
-    with session.connect(credential) as conn:
+    with session.connect(ctx, credential) as conn:
         enabled = len(entries) >= LONG_RUN and session.show_progress()
         with session.progress("Creating time transactions", len(entries), enabled=enabled) as advance:
             result = create_time_transactions(
@@ -161,6 +162,7 @@ def _show_create(result: CreateResult, fmt: Format) -> None:
 
 @app.command("update")
 def update(
+    ctx: typer.Context,
     id: Annotated[str, typer.Argument(help="The time transaction's ID (a GUID).")],
     set_: session.SetOption = None,
     credential: session.CredentialOption = None,
@@ -174,7 +176,7 @@ def update(
     snapshot goes to the audit log.
     """
     changes = parse_assignments(set_ or [])
-    with session.connect(credential) as conn:
+    with session.connect(ctx, credential) as conn:
         result = update_time_transaction(
             conn, id, changes, division=session.division(division), dry_run=dry_run
         )

@@ -12,10 +12,11 @@ from typing import Annotated
 
 import typer
 
-from exactmate.config import Settings
+from exactmate.cli.context import context_of
 
 
 def ui(
+    ctx: typer.Context,
     host: Annotated[
         str,
         typer.Option(
@@ -41,7 +42,7 @@ def ui(
         typer.echo(f"Sign in (this link works once): {sign_in}")
 
     serve_ui(
-        Settings.from_env(),
+        context_of(ctx).settings,
         host,
         port,
         open_browser=not no_browser,

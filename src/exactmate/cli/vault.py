@@ -22,9 +22,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from exactmate import errors
+from exactmate.cli.context import context_of, read_hidden
 from exactmate.cli.exit_codes import EXIT_CODES
 from exactmate.clock import utc
-from exactmate.config import Settings
 from exactmate.connect import Cause, Connector, SaveResult, TerminalConsent, TestResult
 from exactmate.errors import ValidationError
 from exactmate.vault import AUTH_TYPES, DEFAULT_REDIRECT_URI, Credential, Vault
@@ -93,26 +93,20 @@ def exit_code_for_cause(cause: Cause | None) -> int:
 
 
 @contextmanager
-def _opened() -> Iterator[Vault]:
-    with Vault.open(Settings.from_env()) as vault:
+def _opened(ctx: typer.Context) -> Iterator[Vault]:
+    with Vault.open(context_of(ctx).settings) as vault:
         yield vault
 
 
-def _connector(vault: Vault, no_browser: bool) -> Connector:
+def _connector(ctx: typer.Context, vault: Vault, no_browser: bool) -> Connector:
     consent = TerminalConsent(
         no_browser=no_browser,
         read_line=lambda: sys.stdin.readline(),
-        read_hidden=_read_hidden,
+        read_hidden=read_hidden,
         show_url=typer.echo,
         say=lambda message: typer.echo(message, err=True),
     )
-    return Connector(vault, settings=Settings.from_env(), consent=consent)
-
-
-def _read_hidden(prompt: str) -> str:
-    if sys.stdin.isatty():
-        return str(typer.prompt(prompt.rstrip(": "), hide_input=True))
-    return sys.stdin.readline()
+    return Connector(vault, settings=context_of(ctx).settings, consent=consent)
 
 
 def _secret(from_stdin: bool) -> str:
@@ -125,7 +119,7 @@ def _secret(from_stdin: bool) -> str:
                 hint="pipe it in, e.g. printf '%s\\n' \"$SECRET\" | exactmate vault add …",
             )
         return value
-    return str(typer.prompt("Client secret", hide_input=True)).strip()
+    return read_hidden("Client secret", prompt_when_piped=True).strip()
 
 
 def _when(ts: float | None) -> str:
@@ -165,6 +159,7 @@ def _finish_save(outcome: SaveResult, fmt: Format) -> None:
 
 @app.command()
 def add(
+    ctx: typer.Context,
     name: NameArg,
     server_url: Annotated[
         str,
@@ -189,8 +184,8 @@ def add(
 ) -> None:
     """Connect & Create: test the values (signing in to Exact) and save them only if the test succeeds."""
     secret = _secret(client_secret_stdin)
-    with _opened() as vault:
-        outcome = _connector(vault, no_browser).create(
+    with _opened(ctx) as vault:
+        outcome = _connector(ctx, vault, no_browser).create(
             name,
             server_url=server_url,
             client_id=client_id,
@@ -207,6 +202,7 @@ def add(
 
 @app.command("list")
 def list_(
+    ctx: typer.Context,
     search: Annotated[
         str | None,
         typer.Argument(help="Only credentials whose name, server, client ID, type or status contain this."),
@@ -214,7 +210,7 @@ def list_(
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List the credentials (nothing is decrypted)."""
-    with _opened() as vault:
+    with _opened(ctx) as vault:
         found = vault.list(search)
     if fmt is ListFormat.json:
         typer.echo(json.dumps([c.to_dict() for c in found], indent=2))
@@ -248,9 +244,9 @@ def _plain(text: str) -> str:
 
 
 @app.command()
-def show(name: NameArg, fmt: FormatOpt = Format.text) -> None:
+def show(ctx: typer.Context, name: NameArg, fmt: FormatOpt = Format.text) -> None:
     """Show one credential (never its secret)."""
-    with _opened() as vault:
+    with _opened(ctx) as vault:
         credential = vault.get(name)
     if fmt is Format.json:
         typer.echo(json.dumps(credential.to_dict(), indent=2))
@@ -279,15 +275,16 @@ def _show_rows(c: Credential) -> list[tuple[str, str]]:
 
 
 @app.command("default")
-def default_(name: NameArg) -> None:
+def default_(ctx: typer.Context, name: NameArg) -> None:
     """Make a credential the default one (used when an action names none)."""
-    with _opened() as vault:
+    with _opened(ctx) as vault:
         credential = vault.set_default(name)
     typer.echo(f"{credential.name} is now the default credential.")
 
 
 @app.command()
 def edit(
+    ctx: typer.Context,
     name: NameArg,
     new_name: Annotated[str | None, typer.Option("--name", help="A new Connector Name.")] = None,
     server_url: Annotated[str | None, typer.Option(help="A new Server URL.")] = None,
@@ -316,8 +313,8 @@ def edit(
             hint="pass --name, --server-url, --client-id, --auth-type, --redirect-uri, "
             "--new-secret or --client-secret-stdin",
         )
-    with _opened() as vault:
-        outcome = _connector(vault, no_browser).edit(
+    with _opened(ctx) as vault:
+        outcome = _connector(ctx, vault, no_browser).edit(
             name,
             new_name=new_name,
             server_url=server_url,
@@ -334,11 +331,13 @@ def edit(
 
 @app.command()
 def test(
-    name: NameArg, division: DivisionOpt = None, no_browser: NoBrowser = False, fmt: FormatOpt = Format.text
+    ctx: typer.Context,
+    name: NameArg,
+    division: DivisionOpt = None, no_browser: NoBrowser = False, fmt: FormatOpt = Format.text
 ) -> None:
     """Test Connect: sign in if there are no tokens, call current/Me, report or diagnose."""
-    with _opened() as vault:
-        result = _connector(vault, no_browser).test(name, division=division)
+    with _opened(ctx) as vault:
+        result = _connector(ctx, vault, no_browser).test(name, division=division)
     _print_result(result, fmt)
     if not result.ok:
         raise typer.Exit(exit_code_for_cause(result.cause))
@@ -346,21 +345,23 @@ def test(
 
 @app.command()
 def connect(
-    name: NameArg, no_browser: NoBrowser = False, division: DivisionOpt = None, fmt: FormatOpt = Format.text
+    ctx: typer.Context,
+    name: NameArg,
+    no_browser: NoBrowser = False, division: DivisionOpt = None, fmt: FormatOpt = Format.text
 ) -> None:
     """Sign in to Exact again (new tokens), then test."""
-    with _opened() as vault:
-        result = _connector(vault, no_browser).connect(name, division=division)
+    with _opened(ctx) as vault:
+        result = _connector(ctx, vault, no_browser).connect(name, division=division)
     _print_result(result, fmt)
     if not result.ok:
         raise typer.Exit(exit_code_for_cause(result.cause))
 
 
 @app.command()
-def disconnect(name: NameArg) -> None:
+def disconnect(ctx: typer.Context, name: NameArg) -> None:
     """Forget the credential's tokens; the credential stays (connect again to sign in)."""
-    with _opened() as vault:
-        credential = _connector(vault, no_browser=True).disconnect(name)
+    with _opened(ctx) as vault:
+        credential = _connector(ctx, vault, no_browser=True).disconnect(name)
     typer.echo(
         f"{credential.name} is disconnected: its tokens were deleted here. To withdraw the app's access "
         "in Exact itself, revoke it in Exact Online."
@@ -369,10 +370,12 @@ def disconnect(name: NameArg) -> None:
 
 @app.command()
 def remove(
-    name: NameArg, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
+    ctx: typer.Context,
+    name: NameArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
 ) -> None:
     """Delete a credential and its tokens."""
-    with _opened() as vault:
+    with _opened(ctx) as vault:
         credential = vault.get(name)
         if not yes and not typer.confirm(f"Remove the credential {credential.name!r} and its tokens?"):
             raise typer.Exit(1)
@@ -382,6 +385,7 @@ def remove(
 
 @app.command("rotate-key")
 def rotate_key(
+    ctx: typer.Context,
     resume: Annotated[
         bool, typer.Option("--resume", help="Only finish an interrupted rotation (adds no key).")
     ] = False,
@@ -391,7 +395,7 @@ def rotate_key(
     def progress(name: str, done: int, total: int) -> None:
         typer.echo(f"  [{done}/{total}] {name}", err=True)
 
-    with _opened() as vault:
+    with _opened(ctx) as vault:
         report = vault.reencrypt(progress) if resume else vault.rotate_key(progress)
     typer.echo(
         f"Re-encrypted {report.secrets} secret(s) of {report.credentials} credential(s) under key "

@@ -65,7 +65,7 @@ async def run(request: Request) -> Response:
         result = await run_in_threadpool(_run, request, action)
     except ExactmateError as exc:
         return render_fragment(request, "_result.html", _status(exc), result=None, error=_error(exc))
-    store: ResultStore = request.app.state.results
+    store: ResultStore = ui(request).results
     store.add(result)
     return render_fragment(request, "_result.html", result=result, error=None)
 
@@ -73,7 +73,7 @@ async def run(request: Request) -> Response:
 @router.get("/actions/results/{result_id}.{fmt}")
 def download(request: Request, result_id: str, fmt: str) -> Response:
     """A result as a JSON or CSV file."""
-    store: ResultStore = request.app.state.results
+    store: ResultStore = ui(request).results
     result = store.get(result_id)
     if result is None or fmt not in ("json", "csv"):
         return Response("No such result (results are kept for the last 25 runs).", status_code=404)

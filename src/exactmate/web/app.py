@@ -60,8 +60,8 @@ def create_app(
     settings = settings or Settings.from_env()
     policy = AccessPolicy.for_bind(host, ui_token)
     signer = Signer()
-    now_clock = clock or SystemClock()
-    sessions = Sessions(signer, now_clock.now)
+    clock = clock or SystemClock()
+    sessions = Sessions(signer, clock.now)
     app = FastAPI(
         title="exactmate",
         docs_url=None,
@@ -69,20 +69,18 @@ def create_app(
         openapi_url=None,
         dependencies=[Depends(verify_csrf)],
     )
-    context = UiContext(
+    app.state.ui = UiContext(
         settings=settings,
-        clock=now_clock,
+        clock=clock,
         catalogue=catalogue or Catalogue.load(),
         policy=policy,
         signer=signer,
         sessions=sessions,
+        divisions=DivisionCache(),
+        tests=PendingTests(clock),
+        results=ResultStore(),
         transport=transport,
     )
-    app.state.ui = context
-    app.state.signer = signer
-    app.state.divisions = DivisionCache()
-    app.state.tests = PendingTests(context.clock)
-    app.state.results = ResultStore()
     app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)
     app.mount("/static", StaticFiles(packages=[("exactmate.web", "static")]), name="static")
     for module in (login, vault_pages, credential_pages, oauth_callback, action_pages, lookups):

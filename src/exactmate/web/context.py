@@ -1,7 +1,8 @@
 """What every route of one web app shares: settings, clock, catalogue, and the app's in-memory state.
 
-One :class:`UiContext` lives on ``app.state.ui``. Nothing in it is global to the process, so tests can
-run several apps side by side, each with its own ``EXACTMATE_HOME``, clock and transport.
+One :class:`UiContext` lives on ``app.state.ui``, the app's only state attribute. Nothing in it is
+global to the process, so tests can run several apps side by side, each with its own
+``EXACTMATE_HOME``, clock and transport.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from starlette.requests import Request
@@ -18,6 +19,11 @@ from exactmate.catalogue import Catalogue
 from exactmate.clock import Clock
 from exactmate.config import Settings
 from exactmate.web.security import AccessPolicy, Sessions, Signer
+
+if TYPE_CHECKING:  # their modules read the context through ui(), so they are built by create_app
+    from exactmate.web.lookups import DivisionCache
+    from exactmate.web.results import ResultStore
+    from exactmate.web.sessions import PendingTests
 
 Level = Literal["ok", "warn", "bad"]
 
@@ -50,7 +56,8 @@ class Flashes:
 
 @dataclass
 class UiContext:
-    """The app's collaborators; ``transport`` (tests) replaces the network for every call to Exact."""
+    """The app's collaborators and in-memory state; ``transport`` (tests) replaces the network for
+    every call to Exact."""
 
     settings: Settings
     clock: Clock
@@ -58,6 +65,9 @@ class UiContext:
     policy: AccessPolicy
     signer: Signer
     sessions: Sessions
+    divisions: DivisionCache
+    tests: PendingTests
+    results: ResultStore
     transport: httpx.BaseTransport | None = None
     flashes: Flashes = field(default_factory=Flashes)
 

@@ -40,7 +40,7 @@ def _browser(request: Request) -> str:
 
 
 def _tests(request: Request) -> PendingTests:
-    tests: PendingTests = request.app.state.tests
+    tests: PendingTests = ui(request).tests
     return tests
 
 
@@ -237,7 +237,7 @@ async def save(request: Request) -> Response:
         except ExactmateError as exc:
             return _save_refused(request, f"Nothing was saved: {exc}")
     _tests(request).drop(test)
-    request.app.state.divisions.forget(saved.name)
+    ui(request).divisions.forget(saved.name)
     what = "updated" if editing else "created"
     context.flashes.add(request, "ok", f"Credential {saved.name} {what}: {test.outcome.summary}")
     return JSONResponse({"ok": True, "redirect": "/vault"})

@@ -104,7 +104,7 @@ def key_check(request: Request, path: str, key: str) -> JSONResponse:
 def divisions(request: Request, credential: str = "", refresh: bool = False) -> JSONResponse:
     """The divisions the credential's user can access, and the current one (live, cached)."""
     context = ui(request)
-    cache: DivisionCache = request.app.state.divisions
+    cache: DivisionCache = ui(request).divisions
     name = credential.strip()
     now = context.clock.now()
     cached = None if refresh or not name else cache.get(name, now)

@@ -51,7 +51,7 @@ def returns_here(redirect_uri: str, request: Request) -> bool:
 async def oauth_callback(
     request: Request, state: str = "", code: str = "", error: str = "", error_description: str = ""
 ) -> Response:
-    tests: PendingTests = request.app.state.tests
+    tests: PendingTests = ui(request).tests
     test = tests.by_state(state) if state else None
     if test is None or not tests.claim(test):
         return render(

@@ -210,7 +210,7 @@ class Signer:
 
 def csrf_token(request: Request) -> str:
     """The CSRF token to put into the page answering ``request`` (see :class:`SecurityMiddleware`)."""
-    signer: Signer = request.app.state.signer
+    signer: Signer = request.app.state.ui.signer  # the UiContext (web/context.py)
     return signer.sign("csrf", str(request.scope["state"]["csrf_seed"]))
 
 
@@ -230,7 +230,7 @@ async def verify_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else ""
-    signer: Signer = request.app.state.signer
+    signer: Signer = request.app.state.ui.signer  # the UiContext (web/context.py)
     if not sent or not signer.verify("csrf", seed, sent):
         raise CsrfError("The form's security token is missing or stale. Reload the page and try again.")
 

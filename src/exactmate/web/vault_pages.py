@@ -79,7 +79,7 @@ def disconnect(request: Request, credential_id: str) -> Response:
         return not_found(request)
     with open_vault(ui(request)) as vault:
         connector(ui(request), vault).disconnect(found.name)
-    request.app.state.divisions.forget(found.name)
+    ui(request).divisions.forget(found.name)
     ui(request).flashes.add(
         request, "ok", f"{found.name} is disconnected: its tokens are gone. Re-authorise to use it again."
     )
@@ -105,6 +105,6 @@ def delete(request: Request, credential_id: str) -> Response:
     except ExactmateError as exc:
         ui(request).flashes.add(request, "bad", f"{found.name} was not deleted: {exc}")
         return back_to_list()
-    request.app.state.divisions.forget(found.name)
+    ui(request).divisions.forget(found.name)
     ui(request).flashes.add(request, "ok", f"{found.name} was deleted from the vault.")
     return back_to_list()
