@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,3 +19,30 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
             monkeypatch.delenv(name)
     monkeypatch.setenv("EXACTMATE_HOME", str(tmp_path / "exactmate-home"))
     yield
+
+
+PG_ADMIN = os.environ.get("EXACTMATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database for one test (a SQLAlchemy URL), dropped afterwards.
+
+    The server is the one ``scripts/postgres.sh`` makes sure of (127.0.0.1:5432, trust auth); a run
+    without it fails here, loudly, rather than skipping what it cannot prove."""
+    import secrets
+
+    import psycopg
+
+    name = f"exactmate_test_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"no PostgreSQL at {PG_ADMIN} ({exc}); run: bash scripts/postgres.sh", pytrace=False)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

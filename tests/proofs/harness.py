@@ -54,10 +54,11 @@ class Home:
 
     path: str
     credential: str = CREDENTIAL
+    db_url: str | None = None  # another store than the SQLite file of the home (PostgreSQL)
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings of this home only: no environment variable is read."""
-        return Settings.from_env({}, home=self.path, master_key=MASTER_KEY, **overrides)
+        return Settings.from_env({}, home=self.path, master_key=MASTER_KEY, db_url=self.db_url, **overrides)
 
     @property
     def db_path(self) -> Path:

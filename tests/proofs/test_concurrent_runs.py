@@ -1,4 +1,5 @@
-"""Two, then three processes running the same 50-row file at once book every row exactly once.
+"""Two, then three processes running the same 50-row file at once book every row exactly once, with
+the store on SQLite and on PostgreSQL.
 
 A cron job that overlaps its previous run, a second terminal, two workers: each process opens the
 vault itself, reads the file and books through ``create_time_transactions``, and all of them start
@@ -67,11 +68,15 @@ def run_together(home: Home, path: Path, division: int, processes: int) -> list[
     return reports
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 @pytest.mark.parametrize("processes", [2, 3])
-def test_concurrent_runs_of_one_file_book_each_row_once(tmp_path: Path, processes: int) -> None:
+def test_concurrent_runs_of_one_file_book_each_row_once(
+    tmp_path: Path, processes: int, database: str, request: pytest.FixtureRequest
+) -> None:
     config = EmulatorConfig(port=0, records=30, divisions=1, minutely_limit=100_000, daily_limit=100_000)
     division = config.accessible_divisions[0]
-    home = Home(str(tmp_path / "home"))
+    db_url = request.getfixturevalue("pg_database") if database == "postgresql" else None
+    home = Home(str(tmp_path / "home"), db_url=db_url)
     with BackgroundServer(config) as server:
         with httpx.Client(base_url=server.base_url) as http:
             connect(home, config, http, base_url=server.base_url)

@@ -258,18 +258,16 @@ def _insert_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
     """Insert a journal row unless its key exists; whether it was inserted. One statement, so two
     claimants racing on PostgreSQL cannot both insert (the loser's insert does nothing)."""
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql_insert(create_journal).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite_insert(create_journal).values(**values).on_conflict_do_nothing()
-    else:
-        exists = conn.execute(
-            select(create_journal.c.state).where(_key(values["source"], values["row_key"]))
-        ).first()
-        if exists is not None:
-            return False
-        statement = insert(create_journal).values(**values)
-    return bool(conn.execute(statement).rowcount)
+    if dialect in ("postgresql", "sqlite"):
+        # RETURNING tells whether a row went in: rowcount is not reliable for ON CONFLICT DO NOTHING.
+        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = upsert(create_journal).values(**values).on_conflict_do_nothing()
+        return conn.execute(statement.returning(create_journal.c.row_key)).first() is not None
+    exists = conn.execute(select(create_journal.c.state).where(_key(values["source"], values["row_key"])))
+    if exists.first() is not None:
+        return False
+    conn.execute(insert(create_journal).values(**values))
+    return True
 
 
 def _entry(m: RowMapping) -> JournalEntry:
