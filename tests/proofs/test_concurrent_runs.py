@@ -1,4 +1,4 @@
-"""Two, then three processes running the same 50-row file at once book every row exactly once, with
+"""Two, then three processes running the same 200-row file at once book every row exactly once, with
 the store on SQLite and on PostgreSQL.
 
 A cron job that overlaps its previous run, a second terminal, two workers: each process opens the
@@ -26,7 +26,7 @@ from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
 from tests.proofs.harness import Home, connect
 
-ROWS = 50
+ROWS = 200
 
 
 def book_file(home: Home, path: str, division: int, barrier: Any, results: Any) -> None:
