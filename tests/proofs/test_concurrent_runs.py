@@ -21,6 +21,7 @@ import pytest
 
 from exactmate.actions import create_time_transactions, open_connection
 from exactmate.actions.sources import read_entries
+from exactmate.cli.time import create_exit_code
 from exactmate.client import ExactClient
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
@@ -36,7 +37,8 @@ def book_file(home: Home, path: str, division: int, barrier: Any, results: Any) 
             entries = read_entries(path)
             barrier.wait(timeout=120)
             result = create_time_transactions(conn, entries, division=division)
-            results.put((os.getpid(), [o.status for o in result.outcomes], None))
+            statuses = [o.status for o in result.outcomes] + [f"exit {create_exit_code(result)}"]
+            results.put((os.getpid(), statuses, None))
     except BaseException as exc:  # the parent must never wait for a dead child
         results.put((os.getpid(), [], "".join(traceback.format_exception(exc))[-1500:]))
 
@@ -97,4 +99,7 @@ def test_concurrent_runs_of_one_file_book_each_row_once(
     assert sorted(booked) == sorted(f"overlap {processes}-{n}" for n in range(ROWS))  # each once
     sent = [s for statuses in reports for s in statuses if s == "created"]
     assert len(sent) == ROWS
-    assert all(set(statuses) <= {"created", "skipped", "pending"} for statuses in reports)
+    for statuses in reports:  # each run's exit code tells the truth: 13 while another run books rows
+        *rows, code = statuses
+        assert set(rows) <= {"created", "skipped", "pending"}
+        assert code == ("exit 13" if "pending" in rows else "exit 0")
