@@ -145,7 +145,8 @@ class Governor:
 
     def _check_budget(self, client_id: str, division: int, endpoint: str) -> None:
         now = self._clock.now()
-        blocked = self._store.blocked_until(client_id, division, endpoint, now)
+        since = now - self._window
+        blocked, errors = self._store.error_state(client_id, division, endpoint, since=since, now=now)
         if blocked is not None:
             raise BudgetExceeded(
                 f"Exact blocked this app's calls to {endpoint} in division {division} after too many "
@@ -154,7 +155,6 @@ class Governor:
                 endpoint=endpoint,
                 division=division,
             )
-        errors = self._store.recent_errors(client_id, division, endpoint, now - self._window)
         if len(errors) < self._budget:
             return
         reopens = errors[len(errors) - self._budget] + self._window  # when one fewer than the budget remain

@@ -384,12 +384,18 @@ class Store:
             values = {"client_id": client_id, "division": division, "endpoint": endpoint, "until": until}
             conn.execute(insert(error_blocks).values(**values))
 
-    def blocked_until(self, client_id: str, division: int, endpoint: str, now: float) -> float | None:
-        """When a block Exact announced for this scope ends, if it has not ended by ``now``."""
-        stmt = select(error_blocks.c.until).where(_block_scope(client_id, division, endpoint))
+    def error_state(
+        self, client_id: str, division: int, endpoint: str, *, since: float, now: float
+    ) -> tuple[float | None, list[float]]:
+        """In one read: when a block Exact announced for this scope ends (None: none, or over by
+        ``now``), and when the errors counted here after ``since`` happened, oldest first."""
+        block = select(error_blocks.c.until).where(_block_scope(client_id, division, endpoint))
+        scope = _error_scope(client_id, division, endpoint)
+        errors = select(error_budget.c.at).where(scope, error_budget.c.at > since).order_by(error_budget.c.at)
         with self.reading() as conn:
-            until = conn.execute(stmt).scalar()
-        return float(until) if until is not None and until > now else None
+            until = conn.execute(block).scalar()
+            times = [float(at) for at in conn.execute(errors).scalars()]
+        return (float(until) if until is not None and until > now else None), times
 
     def record_error(
         self, credential: str, division: int, endpoint: str, status: int, at: float, *, forget_before: float
@@ -404,12 +410,9 @@ class Store:
                 )
             )
 
-    def recent_errors(self, credential: str, division: int, endpoint: str, since: float) -> list[float]:
+    def recent_errors(self, client_id: str, division: int, endpoint: str, since: float) -> list[float]:
         """When the errors counted for this scope after ``since`` happened, oldest first."""
-        scope = _error_scope(credential, division, endpoint)
-        stmt = select(error_budget.c.at).where(scope, error_budget.c.at > since).order_by(error_budget.c.at)
-        with self.reading() as conn:
-            return [float(at) for at in conn.execute(stmt).scalars()]
+        return self.error_state(client_id, division, endpoint, since=since, now=since)[1]
 
 
 def _values(row: Any) -> dict[str, Any]:
