@@ -65,6 +65,27 @@ def test_get_by_key_and_to_a_file(emu: Emu, tmp_path: Path) -> None:
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert len(records) == 60 and len({r["ID"] for r in records}) == 60
     assert "Timestamp" not in records[0]
+    calls = emu.rest_calls()
+    again = run("get", "crm/Accounts", "--all", "-d", str(D1), "-f", "ndjson", "--output", str(target))
+    assert again.exit_code == 3, again.stderr
+    assert "exists already; nothing was read" in again.stderr and "--overwrite" in again.stderr
+    assert emu.rest_calls() == calls and len(target.read_text().splitlines()) == 60  # untouched, no call
+    fresh = ("-f", "ndjson", "-o", str(target), "--overwrite")
+    replaced = run("get", "crm/Accounts", "--top", "2", "-d", str(D1), *fresh)
+    assert replaced.exit_code == 0 and len(target.read_text().splitlines()) == 2
+    assert not list(tmp_path.glob("*.partial"))  # no partial file left
+
+
+def test_an_interrupted_export_leaves_no_half_file(tmp_path: Path) -> None:
+    from exactmate.cli.output import destination
+
+    target = tmp_path / "out.ndjson"
+    target.write_text("the earlier export\n")
+    with pytest.raises(KeyboardInterrupt), destination(target, overwrite=True) as out:
+        out.write("half a record")
+        raise KeyboardInterrupt
+    assert target.read_text() == "the earlier export\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.ndjson"]
 
 
 def test_get_division_all_adds_the_division(emu: Emu) -> None:

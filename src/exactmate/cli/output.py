@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -51,18 +53,38 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
     return json.dumps(value, default=_json_default, ensure_ascii=False, indent=indent)
 
 
+def check_output(path: Path | None, *, overwrite: bool) -> None:
+    """Refuse, before anything is read, an ``--output`` file that exists (unless ``overwrite``)."""
+    if path is not None and path.expanduser().exists() and not overwrite:
+        hint = "pass --overwrite to replace it, or choose another --output"
+        raise ValidationError(f"{path} exists already; nothing was read", hint=hint)
+
+
 @contextmanager
-def destination(path: Path | None) -> Iterator[IO[str]]:
-    """The file ``--output`` names (created or replaced), else standard output."""
+def destination(path: Path | None, *, overwrite: bool = False) -> Iterator[IO[str]]:
+    """The file ``--output`` names, else standard output.
+
+    The records go to a temporary file beside it, moved into place only once everything is written:
+    an interrupted or failed run never leaves a half-written file, nor destroys the one it would
+    have replaced. An existing file is replaced only with ``overwrite``."""
     if path is None:
         yield sys.stdout
         return
+    target = path.expanduser()
+    check_output(path, overwrite=overwrite)
     try:
-        handle = path.expanduser().open("w", encoding="utf-8", newline="")
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent or None)
     except OSError as exc:
         raise ValidationError(f"Cannot write {path}: {exc.strerror}", hint="check --output") from None
-    with handle:
-        yield handle
+    partial = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        print(f"{path} was not written: the run did not finish, and half a file misleads", file=sys.stderr)
+        raise
 
 
 def write_records(

@@ -24,7 +24,7 @@ from exactmate.actions import (
 from exactmate.actions.picker import field_suggestions
 from exactmate.cli import session
 from exactmate.cli.exit_codes import exit_code_for
-from exactmate.cli.output import Format, destination, to_json, write_record, write_records
+from exactmate.cli.output import Format, check_output, destination, to_json, write_record, write_records
 from exactmate.errors import ValidationError
 
 app = typer.Typer()
@@ -48,6 +48,7 @@ def get(
     division: session.DivisionOption = "current",
     fmt: session.FormatOption = Format.table,
     output: session.OutputOption = None,
+    overwrite: session.OverwriteOption = False,
     raw_csv: Annotated[
         bool,
         typer.Option(
@@ -58,6 +59,7 @@ def get(
     ] = False,
 ) -> None:
     """List records of an endpoint, or get one by its key."""
+    check_output(output, overwrite=overwrite)
     choice = session.division(division)
     session.endpoint(ctx, endpoint, "GET", key)
     bar_on = all_ and session.show_progress(data_on_screen=output is None)
@@ -75,7 +77,7 @@ def get(
             all=all_,
             on_page=lambda _division, n: advance(n),
         )
-        with destination(output) as out:
+        with destination(output, overwrite=overwrite) as out:
             if isinstance(found, Listing):
                 write_records(
                     found, fmt, out, columns=found.fields, title=found.endpoint.path, raw_csv=raw_csv
@@ -187,15 +189,17 @@ def call(
     dry_run: session.DryRunOption = False,
     fmt: session.FormatOption = Format.json,
     output: session.OutputOption = None,
+    overwrite: session.OverwriteOption = False,
 ) -> None:
     """A custom request: read/ functions, navigation links, /$count and anything else."""
+    check_output(output, overwrite=overwrite)
     body = _data(data)
     params = _params(param or [])
     with session.connect(ctx, credential) as conn:
         answer = custom_call(
             conn, method, path, division=session.division(division), params=params, data=body, dry_run=dry_run
         )
-    with destination(output) as out:
+    with destination(output, overwrite=overwrite) as out:
         if isinstance(answer, PlannedRequest):
             out.write("Dry run, not sent:\n" + str(answer) + "\n")
         elif isinstance(answer, list):

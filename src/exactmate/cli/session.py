@@ -47,6 +47,7 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write the records to this file instead of the screen.")
 ]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the --output file if it exists.")]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Show the exact request (method, URL, JSON body); send no write.")
 ]
