@@ -3,13 +3,14 @@ journal, lost answers resolved by lookup, divisions, dry runs."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exactmate.actions import create_time_transactions
-from exactmate.actions.journal import CreateJournal
+from exactmate.actions.journal import CreateJournal, CreateOutcome
 from exactmate.actions.sources import parse_entries
 from exactmate.actions.timecreate import journal_source
 from exactmate.errors import CatalogueError, ValidationError
@@ -347,3 +348,23 @@ def test_a_file_booked_by_an_older_exactmate_is_not_booked_again(world: World) -
     result = create_time_transactions(world.conn, source, division=D1)
     assert result.outcomes[0].status == "skipped" and result.outcomes[0].record_id == str(booked["ID"])
     assert world.sent("POST") == []
+
+
+def test_a_stopped_run_sends_nothing_more_and_a_rerun_books_exactly_the_rest(world: World) -> None:
+    stop = threading.Event()
+    rows = [entry(world, f"ctrl-c {n}") for n in range(120)]
+    seen: list[int] = []
+
+    def progress(outcome: CreateOutcome) -> None:
+        seen.append(outcome.row)
+        if len(seen) == 30:
+            stop.set()  # Ctrl-C, after the 30th answer
+
+    first = create_time_transactions(world.conn, rows, division=D1, progress=progress, stop=stop)
+    assert len(first.created) == 30 and len(first.stopped) == 90 and not first.ok
+    assert len(world.sent("POST")) == 30  # nothing sent after the stop
+    world.transport.requests.clear()
+    again = create_time_transactions(world.conn, rows, division=D1)
+    assert len(again.created) == 90 and len(again.skipped) == 30 and again.ok
+    assert len(world.sent("POST")) == 90
+    assert all(world.count({"Notes": f"ctrl-c {n}"}) == 1 for n in (0, 29, 30, 119))

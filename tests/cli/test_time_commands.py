@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.cli.conftest import D1, D2, Emu, first_id, run
 
@@ -37,7 +43,7 @@ def write_csv(emu: Emu, path: Path, *notes: str) -> Path:
 def test_create_one_entry_from_set(emu: Emu) -> None:
     result = run("time", "create", *booking(emu, "from the command line"), "--division", str(D1))
     assert result.exit_code == 0, result.stderr
-    assert "Created 1, booked earlier 0, changed 0, pending 0, failed 0." in result.stdout
+    assert "Created 1." in result.stdout
 
 
 def test_create_reports_every_bad_value_at_once_and_costs_no_call(emu: Emu) -> None:
@@ -195,3 +201,38 @@ def test_the_separator_can_be_given(emu: Emu, tmp_path: Path) -> None:
     assert detected.exit_code == 3 and "no such field" not in detected.stderr
     assert "Item is mandatory" in detected.stderr
     assert emu.rest_calls() == calls
+
+
+def test_ctrl_c_stops_sending_prints_the_summary_and_a_rerun_books_the_rest(
+    emu: Emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+
+    from exactmate.cli import session
+
+    path = write_csv(emu, tmp_path / "hours.csv", *(f"interrupted {n}" for n in range(120)))
+
+    @contextmanager
+    def keypress_after(description: str, total: int | None, *, enabled: bool) -> Iterator[Any]:
+        done = [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            if done[0] == 20:
+                os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C
+
+        yield advance
+
+    original = session.progress
+    monkeypatch.setattr(session, "progress", keypress_after)
+    stopped = run("time", "create", "--file", str(path), "--division", str(D1), "--format", "json")
+    assert stopped.exit_code == 130, stopped.stderr
+    assert "stopping: no new entries are sent" in stopped.stderr
+    summary = json.loads(stopped.stdout)
+    assert summary["stopped"] > 0 and summary["created"] + summary["stopped"] == 120
+    assert summary["created"] < 30  # stopped within a few calls of the keypress
+    monkeypatch.setattr(session, "progress", original)
+    rerun = run("time", "create", "--file", str(path), "--division", str(D1), "--format", "json")
+    assert rerun.exit_code == 0, rerun.stderr
+    again = json.loads(rerun.stdout)
+    assert (again["created"], again["skipped"]) == (summary["stopped"], summary["created"])

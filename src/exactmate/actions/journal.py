@@ -59,7 +59,7 @@ from exactmate.resource import Resource
 from exactmate.store import Store, create_journal
 
 JournalState = Literal["pending", "created", "failed"]
-Status = Literal["created", "recovered", "skipped", "changed", "pending", "failed", "planned"]
+Status = Literal["created", "recovered", "skipped", "changed", "pending", "failed", "planned", "stopped"]
 
 # Errors after which the rest of a division's entries are not even tried: each would fail the same
 # way, and Exact counts 401/403 answers against its hourly error budget.
@@ -92,7 +92,8 @@ class CreateOutcome:
     answer was lost and the lookup found the record), ``skipped`` (booked earlier with the same
     values), ``changed`` (booked earlier as ``record_id`` with other values: not booked again),
     ``pending`` (its answer was lost, or another run is booking it: settled by a later run),
-    ``failed`` (``message`` says why), ``planned`` (dry run: ``request`` is what would be sent)."""
+    ``failed`` (``message`` says why), ``planned`` (dry run: ``request`` is what would be sent),
+    ``stopped`` (not sent: the run was interrupted before it; a rerun books it)."""
 
     row: int
     division: int
@@ -105,7 +106,7 @@ class CreateOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.status not in ("failed", "pending", "changed")
+        return self.status not in ("failed", "pending", "changed", "stopped")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for output: row, division, status, record ID, message."""

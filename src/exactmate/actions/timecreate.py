@@ -33,6 +33,7 @@ from exactmate.errors import CatalogueError, ExactmateError, ValidationError
 
 Progress = Callable[[CreateOutcome], None]
 DEFAULT_SCOPE = "entries"
+INTERRUPTED = "not sent: the run was interrupted; a rerun books it"
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,14 @@ class CreateResult:
         return self._with("failed")
 
     @property
+    def stopped(self) -> list[CreateOutcome]:
+        """Entries not sent because the run was interrupted (Ctrl-C): a rerun books them."""
+        return self._with("stopped")
+
+    @property
     def ok(self) -> bool:
-        """Whether every entry is booked (now or earlier): nothing failed, pending or changed."""
-        return not (self.failed or self.pending or self.changed)
+        """Whether every entry is booked (now or earlier): nothing failed, pending, changed or stopped."""
+        return not (self.failed or self.pending or self.changed or self.stopped)
 
     def summary(self) -> dict[str, Any]:
         """Plain data: counts, created IDs by row, and the failures with their reasons."""
@@ -97,6 +103,7 @@ class CreateResult:
             "changed": len(self.changed),
             "pending": len(self.pending),
             "failed": len(self.failed),
+            "stopped": len(self.stopped),
             "created_ids": {o.row: o.record_id for o in self.created},
             "failures": {o.row: o.message for o in self.failed + self.pending + self.changed},
         }
@@ -113,6 +120,7 @@ def create_time_transactions(
     progress: Progress | None = None,
     rebook_changed: bool = False,
     scope: str = DEFAULT_SCOPE,
+    stop: threading.Event | None = None,
 ) -> CreateResult:
     """Create time transactions in ``division`` (a number, ``current`` or None; ``all`` is refused:
     a new entry belongs to one division, so say which, or give each row a ``Division``).
@@ -122,8 +130,10 @@ def create_time_transactions(
     identity ``key`` plus its row number instead. ``match_on``: the fields a lost answer is looked up
     by. ``rebook_changed``: book an entry booked earlier with other values again, as a new entry.
     ``scope``: the journal's namespace for identities (a flow uses its own). ``progress`` is called
-    with each entry's outcome as it is known (from worker threads). Raises ``ValidationError``
-    listing every problem of every row before anything is sent.
+    with each entry's outcome as it is known (from worker threads). Once ``stop`` is set (Ctrl-C),
+    no further entry is sent: the ones in flight finish and are journaled, the rest come back
+    ``stopped``. Raises ``ValidationError`` listing every problem of every row before anything is
+    sent.
     """
     endpoint = conn.client.catalogue.endpoint(TIME_TRANSACTIONS)
     choice = parse_division(division)
@@ -147,7 +157,7 @@ def create_time_transactions(
         groups.setdefault(number, []).append((entry, row_identity(entry.body, number, explicit)))
     _refuse_twins(groups)
     legacy = journal_source(conn.credential, entries.source_id) if isinstance(entries, EntrySource) else None
-    run = _Run(conn, journal, source, matches, rebook_changed, legacy)
+    run = _Run(conn, journal, source, matches, rebook_changed, legacy, stop or threading.Event())
     outcomes = run.plan_all(endpoint, groups) if dry_run else run.run_all(groups, progress)
     ordered = tuple(sorted(outcomes, key=lambda o: o.row))
     return CreateResult(source=source, outcomes=ordered, dry_run=dry_run)
@@ -280,7 +290,8 @@ class _Run:
         source: str,
         match_on: tuple[str, ...],
         rebook_changed: bool,
-        legacy_source: str | None = None,
+        legacy_source: str | None,
+        stop: threading.Event,
     ) -> None:
         self.conn = conn
         self.journal = journal
@@ -288,6 +299,7 @@ class _Run:
         self.match_on = match_on
         self.rebook_changed = rebook_changed
         self.legacy_source = legacy_source
+        self.stop = stop
 
     def adopt_legacy(self, entry: PreparedEntry, identity: RowIdentity, division: int) -> None:
         """Carry over a booking journaled by an older exactmate under the file's content hash and row:
@@ -340,17 +352,20 @@ class _Run:
                 settle_seconds=self.conn.settle_seconds,
                 rebook_changed=self.rebook_changed,
             )
-            stop: CreateOutcome | None = None
+            halt: CreateOutcome | None = None
             for entry, identity in groups[number]:
-                if stop is not None:
-                    why = f"not tried: {stop.message}"
-                    report(CreateOutcome(entry.row, number, "failed", message=why, error=stop.error))
+                if self.stop.is_set():
+                    report(CreateOutcome(entry.row, number, "stopped", message=INTERRUPTED))
+                    continue
+                if halt is not None:
+                    why = f"not tried: {halt.message}"
+                    report(CreateOutcome(entry.row, number, "failed", message=why, error=halt.error))
                     continue
                 self.adopt_legacy(entry, identity, number)
                 outcome = creator.create(entry.row, identity, entry.body)
                 report(outcome)
                 if outcome.status == "failed" and is_stopping(outcome.error):
-                    stop = outcome
+                    halt = outcome
 
         for number, result in self.conn.client.fan_out(list(groups), run_division):
             if isinstance(result, Exception) and not isinstance(result, ExactmateError):

@@ -31,6 +31,10 @@ INCOMPLETE = 13
 after the time shown) or changed since they were booked (update them, or rebook)."""
 
 
+INTERRUPTED = 130
+"""Ctrl-C: the run stopped sending; what was in flight finished and is recorded, the rest not sent."""
+
+
 def exit_code_for(exc: BaseException) -> int:
     for cls, code in EXIT_CODES:
         if isinstance(exc, cls):

@@ -3,7 +3,9 @@ connection, reading ``Field=Value`` assignments and progress bars (on a terminal
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,6 +115,27 @@ def progress(description: str, total: int | None, *, enabled: bool) -> Iterator[
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def interruptible(stop: threading.Event, what: str) -> Iterator[None]:
+    """While the block runs, the first Ctrl-C sets ``stop`` (no new call goes out; the ones in flight
+    finish and are recorded) instead of killing the run half-way; a second Ctrl-C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        echo_err(f"stopping: no new {what} are sent; the calls in flight finish (Ctrl-C again: quit now)")
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def echo_err(message: str) -> None:

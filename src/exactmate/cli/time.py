@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ from exactmate.actions.fields import parse_assignments
 from exactmate.actions.plain import cell
 from exactmate.actions.sources import read_entries
 from exactmate.cli import session
-from exactmate.cli.exit_codes import INCOMPLETE, exit_code_for
+from exactmate.cli.exit_codes import INCOMPLETE, INTERRUPTED, exit_code_for
 from exactmate.cli.output import Format, to_json
 from exactmate.errors import ValidationError
 
@@ -89,7 +90,8 @@ def create(
         entries = read_entries(file, file_format=file_format, delimiter=delimiter)
     matches = [name for value in (match_on or []) for name in value.split(",")] or None
     choice = session.division(division)
-    with session.connect(ctx, credential) as conn:
+    stop = threading.Event()
+    with session.connect(ctx, credential) as conn, session.interruptible(stop, "entries"):
         enabled = len(entries) >= LONG_RUN and session.show_progress()
         with session.progress("Creating time transactions", len(entries), enabled=enabled) as advance:
             result = create_time_transactions(
@@ -101,6 +103,7 @@ def create(
                 dry_run=dry_run,
                 progress=lambda _outcome: advance(1),
                 rebook_changed=rebook_changed,
+                stop=stop,
             )
     _show_create(result, fmt)
     code = create_exit_code(result)
@@ -111,6 +114,8 @@ def create(
 def create_exit_code(result: CreateResult) -> int:
     """What a batch's exit code says: 0 only when every entry is booked (now or earlier); the code of
     the first failure's cause; else 13 when entries are pending or changed (the run is not complete)."""
+    if result.stopped:
+        return INTERRUPTED
     if result.failed:
         first = result.failed[0].error
         return exit_code_for(first) if first is not None else 1
@@ -154,10 +159,17 @@ def _show_create(result: CreateResult, fmt: Format) -> None:
         "changed": result.changed,
         "pending": result.pending,
         "failed": result.failed,
+        "not sent (interrupted)": result.stopped,
     }
-    console.print(", ".join(f"{label} {len(found)}" for label, found in counts.items()) + ".")
+    shown = [f"{label} {len(found)}" for label, found in counts.items() if found or label == "Created"]
+    console.print(", ".join(shown) + ".")
     if result.pending:
         console.print("Pending entries were not sent again: rerun after the time shown to settle them.")
+    if result.stopped:
+        console.print(
+            f"Interrupted: {len(result.stopped)} entries were not sent; the same command books them "
+            "(nothing booked is sent twice)."
+        )
 
 
 @app.command("update")
