@@ -29,6 +29,7 @@ Messages never carry secrets: tokens, client secrets and authorization codes sta
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
@@ -83,6 +84,18 @@ class VaultError(ExactmateError):
     """Credential storage refused an operation (unknown or duplicate name, bad value)."""
 
 
+def connect_command(name: str | None) -> str:
+    """The command that signs a credential in again, quoted so it works when pasted."""
+    return f"exactmate vault connect {shlex.quote(name) if name else 'NAME'}"
+
+
+def local_time(moment: datetime) -> str:
+    """A moment as the user reads it: local time to the second, with the date when not today."""
+    local = moment.astimezone()
+    today = datetime.now(local.tzinfo).date()
+    return local.strftime("%H:%M:%S" if local.date() == today else "%Y-%m-%d %H:%M:%S")
+
+
 class AuthError(ExactmateError):
     """Tokens could not be obtained or refreshed."""
 
@@ -92,7 +105,7 @@ class ReauthorizationRequired(AuthError):
 
     def __init__(self, message: str, *, credential: str | None = None) -> None:
         who = f"credential {credential!r}" if credential else "the credential"
-        super().__init__(message, hint=f"re-authorise {who}: exactmate vault connect {credential or 'NAME'}")
+        super().__init__(message, hint=f"re-authorise {who}: {connect_command(credential)}")
         self.credential = credential
 
 
@@ -100,7 +113,7 @@ class BudgetExceeded(ExactmateError):
     """Refused locally: one more failed call here could get the app blocked by Exact for an hour."""
 
     def __init__(self, message: str, *, reopens_at: datetime, endpoint: str, division: int | None) -> None:
-        super().__init__(message, hint=f"calls to {endpoint} reopen at {reopens_at.isoformat()}")
+        super().__init__(message, hint=f"calls to {endpoint} reopen at {local_time(reopens_at)}")
         self.reopens_at = reopens_at
         self.endpoint = endpoint
         self.division = division
@@ -186,6 +199,8 @@ class RateLimitError(APIStatusError):
         exact_message: str | None = None,
         hint: str | None = None,
     ) -> None:
+        if hint is None and reset_at is not None:
+            hint = f"calls reopen at {local_time(reset_at)}"
         super().__init__(
             message,
             status_code=status_code,

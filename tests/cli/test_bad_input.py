@@ -31,3 +31,16 @@ def test_bad_input_is_a_clear_error_that_costs_no_call(emu: Emu, args: tuple[str
     assert says in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr) < 2000  # nothing echoed 5,000 times
     assert emu.rest_calls() == calls
+
+
+def test_hints_name_credentials_quoted_and_times_locally() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from exactmate.errors import BudgetExceeded, ReauthorizationRequired, connect_command, local_time
+
+    assert connect_command("Emu Skip") == "exactmate vault connect 'Emu Skip'"
+    assert "exactmate vault connect 'Acme NL'" in str(ReauthorizationRequired("x", credential="Acme NL"))
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    refused = BudgetExceeded("x", reopens_at=soon, endpoint="crm/Contacts", division=1)
+    assert f"calls to crm/Contacts reopen at {soon.astimezone().strftime('%H:%M:%S')}" in str(refused)
+    assert local_time(soon - timedelta(days=3)).count(":") == 2 and "-" in local_time(soon - timedelta(days=3))

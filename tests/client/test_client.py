@@ -683,7 +683,7 @@ def test_from_credential_refuses_unknown_names_and_credentials_needing_reauthori
     store.set_credential_status(row.id, "needs_reauthorization", "Old refresh token used.")
     with pytest.raises(ReauthorizationRequired, match="Old refresh token used") as caught:
         ExactClient.from_credential("ACME Books", settings=settings, store=store, box=box)
-    assert "exactmate vault connect ACME Books" in str(caught.value)
+    assert "exactmate vault connect 'ACME Books'" in str(caught.value)  # quoted: works when pasted
     assert exact.requests == []
 
 

@@ -13,7 +13,7 @@ import pytest
 from exactmate.client import ExactClient
 from exactmate.clock import utc
 from exactmate.emulator.config import EmulatorConfig
-from exactmate.errors import BudgetExceeded, NotFoundError
+from exactmate.errors import BudgetExceeded, NotFoundError, local_time
 from tests.emulator_helpers import authorize, bearer
 from tests.proofs.conftest import WorldFactory
 from tests.proofs.harness import connect
@@ -38,7 +38,7 @@ def test_nine_failures_then_the_tenth_is_refused_locally(make_world: WorldFactor
     assert world.stats()["total_requests"] == sent["total_requests"]  # refused without a call
     assert refused.endpoint.lower() == "crm/accounts" and refused.division == world.division
     assert refused.reopens_at == utc(started) + timedelta(hours=1)
-    assert "exactmate stops at 9" in str(refused) and refused.reopens_at.isoformat() in str(refused)
+    assert "exactmate stops at 9" in str(refused) and local_time(refused.reopens_at) in str(refused)
     # The guard keeps the whole endpoint shut, good calls included: Exact would count them as blocked.
     with pytest.raises(BudgetExceeded):
         accounts.count()

@@ -214,7 +214,8 @@ def test_skip_test_saves_untested_without_calling_exact(serve: Serve, vault: Vau
     live = serve()
     terminal, shown = paste_consent()
     saved = create(Connector(vault, consent=terminal), live, skip_test=True)
-    assert saved.saved and saved.test is None and saved.note == SKIPPED_NOTE.format(name="acme")
+    assert saved.saved and saved.test is None
+    assert saved.note == SKIPPED_NOTE.format(command="exactmate vault connect acme")
     assert "nobody signed in" in saved.note
     assert vault.get("acme").status == "disconnected" and shown == []
     assert live.stats()["total_requests"] == 0

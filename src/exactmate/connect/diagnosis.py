@@ -28,6 +28,7 @@ from exactmate.errors import (
     RateLimitError,
     ReauthorizationRequired,
     UnauthorizedError,
+    connect_command,
 )
 
 _ALERT = re.compile(r'<[^>]*role="alert"[^>]*>(.*?)</', re.IGNORECASE | re.DOTALL)
@@ -116,7 +117,7 @@ def diagnose(
         return _refused(exc, app, http)
     if isinstance(exc, ReauthorizationRequired):
         return Diagnosis(
-            Cause.NEEDS_REAUTHORIZATION, exc.message, f"sign in again: exactmate vault connect {credential}"
+            Cause.NEEDS_REAUTHORIZATION, exc.message, f"sign in again: {connect_command(credential)}"
         )
     if isinstance(exc, ForbiddenError):
         return _forbidden(exc, credential, division, scope_needed)
@@ -128,7 +129,7 @@ def diagnose(
         return Diagnosis(
             Cause.TOKEN_REFUSED,
             f"Exact refused the access token: {exc.message}",
-            f"sign in again: exactmate vault connect {credential}",
+            f"sign in again: {connect_command(credential)}",
         )
     if isinstance(exc, AuthError) and signing_in:
         return Diagnosis(Cause.SIGN_IN_FAILED, f"The sign-in did not complete: {exc.message}", exc.hint or "")
@@ -136,7 +137,7 @@ def diagnose(
         return Diagnosis(
             Cause.TOKEN_REFUSED,
             f"The stored tokens could not be used: {exc.message}",
-            f"sign in again: exactmate vault connect {credential}",
+            f"sign in again: {connect_command(credential)}",
         )
     status = f" (HTTP {exc.status_code})" if isinstance(exc, APIStatusError) else ""
     return Diagnosis(
@@ -185,7 +186,7 @@ def _forbidden(
             f"The app lacks the API scope{scope} that Test Connect's division call needs: "
             f"Exact answered: {text}",
             f"give the app the scope{scope} in Exact's App Center, then sign in again: "
-            f"exactmate vault connect {credential}",
+            + connect_command(credential),
         )
     if (exc.reason or "").startswith("NoDivisionAccess") or "division" in text.lower():
         where = f"division {division}" if division is not None else "the division"

@@ -7,7 +7,6 @@ stored credential obtains tokens first when it has none, which is where the user
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -31,6 +30,7 @@ from exactmate.errors import (
     StoreError,
     ValidationError,
     VaultError,
+    connect_command,
 )
 from exactmate.governor import Governor
 from exactmate.http import TokenSource
@@ -43,7 +43,7 @@ LOCAL_ERRORS = (ConfigError, ValidationError, VaultError, SecretBoxError, StoreE
 SKIPPED_NOTE = (
     "Saved without Test Connect (--skip-test): nobody signed in, no tokens were obtained, and the "
     "server URL, client ID, client secret and redirect URI were not checked against Exact. "
-    "Sign in with: exactmate vault connect {name}"
+    "Sign in with: {command}"
 )
 
 
@@ -134,7 +134,7 @@ class Connector:
         )
         if skip_test:
             saved = self.vault.add(**values)
-            return SaveResult(True, saved, None, SKIPPED_NOTE.format(name=shlex.quote(saved.name)))
+            return SaveResult(True, saved, None, SKIPPED_NOTE.format(command=connect_command(saved.name)))
         cid = new_id()
         result, tokens = self.test_candidate(fields, secret, cid, division)
         if not result.ok:
@@ -178,7 +178,7 @@ class Connector:
         if not reconnect or skip_test:
             saved = self.vault.edit(current.name, **changes)
             note = (
-                SKIPPED_NOTE.format(name=shlex.quote(saved.name))
+                SKIPPED_NOTE.format(command=connect_command(saved.name))
                 if reconnect
                 else "Saved (no connection value changed)."
             )

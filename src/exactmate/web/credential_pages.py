@@ -11,7 +11,6 @@ obtained. The client secret is never sent back to the page, not even masked.
 from __future__ import annotations
 
 import hmac
-import shlex
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from exactmate.auth import authorization_url, new_state
 from exactmate.connect import GivenConsent, TestResult
-from exactmate.errors import ExactmateError
+from exactmate.errors import ExactmateError, connect_command
 from exactmate.store import new_id
 from exactmate.vault import Credential, LastTest, Vault
 from exactmate.web.context import ui
@@ -74,8 +73,7 @@ def _form_page(request: Request, editing: Credential | None) -> Response:
             else (
                 f"This credential's sign-in returns to {editing.redirect_uri}, not to this page "
                 f"({callback_url(request)}): a Test Connect that needs a sign-in cannot finish here. "
-                "Run the UI on that address, or sign in with: exactmate vault connect "
-                + shlex.quote(editing.name)
+                "Run the UI on that address, or sign in with: " + connect_command(editing.name)
             )
         )
     return render(
@@ -303,7 +301,7 @@ def reauthorize(request: Request, credential_id: str) -> Response:
             request,
             "bad",
             f"{found.name}'s sign-in returns to {found.redirect_uri}, not to this "
-            f"page: sign in with `exactmate vault connect {found.name}`, or edit its redirect URI.",
+            f"page: sign in with `{connect_command(found.name)}`, or edit its redirect URI.",
         )
         return back_to_list()
     with open_vault(context) as vault:
