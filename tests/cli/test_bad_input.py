@@ -43,4 +43,5 @@ def test_hints_name_credentials_quoted_and_times_locally() -> None:
     soon = datetime.now(UTC) + timedelta(minutes=5)
     refused = BudgetExceeded("x", reopens_at=soon, endpoint="crm/Contacts", division=1)
     assert f"calls to crm/Contacts reopen at {soon.astimezone().strftime('%H:%M:%S')}" in str(refused)
-    assert local_time(soon - timedelta(days=3)).count(":") == 2 and "-" in local_time(soon - timedelta(days=3))
+    earlier = local_time(soon - timedelta(days=3))
+    assert earlier.count(":") == 2 and earlier.count("-") == 2  # another day: the date comes along
