@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from exactmate.actions import audit
+from exactmate.cli import session
 from exactmate.config import Settings
 from exactmate.store import Store
 from tests.cli.conftest import D1, D2, Emu, first_id, run
 
 TT = "project/TimeTransactions"
+UUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 
 
 def new_entry(emu: Emu, notes: str) -> str:
@@ -122,7 +124,13 @@ def test_a_forbidden_division_exits_with_its_code(emu: Emu) -> None:
 # -- delete ------------------------------------------------------------------------------------------
 
 
-def test_delete_asks_and_a_no_keeps_the_record(emu: Emu) -> None:
+@pytest.fixture
+def at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone can answer questions, as on a terminal (the runner's standard input is a buffer)."""
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)
+
+
+def test_delete_asks_and_a_no_keeps_the_record(emu: Emu, at_a_terminal: None) -> None:
     record_id = new_entry(emu, "ask me")
     kept = run("delete", TT, record_id, "-d", str(D1), input="n\n")
     assert kept.exit_code == 1 and "ask me" in kept.stdout and "Not deleted" in kept.stderr
@@ -130,6 +138,17 @@ def test_delete_asks_and_a_no_keeps_the_record(emu: Emu) -> None:
     gone = run("delete", TT, record_id, "-d", str(D1), input="y\n")
     assert gone.exit_code == 0 and f"Deleted {TT} {record_id}" in gone.stdout
     assert run("get", TT, record_id, "-d", str(D1)).exit_code == 7
+
+
+def test_a_delete_nobody_can_confirm_is_refused_before_any_call(emu: Emu) -> None:
+    record_id = new_entry(emu, "nobody asked")
+    calls = emu.rest_calls()
+    for args in (("delete", TT, record_id), ("call", "DELETE", f"{TT}(guid'{record_id}')")):
+        refused = run(*args, "-d", str(D1), input="y\n")
+        assert refused.exit_code == 3 and "nobody at a terminal" in refused.stderr
+        assert "--yes" in refused.stderr
+    assert emu.rest_calls() == calls
+    assert run("get", TT, record_id, "-d", str(D1)).exit_code == 0
 
 
 def test_delete_yes_and_the_audit_snapshot(emu: Emu) -> None:
@@ -207,6 +226,51 @@ def test_call_reads_functions_and_dry_runs_writes(emu: Emu) -> None:
     assert bad.exit_code == 3 and "not valid JSON" in bad.stderr
     assert run("call", "GET", "crm/Accounts", "--param", "oops", "-d", str(D1)).exit_code == 3
     assert emu.rest_calls() == calls
+
+
+def test_call_delete_shows_confirms_and_audits_like_delete(emu: Emu, at_a_terminal: None) -> None:
+    record_id = new_entry(emu, "call me")
+    path = f"{TT}(guid'{record_id}')"
+    kept = run("call", "DELETE", path, "-d", str(D1), "-f", "table", input="n\n")
+    assert kept.exit_code == 1 and "call me" in kept.stdout and "Not deleted" in kept.stderr
+    assert run("get", TT, record_id, "-d", str(D1)).exit_code == 0
+    dry = run("call", "DELETE", path, "-d", str(D1), "--dry-run", "-f", "table")
+    assert dry.exit_code == 0 and f"DELETE {emu.base_url}/api/v1/{D1}/{path}" in dry.stdout
+    gone = run("call", "DELETE", path, "-d", str(D1), "-f", "json", input="y\n")
+    answered = gone.stdout[gone.stdout.index("{") :]  # the runner echoes the typed answer to stdout
+    assert gone.exit_code == 0 and json.loads(answered)["deleted"] is True
+    assert "Delete this record" in gone.stderr
+    assert run("get", TT, record_id, "-d", str(D1)).exit_code == 7
+    store = Store.from_settings(Settings.from_env())
+    try:
+        [row] = audit.entries(store, record_key=record_id)
+    finally:
+        store.close()
+    assert row.action == "delete" and row.before is not None and row.before["Notes"] == "call me"
+
+
+@pytest.mark.parametrize("path", [TT, f"project/Projects(guid'{UUID}')/Budgets", f"{TT}(guid'{UUID}')/$count"])
+def test_call_delete_addresses_one_record(emu: Emu, path: str) -> None:
+    calls = emu.rest_calls()
+    refused = run("call", "DELETE", path, "--yes", "-d", str(D1))
+    assert refused.exit_code == 3 and "addresses one record" in refused.stderr
+    assert emu.rest_calls() == calls
+
+
+def test_call_put_to_one_record_is_audited(emu: Emu) -> None:
+    record_id = new_entry(emu, "before the put")
+    path = f"{TT}(guid'{record_id}')"
+    result = run("call", "PUT", path, "--data", '{"Notes": "after the put"}', "-d", str(D1))
+    assert result.exit_code == 0
+    assert json.loads(run("get", TT, record_id, "-d", str(D1), "-f", "json").stdout)["Notes"] == "after the put"
+    store = Store.from_settings(Settings.from_env())
+    try:
+        [row] = audit.entries(store, record_key=f"guid'{record_id}'")
+    finally:
+        store.close()
+    assert row.action == "update" and row.outcome == "updated"
+    assert row.before is not None and row.before["Notes"] == "before the put"
+    assert row.after == {"Notes": "after the put"}
 
 
 # -- credentials -------------------------------------------------------------------------------------

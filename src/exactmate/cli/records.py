@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,7 @@ from exactmate.actions import (
     describe_fields,
     list_or_get,
 )
+from exactmate.actions.delete import Confirm, DeleteResult
 from exactmate.actions.picker import field_suggestions
 from exactmate.cli import session
 from exactmate.cli.exit_codes import exit_code_for
@@ -105,23 +106,39 @@ def delete(
 ) -> None:
     """Delete one record by its key: shown first, confirmed (unless --yes), kept in the audit log."""
     console = Console(highlight=False, soft_wrap=True)
-    shown_on = console.file if fmt is Format.table else sys.stderr  # keep JSON output clean
-
-    def confirm(record: Mapping[str, Any] | None, request: PlannedRequest) -> bool:
-        if record is not None:
-            write_record(record, Format.table, shown_on, title=f"{endpoint} {key}")
-        if yes:
-            return True
-        try:
-            return typer.confirm(f"Delete this record ({request.method} {request.url})?", default=False)
-        except typer.Abort:
-            return False
-
     session.endpoint(ctx, endpoint, "DELETE", key)
+    shown_on = console.file if fmt is Format.table else sys.stderr  # keep JSON output clean
+    confirm = _confirm_delete(f"{endpoint} {key}", yes, shown_on, dry_run=dry_run)
     with session.connect(ctx, credential) as conn:
         result = delete_record(
             conn, endpoint, key, division=session.division(division), confirm=confirm, dry_run=dry_run
         )
+    _show_deleted(result, fmt, console)
+
+
+def _confirm_delete(title: str, yes: bool, shown_on: IO[str], *, dry_run: bool) -> Confirm:
+    """Show the record, then ask (unless ``--yes``); with nobody at the terminal, refuse to ask."""
+    if not yes and not dry_run and not session.someone_can_answer():
+        raise ValidationError(
+            "A delete must be confirmed, and nobody at a terminal can answer; nothing was deleted",
+            hint="pass --yes to delete without the question",
+        )
+
+    def confirm(record: Mapping[str, Any] | None, request: PlannedRequest) -> bool:
+        if record is not None:
+            write_record(record, Format.table, shown_on, title=title)
+        if yes:
+            return True
+        try:
+            question = f"Delete this record ({request.method} {request.url})?"
+            return typer.confirm(question, default=False, err=True)  # keeps JSON on stdout clean
+        except typer.Abort:
+            return False
+
+    return confirm
+
+
+def _show_deleted(result: DeleteResult, fmt: Format, console: Console) -> None:
     if fmt is not Format.table:
         payload = {**result.as_dict(), "record": result.record}
         typer.echo(to_json(payload, indent=2 if fmt is Format.json else None))
@@ -190,15 +207,34 @@ def call(
     fmt: session.FormatOption = Format.json,
     output: session.OutputOption = None,
     overwrite: session.OverwriteOption = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="A DELETE: delete without asking.")] = False,
 ) -> None:
-    """A custom request: read/ functions, navigation links, /$count and anything else."""
+    """A custom request: read/ functions, navigation links, /$count and anything else.
+
+    A DELETE addresses one record and is shown and confirmed first, like ``exactmate delete``; a
+    DELETE and a PUT to one record are kept in the audit log."""
     check_output(output, overwrite=overwrite)
     body = _data(data)
     params = _params(param or [])
+    console = Console(highlight=False, soft_wrap=True)
+    confirm = None
+    if method.strip().upper() == "DELETE":
+        shown_on = console.file if fmt is Format.table else sys.stderr
+        confirm = _confirm_delete(path, yes, shown_on, dry_run=dry_run)
     with session.connect(ctx, credential) as conn:
         answer = custom_call(
-            conn, method, path, division=session.division(division), params=params, data=body, dry_run=dry_run
+            conn,
+            method,
+            path,
+            division=session.division(division),
+            params=params,
+            data=body,
+            dry_run=dry_run,
+            confirm=confirm,
         )
+    if isinstance(answer, DeleteResult):
+        _show_deleted(answer, fmt, console)
+        return
     with destination(output, overwrite=overwrite) as out:
         if isinstance(answer, PlannedRequest):
             out.write("Dry run, not sent:\n" + str(answer) + "\n")

@@ -92,6 +92,11 @@ def show_progress(stream: TextIO | None = None, *, data_on_screen: bool = False)
     return not (data_on_screen and _isatty(sys.stdout))
 
 
+def someone_can_answer() -> bool:
+    """Whether a question can be asked: standard input is a terminal (not a pipe, a file or a job)."""
+    return _isatty(sys.stdin)
+
+
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
