@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -35,6 +35,7 @@ from exactmate.odata import shorten
 from exactmate.resource import Api, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store
+from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.rotation import bind_unbound, stored_key_ids
 
 T = TypeVar("T")
@@ -59,11 +60,14 @@ class ExactClient:
         max_workers: int = 4,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        known_divisions: KnownDivisions | None = None,
     ) -> None:
         """Explicit settings; ``ExactClient.from_credential`` builds all of this from the vault.
 
         ``credential`` names the caller in the error budget; ``http_client`` stays the caller's to
         close, while a client built over ``transport`` (or the network) is closed by ``close()``.
+        ``known_divisions`` (from the vault) refuses a division the user cannot access before any
+        call, and learns the list whenever ``divisions()`` reads it.
         """
         if not server_url.startswith(("https://", "http://")):
             raise ValidationError(
@@ -93,6 +97,7 @@ class ExactClient:
             catalogue=self.catalogue,
         )
         self.max_workers = max_workers
+        self.known_divisions = known_divisions
         self._division_lock = threading.Lock()
         self._current_division: int | None = None
         self._closers: list[Callable[[], None]] = [self._http.close]
@@ -152,6 +157,7 @@ class ExactClient:
             clock=clock,
             http_client=http_client,
             settings=settings,
+            known_divisions=KnownDivisions(store, row.id, row.name),
         )
         client._closers.append(http_client.close)
         if owned_store:
@@ -189,8 +195,23 @@ class ExactClient:
             return self._current_division
 
     def divisions(self) -> list[dict[str, Any]]:
-        """The divisions the user can access (``system/Divisions``, read in the current division)."""
-        return list(self.resource("system/Divisions").list())
+        """The divisions the user can access (``system/Divisions``, read in the current division);
+        remembered in the vault, when the client has a credential there."""
+        rows = list(self.resource("system/Divisions").list())
+        self.learn_divisions(rows)
+        return rows
+
+    def learn_divisions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Remember ``system/Divisions`` records (``Code``, ``Description``) as the accessible ones."""
+        if self.known_divisions is None:
+            return
+        found = [
+            (code, str(row.get("Description") or ""))
+            for row in rows
+            if isinstance(code := row.get("Code"), int) and not isinstance(code, bool)
+        ]
+        if found:
+            self.known_divisions.remember(found)
 
     # -- endpoints -----------------------------------------------------------------------------------
 
@@ -203,7 +224,15 @@ class ExactClient:
         endpoint = self.catalogue.endpoint(path)
         if division is None:
             return Resource(self._api, endpoint, self.current_division)
-        return Resource(self._api, endpoint, _check_division(division))
+        return Resource(self._api, endpoint, self._accessible(division))
+
+    def _accessible(self, division: object) -> int:
+        """``division`` as a code, refused before any call when it is none, or when the vault knows
+        the user's divisions and it is not among them."""
+        number = _check_division(division)
+        if self.known_divisions is not None:
+            self.known_divisions.check(number)
+        return number
 
     def request(
         self,
@@ -225,7 +254,7 @@ class ExactClient:
         endpoint.require_method(method)
         number: int | None = None
         if endpoint.kind != "me":
-            number = self.current_division() if division is None else _check_division(division)
+            number = self.current_division() if division is None else self._accessible(division)
         response = self._api.send(method.upper(), endpoint, number, suffix=suffix, params=params, json=json)
         return self._decode(response, endpoint, number)
 

@@ -28,6 +28,7 @@ from exactmate import odata
 from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.errors import CatalogueError, ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
+from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES, key_kind
 
 Record = dict[str, Any]
 
@@ -353,22 +354,12 @@ def _composite_key(endpoint: Endpoint, key: object) -> str:
     parts = []
     for name in endpoint.keys:
         edm = endpoint.fields[name].type if name in endpoint.fields else None
-        parts.append(f"{name}={odata.format_key(given[name.lower()], _key_type(edm))}")
+        parts.append(f"{name}={odata.format_key(given[name.lower()], key_kind(edm))}")
     return ",".join(parts)
-
-
-def _key_type(edm: str | None) -> str | None:
-    if edm == "Edm.Guid":
-        return "guid"
-    if edm in ("Edm.Int16", "Edm.Int32", "Edm.Int64", "Edm.Byte"):
-        return "int"
-    return "string"
 
 
 # -- checking records before a write ----------------------------------------------------------------
 
-_INTEGER_TYPES = frozenset({"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.Int64"})
-_NUMBER_TYPES = frozenset({"Edm.Double", "Edm.Decimal", "Edm.Single"})
 
 
 def check_record(endpoint: Endpoint, record: Mapping[str, Any], *, method: str) -> Record:
@@ -421,10 +412,10 @@ def _value_problem(edm: str, value: object) -> str | None:
         except ValueError:
             return f"expected a GUID like 'c0ffee00-0000-4000-8000-000000000000', got {value!r}"
         return None
-    if edm in _INTEGER_TYPES:
+    if edm in INTEGER_TYPES:
         ok = isinstance(value, int) and not isinstance(value, bool)
         return None if ok else f"expected a whole number, got {type(value).__name__} {value!r}"
-    if edm in _NUMBER_TYPES:
+    if edm in NUMBER_TYPES:
         ok = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
         return None if ok else f"expected a number, got {type(value).__name__} {value!r}"
     if edm == "Edm.Boolean":

@@ -107,12 +107,34 @@ def test_get_division_all_adds_the_division(emu: Emu) -> None:
         (("crm/Accounts", "--top", "0"), "at least 1"),
         (("crm/Accounts", "12"), "Expected a GUID"),
         (("crm/Accounts", "--division", "-1"), "is not a division"),
+        (("crm/Accounts", "--filter", "City eq Haarlem"), "a value needs quotes: City eq 'Haarlem'"),
+        ((TT, "--filter", "Date ge '2026-11-20'"), "write Date ge datetime'2026-11-20'"),
+        (("crm/Accounts", "--filter", "Name = 'x'"), "use eq"),
     ],
 )
 def test_bad_get_input_costs_no_call(emu: Emu, args: tuple[str, ...], fragment: str) -> None:
     calls = emu.rest_calls()
     result = run("get", *args)
     assert result.exit_code == 3 and fragment in result.stderr
+    assert emu.rest_calls() == calls
+
+
+def test_exacts_flag_fields_filter_with_true_or_1(emu: Emu) -> None:
+    as_true = run("get", "logistics/Items", "--filter", "IsTime eq true", "--select", "ID", "-f", "json")
+    as_one = run("get", "logistics/Items", "--filter", "IsTime eq 1", "--select", "ID", "-f", "json")
+    assert as_true.exit_code == 0 and as_one.exit_code == 0
+    assert json.loads(as_true.stdout) == json.loads(as_one.stdout) != []
+
+
+def test_divisions_listed_once_are_checked_locally_after(emu: Emu) -> None:
+    assert run("get", "crm/Accounts", "--division", "all", "--top", "1").exit_code == 0  # lists them
+    calls = emu.rest_calls()
+    for division in (str(emu.config.forbidden_division), "999"):
+        refused = run("get", "crm/Accounts", "--division", division)
+        assert refused.exit_code == 3 and f"it can access {D1} (" in refused.stderr
+        assert "exactmate vault test emu" in refused.stderr
+    deleting = run("delete", TT, UUID, "--yes", "--division", "999")
+    assert deleting.exit_code == 3 and "not one credential 'emu' can access" in deleting.stderr
     assert emu.rest_calls() == calls
 
 
@@ -249,7 +271,9 @@ def test_call_delete_shows_confirms_and_audits_like_delete(emu: Emu, at_a_termin
     assert row.action == "delete" and row.before is not None and row.before["Notes"] == "call me"
 
 
-@pytest.mark.parametrize("path", [TT, f"project/Projects(guid'{UUID}')/Budgets", f"{TT}(guid'{UUID}')/$count"])
+@pytest.mark.parametrize(
+    "path", [TT, f"project/Projects(guid'{UUID}')/Budgets", f"{TT}(guid'{UUID}')/$count"]
+)
 def test_call_delete_addresses_one_record(emu: Emu, path: str) -> None:
     calls = emu.rest_calls()
     refused = run("call", "DELETE", path, "--yes", "-d", str(D1))
@@ -262,7 +286,8 @@ def test_call_put_to_one_record_is_audited(emu: Emu) -> None:
     path = f"{TT}(guid'{record_id}')"
     result = run("call", "PUT", path, "--data", '{"Notes": "after the put"}', "-d", str(D1))
     assert result.exit_code == 0
-    assert json.loads(run("get", TT, record_id, "-d", str(D1), "-f", "json").stdout)["Notes"] == "after the put"
+    after = json.loads(run("get", TT, record_id, "-d", str(D1), "-f", "json").stdout)
+    assert after["Notes"] == "after the put"
     store = Store.from_settings(Settings.from_env())
     try:
         [row] = audit.entries(store, record_key=f"guid'{record_id}'")

@@ -243,6 +243,24 @@ def test_vault_test_of_a_division_outside_the_consent(serve: Serve, cli: Cli) ->
     assert cli("vault", "test", "Acme NL", "--division", "100001").code == 0
 
 
+def test_a_division_test_connect_found_inaccessible_costs_no_call(serve: Serve, cli: Cli) -> None:
+    live = serve()
+    added = cli(
+        *add_args(live, "Acme NL", "--no-browser"),
+        stdin=UserAtTerminal("emulator-demo-secret", sign_in_from_screen(divisions=[100001])),
+    )
+    assert added.code == 0, added.output
+    before = live.stats()["by_endpoint"]
+    for division in (str(live.config.forbidden_division), "999"):
+        refused = cli("get", "crm/Accounts", "--division", division)
+        assert refused.code == 3, refused.output
+        assert f"Division {division} is not one credential 'Acme NL' can access" in refused.stderr
+        assert "it can access 100001 (" in refused.stderr
+        assert "exactmate vault test 'Acme NL'" in refused.stderr
+    assert live.stats()["by_endpoint"] == before  # refused before any call
+    assert cli("get", "crm/Accounts", "--division", "100001", "--top", "1").code == 0
+
+
 def test_refresh_token_authentication_from_standard_input(serve: Serve, cli: Cli) -> None:
     live = serve(refresh_guard_seconds=0.0)
     from tests.vault.test_connect import _refresh_token

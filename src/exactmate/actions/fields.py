@@ -22,16 +22,9 @@ from typing import Any, Protocol
 from exactmate.catalogue import Endpoint, Field
 from exactmate.errors import ValidationError
 from exactmate.odata import shorten
+from exactmate.odata.edm import INT_RANGES, NUMBER_TYPES
 
 _MAX_DIGITS = 20  # more than any Edm integer holds: refused before Python converts 5,000 digits
-_INT_RANGES: Mapping[str, tuple[int, int]] = {
-    "Edm.Byte": (0, 255),
-    "Edm.SByte": (-128, 127),
-    "Edm.Int16": (-(2**15), 2**15 - 1),
-    "Edm.Int32": (-(2**31), 2**31 - 1),
-    "Edm.Int64": (-(2**63), 2**63 - 1),
-}
-_FLOAT_TYPES = frozenset({"Edm.Double", "Edm.Decimal", "Edm.Single"})
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
 _FALSE = frozenset({"false", "0", "no", "n", "off"})
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
@@ -93,9 +86,9 @@ def coerce(field: Field, value: Any) -> Any:
         )
     if kind == "Edm.Guid":
         return _guid(value)
-    if kind in _INT_RANGES:
+    if kind in INT_RANGES:
         return _integer(value, kind)
-    if kind in _FLOAT_TYPES:
+    if kind in NUMBER_TYPES:
         return _number(value)
     if kind == "Edm.Boolean":
         return _boolean(value)
@@ -137,10 +130,10 @@ def _integer(value: Any, kind: str) -> int:
         if not re.fullmatch(r"[+-]?\d+", text):
             raise CoercionError(f"{shorten(value)} is not a whole number")
         if len(text.lstrip("+-").lstrip("0")) > _MAX_DIGITS:  # no Edm integer has more digits
-            low, high = _INT_RANGES[kind]
+            low, high = INT_RANGES[kind]
             raise CoercionError(f"{shorten(value)} is out of range for {kind} ({low} to {high})")
         number = int(text)
-    low, high = _INT_RANGES[kind]
+    low, high = INT_RANGES[kind]
     if not low <= number <= high:
         raise CoercionError(f"{number} is out of range for {kind} ({low} to {high})")
     return number

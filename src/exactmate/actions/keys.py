@@ -12,8 +12,7 @@ from urllib.parse import quote
 from exactmate import odata
 from exactmate.catalogue import Endpoint
 from exactmate.errors import CatalogueError, ValidationError
-
-_INT_TYPES = frozenset({"Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.Int64"})
+from exactmate.odata.edm import key_kind
 
 
 def parse_key(endpoint: Endpoint, key: object) -> object:
@@ -62,7 +61,7 @@ def key_text(endpoint: Endpoint, key: object) -> str:
     parts = []
     for name in endpoint.keys:
         field = endpoint.fields.get(name)
-        kind = _key_type(field.type if field else None)
+        kind = key_kind(field.type if field else None)
         parts.append(f"{name}={odata.format_key(_clean(given[name.lower()], kind), kind)}")
     return ",".join(parts)
 
@@ -84,11 +83,3 @@ def _clean(value: object, kind: str | None) -> object:
     """Surrounding blanks dropped from typed GUIDs and numbers; text keys are kept exactly (Exact pads
     some codes with spaces)."""
     return value.strip() if isinstance(value, str) and kind in ("guid", "int") else value
-
-
-def _key_type(edm: str | None) -> str:
-    if edm == "Edm.Guid":
-        return "guid"
-    if edm in _INT_TYPES:
-        return "int"
-    return "string"

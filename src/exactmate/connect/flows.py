@@ -140,6 +140,7 @@ class Connector:
         if not result.ok:
             return SaveResult(False, None, result, "Nothing was saved: Test Connect failed.")
         saved = self.vault.add(**values, tokens=tokens, last_test=_last(result), credential_id=cid)
+        self.vault.remember_divisions(saved.name, result.divisions)
         return SaveResult(True, saved, result, "Saved after a successful Test Connect.")
 
     def edit(
@@ -189,6 +190,7 @@ class Connector:
         if not result.ok:
             return SaveResult(False, current, result, "Nothing was changed: Test Connect failed.")
         saved = self.vault.edit(current.name, **changes, tokens=tokens, last_test=_last(result))
+        self.vault.remember_divisions(saved.name, result.divisions)
         return SaveResult(True, saved, result, "Saved after a successful Test Connect.")
 
     def test_values(
@@ -215,6 +217,8 @@ class Connector:
         with self._http() as http:
             result, _tokens = self._run(target, http, division, fresh=fresh)
         self.vault.record_test(credential.name, _last(result))
+        if result.ok:
+            self.vault.remember_divisions(credential.name, result.divisions)
         return result
 
     def test_candidate(

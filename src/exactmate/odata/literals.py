@@ -15,20 +15,13 @@ from decimal import Decimal
 from exactmate.errors import ValidationError
 from exactmate.odata._show import shorten
 from exactmate.odata.dates import format_datetime
+from exactmate.odata.edm import INT_RANGES, NUMBER_TYPES
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*\Z")
 """A field name, or a navigation path of them (``Account/Name``): all that may precede an operator."""
 _GUID = re.compile(
     r"\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?\Z"
 )
-_INT_RANGES = {
-    "Edm.Byte": (0, 255),
-    "Edm.SByte": (-128, 127),
-    "Edm.Int16": (-(2**15), 2**15 - 1),
-    "Edm.Int32": (-(2**31), 2**31 - 1),
-    "Edm.Int64": (-(2**63), 2**63 - 1),
-}
-_NUMBER_TYPES = frozenset({"Edm.Double", "Edm.Single", "Edm.Decimal"})
 
 
 def literal(value: object, edm_type: str | None = None) -> str:
@@ -47,10 +40,10 @@ def literal(value: object, edm_type: str | None = None) -> str:
         return f"guid'{_guid(value, 'an Edm.Guid value')}'"
     if edm_type == "Edm.DateTime":
         return f"datetime'{format_datetime(_as_datetime(value))}'"
-    if edm_type in _INT_RANGES:
+    if edm_type in INT_RANGES:
         number = _whole_number(value, edm_type)
         return f"{number}L" if edm_type == "Edm.Int64" else str(number)
-    if edm_type in _NUMBER_TYPES:
+    if edm_type in NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
             raise _type_error(value, edm_type, "a number")
         return _plain_number(value)
@@ -102,7 +95,7 @@ def _plain_number(value: int | float | Decimal) -> str:
 def _whole_number(value: object, edm_type: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _type_error(value, edm_type, "a whole number")
-    low, high = _INT_RANGES[edm_type]
+    low, high = INT_RANGES[edm_type]
     if not low <= value <= high:
         raise ValidationError(f"{value} does not fit {edm_type} (from {low} to {high})")
     return value

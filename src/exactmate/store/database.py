@@ -26,6 +26,7 @@ from exactmate.store.schema import (
     credentials,
     error_blocks,
     error_budget,
+    known_divisions,
     metadata,
     name_key,
     rate_ledger,
@@ -300,6 +301,7 @@ class Store:
         """Remove a credential and its tokens; False if there was no such credential."""
         with self.transaction() as conn:
             conn.execute(delete(tokens).where(tokens.c.credential_id == credential_id))
+            conn.execute(delete(known_divisions).where(known_divisions.c.credential_id == credential_id))
             return conn.execute(delete(credentials).where(credentials.c.id == credential_id)).rowcount > 0
 
     # -- tokens ------------------------------------------------------------------------------------

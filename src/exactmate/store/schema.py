@@ -28,7 +28,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2  # 2: error_blocks
+SCHEMA_VERSION = 3  # 2: error_blocks; 3: known_divisions
 CREDENTIAL_STATUSES = ("connected", "needs_reauthorization", "disconnected")
 
 metadata = MetaData()
@@ -127,6 +127,16 @@ audit_log = Table(
     Column("before", Text),
     Column("after", Text),
     Column("outcome", Text, nullable=False),
+)
+# The divisions a credential's user can access, as Exact last listed them (Test Connect, or a run over
+# ``--division all``): a division outside them is refused before any call.
+known_divisions = Table(
+    "known_divisions",
+    metadata,
+    Column("credential_id", String(36), ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True),
+    Column("code", Integer, primary_key=True, autoincrement=False),
+    Column("description", Text, nullable=False),
+    Column("learned_at", Float, nullable=False),
 )
 locks = Table(
     "locks",

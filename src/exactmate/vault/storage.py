@@ -30,6 +30,7 @@ from exactmate.store import (
 )
 from exactmate.vault import rotation
 from exactmate.vault.credential import Credential, LastTest, TokenValues
+from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.fields import CredentialFields, check_fields, check_secret
 
 _CONNECTION_FIELDS = ("auth_type", "server_url", "client_id", "redirect_uri")
@@ -276,6 +277,12 @@ class Vault:
         with self.store.transaction() as conn:
             self._write_state(credential.id, conn, last_test=last_test)
         return self._by_id(credential.id)
+
+    def remember_divisions(self, name: str, divisions: Iterable[tuple[int, str]]) -> None:
+        """Keep the divisions (code, name) a Test Connect found accessible, so that a division
+        outside them is refused before any call (see ``vault.divisions``)."""
+        credential = self.get(name)
+        KnownDivisions(self.store, credential.id, credential.name).remember(divisions)
 
     def save_tokens(self, name: str, tokens: TokenValues) -> Credential:
         """Store a new token pair (sealed) and mark the credential connected.

@@ -8,13 +8,13 @@ user sees before searching the rest. What may be written, and how text becomes a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from exactmate.actions.fields import writable_fields
 from exactmate.actions.picker import field_row
 from exactmate.actions.timerules import HOUR_STATUS_LABELS, TIME_TRANSACTIONS, WRITABLE_HOUR_STATUSES
 from exactmate.catalogue import Endpoint, Field
+from exactmate.odata.edm import INT_RANGES, NUMBER_TYPES
 
 ActionName = Literal["create", "update", "delete", "get"]
 ACTIONS: tuple[ActionName, ...] = ("create", "update", "delete", "get")
@@ -26,14 +26,6 @@ _USUAL_TIME_SELECT = ("ID", "Date", "Employee", "Item", "Quantity", "Project", "
 _DESCRIPTIVE = ("Code", "Name", "Description", "FullName", "Date", "Status")
 _MAX_USUAL = 8
 
-_INT_RANGES: Mapping[str, tuple[int, int]] = {
-    "Edm.Byte": (0, 255),
-    "Edm.SByte": (-128, 127),
-    "Edm.Int16": (-(2**15), 2**15 - 1),
-    "Edm.Int32": (-(2**31), 2**31 - 1),
-    "Edm.Int64": (-(2**63), 2**63 - 1),
-}
-_NUMBER_TYPES = frozenset({"Edm.Double", "Edm.Decimal", "Edm.Single"})
 
 
 def input_for(endpoint: Endpoint, field: Field) -> dict[str, Any]:
@@ -46,10 +38,10 @@ def input_for(endpoint: Endpoint, field: Field) -> dict[str, Any]:
     kind = field.type
     if kind == "Edm.Guid":
         return {"kind": "guid"}
-    if kind in _INT_RANGES:
-        low, high = _INT_RANGES[kind]
+    if kind in INT_RANGES:
+        low, high = INT_RANGES[kind]
         return {"kind": "int", "min": low, "max": high}
-    if kind in _NUMBER_TYPES:
+    if kind in NUMBER_TYPES:
         return {"kind": "number"}
     if kind == "Edm.Boolean":
         return {"kind": "bool", "choices": [["true", "Yes"], ["false", "No"]]}
