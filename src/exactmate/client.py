@@ -164,6 +164,11 @@ class ExactClient:
             client._closers.append(store.close)
         return client
 
+    @property
+    def client_id(self) -> str:
+        """The app's client ID: what Exact's rate limits and error budget are counted per."""
+        return self._api.client_id
+
     # -- the user and their divisions ----------------------------------------------------------------
 
     def me(self) -> dict[str, Any]:

@@ -65,6 +65,11 @@ def parse_limits(headers: Mapping[str, str]) -> dict[Scope, Window]:
     return found
 
 
+WAIT_SECONDS = "exactmate_wait_seconds"
+"""The attribute of the log record a minutely wait is announced with: the seconds it lasts (the
+command line shows "waiting for the rate limit, 23 s" from it)."""
+
+
 class Governor:
     """Consulted before and told after every call to Exact; state shared through the store."""
 
@@ -100,7 +105,12 @@ class Governor:
             wait = self._store.modify_ledger(client_id, division, lambda row: self._reserve(row, division))
             if wait is None:
                 return
-            log.info("minutely limit of division %s reached; waiting %.2f s for its reset", division, wait)
+            log.info(
+                "minutely limit of division %s reached; waiting %.2f s for its reset",
+                division,
+                wait,
+                extra={WAIT_SECONDS: wait},
+            )
             self._clock.sleep(wait)
 
     def after_response(

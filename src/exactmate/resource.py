@@ -149,6 +149,17 @@ class Resource:
         plan = self._plan(select, filter, top, order_by, expand, page_size_hint)
         return self._follow(plan)
 
+    def source_of(
+        self,
+        *,
+        select: Sequence[str] | None = None,
+        filter: odata.FilterInput = None,
+        order_by: Sequence[str] | None = None,
+    ) -> Endpoint:
+        """The endpoint a ``pages()`` listing with these options reads (a bulk or sync twin for a
+        whole endpoint, else this one): its ``page_size`` is what a call brings. No call is made."""
+        return self._plan(select, filter, None, order_by, None, None).endpoint
+
     def get(self, key: object) -> Record:
         """The record with ``key`` (formatted by the endpoint's key type; a mapping for composite keys)."""
         self.endpoint.require_method("GET")

@@ -7,6 +7,7 @@ import pytest
 from exactmate.actions import Listing, custom_call, list_or_get, parse_division
 from exactmate.actions.divisions import ALL, CURRENT, DivisionChoice
 from exactmate.actions.dryrun import PlannedRequest
+from exactmate.actions.listget import shares
 from exactmate.errors import CatalogueError, ForbiddenError, ValidationError
 from exactmate.odata import F
 from tests.actions.conftest import D1, D2, SERVER, World
@@ -64,7 +65,7 @@ def test_division_all_fans_out_and_tags_each_record(world: World) -> None:
     assert isinstance(listing, Listing)
     records = list(listing)
     assert listing.divisions == [D1, D2]
-    assert [r["Division"] for r in records] == [D1] * 3 + [D2] * 3
+    assert [r["Division"] for r in records] == [D1, D1, D2]  # top 3 in all, shared in turn
     assert list(records[0]) == ["Division", "ID", "Code"]
     everything = list_or_get(world.conn, "project/Projects", division="all", all=True, select="ID")
     assert {r["Division"] for r in everything} == {D1, D2}  # type: ignore[union-attr]
@@ -194,3 +195,19 @@ def test_misspelt_fields_in_mapping_and_built_filters_cost_no_call(world: World)
     with pytest.raises(ValidationError, match="Did you mean: Name"):
         list_or_get(world.conn, "crm/Accounts", division=D1, filter=F("Nmae") == "O'Brien")
     assert world.sent() == []
+
+
+@pytest.mark.parametrize(
+    ("available", "total", "expected"),
+    [
+        ({1: 10, 2: 10}, 2, {1: 1, 2: 1}),
+        ({1: 10, 2: 10}, 3, {1: 2, 2: 1}),
+        ({1: 1, 2: 10, 3: 0}, 6, {1: 1, 2: 5, 3: 0}),
+        ({1: 2, 2: 2}, 60, {1: 2, 2: 2}),
+        ({1: 5}, None, {1: 5}),
+    ],
+)
+def test_top_over_divisions_is_shared_in_turn(
+    available: dict[int, int], total: int | None, expected: dict[int, int]
+) -> None:
+    assert shares(available, total) == expected

@@ -15,6 +15,7 @@ import pytest
 
 from exactmate.cli import output, session
 from exactmate.cli.output import Format, write_record, write_records
+from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
 
 WHEN = datetime(2026, 3, 2, 9, 30)
@@ -131,14 +132,14 @@ def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdout", Stream(True))
     assert session.show_progress(Stream(True), data_on_screen=True) is False  # would interleave
     assert session.show_progress(Stream(True), data_on_screen=False) is True
-    with session.progress("x", 3, enabled=False) as advance:
+    with progress("x", 3, enabled=False) as advance:
         advance(1)
 
 
 def test_the_progress_bar_draws_on_standard_error(monkeypatch: pytest.MonkeyPatch) -> None:
     err = Stream(True)
     monkeypatch.setattr("sys.stderr", err)
-    with session.progress("Reading crm/Accounts", None, enabled=True) as advance:
+    with progress("Reading crm/Accounts", None, enabled=True) as advance:
         advance(1000)
         advance(500)
     assert "Reading crm/Accounts" in err.getvalue()

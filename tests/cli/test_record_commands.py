@@ -95,7 +95,13 @@ def test_get_division_all_adds_the_division(emu: Emu) -> None:
         "get", "project/Projects", "--select", "Code", "--top", "2", "--division", "all", "-f", "csv"
     )
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [r["Division"] for r in rows] == [str(D1), str(D1), str(D2), str(D2)]
+    assert [r["Division"] for r in rows] == [str(D1), str(D2)]  # --top 2 in all: one from each
+    many = run("get", "project/Projects", "--top", "500", "--division", "all", "-f", "csv")
+    divisions = [r["Division"] for r in csv.DictReader(io.StringIO(many.stdout))]
+    assert divisions == sorted(divisions) and set(divisions) == {str(D1), str(D2)}
+    count = len(divisions)
+    limited = run("get", "project/Projects", "--top", str(count - 1), "--division", "all", "-f", "ndjson")
+    assert len(limited.stdout.splitlines()) == count - 1
 
 
 @pytest.mark.parametrize(

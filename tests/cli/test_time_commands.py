@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shlex
@@ -96,6 +98,19 @@ def test_create_from_a_file_twice_books_once(emu: Emu, tmp_path: Path) -> None:
     assert summary["created"] == 2 and len(summary["created_ids"]) == 2
     again = run("time", "create", "--file", str(path), "--format", "json", "--division", str(D1))
     assert json.loads(again.stdout)["skipped"] == 2 and json.loads(again.stdout)["created"] == 0
+
+
+def test_create_outcomes_as_csv_and_ndjson(emu: Emu, tmp_path: Path) -> None:
+    path = write_csv(emu, tmp_path / "hours.csv", "csv a", "csv b")
+    as_csv = run("time", "create", "--file", str(path), "--format", "csv", "--division", str(D1))
+    assert as_csv.exit_code == 0, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [list(row) for row in rows[:1]] == [["row", "division", "status", "ID", "message"]]
+    assert [row["status"] for row in rows] == ["created", "created"] and all(row["ID"] for row in rows)
+    again = run("time", "create", "--file", str(path), "--format", "ndjson", "--division", str(D1))
+    lines = [json.loads(line) for line in again.stdout.splitlines()]
+    assert [line["status"] for line in lines] == ["skipped", "skipped"]
+    assert {line["ID"] for line in lines} == {row["ID"] for row in rows}
 
 
 def test_create_dry_run_prints_the_request_and_sends_nothing(emu: Emu) -> None:
@@ -208,7 +223,7 @@ def test_ctrl_c_stops_sending_prints_the_summary_and_a_rerun_books_the_rest(
 ) -> None:
     from contextlib import contextmanager
 
-    from exactmate.cli import session
+    from exactmate.cli import time as time_command
 
     path = write_csv(emu, tmp_path / "hours.csv", *(f"interrupted {n}" for n in range(120)))
 
@@ -223,15 +238,15 @@ def test_ctrl_c_stops_sending_prints_the_summary_and_a_rerun_books_the_rest(
 
         yield advance
 
-    original = session.progress
-    monkeypatch.setattr(session, "progress", keypress_after)
+    original = time_command.progress
+    monkeypatch.setattr(time_command, "progress", keypress_after)
     stopped = run("time", "create", "--file", str(path), "--division", str(D1), "--format", "json")
     assert stopped.exit_code == 130, stopped.stderr
     assert "stopping: no new entries are sent" in stopped.stderr
     summary = json.loads(stopped.stdout)
     assert summary["stopped"] > 0 and summary["created"] + summary["stopped"] == 120
     assert summary["created"] < 30  # stopped within a few calls of the keypress
-    monkeypatch.setattr(session, "progress", original)
+    monkeypatch.setattr(time_command, "progress", original)
     rerun = run("time", "create", "--file", str(path), "--division", str(D1), "--format", "json")
     assert rerun.exit_code == 0, rerun.stderr
     again = json.loads(rerun.stdout)

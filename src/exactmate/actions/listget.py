@@ -216,7 +216,10 @@ def _fan_out(
     numbers: list[int],
     errors: list[tuple[int, ExactmateError]],
 ) -> Iterator[Record]:
-    """Bounded listings (``top``) of every division at once, on the client's pool, in division order."""
+    """Bounded listings of every division at once, on the client's pool, in division order.
+
+    ``top`` is the number of records in all, shared fairly: each division is asked for ``top`` and
+    gives its turn's share (``shares``), so ``--top 2`` over two divisions shows one of each."""
 
     def fetch(number: int) -> list[Record]:
         return list(islice(_stream(conn, target, query, number, None, tag=True), query.top))
@@ -229,8 +232,26 @@ def _fan_out(
             raise result
         else:
             results[number] = result
+    kept = shares({number: len(found) for number, found in results.items()}, query.top)
     for number in numbers:
-        yield from results.get(number, [])
+        yield from results.get(number, [])[: kept.get(number, 0)]
+
+
+def shares(available: Mapping[int, int], total: int | None) -> dict[int, int]:
+    """How many of ``total`` records each division gives, taking one from each in turn (division
+    order) until ``total`` are taken or none is left; ``total`` None takes everything."""
+    if total is None:
+        return dict(available)
+    taken = dict.fromkeys(available, 0)
+    left = total
+    while left > 0:
+        turn = [number for number in sorted(available) if taken[number] < available[number]]
+        if not turn:
+            break
+        for number in turn[:left]:
+            taken[number] += 1
+        left -= min(left, len(turn))
+    return taken
 
 
 def _names(value: Sequence[str] | str | None) -> list[str]:

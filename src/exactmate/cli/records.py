@@ -21,11 +21,16 @@ from exactmate.actions import (
     describe_fields,
     list_or_get,
 )
+from exactmate.actions.connection import Connection
 from exactmate.actions.delete import Confirm, DeleteResult
+from exactmate.actions.divisions import DivisionChoice, division_numbers
+from exactmate.actions.listget import check_query
 from exactmate.actions.picker import field_suggestions
+from exactmate.actions.readcost import estimate_read
 from exactmate.cli import session
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.cli.output import Format, check_output, destination, to_json, write_record, write_records
+from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
 
 app = typer.Typer()
@@ -40,7 +45,9 @@ def get(
     key: Annotated[str | None, typer.Argument(help="The record's key; leave out to list.")] = None,
     select: Annotated[str | None, typer.Option(help="Fields to return, comma-separated.")] = None,
     filter: Annotated[str | None, typer.Option(help="OData $filter, e.g. \"Code eq 'A1'\".")] = None,
-    top: Annotated[int | None, typer.Option(help="At most this many records (default 60).")] = None,
+    top: Annotated[
+        int | None, typer.Option(help="At most this many records (default 60); with --division all, in all.")
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Every record, streamed (bulk/sync twin if any).")
     ] = False,
@@ -58,37 +65,91 @@ def get(
             "so that a spreadsheet does not run it as a formula.",
         ),
     ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="--all: read without asking, however many calls it takes.")
+    ] = False,
 ) -> None:
-    """List records of an endpoint, or get one by its key."""
+    """List records of an endpoint, or get one by its key.
+
+    With --all, what the read will cost is told first (records, calls, time, share of today's
+    calls), and asked about on a terminal when it is more than a tenth of what is left today."""
     check_output(output, overwrite=overwrite)
     choice = session.division(division)
     session.endpoint(ctx, endpoint, "GET", key)
     bar_on = all_ and session.show_progress(data_on_screen=output is None)
-    reading = session.progress(f"Reading {endpoint}", None, enabled=bar_on)
-    with session.connect(ctx, credential) as conn, reading as advance:
-        found = list_or_get(
-            conn,
-            endpoint,
-            key,
-            division=choice,
-            select=select,
-            filter=filter,
-            top=top,
-            order_by=order_by,
-            all=all_,
-            on_page=lambda _division, n: advance(n),
-        )
-        with destination(output, overwrite=overwrite) as out:
-            if isinstance(found, Listing):
-                write_records(
-                    found, fmt, out, columns=found.fields, title=found.endpoint.path, raw_csv=raw_csv
-                )
-            else:
-                write_record(found, fmt, out, title=f"{endpoint} {key}", raw_csv=raw_csv)
+    calls = [0]
+
+    def on_page(_division: int, records: int) -> None:
+        calls[0] += 1
+        bar(records)
+
+    with session.connect(ctx, credential) as conn:
+        total = counted = None
+        if all_ and key is None and session.catalogue(ctx).endpoint(endpoint).kind == "rest":
+            total, counted = _tell_the_cost(
+                conn, endpoint, choice, select=select, filter=filter, top=top, order_by=order_by, yes=yes
+            )
+        with progress(f"Reading {endpoint}", total, enabled=bar_on) as bar:
+            found = list_or_get(
+                conn,
+                endpoint,
+                key,
+                division=choice,
+                select=select,
+                filter=filter,
+                top=top,
+                order_by=order_by,
+                all=all_,
+                on_page=on_page,
+            )
+            with destination(output, overwrite=overwrite) as out:
+                if isinstance(found, Listing):
+                    write_records(
+                        found, fmt, out, columns=found.fields, title=found.endpoint.path, raw_csv=raw_csv
+                    )
+                else:
+                    write_record(found, fmt, out, title=f"{endpoint} {key}", raw_csv=raw_csv)
+    if isinstance(found, Listing) and all_:
+        where = f"written to {output}" if output is not None else "read"
+        counting = f", plus {counted} to count them" if counted else ""
+        session.echo_err(f"{found.count:,} records {where} in {calls[0]:,} calls{counting}")
     if isinstance(found, Listing) and found.errors:
         for number, error in found.errors:
             session.echo_err(f"error: division {number}: {error}")
         raise typer.Exit(exit_code_for(found.errors[0][1]))
+
+
+def _tell_the_cost(
+    conn: Connection,
+    endpoint: str,
+    choice: DivisionChoice,
+    *,
+    select: str | None,
+    filter: str | None,
+    top: int | None,
+    order_by: str | None,
+    yes: bool,
+) -> tuple[int, int]:
+    """Print what reading every record will cost (one ``$count`` call a division); on a terminal, ask
+    when it is more than a tenth of the calls left today. The number of records (for the bar) and
+    of the counting calls."""
+    target = conn.client.catalogue.endpoint(endpoint)
+    query = check_query(target, select=select, filter=filter, top=top, order_by=order_by, everything=True)
+    numbers = division_numbers(conn.client, choice)
+    fields = list(query.select) if query.select else None
+    order = list(query.order_by) if query.order_by else None
+    costs = [
+        estimate_read(conn, endpoint, number, select=fields, filter=filter, order_by=order)
+        for number in numbers
+    ]
+    for cost in costs:
+        session.echo_err(f"Reading {endpoint} in {cost.describe()}")
+    big = [cost for cost in costs if cost.big]
+    if big and not yes and session.someone_can_answer():
+        question = "This read uses more than a tenth of the calls left today. Go on?"
+        if not typer.confirm(question, default=False, err=True):
+            raise typer.Exit(1)
+    return sum(cost.records for cost in costs), len(costs)
 
 
 @app.command("delete")

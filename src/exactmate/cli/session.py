@@ -1,26 +1,18 @@
 """What the action commands share: the ``--credential`` and ``--division`` options, opening the
-connection, reading ``Field=Value`` assignments and progress bars (on a terminal only)."""
+connection, reading ``Field=Value`` assignments, and when a progress bar is shown (on a terminal
+only; the bars themselves are ``cli.progress``)."""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from exactmate.actions import Connection, open_connection
 from exactmate.actions.divisions import DivisionChoice, parse_division
@@ -102,24 +94,6 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-@contextmanager
-def progress(description: str, total: int | None, *, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on standard error (``total`` None: a count without an end); yields ``advance(n)``."""
-    if not enabled:
-        yield lambda _n: None
-        return
-    columns = [
-        SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn() if total is not None else TextColumn("{task.completed} records"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
 
 
 @contextmanager

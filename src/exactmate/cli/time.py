@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,8 @@ from exactmate.actions.plain import cell
 from exactmate.actions.sources import read_entries
 from exactmate.cli import session
 from exactmate.cli.exit_codes import INCOMPLETE, INTERRUPTED, exit_code_for
-from exactmate.cli.output import Format, to_json
+from exactmate.cli.output import Format, to_json, write_records
+from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
 
 app = typer.Typer(help="Project time transactions: create (one or many) and update.", no_args_is_help=True)
@@ -93,7 +95,7 @@ def create(
     stop = threading.Event()
     with session.connect(ctx, credential) as conn, session.interruptible(stop, "entries"):
         enabled = len(entries) >= LONG_RUN and session.show_progress()
-        with session.progress("Creating time transactions", len(entries), enabled=enabled) as advance:
+        with progress("Creating time transactions", len(entries), enabled=enabled) as advance:
             result = create_time_transactions(
                 conn,
                 entries,
@@ -124,7 +126,14 @@ def create_exit_code(result: CreateResult) -> int:
     return 0
 
 
+OUTCOME_COLUMNS = ("row", "division", "status", "ID", "message")
+
+
 def _show_create(result: CreateResult, fmt: Format) -> None:
+    if fmt in (Format.csv, Format.ndjson) and not result.dry_run:
+        rows = ({name: o.as_dict().get(name) for name in OUTCOME_COLUMNS} for o in result.outcomes)
+        write_records(rows, fmt, sys.stdout, columns=OUTCOME_COLUMNS)  # one line per entry
+        return
     if fmt is not Format.table:
         payload = {**result.summary(), "outcomes": [o.as_dict() for o in result.outcomes]}
         typer.echo(to_json(payload, indent=2 if fmt is Format.json else None))

@@ -1,0 +1,109 @@
+"""What reading a whole endpoint will cost, told before the first page is asked for.
+
+A whole read of a big endpoint can take hundreds of calls and minutes, and it spends the same daily
+allowance (5,000 calls a division) everything else needs. One ``$count`` call tells how many
+records match; the endpoint the listing reads from (a 1,000-row bulk or sync twin, or 60-row pages)
+tells how many calls that is; the limits the last answers announced tell how long it takes and
+what share of today's calls it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from exactmate import odata
+from exactmate.actions.connection import Connection
+
+DEFAULT_PAGE = 60
+MINUTELY_DEFAULT = 60  # Exact's limit per division when no answer has announced one yet
+BIG_SHARE = 0.1  # a read above this share of what is left today is asked about first
+
+
+@dataclass(frozen=True)
+class ReadCost:
+    """The expected cost of a whole read in one division."""
+
+    endpoint: str
+    source: str  # the endpoint the pages come from: the endpoint itself or its bulk/sync twin
+    division: int
+    records: int
+    page_size: int
+    minutely_limit: int | None
+    daily_remaining: int | None
+
+    @property
+    def calls(self) -> int:
+        """Calls still to make: Exact links a full page to a next one, so a listing whose last page
+        is full ends with an empty page (and an empty listing is one call too)."""
+        return self.records // self.page_size + 1
+
+    @property
+    def seconds(self) -> float:
+        """How long the calls take when only the minutely limit holds them back."""
+        per_minute = self.minutely_limit or MINUTELY_DEFAULT
+        return 0.0 if self.calls <= per_minute else (self.calls / per_minute) * 60.0
+
+    @property
+    def share(self) -> float | None:
+        """The share of today's remaining calls in this division, when an answer announced it."""
+        if self.daily_remaining is None:
+            return None
+        return 1.0 if self.daily_remaining <= 0 else self.calls / self.daily_remaining
+
+    @property
+    def big(self) -> bool:
+        """More than a tenth of what is left today."""
+        share = self.share
+        return share is not None and share > BIG_SHARE
+
+    def describe(self) -> str:
+        """``division 100001: 50,048 records, 51 calls through bulk/… (1,000 a call), about 1 min, 1% of
+        the 4,200 calls left today``."""
+        through = f" through {self.source}" if self.source != self.endpoint else ""
+        text = (
+            f"division {self.division}: {self.records:,} records, {self.calls:,} "
+            f"call{'s' if self.calls != 1 else ''}{through} ({self.page_size:,} a call)"
+        )
+        if self.seconds >= 60:
+            rate = self.minutely_limit or MINUTELY_DEFAULT
+            text += f", about {_duration(self.seconds)} at {rate} calls a minute"
+        if self.share is not None and self.daily_remaining is not None:
+            text += f", {_percent(self.share)} of the {self.daily_remaining:,} calls left today"
+        return text
+
+
+def estimate_read(
+    conn: Connection,
+    endpoint: str,
+    division: int,
+    *,
+    select: Sequence[str] | None = None,
+    filter: odata.FilterInput = None,
+    order_by: Sequence[str] | None = None,
+) -> ReadCost:
+    """Count the matching records (one ``$count`` call) and work out the cost of reading them all."""
+    resource = conn.client.resource(endpoint, division)
+    source = resource.source_of(select=select, filter=filter, order_by=order_by)
+    records = resource.count(filter)
+    ledger = conn.store.ledger(conn.client.client_id, division)
+    return ReadCost(
+        endpoint=resource.endpoint.path,
+        source=source.path,
+        division=division,
+        records=records,
+        page_size=source.page_size or DEFAULT_PAGE,
+        minutely_limit=ledger.minutely_limit if ledger else None,
+        daily_remaining=ledger.daily_remaining if ledger else None,
+    )
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _percent(share: float) -> str:
+    return "under 1%" if share < 0.01 else f"{min(share, 1.0):.0%}"

@@ -1,0 +1,94 @@
+"""Progress bars on standard error, and what they say while the rate limit holds the calls back.
+
+A bar with a total shows the count, the elapsed time and the time left. While a call waits for
+Exact's minutely limit to reset, the governor announces the wait in a log record
+(``governor.WAIT_SECONDS``); the bar shows it ("waiting for the rate limit, 23 s") until the next
+record arrives, so a bar that stops moving always says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from exactmate.governor import WAIT_SECONDS
+
+_GOVERNOR_LOG = "exactmate.governor"
+
+
+class Bar:
+    """Call it with the number of records just done; ``note`` shows a passing remark beside it."""
+
+    def __init__(self, progress: Progress | None, task: TaskID | None, description: str) -> None:
+        self._progress = progress
+        self._task = task
+        self._description = description
+
+    def __call__(self, done: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=done, description=self._description)
+
+    def note(self, text: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=f"{self._description} [yellow]({text})[/]")
+
+
+class _WaitNotes(logging.Handler):
+    def __init__(self, bar: Bar) -> None:
+        super().__init__(logging.INFO)
+        self._bar = bar
+
+    def emit(self, record: logging.LogRecord) -> None:
+        seconds = getattr(record, WAIT_SECONDS, None)
+        if isinstance(seconds, int | float):
+            self._bar.note(f"waiting for the rate limit, {max(1, round(seconds))} s")
+
+
+@contextmanager
+def progress(description: str, total: int | None, *, enabled: bool) -> Iterator[Bar]:
+    """A bar on standard error (``total`` None: a count without an end); yields the ``Bar``."""
+    if not enabled:
+        yield Bar(None, None, description)
+        return
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if total is not None else TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+    ]
+    if total is not None:
+        columns.append(TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as shown:
+        bar = Bar(shown, shown.add_task(description, total=total), description)
+        with wait_notes(bar):
+            yield bar
+
+
+@contextmanager
+def wait_notes(bar: Bar) -> Iterator[None]:
+    """While the block runs, the governor's minutely waits show on ``bar``."""
+    logger = logging.getLogger(_GOVERNOR_LOG)
+    handler = _WaitNotes(bar)
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -1,0 +1,125 @@
+"""A whole read says what it will cost before it starts, asks when it is a big share of today's
+calls, says why its bar stands still while the rate limit holds it, and ends with what it did."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.progress import Progress
+
+from exactmate.actions.readcost import ReadCost
+from exactmate.auth import TokenSet
+from exactmate.cli import session
+from exactmate.cli.progress import Bar, wait_notes
+from exactmate.clock import FakeClock
+from exactmate.config import Settings
+from exactmate.emulator.config import EmulatorConfig
+from exactmate.emulator.server import BackgroundServer
+from exactmate.governor import Governor
+from exactmate.store import Store
+from exactmate.vault import Vault
+from tests.cli.conftest import CREDENTIAL, Emu, run
+from tests.emulator_helpers import authorize
+
+TT = "project/TimeTransactions"
+
+
+@pytest.fixture(scope="module")
+def tight_server() -> Iterator[Emu]:
+    """An emulator whose divisions allow 12 calls a day: a 2-call read is a big share of that."""
+    config = EmulatorConfig(port=0, records=60, divisions=2, minutely_limit=100_000, daily_limit=12)
+    with BackgroundServer(config) as running:
+        yield Emu(running.base_url, config)
+
+
+@pytest.fixture
+def tight(tight_server: Emu) -> Emu:
+    tight_server.control("POST", "reset")
+    with tight_server.http() as http:
+        tokens = authorize(http, tight_server.config)
+    with Vault.open(Settings.from_env()) as vault:
+        vault.add(
+            CREDENTIAL,
+            server_url=tight_server.base_url,
+            client_id=tight_server.config.client_id,
+            client_secret=tight_server.config.client_secret,
+            tokens=TokenSet.from_response(tokens, time.time()),
+        )
+    tight_server.control("POST", "reset", {"keep_tokens": True})
+    return tight_server
+
+
+def test_a_whole_read_tells_its_cost_first_and_what_it_did_last(emu: Emu, tmp_path: Path) -> None:
+    target = tmp_path / "hours.ndjson"
+    result = run("get", TT, "--all", "-f", "ndjson", "-o", str(target), "-d", "100001")
+    assert result.exit_code == 0, result.stderr
+    records = len(target.read_text(encoding="utf-8").splitlines())
+    assert f"Reading {TT} in division 100001: {records} records, 2 calls (60 a call)" in result.stderr
+    assert "calls left today" in result.stderr
+    assert f"{records} records written to {target} in 2 calls, plus 1 to count them" in result.stderr
+    assert emu.rest_calls() == 3  # the $count and the two pages, as announced
+
+
+def test_a_big_share_of_todays_calls_is_asked_about_at_a_terminal(
+    tight: Emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)
+    target = tmp_path / "hours.json"
+    declined = run("get", TT, "--all", "-f", "json", "-o", str(target), "-d", "100001", input="n\n")
+    assert declined.exit_code == 1 and "more than a tenth of the calls left today" in declined.stderr
+    assert not target.exists()
+    assert tight.rest_calls() == 1  # the $count only: no page was read
+    agreed = run("get", TT, "--all", "-f", "json", "-o", str(target), "-d", "100001", "--yes")
+    assert agreed.exit_code == 0, agreed.stderr
+    assert "Go on?" not in agreed.stderr and len(json.loads(target.read_text(encoding="utf-8"))) == 60
+
+
+def test_nobody_to_ask_reads_on_after_telling_the_cost(tight: Emu) -> None:
+    result = run("get", TT, "--all", "-f", "ndjson", "-d", "100001")
+    assert result.exit_code == 0 and "Go on?" not in result.stderr
+    assert "calls left today" in result.stderr and len(result.stdout.splitlines()) == 60
+
+
+def test_a_bad_filter_is_refused_before_the_count(emu: Emu) -> None:
+    result = run("get", TT, "--all", "--filter", "Quantity gt '7'", "-d", "100001")
+    assert result.exit_code == 3 and "write Quantity gt 7" in result.stderr
+    assert emu.rest_calls() == 0
+
+
+def test_the_cost_in_words() -> None:
+    cost = ReadCost(TT, TT, 100001, 50_048, 60, 60, 4_200)
+    assert cost.calls == 835 and cost.big
+    assert cost.describe() == (
+        "division 100001: 50,048 records, 835 calls (60 a call), about 14 min at 60 calls a minute, "
+        "20% of the 4,200 calls left today"
+    )
+    bulk = ReadCost("crm/Accounts", "bulk/CRM/Accounts", 100001, 999, 1000, None, None)
+    assert bulk.calls == 1 and not bulk.big
+    assert bulk.describe() == "division 100001: 999 records, 1 call through bulk/CRM/Accounts (1,000 a call)"
+
+
+def test_the_bar_says_when_the_rate_limit_holds_the_calls(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = Store(f"sqlite:///{tmp_path}/x.db", clock=clock)
+    governor = Governor(store, clock)
+    reset_ms = (clock.now() + 23) * 1000
+    headers = {"X-RateLimit-Minutely-Limit": "60", "X-RateLimit-Minutely-Remaining": "0"}
+    headers["X-RateLimit-Minutely-Reset"] = str(int(reset_ms))
+    governor.after_response("c", "app", 100001, TT, 200, headers)
+    shown = Progress(console=Console(file=io.StringIO()), disable=True)
+    task = shown.add_task("Reading", total=10)
+    bar = Bar(shown, task, "Reading")
+    try:
+        with wait_notes(bar):
+            governor.before_request("c", "app", 100001, TT)  # waits (on the fake clock) for the reset
+        assert "waiting for the rate limit, 23 s" in shown.tasks[0].description
+        bar(5)
+        assert shown.tasks[0].description == "Reading" and shown.tasks[0].completed == 5
+    finally:
+        store.close()
