@@ -25,7 +25,7 @@ from uuid import UUID
 import httpx
 
 from exactmate import odata
-from exactmate.catalogue import Catalogue, Endpoint
+from exactmate.catalogue import Catalogue, Endpoint, RowTwin
 from exactmate.errors import CatalogueError, ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
 from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES, key_kind
@@ -84,6 +84,7 @@ class _Plan:
     endpoint: Endpoint
     query: odata.Query
     keep: frozenset[str] | None  # None: every field the server sends
+    rows: RowTwin | None = None  # a row twin: keep its rows of the base's kind, fields renamed
 
 
 class Resource:
@@ -148,6 +149,19 @@ class Resource:
         self.endpoint.require_method("GET")
         plan = self._plan(select, filter, top, order_by, expand, page_size_hint)
         return self._follow(plan)
+
+    def changes(self, since: int = 1, *, select: Sequence[str] | None = None) -> Iterator[Page]:
+        """A sync/ endpoint's records changed after the Timestamp ``since``, oldest change first,
+        1,000 a call: the one reader of Exact's change feeds. The largest ``Timestamp`` read is the
+        next call's ``since``; ``since=1`` reads everything (Exact's own first value)."""
+        if self.endpoint.kind != "sync":
+            raise ValidationError(
+                f"{self.endpoint.path} is no sync/ endpoint: only those page by Timestamp",
+                hint="e.g. sync/CRM/Accounts; see exactmate endpoints sync/",
+            )
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise ValidationError(f"A sync cursor is a Timestamp (a whole number, 0 or more), got {since!r}")
+        return self.pages(select=select, filter=f"Timestamp gt {since}L")
 
     def source_of(
         self,
@@ -246,10 +260,13 @@ class Resource:
             twin = twins.twin_for(fields)
             if twin is not None:
                 wanted = fields or twins.common_fields(twin)
-                query = odata.build_query(
-                    select=wanted, filter=SYNC_FROM_START if twin.kind == "sync" else None
-                )
-                return _Plan(twin, query, keep=frozenset(wanted))
+                rule = twins.row_rule if twin is twins.rows else None
+                asked = [rule.twin_name(name) for name in wanted] if rule else list(wanted)
+                if rule is not None and rule.kind_field not in asked:
+                    asked.append(rule.kind_field)
+                since = SYNC_FROM_START if twin.kind == "sync" else None
+                query = odata.build_query(select=asked, filter=since)
+                return _Plan(twin, query, keep=frozenset(wanted), rows=rule)
         if fields is None and endpoint.kind in ("bulk", "sync") and endpoint.fields:
             # Bulk endpoints require $select and sync ones refuse "*": name every plain field.
             fields = tuple(n for n, f in endpoint.fields.items() if not f.is_collection)
@@ -278,6 +295,8 @@ class Resource:
             raw, next_url, _ = odata.unwrap(payload)
             number += 1
             records = convert(raw, flat=odata.flat_page(response.content, payload, raw))
+            if plan.rows is not None:
+                records = _base_rows(records, plan.rows)
             if keep is not None:
                 records = [_only(record, keep) for record in records]
             if next_url is not None:
@@ -331,6 +350,16 @@ def _absolute(next_url: str, response: httpx.Response) -> str:
     if next_url.startswith(("https://", "http://")):
         return next_url
     return str(response.request.url.join(next_url))
+
+
+def _base_rows(records: list[Record], rule: RowTwin) -> list[Record]:
+    """The row twin's records that are the base's, under the base's field names."""
+    kind, renames = rule.kind, rule.renames
+    return [
+        {renames.get(name, name): value for name, value in record.items()}
+        for record in records
+        if record.get(rule.kind_field) == kind
+    ]
 
 
 def _only(record: Record, keep: frozenset[str]) -> Record:

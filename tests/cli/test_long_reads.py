@@ -57,7 +57,9 @@ def tight(tight_server: Emu) -> Emu:
 
 def test_a_whole_read_tells_its_cost_first_and_what_it_did_last(emu: Emu, tmp_path: Path) -> None:
     target = tmp_path / "hours.ndjson"
-    result = run("get", TT, "--all", "-f", "ndjson", "-o", str(target), "-d", "100001")
+    # Price is not in the time-and-cost feed, so this read stays on 60-row pages.
+    args = ("get", TT, "--all", "--select", "ID,Quantity,Price", "-f", "ndjson", "-o", str(target))
+    result = run(*args, "-d", "100001")
     assert result.exit_code == 0, result.stderr
     records = len(target.read_text(encoding="utf-8").splitlines())
     assert f"Reading {TT} in division 100001: {records} records, 2 calls (60 a call)" in result.stderr
@@ -66,16 +68,27 @@ def test_a_whole_read_tells_its_cost_first_and_what_it_did_last(emu: Emu, tmp_pa
     assert emu.rest_calls() == 3  # the $count and the two pages, as announced
 
 
+def test_time_entries_are_read_1000_a_call_through_the_time_and_cost_feed(emu: Emu) -> None:
+    result = run("get", TT, "--all", "-f", "ndjson", "-d", "100001")
+    assert result.exit_code == 0, result.stderr
+    assert "1 call through sync/Project/TimeCostTransactions (1,000 a call; without " in result.stderr
+    assert "Price" in result.stderr and "name them in --select to read them, 60 a call" in result.stderr
+    assert "records read in 1 calls, plus 1 to count them" in result.stderr
+    assert emu.rest_calls() == 2
+
+
 def test_a_big_share_of_todays_calls_is_asked_about_at_a_terminal(
     tight: Emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(session, "someone_can_answer", lambda: True)
     target = tmp_path / "hours.json"
-    declined = run("get", TT, "--all", "-f", "json", "-o", str(target), "-d", "100001", input="n\n")
+    sixty_a_call = ("--select", "ID,Quantity,Price")  # not in the 1,000-row feed
+    args = ("get", TT, "--all", *sixty_a_call, "-f", "json", "-o", str(target), "-d", "100001")
+    declined = run(*args, input="n\n")
     assert declined.exit_code == 1 and "more than a tenth of the calls left today" in declined.stderr
     assert not target.exists()
     assert tight.rest_calls() == 1  # the $count only: no page was read
-    agreed = run("get", TT, "--all", "-f", "json", "-o", str(target), "-d", "100001", "--yes")
+    agreed = run(*args, "--yes")
     assert agreed.exit_code == 0, agreed.stderr
     assert "Go on?" not in agreed.stderr and len(json.loads(target.read_text(encoding="utf-8"))) == 60
 

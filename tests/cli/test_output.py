@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -96,6 +97,41 @@ def test_wide_tables_show_the_first_columns_and_say_how_to_see_more() -> None:
     text = out.getvalue()
     assert "Field7" in text and "Field8" not in text.split("more field")[0]
     assert "4 more field(s) not shown" in text and "--select" in text
+
+
+TIME_ENTRIES = [
+    {
+        "Account": None,
+        "Activity": UUID("00000000-0000-4000-8000-00000000a001"),
+        "Created": datetime(2026, 11, 20, 8, 1, 2),
+        "Date": datetime(2026, 11, 20),
+        "Employee": UUID("00000000-0000-4000-8000-00000000e001"),
+        "HourStatus": 1,
+        "ID": UUID(f"3f2504e0-4f89-11d3-9a0c-0305e82c33{n:02}"),
+        "Item": UUID("00000000-0000-4000-8000-00000000c001"),
+        "Notes": "Workshop with the customer about the new invoicing flow " * 2,
+        "Project": UUID("00000000-0000-4000-8000-00000000b001"),
+        "Quantity": 7.5,
+    }
+    for n in range(3)
+]
+
+
+def test_at_80_columns_ids_and_dates_stay_whole_and_identifying_fields_lead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    out = Stream(True)
+    write_records(TIME_ENTRIES, Format.table, out)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # a terminal gets colours
+    lines = text.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    for entry in TIME_ENTRIES:
+        assert str(entry["ID"]) in text  # never cut, never wrapped
+    assert "2026-11-20T00:00:00" in text
+    header = next(line for line in lines if "ID" in line)
+    assert header.index("ID") < header.index("Date") < header.index("Quantity")  # which entry first
+    assert "not shown (" in text and "--select" in text  # what did not fit is named
 
 
 def test_tables_are_printed_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exactmate.catalogue import Catalogue, Endpoint, Field, Twins, normalise_path
+from exactmate.catalogue import Catalogue, Endpoint, Field, normalise_path
 from exactmate.errors import CatalogueError, ValidationError
 
 
@@ -214,10 +214,16 @@ def test_twins_from_any_member(catalogue: Catalogue) -> None:
     )
 
 
-def test_time_transactions_have_no_twin(catalogue: Catalogue) -> None:
+def test_time_transactions_are_read_through_the_time_and_cost_feed(catalogue: Catalogue) -> None:
     group = catalogue.twins("project/TimeTransactions")
-    assert group == Twins(base=catalogue.endpoint("project/TimeTransactions"))
-    assert group.twin_for() is None
+    assert group.bulk is None and group.sync is None  # no same-records twin
+    assert group.rows is not None and group.rows.path == "sync/Project/TimeCostTransactions"
+    assert group.row_rule is not None and (group.row_rule.kind_field, group.row_rule.kind) == ("Type", 1)
+    assert group.twin_for() is group.rows
+    assert group.twin_for(["ID", "Quantity", "Activity"]) is group.rows  # WBS under the base's name
+    assert group.twin_for(["ID", "Price"]) is None  # the feed lacks Price: stay on 60-row pages
+    common = group.common_fields(group.rows)
+    assert "Activity" in common and "Price" not in common and "Amount" not in common
     lone = catalogue.twins("sync/Project/TimeCostTransactions")
     assert lone.base.path == "sync/Project/TimeCostTransactions" and lone.bulk is None and lone.sync is None
 

@@ -377,7 +377,7 @@ def test_reads_that_are_not_whole_endpoint_reads_stay_on_the_base(
 
 
 def test_endpoints_without_twins_page_at_60(client: ExactClient, exact: FakeExact) -> None:
-    pages = list(client.resource("project/TimeTransactions", division=DIVISION).pages())
+    pages = list(client.resource("project/CostTransactions", division=DIVISION).pages())
     assert [len(p.records) for p in pages] == [60, 60, 30]
     assert [p.number for p in pages] == [1, 2, 3]
     assert pages[-1].next_url is None
@@ -397,7 +397,7 @@ def test_reading_a_bulk_endpoint_directly_still_names_every_field(
 
 
 def test_listing_is_lazy(client: ExactClient, exact: FakeExact) -> None:
-    records = client.resource("project/TimeTransactions", division=DIVISION).list()
+    records = client.resource("project/CostTransactions", division=DIVISION).list()
     assert exact.requests == []
     first = next(records)
     assert first["ID"] == exact.accounts[0]["ID"]

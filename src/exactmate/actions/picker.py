@@ -6,6 +6,7 @@ Both answer from the catalogue alone (no call to Exact), for the ``exactmate end
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from exactmate.actions.fields import suggest_fields
@@ -76,3 +77,14 @@ def field_row(endpoint: Endpoint, field: Field) -> dict[str, Any]:
 def field_suggestions(endpoint: str, search: str, *, catalogue: Catalogue | None = None) -> list[str]:
     """Field names close to ``search`` (for "no field matches; did you mean …")."""
     return suggest_fields((catalogue or Catalogue.load()).endpoint(endpoint), search)
+
+
+IDENTIFYING_FIELDS = ("ID", "Code", "Name", "Description", "FullName", "Date", "Quantity", "Status")
+"""The fields that say *which* record a row is, in the order people look for them: what a table
+shows first and what the Data Manager offers first."""
+
+
+def identifying_first(names: Sequence[str]) -> list[str]:
+    """``names`` with the identifying fields (a division tag first of all) moved to the front."""
+    front = [name for name in ("Division", *IDENTIFYING_FIELDS) if name in names]
+    return front + [name for name in names if name not in front]

@@ -31,6 +31,7 @@ class ReadCost:
     page_size: int
     minutely_limit: int | None
     daily_remaining: int | None
+    left_out: tuple[str, ...] = ()  # fields of the endpoint the source does not carry
 
     @property
     def calls(self) -> int:
@@ -61,9 +62,12 @@ class ReadCost:
         """``division 100001: 50,048 records, 51 calls through bulk/… (1,000 a call), about 1 min, 1% of
         the 4,200 calls left today``."""
         through = f" through {self.source}" if self.source != self.endpoint else ""
+        without = ""
+        if self.left_out:
+            without = f"; without {', '.join(self.left_out)}: name them in --select to read them, 60 a call"
         text = (
             f"division {self.division}: {self.records:,} records, {self.calls:,} "
-            f"call{'s' if self.calls != 1 else ''}{through} ({self.page_size:,} a call)"
+            f"call{'s' if self.calls != 1 else ''}{through} ({self.page_size:,} a call{without})"
         )
         if self.seconds >= 60:
             rate = self.minutely_limit or MINUTELY_DEFAULT
@@ -87,6 +91,11 @@ def estimate_read(
     source = resource.source_of(select=select, filter=filter, order_by=order_by)
     records = resource.count(filter)
     ledger = conn.store.ledger(conn.client.client_id, division)
+    left_out: tuple[str, ...] = ()
+    if select is None and source.path != resource.endpoint.path:
+        carried = set(conn.client.catalogue.twins(resource.endpoint.path).common_fields(source))
+        plain = [name for name, field in resource.endpoint.fields.items() if not field.is_collection]
+        left_out = tuple(name for name in plain if name not in carried)
     return ReadCost(
         endpoint=resource.endpoint.path,
         source=source.path,
@@ -95,6 +104,7 @@ def estimate_read(
         page_size=source.page_size or DEFAULT_PAGE,
         minutely_limit=ledger.minutely_limit if ledger else None,
         daily_remaining=ledger.daily_remaining if ledger else None,
+        left_out=left_out,
     )
 
 

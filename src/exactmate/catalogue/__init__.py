@@ -17,11 +17,12 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from importlib import resources
 from typing import Any, cast
 
 from exactmate.catalogue.model import HTTP_METHODS, EdmType, Endpoint, Field, KeyType, Kind, Twins
-from exactmate.catalogue.twins import NO_BASE, TWINS
+from exactmate.catalogue.twins import NO_BASE, ROW_TWINS, TWINS, RowTwin
 from exactmate.errors import CatalogueError
 
 REMOVED_STATUSES = frozenset({"probably_removed", "possibly_removed"})
@@ -61,6 +62,9 @@ class Catalogue:
             for member in (group.base, group.bulk, group.sync):
                 if member is not None:
                     self._twins[member.path.lower()] = group
+        for base_path, rule in (ROW_TWINS if twins is TWINS else {}).items():
+            current = self._twins.get(base_path.lower()) or Twins(base=self.endpoint(base_path))
+            self._twins[base_path.lower()] = replace(current, rows=self.endpoint(rule.path), row_rule=rule)
 
     @classmethod
     def load(cls) -> Catalogue:
@@ -210,6 +214,7 @@ __all__ = [
     "HTTP_METHODS",
     "NO_BASE",
     "REMOVED_STATUSES",
+    "ROW_TWINS",
     "TWINS",
     "Catalogue",
     "EdmType",
@@ -217,6 +222,7 @@ __all__ = [
     "Field",
     "KeyType",
     "Kind",
+    "RowTwin",
     "Twins",
     "normalise_path",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from exactmate.catalogue.twins import RowTwin
 from exactmate.errors import CatalogueError, ValidationError
 
 EdmType = str
@@ -155,21 +156,31 @@ class Twins:
     base: Endpoint
     bulk: Endpoint | None = None
     sync: Endpoint | None = None
+    rows: Endpoint | None = None
+    """A sync endpoint carrying the base's records among others (``row_rule`` picks them out)."""
+    row_rule: RowTwin | None = None
 
     def twin_for(self, fields: Iterable[str] | None = None) -> Endpoint | None:
-        """The twin to read from, bulk preferred (1000 rows a page, keyed like the base), else sync.
+        """The twin to read from, bulk preferred (1000 rows a page, keyed like the base), else sync,
+        else the row twin.
 
         With ``fields`` only a twin that carries every one of them (and the base key) qualifies; with
         ``None`` the first twin available. ``None`` when there is no usable twin.
         """
         wanted = None if fields is None else {name.lower() for name in fields}
-        for twin in (self.bulk, self.sync):
+        for twin in (self.bulk, self.sync, self.rows):
             if twin is None:
                 continue
-            if wanted is None or wanted | {(self.base.key or "").lower()} <= twin._by_lower.keys():
+            carried = {name.lower() for name in self.common_fields(twin)}
+            if wanted is None or wanted | {(self.base.key or "").lower()} <= carried:
                 return twin
         return None
 
     def common_fields(self, twin: Endpoint) -> tuple[str, ...]:
         """The base's plain (non-collection) fields that ``twin`` also carries, in base order."""
-        return tuple(n for n, f in self.base.fields.items() if not f.is_collection and n in twin.fields)
+        rule = self.row_rule if twin is self.rows else None
+        return tuple(
+            name
+            for name, f in self.base.fields.items()
+            if not f.is_collection and (rule.twin_name(name) if rule else name) in twin.fields
+        )

@@ -10,6 +10,7 @@ is either here or in ``NO_BASE``, that keys match and that shared fields have th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 TWINS: Mapping[str, tuple[str | None, str | None]] = MappingProxyType(
@@ -102,12 +103,49 @@ NO_BASE: Mapping[str, str] = MappingProxyType(
         "sync/Payroll/EmploymentCLAs": "no regular payroll/EmploymentCLAs endpoint",
         "sync/Project/ProjectWBS": "no regular project/ProjectWBS; bulk/Project/ProjectWBS differs "
         "in fields and types (BlockEntry Byte vs Boolean), so they are not paired either",
-        # Decided explicitly: not a twin of project/TimeTransactions (nor of project/CostTransactions).
+        # Not a same-records twin of project/TimeTransactions: it is that endpoint's ROW_TWINS entry.
         "sync/Project/TimeCostTransactions": "time (Type 1) AND cost (Type 2) transactions together, "
-        "Type cannot be filtered server-side, and it lacks Activity, Price and Amount: not the same "
-        "records or fields as project/TimeTransactions or project/CostTransactions",
+        "Type cannot be filtered server-side, and it lacks Price and Amount: not the same "
+        "records or fields as project/TimeTransactions or project/CostTransactions (see ROW_TWINS)",
         "sync/PurchaseOrder/PurchaseOrders": _LINE_LEVEL + "purchase order",
         "sync/SalesInvoice/SalesInvoices": _LINE_LEVEL + "invoice",
         "sync/SalesOrder/SalesOrders": _LINE_LEVEL + "order; superseded by sync/SalesOrder/SalesOrderHeaders",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RowTwin:
+    """A sync endpoint that carries a base endpoint's records among others, 1,000 a call: the rows
+    whose ``kind_field`` holds ``kind`` are the base's, and ``renames`` gives the base's name of a
+    field the twin names otherwise. Fields the twin lacks cannot be read through it."""
+
+    path: str
+    kind_field: str
+    kind: int
+    renames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def base_name(self, twin_field: str) -> str:
+        return self.renames.get(twin_field, twin_field)
+
+    def twin_name(self, base_field: str) -> str:
+        for twin_field, base in self.renames.items():
+            if base == base_field:
+                return twin_field
+        return base_field
+
+
+ROW_TWINS: Mapping[str, RowTwin] = MappingProxyType(
+    {
+        # Time entries are the Type 1 rows of the time-and-cost feed; its WBS is the entry's Activity
+        # (the project's work breakdown element), under the name the feed gives it. It lacks Price,
+        # Amount and SkipValidation (the last is write-only anyway): a read asking for those stays on
+        # the 60-row endpoint.
+        "project/TimeTransactions": RowTwin(
+            "sync/Project/TimeCostTransactions",
+            kind_field="Type",
+            kind=1,
+            renames=MappingProxyType({"WBS": "Activity", "WBSDescription": "ActivityDescription"}),
+        ),
     }
 )

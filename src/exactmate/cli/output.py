@@ -2,9 +2,12 @@
 memory.
 
 JSON, NDJSON and CSV write each record as it arrives. A table needs its column widths, so it is
-printed in batches of ``TABLE_BATCH`` rows; a table of records with many fields shows the first
-``TABLE_COLUMNS`` and says how to see the rest. Values are written as JSON would carry them: dates as
-ISO text, GUIDs as text; in tables and CSV an empty value is an empty cell.
+printed in batches of ``TABLE_BATCH`` rows; a table of records with many fields shows the identifying
+ones first (``actions.picker.IDENTIFYING_FIELDS``), at most ``TABLE_COLUMNS``, and says how to see
+the rest. An ID, a GUID, a date or a number is never cut or wrapped: text columns wrap first, and
+when the terminal is too narrow even so, the last columns are left out with a hint. Values are
+written as JSON would carry them: dates as ISO text, GUIDs as text; in tables and CSV an empty value
+is an empty cell.
 """
 
 from __future__ import annotations
@@ -12,17 +15,22 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
+from uuid import UUID
 
 from rich.console import Console
 from rich.table import Table
 
+from exactmate.actions.picker import identifying_first
 from exactmate.actions.plain import cell, csv_cell, plain
 from exactmate.errors import ValidationError
 
@@ -30,6 +38,7 @@ TABLE_BATCH = 500
 TABLE_COLUMNS = 8
 PIPE_WIDTH = 200
 """Tables written to a file or a pipe are this wide: no terminal tells how wide to be."""
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class Format(StrEnum):
@@ -155,7 +164,7 @@ def _write_table(
     if first is None:
         console.print("(no records)")
         return 0
-    names = list(columns) if columns else list(first)
+    names = list(columns) if columns else identifying_first(list(first))
     if "Division" in first and "Division" not in names:
         names.insert(0, "Division")
     hidden = names[TABLE_COLUMNS:] if not columns else []
@@ -165,12 +174,10 @@ def _write_table(
     for record in _chain(first, records):
         batch.append(record)
         if len(batch) == TABLE_BATCH:
-            console.print(_table(shown, batch, title if count == 0 else None))
-            count += len(batch)
+            count += _print_batch(console, shown, batch, title if count == 0 else None, hidden)
             batch = []
     if batch:
-        console.print(_table(shown, batch, title if count == 0 else None))
-        count += len(batch)
+        count += _print_batch(console, shown, batch, title if count == 0 else None, hidden)
     if hidden:
         console.print(
             f"[dim]{len(hidden)} more field(s) not shown ({', '.join(hidden[:6])}"
@@ -179,13 +186,54 @@ def _write_table(
     return count
 
 
-def _table(names: Sequence[str], rows: Sequence[Mapping[str, Any]], title: str | None) -> Table:
+_CELL_FRAME = 3  # a column's border and padding
+_NARROWEST_TEXT = 8  # a text column is not squeezed below this (it wraps instead)
+
+
+def _print_batch(
+    console: Console,
+    names: list[str],
+    rows: Sequence[Mapping[str, Any]],
+    title: str | None,
+    hidden: list[str],
+) -> int:
+    """Print one batch; columns the width cannot hold whole (after wrapping the text ones) go to
+    ``hidden``, and stay there for the batches after."""
+    whole = {name: _whole_width(name, rows) for name in names}
+    fitted = list(names)
+
+    def needed() -> int:
+        return 1 + sum((whole[n] or min(len(n), _NARROWEST_TEXT)) + _CELL_FRAME for n in fitted)
+    while len(fitted) > 1 and needed() > console.width:
+        dropped = fitted.pop()
+        if dropped not in hidden:
+            hidden.insert(0, dropped)
+    names[:] = fitted
     table = Table(title=title, show_lines=False)
-    for name in names:
-        table.add_column(name, overflow="fold")
+    for name in fitted:
+        if whole[name]:
+            table.add_column(name, no_wrap=True, min_width=whole[name])
+        else:
+            table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*(cell(row.get(name)) for name in names))
-    return table
+        table.add_row(*(cell(row.get(name)) for name in fitted))
+    console.print(table)
+    return len(rows)
+
+
+def _whole_width(name: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """The width a column needs when its values must stay whole (IDs, GUIDs, dates, numbers), else 0."""
+    values = [row.get(name) for row in rows if row.get(name) not in (None, "")]
+    if not values or not all(_kept_whole(name, value) for value in values):
+        return 0
+    return max(len(name), *(len(cell(value)) for value in values))
+
+
+def _kept_whole(name: str, value: Any) -> bool:
+    if isinstance(value, bool | int | float | Decimal | date | UUID):
+        return True
+    text = str(value)
+    return name == "ID" or name.endswith("ID") and len(text) <= 40 or bool(_GUID.fullmatch(text))
 
 
 def write_record(

@@ -356,6 +356,43 @@ class _Division:
             "project/timetransactions", "ID", self.ids("project/timetransactions", self.records), transaction
         )
 
+    def cost_transactions(self, projects: list[Row], items: list[Row], employees: list[Row]) -> None:
+        """Expenses booked on projects (Type 2): one for every ten time entries. Exact lists them in
+        project/CostTransactions, and together with the time entries in sync/Project/TimeCostTransactions."""
+        cost_items = [item for item in items if item["IsTime"] != 1] or items
+        audit = self.audit(0) | {"DivisionDescription": self.description, "Currency": "EUR", "Type": 2}
+        count = max(1, self.records // 10)
+        first = self.now_ms - TT_DAYS * DAY_MS
+        step = TT_DAYS * DAY_MS // count
+
+        def transaction(i: int, key: Any) -> Row:
+            project = projects[(i * 3) % len(projects)]
+            item = cost_items[i % len(cost_items)]
+            created = first + i * step + DAY_MS // 2
+            quantity = float(1 + i % 3)
+            price = item["StandardSalesPrice"]
+            return audit | {
+                "ID": key,
+                "Account": project["Account"],
+                "AccountName": project["AccountName"],
+                "Project": project["ID"],
+                "ProjectDescription": project["Description"],
+                "Item": item["ID"],
+                "ItemDescription": item["Description"],
+                "Employee": employees[i % len(employees)]["ID"],
+                "Date": created - created % DAY_MS,
+                "Quantity": quantity,
+                "PriceFC": price,
+                "AmountFC": quantity * price,
+                "HourStatus": 20,
+                "Notes": ("Travel", "Materials", "Parking")[i % 3],
+                "Created": created,
+                "Modified": created,
+            }
+
+        keys = self.ids("project/costtransactions", count)
+        self.virtual("project/costtransactions", "ID", keys, transaction)
+
     def build(self) -> DivisionInfo:
         self.divisions()
         self.currencies()
@@ -365,6 +402,7 @@ class _Division:
         projects = self.projects(account_keys, employees)
         self.contacts(account_keys)
         self.time_transactions(projects, items, employees)
+        self.cost_transactions(projects, items, employees)
         accessible = self.code != self.config.forbidden_division
         return DivisionInfo(self.code, self.description, employees[0]["ID"], accessible)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,7 @@ from exactmate.emulator.serialize import (
     utc_iso,
     wall_ms,
 )
-from exactmate.emulator.store import TIMESTAMP, DataStore, Row, Table, TimestampView
+from exactmate.emulator.store import TIMESTAMP, DataStore, MergedTimestampView, Row, Table, TimestampView
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,15 @@ class ApiError(Exception):
 def not_found(segment: str) -> ApiError:
     return ApiError(404, f"Resource not found for the segment '{segment}'.")
 
+
+# sync/Project/TimeCostTransactions carries the time entries (Type 1) and the cost entries (Type 2)
+# of a division in one Timestamp order, with the activity under its WBS names.
+TIME_AND_COST = "sync/project/timecosttransactions"
+TIME_AND_COST_TABLES = ("project/timetransactions", "project/costtransactions")
+
+
+def _as_time_and_cost(row: Row) -> Row:
+    return {**row, "WBS": row.get("Activity"), "WBSDescription": row.get("ActivityDescription")}
 
 @dataclass(frozen=True)
 class Route:
@@ -133,6 +142,7 @@ class RestApi:
         self._writer = Writer(probe_callback)
         self._lock = threading.RLock()
         self._orders = OrderCache()
+        self._merged_orders: dict[Hashable, list[tuple[int, int]]] = {}
         self._start = now()
         self._no_skip = self._no_skip_set(config)
         self._select_or_top = self._select_or_top_set(config)
@@ -284,6 +294,9 @@ class RestApi:
             return ListSource(rows, key), key
         if endpoint.lower == "sync/deleted":
             return self._store.table(req.division, "sync/deleted", TIMESTAMP), TIMESTAMP
+        if endpoint.lower == TIME_AND_COST:
+            tables = [self._store.table(req.division, name, "ID") for name in TIME_AND_COST_TABLES]
+            return MergedTimestampView(tables, _as_time_and_cost, self._merged_orders), TIMESTAMP
         table = self._table(req.division, endpoint)
         if endpoint.is_sync:
             return TimestampView(table), TIMESTAMP

@@ -191,6 +191,59 @@ class TimestampView:
         return None
 
 
+class MergedTimestampView:
+    """Several tables' rows in one Timestamp order (Timestamps are store-wide, so they interleave),
+    each row passed through ``shape``: a sync endpoint that carries the records of two endpoints."""
+
+    def __init__(
+        self,
+        tables: list[Table],
+        shape: Callable[[Row], Row],
+        indexes: dict[Hashable, list[tuple[int, int]]],
+    ) -> None:
+        """``indexes`` outlives the view (one is made per request): the merged order of the tables
+        as they are now, kept until one of them changes."""
+        self._tables = tables
+        self._shape = shape
+        self._indexes = indexes
+
+    def order_token(self) -> Hashable:
+        return tuple(table.ts_order_token() for table in self._tables)
+
+    def _merged(self) -> list[tuple[int, int]]:
+        """(table number, Timestamp position in it) for every row, in Timestamp order."""
+        token = self.order_token()
+        index = self._indexes.get(token)
+        if index is None:
+            stamped = sorted(
+                (table.ts_at(pos), number, pos)
+                for number, table in enumerate(self._tables)
+                for pos in range(table.ts_size())
+            )
+            index = [(number, pos) for _, number, pos in stamped]
+            if len(self._indexes) >= 8:
+                self._indexes.clear()
+            self._indexes[token] = index
+        return index
+
+    def __len__(self) -> int:
+        return sum(table.ts_size() for table in self._tables)
+
+    def position_after(self, key: Any) -> int:
+        return sum(table.ts_position_after(key) for table in self._tables)
+
+    def row_at(self, pos: int) -> Row:
+        number, at = self._merged()[pos]
+        return self._shape(self._tables[number].ts_row_at(at))
+
+    def get(self, timestamp: Any) -> Row | None:
+        for table in self._tables:
+            found = TimestampView(table).get(timestamp)
+            if found is not None:
+                return self._shape(found)
+        return None
+
+
 class DataStore:
     """Every Table, a store-wide Timestamp counter and a seeded source of new keys."""
 

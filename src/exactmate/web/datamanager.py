@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from exactmate.actions.fields import writable_fields
-from exactmate.actions.picker import field_row
+from exactmate.actions.picker import IDENTIFYING_FIELDS, field_row
 from exactmate.actions.timerules import HOUR_STATUS_LABELS, TIME_TRANSACTIONS, WRITABLE_HOUR_STATUSES
 from exactmate.catalogue import Endpoint, Field
 from exactmate.odata.edm import INT_RANGES, NUMBER_TYPES
@@ -23,7 +23,6 @@ ACTIONS: tuple[ActionName, ...] = ("create", "update", "delete", "get")
 _USUAL_TIME_CREATE = ("Employee", "Date", "Item", "Quantity", "Project", "Account", "Notes", "HourStatus")
 _USUAL_TIME_UPDATE = ("Date", "Quantity", "Notes", "HourStatus", "Item", "Project")
 _USUAL_TIME_SELECT = ("ID", "Date", "Employee", "Item", "Quantity", "Project", "Notes", "HourStatus")
-_DESCRIPTIVE = ("Code", "Name", "Description", "FullName", "Date", "Status")
 _MAX_USUAL = 8
 
 
@@ -62,7 +61,7 @@ def usual_fields(endpoint: Endpoint, action: ActionName) -> list[str]:
     if action == "get":
         candidates += list(endpoint.keys)
     candidates += [n for n, f in endpoint.fields.items() if f.mandatory and n not in endpoint.keys]
-    candidates += [n for n in _DESCRIPTIVE if n in endpoint.fields]
+    candidates += [n for n in IDENTIFYING_FIELDS if n in endpoint.fields and n not in endpoint.keys]
     allowed = _pickable(endpoint, action)
     for name in candidates:
         if name in allowed and name not in names:

@@ -137,15 +137,23 @@ def test_draft_entries_can_be_changed_and_deleted(api: httpx.Client, hour_type: 
     assert deleted[-1] == {**deleted[-1], "EntityKey": draft["ID"], "EntityType": 14}
 
 
-def test_time_transactions_reach_the_sync_twin_as_type_1(api: httpx.Client, session: Session) -> None:
+def test_time_and_cost_transactions_share_the_sync_endpoint(api: httpx.Client, session: Session) -> None:
     rows = results(
         api.get(
             f"/api/v1/{FIRST}/sync/Project/TimeCostTransactions", params={"$select": "ID,Type,WBS,Timestamp"}
         )
     )
-    assert len(rows) == 150
-    assert {r["Type"] for r in rows} == {1}
-    assert {r["WBS"] for r in rows} == {None}
+    time_count = int(api.get(f"/api/v1/{FIRST}/project/TimeTransactions/$count").text)
+    cost_ids = {r["ID"] for r in results(api.get(f"/api/v1/{FIRST}/project/CostTransactions"))}
+    assert time_count == 150 and len(cost_ids) == 15
+    time_rows = [r for r in rows if r["Type"] == 1]  # Type 1: the time entries
+    assert len(time_rows) == 150
+    one = api.get(f"/api/v1/{FIRST}/project/TimeTransactions(guid'{time_rows[7]['ID']}')")
+    assert one.status_code == 200
+    assert {r["ID"] for r in rows if r["Type"] == 2} == cost_ids  # Type 2: the costs, in the same feed
+    assert len(rows) == 165 and {r["WBS"] for r in rows} == {None}
+    stamps = [r["Timestamp"] for r in rows]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
 
 
 def test_writes_report_the_time_transactions_topic(
