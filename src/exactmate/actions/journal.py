@@ -115,7 +115,7 @@ def journal_entries(
     limit: int = 50,
 ) -> list[JournalEntry]:
     """The create journal's rows, most recently changed first: optionally those of one credential
-    (any case), one source (the whole ``scope@owner`` text, or only its scope, e.g. ``time``) or one
+    (any case), one source (the whole ``scope@owner`` text, or only its scope, e.g. ``entries``) or one
     state (``pending``, ``created`` or ``failed``)."""
     if state is not None and state not in JOURNAL_STATES:
         raise ValidationError(
