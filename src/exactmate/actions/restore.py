@@ -37,7 +37,7 @@ from exactmate.actions.fields import prepare_record
 from exactmate.actions.keys import key_text
 from exactmate.actions.plain import local_text
 from exactmate.actions.timerules import CREATE_RULES, TIME_TRANSACTIONS
-from exactmate.catalogue import Endpoint
+from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.errors import APIConnectionError, ExactmateError, ServerError, ValidationError
 from exactmate.store import Store, audit_log, name_key
 
@@ -100,7 +100,7 @@ def restore_entry(
     ``confirm`` is asked before the POST (None: no question). A ValidationError says why an entry
     cannot be restored (and how to undo an update); nothing is sent then."""
     entry = audit.entry(conn.store, entry_id)
-    target = _restorable(conn, entry)
+    target = check_restorable(conn.store, conn.client.catalogue, entry, credential=conn.credential)
     assert entry.before is not None
     values, skipped = create_values(target, entry.before)
     rules = CREATE_RULES if target.path == TIME_TRANSACTIONS else ()
@@ -178,14 +178,17 @@ def create_values(endpoint: Endpoint, snapshot: Mapping[str, Any]) -> tuple[dict
     return values, tuple(unknown)
 
 
-def _restorable(conn: Connection, entry: AuditEntry) -> Endpoint:
-    """The entry's endpoint, when the entry can be restored by this connection; else why not."""
+def check_restorable(
+    store: Store, catalogue: Catalogue, entry: AuditEntry, *, credential: str | None = None
+) -> Endpoint:
+    """The entry's endpoint when the entry can be restored (by ``credential``, when given); else a
+    ValidationError that says why not, and what to do instead."""
     n = entry.id
     if entry.action == "update":
         raise ValidationError(
             f"Entry {n} is an update of {entry.endpoint} {entry.record_key}: restore re-creates deleted "
             "records; nothing was sent",
-            hint=undo_update_command(conn, entry),
+            hint=undo_update_command(catalogue, entry),
         )
     if entry.action != "delete":
         raise ValidationError(
@@ -203,19 +206,19 @@ def _restorable(conn: Connection, entry: AuditEntry) -> Endpoint:
             f"Entry {n} holds no snapshot of the record ({entry.endpoint} cannot be read), so it cannot "
             "be re-created",
         )
-    if name_key(entry.credential) != name_key(conn.credential):
+    if credential is not None and name_key(entry.credential) != name_key(credential):
         raise ValidationError(
-            f"Entry {n} was made with credential {entry.credential!r}, not {conn.credential!r}: a record "
+            f"Entry {n} was made with credential {entry.credential!r}, not {credential!r}: a record "
             "is restored to the Exact it was deleted from",
             hint=f"exactmate audit restore {n} --credential {shlex.quote(entry.credential)}",
         )
-    target = conn.client.catalogue.endpoint(entry.endpoint)
+    target = catalogue.endpoint(entry.endpoint)
     if not target.allows("POST"):
         raise ValidationError(
             f"{target.path} does not allow POST, so entry {n}'s record cannot be re-created through the API",
             hint=f"see the snapshot with: exactmate audit show {n}",
         )
-    earlier = restore_of(conn.store, n)
+    earlier = restore_of(store, n)
     if earlier is not None:
         when = local_text(earlier.at)
         if earlier.outcome.startswith("unanswered"):
@@ -232,7 +235,7 @@ def _restorable(conn: Connection, entry: AuditEntry) -> Endpoint:
     return target
 
 
-def undo_update_command(conn: Connection, entry: AuditEntry) -> str:
+def undo_update_command(catalogue: Catalogue, entry: AuditEntry) -> str:
     """The command that writes an update's old values back (for the refusal of its restore)."""
     old = {name: before for name, (before, _after) in audit.changed_fields(entry).items()}
     if not old or entry.before is None:
@@ -243,7 +246,7 @@ def undo_update_command(conn: Connection, entry: AuditEntry) -> str:
         sets = " ".join(f"--set {shlex.quote(f'{name}={_text(value)}')}" for name, value in old.items())
         return f"undo it with: exactmate time update {bare}{division} {sets}"
     try:
-        key = key_text(conn.client.catalogue.endpoint(entry.endpoint), bare)
+        key = key_text(catalogue.endpoint(entry.endpoint), bare)
     except ExactmateError:
         key = entry.record_key or "KEY"
     data = json.dumps(old, ensure_ascii=False)
