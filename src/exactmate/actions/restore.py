@@ -251,9 +251,17 @@ def undo_update_command(catalogue: Catalogue, entry: AuditEntry) -> str:
         key = entry.record_key or "KEY"
     data = json.dumps(old, ensure_ascii=False)
     return (
-        f"undo it with: exactmate call PUT {shlex.quote(f'{entry.endpoint}({key})')}{division} "
-        f"--data {shlex.quote(data)}"
+        f"undo it with: exactmate call PUT {_shell_word(f'{entry.endpoint}({key})')}{division} "
+        f"--data {_shell_word(data)}"
     )
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word: in double quotes when it holds single quotes only (the way keys
+    such as ``guid'…'`` are written in the README), else as ``shlex.quote`` makes it."""
+    if "'" in text and not any(c in text for c in '"$`\\!'):
+        return f'"{text}"'
+    return shlex.quote(text)
 
 
 def _text(value: object) -> str:
