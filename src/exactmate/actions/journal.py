@@ -35,11 +35,12 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Connection, RowMapping, and_, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, desc, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from exactmate.actions.identity import RowIdentity
+from exactmate.actions.plain import local_iso
 from exactmate.actions.timerules import match_fields
 from exactmate.clock import Clock
 from exactmate.errors import (
@@ -53,6 +54,7 @@ from exactmate.errors import (
     ServerError,
     StoreError,
     UnauthorizedError,
+    ValidationError,
 )
 from exactmate.odata import format_datetime
 from exactmate.resource import Resource
@@ -84,6 +86,56 @@ class JournalEntry:
     record_key: str | None
     request_hash: str
     updated_at: float
+    credential: str | None = None
+    endpoint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for output: the row with its time as local ISO text (``updated``)."""
+        return {
+            "source": self.source,
+            "row_key": self.row_key,
+            "state": self.state,
+            "credential": self.credential,
+            "division": self.division,
+            "endpoint": self.endpoint,
+            "record_key": self.record_key,
+            "updated": local_iso(self.updated_at),
+        }
+
+
+JOURNAL_STATES: tuple[JournalState, ...] = ("pending", "created", "failed")
+
+
+def journal_entries(
+    store: Store,
+    *,
+    credential: str | None = None,
+    source: str | None = None,
+    state: str | None = None,
+    limit: int = 50,
+) -> list[JournalEntry]:
+    """The create journal's rows, most recently changed first: optionally those of one credential
+    (any case), one source (the whole ``scope@owner`` text, or only its scope, e.g. ``entries``) or one
+    state (``pending``, ``created`` or ``failed``)."""
+    if state is not None and state not in JOURNAL_STATES:
+        raise ValidationError(
+            f"{state!r} is not a journal state", hint=f"use one of: {', '.join(JOURNAL_STATES)}"
+        )
+    if limit < 1:
+        raise ValidationError(f"The limit must be at least 1, not {limit}", hint="e.g. --limit 50")
+    columns = create_journal.c
+    stmt = select(create_journal).order_by(desc(columns.updated_at), columns.row_key).limit(limit)
+    if credential is not None:
+        stmt = stmt.where(func.lower(columns.credential) == credential.strip().lower())
+    if source is not None:
+        wanted = source.strip()
+        scoped = columns.source.startswith(wanted + "@", autoescape=True)
+        stmt = stmt.where(or_(columns.source == wanted, scoped))
+    if state is not None:
+        stmt = stmt.where(columns.state == state)
+    with store.reading() as conn:
+        rows = conn.execute(stmt).all()
+    return [_entry(row._mapping) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -280,6 +332,8 @@ def _entry(m: RowMapping) -> JournalEntry:
         m["record_key"],
         m["request_hash"],
         float(m["updated_at"]),
+        m["credential"],
+        m["endpoint"],
     )
 
 

@@ -68,3 +68,18 @@ def _is_number(value: Any, text: str) -> bool:
     except ValueError:
         return False
     return text.strip() == text and "n" not in text.lower()  # not "-inf" / "-nan" spelled as text
+
+
+def local_moment(epoch: float) -> datetime:
+    """Epoch seconds as an aware datetime in the machine's local zone."""
+    return datetime.fromtimestamp(epoch).astimezone()
+
+
+def local_text(epoch: float) -> str:
+    """Epoch seconds as a user reads them: local ``YYYY-MM-DD HH:MM:SS``."""
+    return local_moment(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def local_iso(epoch: float) -> str:
+    """Epoch seconds as local ISO 8601 text with its offset, to the second (for JSON and CSV)."""
+    return local_moment(epoch).isoformat(timespec="seconds")

@@ -63,6 +63,10 @@ def _register() -> None:
     from exactmate.cli import vault
 
     app.add_typer(vault.app, name="vault")
+    from exactmate.cli import audit, journal
+
+    app.add_typer(audit.app, name="audit")
+    app.add_typer(journal.app, name="journal")
 
 
 _register()

@@ -1,6 +1,6 @@
 """What the action commands share: the ``--credential`` and ``--division`` options, opening the
-connection, reading ``Field=Value`` assignments, and when a progress bar is shown (on a terminal
-only; the bars themselves are ``cli.progress``)."""
+connection (or the local store alone), reading ``Field=Value`` assignments, and when a progress bar
+is shown (on a terminal only; the bars themselves are ``cli.progress``)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from exactmate.actions.keys import key_text
 from exactmate.catalogue import Catalogue
 from exactmate.cli.context import context_of
 from exactmate.cli.output import Format
+from exactmate.store import Store
 
 CredentialOption = Annotated[
     str | None,
@@ -45,6 +46,10 @@ OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace the 
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Show the exact request (method, URL, JSON body); send no write.")
 ]
+CredentialFilterOption = Annotated[
+    str | None, typer.Option("--credential", "-c", help="Only the rows of this credential (any case).")
+]
+LimitOption = Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many rows.")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Field=Value (repeatable); values are coerced by the field's type."),
@@ -54,6 +59,16 @@ SetOption = Annotated[
 def connect(ctx: typer.Context, credential: str | None) -> Connection:
     """The connection for ``--credential`` (or the vault's only or default credential)."""
     return open_connection(credential, settings=context_of(ctx).settings)
+
+
+@contextmanager
+def store(ctx: typer.Context) -> Iterator[Store]:
+    """The local database alone (the audit log, the create journal): no credential, no call."""
+    opened = Store.from_settings(context_of(ctx).settings)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def catalogue(ctx: typer.Context) -> Catalogue:

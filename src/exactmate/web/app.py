@@ -1,4 +1,5 @@
-"""The web UI as a FastAPI app: the Vault page, the action forms and the OAuth callback.
+"""The web UI as a FastAPI app: the Vault page, the action forms, the OAuth callback, the audit log
+and the create journal.
 
 ```python
 app = create_app(Settings.from_env())            # loopback only, a new access token each start
@@ -23,7 +24,16 @@ from exactmate.catalogue import Catalogue
 from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings
 from exactmate.errors import ExactmateError, ValidationError, VaultError
-from exactmate.web import action_pages, credential_pages, login, lookups, oauth_callback, vault_pages
+from exactmate.web import (
+    action_pages,
+    audit_pages,
+    credential_pages,
+    journal_pages,
+    login,
+    lookups,
+    oauth_callback,
+    vault_pages,
+)
 from exactmate.web.context import UiContext
 from exactmate.web.lookups import DivisionCache
 from exactmate.web.results import ResultStore
@@ -83,7 +93,8 @@ def create_app(
     )
     app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)
     app.mount("/static", StaticFiles(packages=[("exactmate.web", "static")]), name="static")
-    for module in (login, vault_pages, credential_pages, oauth_callback, action_pages, lookups):
+    pages = (login, vault_pages, credential_pages, oauth_callback, action_pages, audit_pages, journal_pages)
+    for module in (*pages, lookups):
         app.include_router(module.router)
     app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(CsrfError, _csrf_refused)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from exactmate.catalogue import Catalogue
 from exactmate.clock import Clock
 from exactmate.config import Settings
+from exactmate.store import Store
 from exactmate.web.security import AccessPolicy, Sessions, Signer
 
 if TYPE_CHECKING:  # their modules read the context through ui(), so they are built by create_app
@@ -76,3 +79,13 @@ def ui(request: Request) -> UiContext:
     """The context of the app serving ``request``."""
     context: UiContext = request.app.state.ui
     return context
+
+
+@contextmanager
+def open_store(context: UiContext) -> Iterator[Store]:
+    """The local database alone (the audit log, the create journal), opened for one request."""
+    store = Store.from_settings(context.settings, clock=context.clock)
+    try:
+        yield store
+    finally:
+        store.close()

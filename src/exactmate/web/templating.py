@@ -13,6 +13,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from exactmate.actions.plain import local_text
 from exactmate.web.context import ui
 from exactmate.web.security import csrf_token
 
@@ -33,6 +34,7 @@ def when(timestamp: float | None) -> str:
 
 
 _env.filters["when"] = when
+_env.filters["local"] = local_text  # to the second: the audit log and the journal
 _env.filters["zip"] = zip
 
 
