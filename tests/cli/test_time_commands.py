@@ -100,6 +100,29 @@ def test_create_from_a_file_twice_books_once(emu: Emu, tmp_path: Path) -> None:
     assert json.loads(again.stdout)["skipped"] == 2 and json.loads(again.stdout)["created"] == 0
 
 
+def test_reference_fields_by_code_and_name_from_set_and_from_a_file(emu: Emu, tmp_path: Path) -> None:
+    one = run(
+        "time", "create", "--set", "Project=code:PRJ001", "--set", "Item=code:CONSULT",
+        "--set", "Employee=name:Dana Demo", "--set", "Quantity=1,5", "-d", str(D1), "-f", "json",
+    )  # fmt: skip
+    assert one.exit_code == 0, one.stderr
+    [record_id] = json.loads(one.stdout)["created_ids"].values()
+    booked = json.loads(run("get", "project/TimeTransactions", record_id, "-d", str(D1), "-f", "json").stdout)
+    assert booked["Project"] == first_id(emu, "project/Projects", Code="PRJ001")
+    path = tmp_path / "hours.csv"
+    path.write_text("Project;Item;Quantity;Notes\ncode:PRJ002;code:CONSULT;2;by code\n", encoding="utf-8")
+    from_file = run("time", "create", "--file", str(path), "-d", str(D1), "-f", "json")
+    assert from_file.exit_code == 0 and json.loads(from_file.stdout)["created"] == 1
+    calls = emu.rest_calls()
+    typo = run(
+        "time", "create", "--set", "Project=code:PRJ9999", "--set", "Item=code:CONSULT",
+        "--set", "Quantity=1", "-d", str(D1),
+    )  # fmt: skip
+    assert typo.exit_code == 3 and "no record of project/Projects" in typo.stderr
+    assert "exactmate get project/Projects --select ID,Code,Description --division 100001" in typo.stderr
+    assert emu.rest_calls() - calls == 3  # two lookups and the candidates: no create
+
+
 def test_create_outcomes_as_csv_and_ndjson(emu: Emu, tmp_path: Path) -> None:
     path = write_csv(emu, tmp_path / "hours.csv", "csv a", "csv b")
     as_csv = run("time", "create", "--file", str(path), "--format", "csv", "--division", str(D1))

@@ -26,6 +26,7 @@ from exactmate.actions.dryrun import plan
 from exactmate.actions.fields import prepare_record
 from exactmate.actions.identity import KEY_COLUMN, RowIdentity, check_explicit_key, row_identity
 from exactmate.actions.journal import BOOKED_EARLIER, CreateJournal, CreateOutcome, SafeCreator, is_stopping
+from exactmate.actions.references import Lookup, Resolver, lookups_in, resolved, with_placeholders
 from exactmate.actions.sources import EntrySource, Row
 from exactmate.actions.timerules import CREATE_RULES, DEFAULT_MATCH_FIELDS, TIME_TRANSACTIONS
 from exactmate.catalogue import Endpoint
@@ -145,10 +146,14 @@ def create_time_transactions(
     rows = _rows(entries)
     run_key = check_explicit_key(key, "--key") if key is not None else None
     matches = resolve_match_fields(endpoint, match_on)
-    prepared = prepare_entries(endpoint, rows)
+    lookups = _lookups(endpoint, rows)
+    prepared = prepare_entries(endpoint, rows, lookups)  # every local problem, before any call
     source = journal_source(conn.credential, scope)
     journal = CreateJournal(conn.store, credential=conn.credential, endpoint=endpoint.path)
     default_division = _run_division(conn, choice, prepared)
+    if any(lookups.values()):
+        rows = _look_up(conn, rows, lookups, prepared, default_division)
+        prepared = prepare_entries(endpoint, rows)
     groups: dict[int, list[tuple[PreparedEntry, RowIdentity]]] = {}
     for entry in prepared:
         number = entry.division if entry.division is not None else default_division
@@ -202,16 +207,20 @@ def resolve_match_fields(endpoint: Endpoint, match_on: Sequence[str] | None) -> 
     return tuple(dict.fromkeys(resolved))
 
 
-def prepare_entries(endpoint: Endpoint, rows: Sequence[Row]) -> list[PreparedEntry]:
-    """Every row validated and coerced; one ``ValidationError`` with all problems, by row number."""
+def prepare_entries(
+    endpoint: Endpoint, rows: Sequence[Row], lookups: Mapping[int, LookupProblems] | None = None
+) -> list[PreparedEntry]:
+    """Every row validated and coerced; one ``ValidationError`` with all problems, by row number.
+    Values to look up (``lookups``, by row number) are checked as placeholders: no call is made."""
     prepared: list[PreparedEntry] = []
     problems: list[str] = []
     for row in rows:
-        values = dict(row.values)
+        found_lookups, lookup_problems = (lookups or {}).get(row.number, ({}, []))
+        values = with_placeholders(row.values, found_lookups)
         division, division_problem = _row_division(values)
         key, key_problem = _row_key(values)
         record, found = prepare_record(endpoint, values, creating=True, extra_rules=CREATE_RULES)
-        found[:0] = [p for p in (division_problem, key_problem) if p]
+        found[:0] = [p for p in (division_problem, key_problem, *lookup_problems) if p]
         problems.extend(f"row {row.number}: {p}" for p in found)
         prepared.append(PreparedEntry(row.number, record, division, key))
     if problems:
@@ -222,6 +231,43 @@ def prepare_entries(endpoint: Endpoint, rows: Sequence[Row]) -> list[PreparedEnt
             hint="fix the rows listed and run again; the fields: exactmate fields project/TimeTransactions",
         )
     return prepared
+
+
+LookupProblems = tuple[dict[str, Lookup], list[str]]
+
+
+def _lookups(endpoint: Endpoint, rows: Sequence[Row]) -> dict[int, LookupProblems]:
+    """Each row's values given as ``code:…`` / ``name:…`` in reference fields, by row number."""
+    return {row.number: lookups_in(row.values, endpoint) for row in rows}
+
+
+def _look_up(
+    conn: Connection,
+    rows: Sequence[Row],
+    lookups: Mapping[int, LookupProblems],
+    prepared: Sequence[PreparedEntry],
+    default_division: int | None,
+) -> list[Row]:
+    """The rows with every lookup replaced by its GUID (one call per distinct value and division);
+    a ``ValidationError`` naming every lookup that finds none or several, before anything is created."""
+    resolver = Resolver(conn)
+    division_of = {entry.row: entry.division or default_division for entry in prepared}
+    out: list[Row] = []
+    problems: list[str] = []
+    for row in rows:
+        found = lookups.get(row.number, ({}, []))[0]
+        division = division_of[row.number]
+        assert division is not None
+        values, failed = resolved(row.values, found, resolver, division) if found else (dict(row.values), [])
+        problems.extend(f"row {row.number}: {p}" for p in failed)
+        out.append(Row(row.number, values))
+    if problems:
+        raise ValidationError(
+            f"{len(problems)} looked-up value(s) do not name one record; nothing was created",
+            problems=problems,
+            hint="give the code or name exactly as Exact has it, or the record's GUID",
+        )
+    return out
 
 
 def _row_division(values: dict[str, Any]) -> tuple[int | None, str | None]:

@@ -18,6 +18,7 @@ from exactmate.actions.divisions import DivisionChoice, DivisionInput, one_divis
 from exactmate.actions.dryrun import PlannedRequest, plan
 from exactmate.actions.fields import prepare_record
 from exactmate.actions.keys import key_suffix, record_key
+from exactmate.actions.references import Resolver, lookups_in, resolved, with_placeholders
 from exactmate.actions.timerules import TIME_TRANSACTIONS, UPDATE_RULES, refuse_final
 from exactmate.errors import ExactmateError, ValidationError
 
@@ -66,10 +67,19 @@ def update_time_transaction(
     key = record_key(endpoint, id)
     if not changes:
         raise ValidationError("Nothing to update: no fields given", hint="e.g. --set Quantity=6")
-    body, problems = prepare_record(endpoint, changes, creating=False, extra_rules=UPDATE_RULES)
-    if problems:
-        raise ValidationError(f"Cannot update time transaction {key}; nothing was sent", problems=problems)
+    lookups, problems = lookups_in(changes, endpoint)
+    checked = with_placeholders(changes, lookups)  # every local problem before any call
+    body, found = prepare_record(endpoint, checked, creating=False, extra_rules=UPDATE_RULES)
+    if problems + found:
+        raise ValidationError(
+            f"Cannot update time transaction {key}; nothing was sent", problems=problems + found
+        )
     number = one_division(conn.client, parse_division(division), endpoint, key)
+    if lookups:
+        values, failed = resolved(changes, lookups, Resolver(conn), number)
+        if failed:
+            raise ValidationError(f"Cannot update time transaction {key}; nothing was sent", problems=failed)
+        body, _ = prepare_record(endpoint, values, creating=False, extra_rules=UPDATE_RULES)
     resource = conn.client.resource(TIME_TRANSACTIONS, number)
     before = resource.get(key)
     refuse_final(before, action="changed", key=key)
