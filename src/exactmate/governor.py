@@ -25,6 +25,44 @@ from exactmate.store import LedgerRow, Store
 
 log = logging.getLogger("exactmate.governor")
 
+
+@dataclass(frozen=True)
+class CallScope:
+    """Who calls what: the keys of the rate ledger and of the error budget.
+
+    ``division`` is None for calls without a division in the URL (``current/Me``): Exact neither
+    counts nor limits them, so they skip the governor.
+    """
+
+    credential: str
+    client_id: str
+    division: int | None
+    endpoint: str
+
+    @property
+    def governed(self) -> int:
+        """The division the limits are counted in (a scope without one is never governed)."""
+        if self.division is None:
+            raise ValueError(f"{self.endpoint} has no division: Exact neither counts nor limits it")
+        return self.division
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """How long a call may wait for a rate-limit window to reset: the one rule for the governor's
+    wait before a call and the retry after a 429. ``margin`` covers clock skew; a longer wait than
+    ``max_wait`` (the daily limit, a long minute) is raised as ``RateLimitError`` instead of slept."""
+
+    max_wait: float = 120.0
+    margin: float = 0.25
+
+    def until(self, reset: float, now: float) -> float:
+        """Seconds to wait for a window announced to reset at ``reset`` (epoch seconds)."""
+        return reset - now + self.margin
+
+
+DEFAULT_WAIT = WaitPolicy()
+
 BUDGET_STATUSES = frozenset({400, 401, 403, 404})
 """The answers Exact counts against its hourly error budget (it blocks the app after 10)."""
 
@@ -80,26 +118,25 @@ class Governor:
         *,
         error_budget: int = 9,
         budget_window: float = 3600.0,
-        max_wait: float = 120.0,
-        reset_margin: float = 0.2,
+        wait: WaitPolicy = DEFAULT_WAIT,
     ) -> None:
-        if error_budget < 1 or budget_window <= 0 or max_wait < 0 or reset_margin < 0:
-            raise ValueError("error_budget must be >= 1, budget_window > 0, max_wait and reset_margin >= 0")
+        if error_budget < 1 or budget_window <= 0 or wait.max_wait < 0 or wait.margin < 0:
+            raise ValueError("error_budget must be >= 1, budget_window > 0, max_wait and margin >= 0")
         self._store = store
         self._clock = clock
         self._budget = error_budget
         self._window = budget_window
-        self._max_wait = max_wait
-        self._margin = reset_margin
+        self._wait = wait
 
-    def before_request(self, credential: str, client_id: str, division: int, endpoint: str) -> None:
+    def before_request(self, scope: CallScope) -> None:
         """Refuse (BudgetExceeded, daily RateLimitError) or wait until one call may go, and reserve it.
 
         The error budget is the app's (``client_id``): Exact counts failed calls per app, division
         and endpoint, whichever credential made them. The minutely wait lasts until the announced
-        reset plus a small margin for clock skew; a wait longer than ``max_wait`` raises
+        reset plus a small margin for clock skew (``WaitPolicy``); a longer wait raises
         RateLimitError(scope="minutely") instead.
         """
+        client_id, division, endpoint = scope.client_id, scope.governed, scope.endpoint
         self._check_budget(client_id, division, endpoint)
         while True:
             wait = self._store.modify_ledger(client_id, division, lambda row: self._reserve(row, division))
@@ -114,21 +151,14 @@ class Governor:
             self._clock.sleep(wait)
 
     def after_response(
-        self,
-        credential: str,
-        client_id: str,
-        division: int,
-        endpoint: str,
-        status: int,
-        headers: Mapping[str, str],
-        *,
-        counts: bool = True,
+        self, scope: CallScope, status: int, headers: Mapping[str, str], *, counts: bool = True
     ) -> None:
         """Count an error answer against the app's budget (unless ``counts`` is False: a 401 that a
         token refresh may still recover) and update the ledger from the headers."""
         now = self._clock.now()
+        client_id, division = scope.client_id, scope.governed
         if status in BUDGET_STATUSES and counts:
-            self.record_error(client_id, division, endpoint, status)
+            self.record_error(scope, status)
         windows = parse_limits(headers)
         if not windows:
             return
@@ -142,14 +172,16 @@ class Governor:
 
         self._store.modify_ledger(client_id, division, merge)
 
-    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None:
+    def record_error(self, scope: CallScope, status: int) -> None:
         """Count one failed call against the app's budget (also one answered late, after a refresh)."""
         now = self._clock.now()
-        self._store.record_error(client_id, division, endpoint, status, now, forget_before=now - self._window)
+        forget = now - self._window
+        client_id, division, endpoint = scope.client_id, scope.governed, scope.endpoint
+        self._store.record_error(client_id, division, endpoint, status, now, forget_before=forget)
 
-    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None:
+    def record_block(self, scope: CallScope, until: float) -> None:
         """Remember a block Exact announced: no call goes there until ``until`` (never retried)."""
-        self._store.block_errors(client_id, division, endpoint, until)
+        self._store.block_errors(scope.client_id, scope.governed, scope.endpoint, until)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -193,11 +225,11 @@ class Governor:
             row.minutely_limit, row.minutely_remaining, row.minutely_reset, now
         )
         if minute_left is not None and minute_left <= 0 and minute_reset is not None:
-            wait = minute_reset - now + self._margin
-            if wait > self._max_wait:
+            wait = self._wait.until(minute_reset, now)
+            if wait > self._wait.max_wait:
                 raise RateLimitError(
                     f"the minutely limit for division {division} is used up and resets in {wait:.0f} s, "
-                    f"more than the {self._max_wait:g} s this governor waits",
+                    f"more than the {self._wait.max_wait:g} s this governor waits",
                     scope="minutely",
                     reset_at=utc(minute_reset),
                 )

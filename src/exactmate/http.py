@@ -46,7 +46,8 @@ from exactmate.errors import (
     RateLimitError,
     status_error_class,
 )
-from exactmate.governor import parse_limits
+from exactmate.governor import DEFAULT_WAIT, WaitPolicy, parse_limits
+from exactmate.governor import CallScope as CallScope  # the resources name their calls through http
 
 log = logging.getLogger("exactmate.http")
 
@@ -73,20 +74,6 @@ def _package_version() -> str:
 DEFAULT_USER_AGENT = f"exactmate/{_package_version()}"
 
 
-@dataclass(frozen=True)
-class CallScope:
-    """Who calls what: the keys of the rate ledger and of the error budget.
-
-    ``division`` is None for calls without a division in the URL (``current/Me``): Exact neither
-    counts nor limits them, so they skip the governor.
-    """
-
-    credential: str
-    client_id: str
-    division: int | None
-    endpoint: str
-
-
 class TokenSource(Protocol):
     """Hands out bearer tokens; ``exactmate.auth.TokenManager`` is the real one."""
 
@@ -98,23 +85,15 @@ class TokenSource(Protocol):
 class RateGovernor(Protocol):
     """Consulted before every attempt, told about every response; ``exactmate.governor.Governor``."""
 
-    def before_request(self, credential: str, client_id: str, division: int, endpoint: str) -> None: ...
+    def before_request(self, scope: CallScope) -> None: ...
 
     def after_response(
-        self,
-        credential: str,
-        client_id: str,
-        division: int,
-        endpoint: str,
-        status: int,
-        headers: Mapping[str, str],
-        *,
-        counts: bool = True,
+        self, scope: CallScope, status: int, headers: Mapping[str, str], *, counts: bool = True
     ) -> None: ...
 
-    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None: ...
+    def record_error(self, scope: CallScope, status: int) -> None: ...
 
-    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None: ...
+    def record_block(self, scope: CallScope, until: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -123,15 +102,14 @@ class RetryPolicy:
 
     Backoff uses "full jitter": a uniform wait in ``[0, min(max_delay, base_delay * 2**n)]`` before
     retry ``n`` (1-based), so many clients that failed together do not retry together.
-    ``max_rate_limit_wait`` bounds how long a 429 may make us wait for the announced reset; a longer
-    wait (the daily limit) is raised as ``RateLimitError`` instead of slept through.
+    ``wait`` (the governor's ``WaitPolicy``) bounds how long a 429 may make us wait for the
+    announced reset; a longer wait (the daily limit) is raised as ``RateLimitError`` instead.
     """
 
     max_retries: int = DEFAULT_MAX_RETRIES
     base_delay: float = 0.5
     max_delay: float = 8.0
-    max_rate_limit_wait: float = 120.0
-    rate_limit_margin: float = 0.25
+    wait: WaitPolicy = DEFAULT_WAIT
 
     def backoff(self, retry: int, rng: random.Random) -> float:
         """The wait before retry number ``retry`` (1 for the first retry)."""
@@ -300,7 +278,7 @@ class HttpPolicy:
         ``may_recover``: a 401 now is answered by a refresh, so it is not counted yet."""
         scope, governor, division = call.scope, self._governor, call.scope.division
         if governor is not None and division is not None:
-            governor.before_request(scope.credential, scope.client_id, division, scope.endpoint)
+            governor.before_request(scope)
         request = self._client.build_request(
             call.method, call.url, params=call.params, content=call.body, headers=self._headers(call, token)
         )
@@ -320,22 +298,20 @@ class HttpPolicy:
             log.debug(_LOG_LINE, call.method, call.url.path, response.status_code, attempt, elapsed)
         if governor is not None and division is not None:
             status, headers = response.status_code, response.headers
-            counts = not (status == 401 and may_recover)
-            identity = (scope.credential, scope.client_id, division, scope.endpoint)
-            governor.after_response(*identity, status, headers, counts=counts)
+            governor.after_response(scope, status, headers, counts=not (status == 401 and may_recover))
         return response
 
     def _count_late_401(self, call: _Call) -> None:
         """The 401 a refresh did not recover after all: it counts against the error budget."""
         scope = call.scope
         if self._governor is not None and scope.division is not None:
-            self._governor.record_error(scope.client_id, scope.division, scope.endpoint, 401)
+            self._governor.record_error(scope, 401)
 
     def _blocked(self, call: _Call, until: float, response: httpx.Response) -> BudgetExceeded:
         """Exact blocked the app here (its error budget): remembered, never retried."""
         scope = call.scope
         if self._governor is not None and scope.division is not None:
-            self._governor.record_block(scope.client_id, scope.division, scope.endpoint, until)
+            self._governor.record_block(scope, until)
         exact = odata.error_message(response.content, response.headers.get("Content-Type")) or "HTTP 429"
         return BudgetExceeded(
             f"Exact blocked this app's calls to {scope.endpoint} (its error budget): {exact}",
@@ -369,12 +345,12 @@ class HttpPolicy:
         if limit.scope == "daily":
             raise status_error(response, call.method)
         if limit.reset is not None:
-            wait = limit.reset - self._clock.now() + self.retry.rate_limit_margin
-            if wait > self.retry.max_rate_limit_wait:
+            wait = self.retry.wait.until(limit.reset, self._clock.now())
+            if wait > self.retry.wait.max_wait:
                 raise status_error(response, call.method)
             return max(wait, 0.0)
         retry_after = response.headers.get("Retry-After", "")
-        if retry_after.strip().isdigit() and float(retry_after) <= self.retry.max_rate_limit_wait:
+        if retry_after.strip().isdigit() and float(retry_after) <= self.retry.wait.max_wait:
             return float(retry_after)
         return self.retry.backoff(1, self._rng)
 

@@ -21,7 +21,7 @@ from exactmate.clock import FakeClock
 from exactmate.config import Settings
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
-from exactmate.governor import Governor
+from exactmate.governor import CallScope, Governor
 from exactmate.store import Store
 from exactmate.vault import Vault
 from tests.cli.conftest import CREDENTIAL, Emu, run
@@ -124,13 +124,14 @@ def test_the_bar_says_when_the_rate_limit_holds_the_calls(tmp_path: Path) -> Non
     reset_ms = (clock.now() + 23) * 1000
     headers = {"X-RateLimit-Minutely-Limit": "60", "X-RateLimit-Minutely-Remaining": "0"}
     headers["X-RateLimit-Minutely-Reset"] = str(int(reset_ms))
-    governor.after_response("c", "app", 100001, TT, 200, headers)
+    scope = CallScope("c", "app", 100001, TT)
+    governor.after_response(scope, 200, headers)
     shown = Progress(console=Console(file=io.StringIO()), disable=True)
     task = shown.add_task("Reading", total=10)
     bar = Bar(shown, task, "Reading")
     try:
         with wait_notes(bar):
-            governor.before_request("c", "app", 100001, TT)  # waits (on the fake clock) for the reset
+            governor.before_request(scope)  # waits (on the fake clock) for the reset
         assert "waiting for the rate limit, 23 s" in shown.tasks[0].description
         bar(5)
         assert shown.tasks[0].description == "Reading" and shown.tasks[0].completed == 5

@@ -256,6 +256,18 @@ def test_call_reads_functions_and_dry_runs_writes(emu: Emu) -> None:
     assert emu.rest_calls() == calls
 
 
+def test_call_takes_select_filter_and_top_like_get(emu: Emu) -> None:
+    result = run(
+        "call", "GET", "crm/Accounts", "--select", "ID,Name", "--filter", "City ne null", "--top", "2",
+        "-d", str(D1), "-f", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert len(records) == 2 and set(records[0]) == {"ID", "Name"}
+    twice = run("call", "GET", "crm/Accounts", "--top", "2", "-p", "$top=3", "-d", str(D1))
+    assert twice.exit_code == 3 and "$top given twice" in twice.stderr
+
+
 def test_call_delete_shows_confirms_and_audits_like_delete(emu: Emu, at_a_terminal: None) -> None:
     record_id = new_entry(emu, "call me")
     path = f"{TT}(guid'{record_id}')"

@@ -28,7 +28,7 @@ from exactmate.errors import (
     ServerError,
     UnauthorizedError,
 )
-from exactmate.governor import Window, parse_limits
+from exactmate.governor import WaitPolicy, Window, parse_limits
 from exactmate.http import CallScope, HttpPolicy, RateLimitInfo, RetryPolicy, StatelessClient, safe_url
 
 URL = "https://start.exactonline.nl/api/v1/100001/crm/Accounts"
@@ -63,31 +63,23 @@ class FakeGovernor:
         self.blocks: list[tuple[str, int, str, float]] = []
         self.refuse = refuse
 
-    def before_request(self, credential: str, client_id: str, division: int, endpoint: str) -> None:
+    def before_request(self, scope: CallScope) -> None:
         if self.refuse is not None:
             raise self.refuse
-        self.before.append((credential, client_id, division, endpoint))
+        self.before.append((scope.credential, scope.client_id, scope.governed, scope.endpoint))
 
     def after_response(
-        self,
-        credential: str,
-        client_id: str,
-        division: int,
-        endpoint: str,
-        status: int,
-        headers: Mapping[str, str],
-        *,
-        counts: bool = True,
+        self, scope: CallScope, status: int, headers: Mapping[str, str], *, counts: bool = True
     ) -> None:
-        self.after.append((division, status, dict(headers)))
+        self.after.append((scope.governed, status, dict(headers)))
         if not counts:
             self.uncounted.append(status)
 
-    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None:
+    def record_error(self, scope: CallScope, status: int) -> None:
         self.late.append(status)
 
-    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None:
-        self.blocks.append((client_id, division, endpoint, until))
+    def record_block(self, scope: CallScope, until: float) -> None:
+        self.blocks.append((scope.client_id, scope.governed, scope.endpoint, until))
 
 
 class Script:
@@ -417,7 +409,7 @@ def test_minutely_429_waits_for_the_announced_reset_then_retries() -> None:
         "X-RateLimit-Minutely-Reset": str(int(reset * 1000)),
     }
     script = Script(httpx.Response(429, headers=headers), ok())
-    policy = RetryPolicy(rate_limit_margin=0.25)
+    policy = RetryPolicy(wait=WaitPolicy(margin=0.25))
     assert make(script, clock=clock, retry=policy).send("GET", URL, scope=SCOPE).status_code == 200
     assert clock.sleeps == [pytest.approx(7.75)]
     assert clock.now() >= reset
@@ -430,7 +422,7 @@ def test_429_with_a_reset_already_past_retries_without_waiting_longer_than_the_m
         "X-RateLimit-Minutely-Reset": str(int((clock.now() - 5) * 1000)),
     }
     script = Script(httpx.Response(429, headers=headers), ok())
-    make(script, clock=clock, retry=RetryPolicy(rate_limit_margin=0.0)).send("GET", URL, scope=SCOPE)
+    make(script, clock=clock, retry=RetryPolicy(wait=WaitPolicy(margin=0.0))).send("GET", URL, scope=SCOPE)
     assert clock.sleeps == [0.0]
 
 

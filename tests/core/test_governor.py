@@ -12,10 +12,12 @@ import pytest
 
 from exactmate.clock import FakeClock
 from exactmate.errors import BudgetExceeded, RateLimitError
-from exactmate.governor import Governor, Window, parse_limits
+from exactmate.governor import DEFAULT_WAIT, CallScope, Governor, WaitPolicy, Window, parse_limits
 from exactmate.store import LedgerRow, Store
 
 CRED, CLIENT, DIV, EP = "acme", "client-1", 7, "crm/Accounts"
+SCOPE = CallScope(CRED, CLIENT, DIV, EP)
+MARGIN = DEFAULT_WAIT.margin  # one wait policy for the governor and the 429 retry
 
 
 def _headers(
@@ -75,7 +77,7 @@ def test_parse_limits_absent_and_malformed_headers_are_no_information() -> None:
 
 
 def test_without_information_calls_go(gov: Governor, store: Store, clock: FakeClock) -> None:
-    gov.before_request(CRED, CLIENT, DIV, EP)
+    gov.before_request(SCOPE)
     assert store.ledger(CLIENT, DIV) is None
     assert clock.sleeps == []
 
@@ -84,11 +86,11 @@ def test_responses_fill_the_ledger_and_requests_reserve_from_it(
     gov: Governor, store: Store, clock: FakeClock
 ) -> None:
     now = clock.now()
-    gov.after_response(CRED, CLIENT, DIV, EP, 200, _headers((60, 57, now + 30), (5000, 4000, now + 9000)))
+    gov.after_response(SCOPE, 200, _headers((60, 57, now + 30), (5000, 4000, now + 9000)))
     row = _ledger(store)
     assert (row.minutely_limit, row.minutely_remaining, row.minutely_reset) == (60, 57, now + 30)
     assert (row.daily_limit, row.daily_remaining, row.daily_reset) == (5000, 4000, now + 9000)
-    gov.before_request(CRED, CLIENT, DIV, EP)
+    gov.before_request(SCOPE)
     row = _ledger(store)
     assert (row.minutely_remaining, row.daily_remaining) == (56, 3999)
     assert store.ledger(CLIENT, DIV + 1) is None  # ledgers are per (client id, division)
@@ -99,8 +101,8 @@ def test_exhausted_minute_waits_for_the_announced_reset(
 ) -> None:
     now = clock.now()
     _seed(store, minutely_limit=60, minutely_remaining=0, minutely_reset=now + 7.5)
-    gov.before_request(CRED, CLIENT, DIV, EP)
-    assert clock.sleeps == [pytest.approx(7.5 + 0.2)]  # the announced reset plus the margin, not 60 s
+    gov.before_request(SCOPE)
+    assert clock.sleeps == [pytest.approx(7.5 + MARGIN)]  # the announced reset plus the margin, not 60 s
     row = _ledger(store)
     assert (row.minutely_remaining, row.minutely_reset) == (59, None)  # a fresh window, its reset unknown
 
@@ -110,17 +112,17 @@ def test_a_reset_already_past_means_the_window_rolled_over(
 ) -> None:
     now = clock.now()
     _seed(store, minutely_limit=60, minutely_remaining=0, minutely_reset=now - 1)
-    gov.before_request(CRED, CLIENT, DIV, EP)
+    gov.before_request(SCOPE)
     assert clock.sleeps == []
     assert _ledger(store).minutely_remaining == 59
 
 
 def test_a_wait_longer_than_max_wait_raises(store: Store, clock: FakeClock) -> None:
-    gov = Governor(store, clock, max_wait=30)
+    gov = Governor(store, clock, wait=WaitPolicy(max_wait=30))
     reset = clock.now() + 45
     _seed(store, minutely_limit=60, minutely_remaining=0, minutely_reset=reset)
     with pytest.raises(RateLimitError) as info:
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
     assert info.value.scope == "minutely"
     assert info.value.reset_at == datetime.fromtimestamp(reset, tz=UTC)
     assert clock.sleeps == []
@@ -137,38 +139,38 @@ def test_exhausted_day_raises_instead_of_sleeping(gov: Governor, store: Store, c
         minutely_remaining=60,
     )
     with pytest.raises(RateLimitError) as info:
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
     assert (info.value.scope, info.value.reset_at) == ("daily", datetime.fromtimestamp(reset, tz=UTC))
     assert "daily limit of 5000 calls for division 7 is used up" in str(info.value)
     assert clock.sleeps == []
     assert _ledger(store).minutely_remaining == 60  # nothing reserved
     clock.advance(3 * 3600)
-    gov.before_request(CRED, CLIENT, DIV, EP)  # the next day
+    gov.before_request(SCOPE)  # the next day
 
 
 def test_a_minutely_429_empties_the_minute(gov: Governor, store: Store, clock: FakeClock) -> None:
     now = clock.now()
-    gov.after_response(CRED, CLIENT, DIV, EP, 200, _headers((60, 30, now + 20), (5000, 4000, now + 9000)))
-    gov.after_response(CRED, CLIENT, DIV, EP, 429, _headers(minute=(60, 0, now + 20)))
+    gov.after_response(SCOPE, 200, _headers((60, 30, now + 20), (5000, 4000, now + 9000)))
+    gov.after_response(SCOPE, 429, _headers(minute=(60, 0, now + 20)))
     row = _ledger(store)
     assert (row.minutely_remaining, row.daily_remaining) == (
         0,
         4000,
     )  # the absent daily headers changed nothing
-    gov.before_request(CRED, CLIENT, DIV, EP)
-    assert clock.sleeps == [pytest.approx(20.2)]
+    gov.before_request(SCOPE)
+    assert clock.sleeps == [pytest.approx(20 + MARGIN)]
 
 
 def test_a_daily_429_empties_the_day(gov: Governor, store: Store, clock: FakeClock) -> None:
     now = clock.now()
-    gov.after_response(CRED, CLIENT, DIV, EP, 429, {"X-RateLimit-Reset": str(int((now + 500) * 1000))})
+    gov.after_response(SCOPE, 429, {"X-RateLimit-Reset": str(int((now + 500) * 1000))})
     with pytest.raises(RateLimitError) as info:
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
     assert info.value.scope == "daily"
 
 
 def test_a_429_without_headers_teaches_nothing(gov: Governor, store: Store) -> None:
-    gov.after_response(CRED, CLIENT, DIV, EP, 429, {})
+    gov.after_response(SCOPE, 429, {})
     assert store.ledger(CLIENT, DIV) is None
 
 
@@ -177,9 +179,9 @@ def test_in_flight_reservations_are_not_undone_by_an_earlier_count(
 ) -> None:
     now = clock.now()
     _seed(store, minutely_limit=60, minutely_remaining=50, minutely_reset=now + 30)
-    gov.after_response(CRED, CLIENT, DIV, EP, 200, _headers(minute=(60, 55, now + 30)))
+    gov.after_response(SCOPE, 200, _headers(minute=(60, 55, now + 30)))
     assert _ledger(store).minutely_remaining == 50  # within one window the lower count wins
-    gov.after_response(CRED, CLIENT, DIV, EP, 200, _headers(minute=(60, 40, now + 30)))
+    gov.after_response(SCOPE, 200, _headers(minute=(60, 40, now + 30)))
     assert _ledger(store).minutely_remaining == 40  # someone else (another machine) spent calls too
 
 
@@ -188,13 +190,11 @@ def test_a_newer_window_replaces_and_a_stale_answer_is_ignored(
 ) -> None:
     now = clock.now()
     _seed(store, minutely_limit=60, minutely_remaining=3, minutely_reset=now + 10)
-    gov.after_response(CRED, CLIENT, DIV, EP, 200, _headers(minute=(60, 58, now + 70)))
+    gov.after_response(SCOPE, 200, _headers(minute=(60, 58, now + 70)))
     assert (_ledger(store).minutely_remaining, _ledger(store).minutely_reset) == (58, now + 70)
-    gov.after_response(CRED, CLIENT, DIV, EP, 200, _headers(minute=(60, 2, now + 10)))  # late, earlier window
+    gov.after_response(SCOPE, 200, _headers(minute=(60, 2, now + 10)))  # late, earlier window
     assert (_ledger(store).minutely_remaining, _ledger(store).minutely_reset) == (58, now + 70)
-    gov.after_response(
-        CRED, CLIENT, DIV, EP, 429, _headers(minute=(100, 0, now - 5))
-    )  # a window that is over
+    gov.after_response(SCOPE, 429, _headers(minute=(100, 0, now - 5)))  # a window that is over
     row = _ledger(store)
     assert (row.minutely_limit, row.minutely_remaining, row.minutely_reset) == (100, 58, now + 70)
 
@@ -205,8 +205,8 @@ def test_after_a_local_rollover_the_first_answer_sets_the_reset(
     now = clock.now()
     _seed(store, minutely_limit=60, minutely_remaining=0, minutely_reset=now - 1)
     for _ in range(3):
-        gov.before_request(CRED, CLIENT, DIV, EP)
-    gov.after_response(CRED, CLIENT, DIV, EP, 200, _headers(minute=(60, 59, now + 59)))
+        gov.before_request(SCOPE)
+    gov.after_response(SCOPE, 200, _headers(minute=(60, 59, now + 59)))
     row = _ledger(store)
     assert (row.minutely_remaining, row.minutely_reset) == (57, now + 59)  # our 3 reservations still count
 
@@ -219,60 +219,60 @@ def test_ninth_error_closes_the_endpoint_until_the_oldest_is_an_hour_old(
 ) -> None:
     first = clock.now()
     for i, status in enumerate([400, 401, 403, 404, 400, 401, 403, 404]):
-        gov.before_request(CRED, CLIENT, DIV, EP)
-        gov.after_response(CRED, CLIENT, DIV, EP, status, {})
+        gov.before_request(SCOPE)
+        gov.after_response(SCOPE, status, {})
         clock.advance(60 if i == 0 else 1)
     for status in (200, 201, 204, 429, 500, 503):  # not counted
-        gov.after_response(CRED, CLIENT, DIV, EP, status, {})
-    gov.before_request(CRED, CLIENT, DIV, EP)
-    gov.after_response(CRED, CLIENT, DIV, EP, 404, {})  # the ninth
+        gov.after_response(SCOPE, status, {})
+    gov.before_request(SCOPE)
+    gov.after_response(SCOPE, 404, {})  # the ninth
     with pytest.raises(BudgetExceeded) as info:
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
     exc = info.value
     assert exc.reopens_at == datetime.fromtimestamp(first + 3600, tz=UTC)
     assert (exc.endpoint, exc.division) == (EP, DIV)
     assert "9 calls to crm/Accounts in division 7" in str(exc)
     assert "reopen at" in str(exc)
-    gov.before_request(CRED, CLIENT, DIV, "crm/Contacts")  # other endpoints stay open
-    gov.before_request(CRED, CLIENT, DIV + 1, EP)  # and other divisions
+    gov.before_request(CallScope(CRED, CLIENT, DIV, "crm/Contacts"))  # other endpoints stay open
+    gov.before_request(CallScope(CRED, CLIENT, DIV + 1, EP))  # and other divisions
     with pytest.raises(BudgetExceeded):  # Exact counts per app: another credential of it is blocked too
-        gov.before_request("other-credential", CLIENT, DIV, EP)
-    gov.before_request(CRED, "another-app", DIV, EP)  # another app is not
+        gov.before_request(CallScope("other-credential", CLIENT, DIV, EP))
+    gov.before_request(CallScope(CRED, "another-app", DIV, EP))  # another app is not
     clock.advance(first + 3600 - clock.now() - 0.001)
     with pytest.raises(BudgetExceeded):
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
     clock.advance(0.001)
-    gov.before_request(CRED, CLIENT, DIV, EP)  # the first error turned one hour old
+    gov.before_request(SCOPE)  # the first error turned one hour old
 
 
 def test_a_401_a_refresh_may_recover_is_counted_only_when_asked(gov: Governor) -> None:
     for _ in range(20):
-        gov.after_response(CRED, CLIENT, DIV, EP, 401, {}, counts=False)
-    gov.before_request(CRED, CLIENT, DIV, EP)  # none of them counted
+        gov.after_response(SCOPE, 401, {}, counts=False)
+    gov.before_request(SCOPE)  # none of them counted
     for _ in range(9):
-        gov.record_error(CLIENT, DIV, EP, 401)
+        gov.record_error(SCOPE, 401)
     with pytest.raises(BudgetExceeded):
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
 
 
 def test_a_block_exact_announced_is_kept_until_it_ends(gov: Governor, clock: FakeClock) -> None:
-    gov.record_block(CLIENT, DIV, EP, clock.now() + 1800)
+    gov.record_block(SCOPE, clock.now() + 1800)
     with pytest.raises(BudgetExceeded, match="Exact blocked this app's calls to crm/Accounts") as info:
-        gov.before_request("any credential of the app", CLIENT, DIV, EP)
+        gov.before_request(CallScope("any credential of the app", CLIENT, DIV, EP))
     assert info.value.reopens_at == datetime.fromtimestamp(clock.now() + 1800, tz=UTC)
     clock.advance(1800)
-    gov.before_request(CRED, CLIENT, DIV, EP)
+    gov.before_request(SCOPE)
 
 
 def test_budget_is_configurable(store: Store, clock: FakeClock) -> None:
     gov = Governor(store, clock, error_budget=2, budget_window=60)
-    gov.after_response(CRED, CLIENT, DIV, EP, 400, {})
-    gov.before_request(CRED, CLIENT, DIV, EP)
-    gov.after_response(CRED, CLIENT, DIV, EP, 400, {})
+    gov.after_response(SCOPE, 400, {})
+    gov.before_request(SCOPE)
+    gov.after_response(SCOPE, 400, {})
     with pytest.raises(BudgetExceeded):
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
     clock.advance(60)
-    gov.before_request(CRED, CLIENT, DIV, EP)
+    gov.before_request(SCOPE)
     with pytest.raises(ValueError):
         Governor(store, clock, error_budget=0)
 
@@ -289,7 +289,7 @@ def test_threads_never_overshoot_the_minute(gov: Governor, store: Store, clock: 
 
     def call() -> None:
         barrier.wait()
-        gov.before_request(CRED, CLIENT, DIV, EP)
+        gov.before_request(SCOPE)
         with guard:
             granted.append(clock.now())
 
@@ -300,19 +300,19 @@ def test_threads_never_overshoot_the_minute(gov: Governor, store: Store, clock: 
         t.join()
     assert len(granted) == 20
     assert sum(1 for at in granted if at < reset) == 5
-    assert clock.sleeps and max(clock.sleeps) <= 10.2 + 1e-6  # nobody waited past the announced reset
+    assert clock.sleeps and max(clock.sleeps) <= 10 + MARGIN + 1e-6  # nobody waited past the announced reset
 
 
 def _reserve_until_refused(db_url: str, start: Any, results: Any) -> None:
     """Run in a child process: reserve calls until the governor refuses; report how many it granted."""
     clock = FakeClock()
     store = Store(db_url, clock=clock)
-    gov = Governor(store, clock, max_wait=60)
+    gov = Governor(store, clock, wait=WaitPolicy(max_wait=60))
     granted = 0
     start.wait()
     try:
         while True:
-            gov.before_request(CRED, CLIENT, DIV, EP)
+            gov.before_request(SCOPE)
             granted += 1
     except RateLimitError as exc:
         assert exc.scope == "minutely"
@@ -354,16 +354,16 @@ def test_emulator_limits_are_kept_without_a_single_429(store: Store, clock: Fake
     gov = Governor(store, clock)
     start = clock.now()
     statuses = []
+    scope = CallScope(CRED, config.client_id, division, EP)
     for _ in range(23):
-        gov.before_request(CRED, config.client_id, division, EP)
+        gov.before_request(scope)
         answer = client.get(f"/api/v1/{division}/crm/Accounts", params={"$top": "1"}, headers=headers)
-        gov.after_response(CRED, config.client_id, division, EP, answer.status_code, answer.headers)
+        gov.after_response(scope, answer.status_code, answer.headers)
         statuses.append(answer.status_code)
     client.close()
     emulator.close()
     assert statuses == [200] * 23
     assert len(clock.sleeps) == 4  # one wait per full window, never a guessed 60 s
-    assert all(s <= 5.2 + 1e-6 for s in clock.sleeps)
-    assert clock.now() - start == pytest.approx(
-        20.2
-    )  # four windows (the clock starts on a boundary) + margin
+    assert all(s <= 5 + MARGIN + 1e-6 for s in clock.sleeps)
+    # four windows (the clock starts on a boundary) + margin
+    assert clock.now() - start == pytest.approx(20 + MARGIN)

@@ -62,7 +62,7 @@ def test_test_connect_signs_in_then_connect_and_create_saves_with_the_tests_toke
     assert SECRET not in listing.text
 
 
-class Vault_list:  # noqa: N801 - reads like the statement it stands for
+class Vault_list:
     """``with Vault_list(settings) as names``: the stored credential names."""
 
     def __init__(self, settings: Settings) -> None:

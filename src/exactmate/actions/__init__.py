@@ -3,8 +3,8 @@ get any endpoint) and the Data Manager behind them. The command line and the web
 
 Each action takes a ``Connection`` (``open_connection(credential_name)``) and a division (a number,
 ``"current"`` or ``"all"``), validates everything it can before the first call, and returns plain
-data. Test Connect lives beside the actions, in ``exactmate.connect`` (same layer, so not re-exported
-from here).
+data. Test Connect lives beside the actions, in ``exactmate.connect``, and is offered here too
+(``test_connection``), so a caller finds every operation of the product in one place.
 """
 
 from __future__ import annotations

@@ -274,10 +274,3 @@ def _order(target: Endpoint, order_by: Sequence[str] | str | None) -> tuple[str,
         name = target.resolve_fields([parts[0]])[0]
         resolved.append(" ".join([name, *parts[1:]]))
     return tuple(resolved)
-
-
-def fan_errors_message(listing: Listing) -> str | None:
-    """One line per division that failed, or None."""
-    if not listing.errors:
-        return None
-    return "; ".join(f"division {number}: {error}" for number, error in listing.errors)

@@ -269,6 +269,9 @@ def call(
     output: session.OutputOption = None,
     overwrite: session.OverwriteOption = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="A DELETE: delete without asking.")] = False,
+    select: Annotated[str | None, typer.Option(help="Fields to return: the same as -p '$select=…'.")] = None,
+    filter: Annotated[str | None, typer.Option(help="OData $filter: the same as -p '$filter=…'.")] = None,
+    top: Annotated[int | None, typer.Option(help="At most this many records: -p '$top=N'.")] = None,
 ) -> None:
     """A custom request: read/ functions, navigation links, /$count and anything else.
 
@@ -276,7 +279,13 @@ def call(
     DELETE and a PUT to one record are kept in the audit log."""
     check_output(output, overwrite=overwrite)
     body = _data(data)
-    params = _params(param or [])
+    options = {"$select": select, "$filter": filter, "$top": None if top is None else str(top)}
+    params = _params(param or []) + [(name, value) for name, value in options.items() if value is not None]
+    given = [name for name, _ in params]
+    if doubled := sorted({name for name in given if given.count(name) > 1 and name.startswith("$")}):
+        raise ValidationError(
+            f"{', '.join(doubled)} given twice (as an option and as -p)", hint="give each one once"
+        )
     console = Console(highlight=False, soft_wrap=True)
     confirm = None
     if method.strip().upper() == "DELETE":

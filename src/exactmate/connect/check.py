@@ -15,7 +15,7 @@ from exactmate.client import ExactClient
 from exactmate.clock import Clock
 from exactmate.connect.result import TestResult, describe_age
 from exactmate.errors import ExactmateError
-from exactmate.governor import parse_limits
+from exactmate.governor import CallScope, parse_limits
 from exactmate.http import RateGovernor
 
 DIVISIONS_ENDPOINT = "system/Divisions"
@@ -29,36 +29,27 @@ class HeaderWatch:
         self.daily_remaining: int | None = None
         self.daily_limit: int | None = None
 
-    def before_request(self, credential: str, client_id: str, division: int, endpoint: str) -> None:
+    def before_request(self, scope: CallScope) -> None:
         if self._inner is not None:
-            self._inner.before_request(credential, client_id, division, endpoint)
+            self._inner.before_request(scope)
 
     def after_response(
-        self,
-        credential: str,
-        client_id: str,
-        division: int,
-        endpoint: str,
-        status: int,
-        headers: Mapping[str, str],
-        *,
-        counts: bool = True,
+        self, scope: CallScope, status: int, headers: Mapping[str, str], *, counts: bool = True
     ) -> None:
         daily = parse_limits(headers).get("daily")
         if daily is not None:
             self.daily_remaining = daily.remaining if daily.remaining is not None else self.daily_remaining
             self.daily_limit = daily.limit if daily.limit is not None else self.daily_limit
         if self._inner is not None:
-            identity = (credential, client_id, division, endpoint)
-            self._inner.after_response(*identity, status, headers, counts=counts)
+            self._inner.after_response(scope, status, headers, counts=counts)
 
-    def record_error(self, client_id: str, division: int, endpoint: str, status: int) -> None:
+    def record_error(self, scope: CallScope, status: int) -> None:
         if self._inner is not None:
-            self._inner.record_error(client_id, division, endpoint, status)
+            self._inner.record_error(scope, status)
 
-    def record_block(self, client_id: str, division: int, endpoint: str, until: float) -> None:
+    def record_block(self, scope: CallScope, until: float) -> None:
         if self._inner is not None:
-            self._inner.record_block(client_id, division, endpoint, until)
+            self._inner.record_block(scope, until)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 10.0  # seconds a connection may stay silent
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
+    def do_GET(self) -> None:
         listener = self.server.listener
         if urlsplit(self.path).path != listener.path:
             self._reply(404, "Not found", "This address is not the sign-in callback.")
@@ -75,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         """Silent: the request line carries the authorization code."""
 
 

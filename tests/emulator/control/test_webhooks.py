@@ -152,7 +152,7 @@ class _Receiver(BaseHTTPRequestHandler):
     status = 200
     received: list[tuple[str, bytes, str]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         type(self).received.append((self.path, self.rfile.read(length), self.headers["Content-Type"]))
         self.send_response(type(self).status)

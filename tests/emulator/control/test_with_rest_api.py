@@ -32,7 +32,7 @@ class _Callback(BaseHTTPRequestHandler):
     bodies: list[bytes] = []
     arrived = threading.Event()
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if body:  # the subscription probe posts an empty body
             type(self).bodies.append(body)
