@@ -25,7 +25,7 @@ from uuid import UUID
 import httpx
 
 from exactmate import odata
-from exactmate.catalogue import Catalogue, Endpoint, RowTwin
+from exactmate.catalogue import Catalogue, Endpoint, RowTwin, Twins
 from exactmate.errors import CatalogueError, ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
 from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES, key_kind
@@ -33,6 +33,7 @@ from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES, key_kind
 Record = dict[str, Any]
 
 # Sync endpoints page by Timestamp and accept only Timestamp filters; "gt 1" means "from the start".
+TIMESTAMP = "Timestamp"
 SYNC_FROM_START = "Timestamp gt 1"
 
 
@@ -151,17 +152,35 @@ class Resource:
         return self._follow(plan)
 
     def changes(self, since: int = 1, *, select: Sequence[str] | None = None) -> Iterator[Page]:
-        """A sync/ endpoint's records changed after the Timestamp ``since``, oldest change first,
-        1,000 a call: the one reader of Exact's change feeds. The largest ``Timestamp`` read is the
-        next call's ``since``; ``since=1`` reads everything (Exact's own first value)."""
-        if self.endpoint.kind != "sync":
-            raise ValidationError(
-                f"{self.endpoint.path} is no sync/ endpoint: only those page by Timestamp",
-                hint="e.g. sync/CRM/Accounts; see exactmate endpoints sync/",
-            )
+        """Records changed after the Timestamp ``since``, oldest change first, 1,000 a call: the one
+        reader of Exact's change feeds. On a sync/ endpoint, its own records; on a regular endpoint,
+        its records read through its sync twin or row twin (``Timestamp`` added to each). The
+        largest ``Timestamp`` read is the next call's ``since``; ``since=1`` reads everything."""
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             raise ValidationError(f"A sync cursor is a Timestamp (a whole number, 0 or more), got {since!r}")
-        return self.pages(select=select, filter=f"Timestamp gt {since}L")
+        cursor = f"Timestamp gt {since}L"
+        if self.endpoint.kind == "sync":
+            return self.pages(select=select, filter=cursor)
+        self.endpoint.require_method("GET")
+        fields = self.endpoint.resolve_fields(_names(select, "select")) if select is not None else None
+        twins = self._api.catalogue.twins(self.endpoint.path)
+        wanted = {name.lower() for name in fields or ()} | {(self.endpoint.key or "").lower()}
+        feed = next(
+            (
+                twin
+                for twin in (twins.sync, twins.rows)
+                if twin is not None and wanted <= {n.lower() for n in twins.common_fields(twin)}
+            ),
+            None,
+        )
+        if feed is None:
+            raise ValidationError(
+                f"{self.endpoint.path} has no sync/ feed carrying "
+                + ("these fields" if fields else "its records")
+                + ": only those page by Timestamp",
+                hint="see which endpoints have one: exactmate endpoints sync/",
+            )
+        return self._follow(self._twin_plan(twins, feed, fields, cursor, keep_timestamp=True))
 
     def source_of(
         self,
@@ -259,14 +278,8 @@ class Resource:
             twins = self._api.catalogue.twins(endpoint.path)
             twin = twins.twin_for(fields)
             if twin is not None:
-                wanted = fields or twins.common_fields(twin)
-                rule = twins.row_rule if twin is twins.rows else None
-                asked = [rule.twin_name(name) for name in wanted] if rule else list(wanted)
-                if rule is not None and rule.kind_field not in asked:
-                    asked.append(rule.kind_field)
                 since = SYNC_FROM_START if twin.kind == "sync" else None
-                query = odata.build_query(select=asked, filter=since)
-                return _Plan(twin, query, keep=frozenset(wanted), rows=rule)
+                return self._twin_plan(twins, twin, fields, since, keep_timestamp=False)
         if fields is None and endpoint.kind in ("bulk", "sync") and endpoint.fields:
             # Bulk endpoints require $select and sync ones refuse "*": name every plain field.
             fields = tuple(n for n, f in endpoint.fields.items() if not f.is_collection)
@@ -279,6 +292,28 @@ class Resource:
             field_types=_types(endpoint),
         )
         return _Plan(endpoint, query, keep=None)
+
+    def _twin_plan(
+        self,
+        twins: Twins,
+        twin: Endpoint,
+        fields: Sequence[str] | None,
+        filter: str | None,
+        *,
+        keep_timestamp: bool,
+    ) -> _Plan:
+        """Reading the base's records through ``twin``: its fields asked under the twin's names (and
+        the row twin's kind field), the answer kept to the base's fields (and ``Timestamp``)."""
+        wanted = list(fields or twins.common_fields(twin))
+        rule = twins.row_rule if twin is twins.rows else None
+        asked = [rule.twin_name(name) for name in wanted] if rule else list(wanted)
+        if rule is not None and rule.kind_field not in asked:
+            asked.append(rule.kind_field)
+        if keep_timestamp and TIMESTAMP not in asked:
+            asked.append(TIMESTAMP)
+            wanted.append(TIMESTAMP)
+        query = odata.build_query(select=asked, filter=filter)
+        return _Plan(twin, query, keep=frozenset(wanted), rows=rule)
 
     def _follow(self, plan: _Plan) -> Iterator[Page]:
         convert = self._converter(plan.endpoint).page

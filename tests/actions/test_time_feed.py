@@ -62,5 +62,9 @@ def test_the_change_feed_resumes_after_the_last_timestamp_read(world: World) -> 
     world.conn.client.resource(TT, D1).update(entry["ID"], {"Notes": "changed since"})
     [changed] = [r for page in feed.changes(cursor, select=["ID", "Notes"]) for r in page.records]
     assert changed["ID"] == entry["ID"] and changed["Notes"] == "changed since"
-    with pytest.raises(ValidationError, match="no sync/ endpoint"):
-        world.conn.client.resource(TT, D1).changes()
+    time_only = [r for page in world.conn.client.resource(TT, D1).changes(cursor - 5) for r in page.records]
+    assert time_only and {r["Type"] for r in time_only} == {1} and all("Timestamp" in r for r in time_only)
+    with pytest.raises(ValidationError, match="has no sync/ feed"):
+        world.conn.client.resource("project/CostTransactions", D1).changes()
+    with pytest.raises(ValidationError, match="carrying these fields"):
+        world.conn.client.resource(TT, D1).changes(select=["ID", "Price"])

@@ -67,6 +67,9 @@ def _register() -> None:
 
     app.add_typer(audit.app, name="audit")
     app.add_typer(journal.app, name="journal")
+    from exactmate.cli import sync
+
+    app.command(name="sync")(sync.sync)
 
 
 _register()

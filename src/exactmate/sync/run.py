@@ -1,0 +1,400 @@
+"""One sync run: each endpoint's changes since its cursor into its table, then the deletions.
+
+Per division, per endpoint: the change feed (``Resource.changes``: the endpoint's sync twin, or the
+time-and-cost feed for time entries) is read from the cursor, 1,000 records a call. Each page is
+written (an upsert on ``(_division, key)``) and the cursor moved to the page's largest Timestamp in
+one transaction, so a run killed at any moment resumes exactly where the last committed page ended:
+no gap and no duplicate. Then ``sync/Deleted`` is read once per division, from the smallest of the
+synced endpoints' delete cursors, and each deletion is applied to its endpoint's table (rows removed,
+or marked ``_deleted`` with ``keep_deleted``), each endpoint's delete cursor moving with it.
+
+A run holds a lease per (target, division, endpoint) in exactmate's store, so two syncs of the same
+thing never interleave. A daily limit reached stops the run after the last committed page; the error
+says when calls reopen and the next run goes on from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection as Database
+from sqlalchemy import Engine, MetaData, Table, create_engine, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+
+from exactmate.actions.connection import Connection
+from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
+from exactmate.catalogue import Endpoint
+from exactmate.config import Settings, describe_db_url
+from exactmate.errors import ExactmateError, StoreError, ValidationError
+from exactmate.sync.deletes import DELETED, ENTITY_TYPES
+from exactmate.sync.tables import DELETED as DELETED_COLUMN
+from exactmate.sync.tables import (
+    DIVISION,
+    SYNCED_AT,
+    TIMESTAMP,
+    cursor_table,
+    ensure,
+    record_table,
+    table_name,
+)
+
+PAGE_TIMESTAMP = "Timestamp"
+Progress = Callable[["EndpointReport"], None]
+
+
+@dataclass
+class EndpointReport:
+    """What one (division, endpoint) sync did."""
+
+    endpoint: str
+    division: int
+    table: str
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    calls: int = 0
+    cursor: int = 1
+    seconds: float = 0.0
+    columns_added: tuple[str, ...] = ()
+    error: ExactmateError | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "endpoint": self.endpoint,
+            "division": self.division,
+            "table": self.table,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "calls": self.calls,
+            "cursor": self.cursor,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.columns_added:
+            out["columns_added"] = list(self.columns_added)
+        if self.error is not None:
+            out["error"] = str(self.error)
+        return out
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """Every (division, endpoint) report, and where the records went (the URL without a password)."""
+
+    target: str
+    reports: tuple[EndpointReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(report.error is None for report in self.reports)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "ok": self.ok, "endpoints": [r.as_dict() for r in self.reports]}
+
+
+def default_target(settings: Settings) -> str:
+    """The database a sync writes to when none is named: ``sync.db`` beside exactmate's own."""
+    return f"sqlite:///{Path(settings.home) / 'sync.db'}"
+
+
+def feed_endpoints(conn: Connection, paths: Sequence[str]) -> list[Endpoint]:
+    """The endpoints named, each checked to have a change feed; every problem at once, no call."""
+    catalogue = conn.client.catalogue
+    found: list[Endpoint] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            endpoint = catalogue.endpoint(path)
+        except ExactmateError as exc:
+            problems.append(exc.message)
+            continue
+        twins = catalogue.twins(endpoint.path)
+        if endpoint.kind != "sync" and twins.sync is None and twins.rows is None:
+            problems.append(f"{endpoint.path} has no sync/ feed (Exact's change feed), so it cannot sync yet")
+        elif endpoint.path == DELETED:
+            problems.append(f"{DELETED} is applied by every sync: name the endpoints whose deletions matter")
+        elif endpoint not in found:
+            found.append(endpoint)
+    if not found and not problems:
+        problems.append("no endpoint named")
+    if problems:
+        raise ValidationError(
+            "Cannot sync these endpoints; nothing was read",
+            problems=problems,
+            hint="list the endpoints with a change feed: exactmate endpoints sync/",
+        )
+    return found
+
+
+def sync_endpoints(
+    conn: Connection,
+    endpoints: Sequence[str],
+    target: str,
+    *,
+    division: DivisionInput | DivisionChoice = None,
+    full: bool = False,
+    keep_deleted: bool = False,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Bring the tables of ``endpoints`` in ``target`` (a SQLAlchemy URL) up to date with Exact, in
+    ``division`` (a number, ``current`` or ``all``). ``full`` starts the endpoints over (their rows
+    of the division are replaced). ``progress`` is called with a report after each page."""
+    chosen = feed_endpoints(conn, endpoints)
+    engine = _engine(target)
+    try:
+        metadata = MetaData()
+        cursors = cursor_table(metadata)
+        cursors.create(engine, checkfirst=True)
+        owner = hashlib.sha256(conn.credential.strip().lower().encode()).hexdigest()[:16]
+        tables = {endpoint.path: _table(conn, metadata, endpoint) for endpoint in chosen}
+        added = {path: tuple(ensure(engine, table)) for path, table in tables.items()}
+        reports: list[EndpointReport] = []
+        lease_key = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
+        for number in division_numbers(conn.client, parse_division(division)):
+            done: list[EndpointReport] = []
+            for endpoint in chosen:
+                report = EndpointReport(endpoint.path, number, tables[endpoint.path].name)
+                report.columns_added = added[endpoint.path]
+                lease = f"sync:{lease_key}:{number}:{endpoint.path}"
+                job = _Feed(conn, engine, cursors, owner, tables[endpoint.path], endpoint, report)
+                _held(conn, lease, job, full=full, progress=progress)
+                reports.append(report)
+                if report.error is None:
+                    done.append(report)
+            if done:
+                _Deletions(conn, engine, cursors, owner, number, tables, keep_deleted).run(done)
+        return SyncReport(describe_db_url(target), tuple(reports))
+    finally:
+        engine.dispose()
+
+
+def _engine(target: str) -> Engine:
+    try:
+        url = make_url(target)
+    except Exception:
+        raise ValidationError(
+            f"{describe_db_url(target)} is not a database URL",
+            hint="e.g. --to sqlite:///exact.db or --to postgresql+psycopg://user@host/db",
+        ) from None
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return create_engine(url)
+    except Exception as exc:
+        raise StoreError(
+            f"cannot use the database at {describe_db_url(target)}: {exc}",
+            hint="install the database's SQLAlchemy driver, or pick another --to",
+        ) from None
+
+
+def _table(conn: Connection, metadata: MetaData, endpoint: Endpoint) -> Table:
+    catalogue = conn.client.catalogue
+    if endpoint.kind == "sync":
+        fields = [name for name, f in endpoint.fields.items() if not f.is_collection]
+        return record_table(metadata, _as_record_endpoint(endpoint), fields)
+    twins = catalogue.twins(endpoint.path)
+    feed = twins.sync or twins.rows
+    assert feed is not None
+    return record_table(metadata, endpoint, twins.common_fields(feed))
+
+
+def _as_record_endpoint(endpoint: Endpoint) -> Endpoint:
+    """A sync/ endpoint's records are keyed by their own ID (its ``key`` is the Timestamp)."""
+    return replace(endpoint, key=endpoint.record_id or "ID")
+
+
+def _held(conn: Connection, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
+    try:
+        with conn.store.lock(name, timeout=0.0, ttl=6 * 3600.0):
+            job.run(full=full, progress=progress)
+    except StoreError as exc:
+        if "timed out" in str(exc) or "held" in str(exc):
+            raise StoreError(
+                f"another sync of the same endpoint and division into the same database is running ({name})",
+                hint="wait for it to finish; a crashed one's lease lapses after 6 hours",
+            ) from None
+        raise
+
+
+class _Feed:
+    """One (division, endpoint): pages from the cursor, each committed with the cursor."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        engine: Engine,
+        cursors: Table,
+        owner: str,
+        table: Table,
+        endpoint: Endpoint,
+        report: EndpointReport,
+    ) -> None:
+        self.conn, self.engine, self.cursors, self.owner = conn, engine, cursors, owner
+        self.table, self.endpoint, self.report = table, endpoint, report
+        self.key = next(column.name for column in table.primary_key.columns if column.name != DIVISION)
+
+    def run(self, *, full: bool, progress: Progress | None) -> None:
+        report, number = self.report, self.report.division
+        started = time.perf_counter()
+        try:
+            if full:
+                with self.engine.begin() as db:
+                    db.execute(delete(self.table).where(self.table.c[DIVISION] == number))
+                    _set_cursor(db, self.cursors, self.owner, number, self.endpoint.path, 1)
+            with self.engine.connect() as db:
+                since = _cursor(db, self.cursors, self.owner, number, self.endpoint.path)
+            report.cursor = since
+            resource = self.conn.client.resource(self.endpoint.path, number)
+            for page in resource.changes(since):
+                report.calls += 1
+                stamps = [r[PAGE_TIMESTAMP] for r in page.records if isinstance(r.get(PAGE_TIMESTAMP), int)]
+                if page.records:
+                    with self.engine.begin() as db:
+                        inserted, updated = self._write(db, page.records)
+                        if stamps:
+                            _set_cursor(db, self.cursors, self.owner, number, self.endpoint.path, max(stamps))
+                    report.inserted += inserted
+                    report.updated += updated
+                    report.cursor = max([report.cursor, *stamps])
+                if progress is not None:
+                    progress(report)
+        except ExactmateError as exc:
+            report.error = exc
+        finally:
+            report.seconds += time.perf_counter() - started
+
+    def _write(self, db: Database, records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+        now = datetime.now(UTC)
+        number = self.report.division
+        columns = {column.name for column in self.table.columns}
+        rows = [_row(record, columns, number, now) for record in records]
+        keys = [row[self.key] for row in rows]
+        existing = set(
+            db.execute(
+                select(self.table.c[self.key]).where(
+                    self.table.c[DIVISION] == number, self.table.c[self.key].in_(keys)
+                )
+            ).scalars()
+        )
+        _upsert(db, self.table, rows, [DIVISION, self.key])
+        updated = sum(1 for key in set(keys) if key in existing)
+        return len(set(keys)) - updated, updated
+
+
+def _row(record: Mapping[str, Any], columns: set[str], division: int, now: datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {DIVISION: division, SYNCED_AT: now, DELETED_COLUMN: False}
+    for name, value in record.items():
+        if name == PAGE_TIMESTAMP:
+            row[TIMESTAMP] = value
+        elif name in columns:
+            row[name] = value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+    return row
+
+
+def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert or replace ``rows`` by ``keys`` (SQLite's and PostgreSQL's ON CONFLICT; elsewhere a
+    delete and an insert in the same transaction)."""
+    names = sorted({name for row in rows for name in row})
+    filled = [{name: row.get(name) for name in names} for row in rows]
+    dialect = db.dialect.name
+    if dialect == "sqlite":
+        lite = sqlite_insert(table)
+        changes = {name: lite.excluded[name] for name in names if name not in keys}
+        db.execute(lite.on_conflict_do_update(index_elements=keys, set_=changes), filled)
+        return
+    if dialect == "postgresql":
+        pg = postgresql_insert(table)
+        changes = {name: pg.excluded[name] for name in names if name not in keys}
+        db.execute(pg.on_conflict_do_update(index_elements=keys, set_=changes), filled)
+        return
+    for row in filled:
+        db.execute(delete(table).where(*(table.c[k] == row[k] for k in keys)))
+    db.execute(insert(table), filled)
+
+
+def _cursor(db: Database, cursors: Table, owner: str, division: int, feed: str) -> int:
+    found = db.execute(
+        select(cursors.c.cursor).where(
+            cursors.c.credential == owner, cursors.c.division == division, cursors.c.feed == feed
+        )
+    ).scalar()
+    return int(found) if found is not None else 1
+
+
+def _set_cursor(db: Database, cursors: Table, owner: str, division: int, feed: str, value: int) -> None:
+    now = datetime.now(UTC)
+    row = {"credential": owner, "division": division, "feed": feed, "cursor": value, "updated_at": now}
+    _upsert(db, cursors, [row], ["credential", "division", "feed"])
+
+
+class _Deletions:
+    """``sync/Deleted`` read once for a division, applied to every table synced in it."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        engine: Engine,
+        cursors: Table,
+        owner: str,
+        division: int,
+        tables: Mapping[str, Table],
+        keep_deleted: bool,
+    ) -> None:
+        self.conn, self.engine, self.cursors, self.owner = conn, engine, cursors, owner
+        self.division, self.tables, self.keep = division, tables, keep_deleted
+
+    def run(self, reports: Iterable[EndpointReport]) -> None:
+        by_path = {report.endpoint: report for report in reports}
+        feeds = {path: f"{DELETED}:{path}" for path in by_path}
+        with self.engine.connect() as db:
+            owner, number = self.owner, self.division
+            since = {path: _cursor(db, self.cursors, owner, number, feed) for path, feed in feeds.items()}
+        started = time.perf_counter()
+        resource = self.conn.client.resource(DELETED, self.division)
+        try:
+            fields = ["Timestamp", "EntityKey", "EntityType"]
+            first = next(iter(by_path.values()))  # the division's deletion reads are counted once, here
+            for page in resource.changes(min(since.values()), select=fields):
+                first.calls += 1
+                with self.engine.begin() as db:
+                    for path, report in by_path.items():
+                        report.deleted += self._apply(db, path, since[path], page.records)
+                    top = max((r["Timestamp"] for r in page.records), default=None)
+                    if top is not None:
+                        for feed in feeds.values():
+                            _set_cursor(db, self.cursors, self.owner, self.division, feed, top)
+        except ExactmateError as exc:
+            for report in by_path.values():
+                report.error = report.error or exc
+        finally:
+            spent = time.perf_counter() - started
+            for report in by_path.values():
+                report.seconds += spent / len(by_path)
+
+    def _apply(self, db: Database, path: str, since: int, records: Sequence[Mapping[str, Any]]) -> int:
+        table = self.tables[path]
+        key = next(column.name for column in table.primary_key.columns if column.name != DIVISION)
+        gone = [
+            str(r["EntityKey"])
+            for r in records
+            if ENTITY_TYPES.get(int(r.get("EntityType") or 0)) == path and int(r["Timestamp"]) > since
+        ]
+        if not gone:
+            return 0
+        where = (table.c[DIVISION] == self.division, table.c[key].in_(gone))
+        if self.keep:
+            result = db.execute(update(table).where(*where).values({DELETED_COLUMN: True}))
+        else:
+            result = db.execute(delete(table).where(*where))
+        return int(result.rowcount or 0)
+
+
+__all__ = ["EndpointReport", "SyncReport", "default_target", "feed_endpoints", "sync_endpoints", "table_name"]
