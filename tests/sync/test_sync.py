@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, Table, create_engine, select
 
-from exactmate.sync import EndpointReport, sync_endpoints
+from exactmate.sync import sync_endpoints
 from exactmate.sync.tables import DIVISION
 from tests.actions.conftest import D1, D2, World, build_world
 
@@ -113,13 +113,9 @@ def test_a_first_load_then_changes_and_deletes_in_a_few_calls(world: World, targ
 def test_an_interrupted_load_resumes_with_no_gap_and_no_duplicate(tmp_path: Path) -> None:
     for world in build_world(tmp_path, records=2_500, divisions=1):
         target = f"sqlite:///{tmp_path / 'exact.db'}"
-        def break_after_two_pages(report: EndpointReport, world: World = world) -> None:
-            if report.calls == 2:  # the third page fails, and so do its retries
-                world.fault(kind="503", count=10, path="/sync/Project/TimeCostTransactions")
-
-        broken = sync_endpoints(
-            world.conn, ["project/TimeTransactions"], target, division=D1, progress=break_after_two_pages
-        )
+        # the third page fails, and so do its retries
+        world.fault(kind="503", count=10, after=2, path="/sync/Project/TimeCostTransactions")
+        broken = sync_endpoints(world.conn, ["project/TimeTransactions"], target, division=D1)
         [report] = broken.reports
         assert report.error is not None and report.inserted > 0
         world.emulator.control.handle("DELETE", "faults", b"")  # Exact answers again

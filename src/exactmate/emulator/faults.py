@@ -4,7 +4,9 @@
 ``{"kind": K, "rate": 0.1}`` on each matching request with that probability (a seeded RNG, so a run
 repeats) until the faults are cleared. ``"path"`` limits a fault to requests whose path contains that
 substring, ``"method"`` to requests of that HTTP method (so a slow POST can be tested while the
-lookup GET before it is answered at once); ``"seconds"`` sets the delay of a ``slow`` fault. Kinds:
+lookup GET before it is answered at once); ``"after": K`` lets the first K matching requests through
+before the fault starts (the third page of a read fails, not the first); ``"seconds"`` sets the delay
+of a ``slow`` fault. Kinds:
 
 - ``500`` / ``503``: the request is answered with that server error and not handled;
 - ``slow``: the request waits ``seconds`` (default 60, longer than typical client timeouts), then is handled;
@@ -43,6 +45,7 @@ class Fault:
     path: str | None
     seconds: float
     method: str | None = None
+    after: int = 0  # matching requests still let through before the fault starts
     fired: int = 0
 
     def describe(self) -> dict[str, object]:
@@ -57,6 +60,8 @@ class Fault:
             out["method"] = self.method
         if self.kind == "slow":
             out["seconds"] = self.seconds
+        if self.after:
+            out["after"] = self.after
         return out
 
 
@@ -76,7 +81,7 @@ def parse_fault(spec: object) -> Fault:
     kind = str(spec.get("kind", ""))
     if kind not in KINDS:
         raise FaultSpecError(f'"kind" must be one of {", ".join(KINDS)}; got {spec.get("kind")!r}.')
-    unknown = set(spec) - {"kind", "count", "rate", "path", "method", "seconds"}
+    unknown = set(spec) - {"kind", "count", "rate", "path", "method", "seconds", "after"}
     if unknown:
         raise FaultSpecError(f"Unknown fault fields: {', '.join(sorted(unknown))}.")
     count, rate = _number(spec, "count"), _number(spec, "rate")
@@ -95,6 +100,9 @@ def parse_fault(spec: object) -> Fault:
     seconds = _number(spec, "seconds")
     if seconds is not None and (kind != "slow" or seconds <= 0):
         raise FaultSpecError('"seconds" applies to kind "slow" only and must be above 0.')
+    after = _number(spec, "after")
+    if after is not None and (after < 0 or after != int(after)):
+        raise FaultSpecError(f'"after" must be a whole number >= 0; got {after:g}.')
     return Fault(
         kind=kind,
         count=None if count is None else int(count),
@@ -102,6 +110,7 @@ def parse_fault(spec: object) -> Fault:
         path=path,
         seconds=DEFAULT_SLOW_SECONDS if seconds is None else seconds,
         method=None if method is None else method.upper(),
+        after=0 if after is None else int(after),
     )
 
 
@@ -137,6 +146,9 @@ class FaultInjector:
             if fault.kind not in wanted or (fault.path is not None and fault.path not in path):
                 continue
             if fault.method is not None and fault.method != method:
+                continue
+            if fault.after > 0:
+                fault.after -= 1
                 continue
             if fault.rate is not None and self._rng.random() >= fault.rate:
                 continue

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection as Database
-from sqlalchemy import Engine, MetaData, Table, create_engine, delete, insert, select, update
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, delete, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from exactmate.actions.connection import Connection
@@ -34,6 +33,7 @@ from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_
 from exactmate.catalogue import Endpoint
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import ExactmateError, StoreError, ValidationError
+from exactmate.sync.ahead import read_ahead
 from exactmate.sync.deletes import DELETED, ENTITY_TYPES
 from exactmate.sync.tables import DELETED as DELETED_COLUMN
 from exactmate.sync.tables import (
@@ -179,7 +179,7 @@ def sync_endpoints(
 def _engine(target: str) -> Engine:
     try:
         url = make_url(target)
-    except Exception:
+    except Exception:  # SQLAlchemy raises several kinds for a malformed URL
         raise ValidationError(
             f"{describe_db_url(target)} is not a database URL",
             hint="e.g. --to sqlite:///exact.db or --to postgresql+psycopg://user@host/db",
@@ -187,12 +187,24 @@ def _engine(target: str) -> Engine:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
-        return create_engine(url)
-    except Exception as exc:
+        engine = create_engine(url)
+    except Exception as exc:  # a missing driver, an unknown dialect
         raise StoreError(
             f"cannot use the database at {describe_db_url(target)}: {exc}",
             hint="install the database's SQLAlchemy driver, or pick another --to",
         ) from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_for_loading)
+    return engine
+
+
+def _sqlite_for_loading(dbapi_connection: Any, _record: Any) -> None:
+    """A SQLite target in WAL mode: readers (a report, a BI tool) go on reading while a sync writes,
+    and a commit per page costs no full fsync (``synchronous=NORMAL`` stays crash-safe in WAL)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _table(conn: Connection, metadata: MetaData, endpoint: Endpoint) -> Table:
@@ -240,6 +252,13 @@ class _Feed:
         self.conn, self.engine, self.cursors, self.owner = conn, engine, cursors, owner
         self.table, self.endpoint, self.report = table, endpoint, report
         self.key = next(column.name for column in table.primary_key.columns if column.name != DIVISION)
+        own = {DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN}
+        self._fields = [column.name for column in table.columns if column.name not in own]
+        self._dates = [
+            column.name
+            for column in table.columns
+            if column.name in self._fields and isinstance(column.type, DateTime)
+        ]
 
     def run(self, *, full: bool, progress: Progress | None) -> None:
         report, number = self.report, self.report.division
@@ -253,7 +272,7 @@ class _Feed:
                 since = _cursor(db, self.cursors, self.owner, number, self.endpoint.path)
             report.cursor = since
             resource = self.conn.client.resource(self.endpoint.path, number)
-            for page in resource.changes(since):
+            for page in read_ahead(resource.changes(since)):
                 report.calls += 1
                 stamps = [r[PAGE_TIMESTAMP] for r in page.records if isinstance(r.get(PAGE_TIMESTAMP), int)]
                 if page.records:
@@ -272,10 +291,8 @@ class _Feed:
             report.seconds += time.perf_counter() - started
 
     def _write(self, db: Database, records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-        now = datetime.now(UTC)
         number = self.report.division
-        columns = {column.name for column in self.table.columns}
-        rows = [_row(record, columns, number, now) for record in records]
+        rows = self._rows(records, number)
         keys = [row[self.key] for row in rows]
         existing = set(
             db.execute(
@@ -288,27 +305,34 @@ class _Feed:
         updated = sum(1 for key in set(keys) if key in existing)
         return len(set(keys)) - updated, updated
 
-
-def _row(record: Mapping[str, Any], columns: set[str], division: int, now: datetime) -> dict[str, Any]:
-    row: dict[str, Any] = {DIVISION: division, SYNCED_AT: now, DELETED_COLUMN: False}
-    for name, value in record.items():
-        if name == PAGE_TIMESTAMP:
-            row[TIMESTAMP] = value
-        elif name in columns:
-            row[name] = value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
-    return row
+    def _rows(self, records: Sequence[Mapping[str, Any]], division: int) -> list[dict[str, Any]]:
+        """Each record as a row with every column of the table (absent fields None), dates in UTC."""
+        fields = self._fields
+        dates = self._dates
+        now = datetime.now(UTC)
+        rows: list[dict[str, Any]] = []
+        for record in records:
+            row = {name: record.get(name) for name in fields}
+            for name in dates:
+                value = row[name]
+                if value is not None and value.tzinfo is not None:
+                    row[name] = value.astimezone(UTC)
+            row[DIVISION] = division
+            row[TIMESTAMP] = record.get(PAGE_TIMESTAMP)
+            row[SYNCED_AT] = now
+            row[DELETED_COLUMN] = False
+            rows.append(row)
+        return rows
 
 
 def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert or replace ``rows`` by ``keys`` (SQLite's and PostgreSQL's ON CONFLICT; elsewhere a
-    delete and an insert in the same transaction)."""
-    names = sorted({name for row in rows for name in row})
-    filled = [{name: row.get(name) for name in names} for row in rows]
+    """Insert or replace ``rows`` (all with the same columns) by ``keys`` (SQLite's and PostgreSQL's
+    ON CONFLICT; elsewhere a delete and an insert in the same transaction)."""
+    names = list(rows[0])
+    filled = rows
     dialect = db.dialect.name
     if dialect == "sqlite":
-        lite = sqlite_insert(table)
-        changes = {name: lite.excluded[name] for name in names if name not in keys}
-        db.execute(lite.on_conflict_do_update(index_elements=keys, set_=changes), filled)
+        _sqlite_upsert(db, table, names, rows, keys)
         return
     if dialect == "postgresql":
         pg = postgresql_insert(table)
@@ -318,6 +342,32 @@ def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[s
     for row in filled:
         db.execute(delete(table).where(*(table.c[k] == row[k] for k in keys)))
     db.execute(insert(table), filled)
+
+
+def _sqlite_upsert(
+    db: Database, table: Table, names: list[str], rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """SQLite's upsert through the driver's own executemany: SQLAlchemy's per-row parameter work cost
+    more than the writes (see bench/sync_load.py). Values are stored as SQLAlchemy stores them, so
+    the tables read back through SQLAlchemy the same way: dates as naive UTC text."""
+    quote = db.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(name) for name in names)
+    marks = ", ".join("?" for _ in names)
+    changes = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in names if name not in keys)
+    conflict = ", ".join(quote(key) for key in keys)
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {changes}"
+    )
+    values = [tuple(_sqlite_value(row[name]) for name in names) for row in rows]
+    db.exec_driver_sql(statement, values)
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo is not None else value
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
 
 
 def _cursor(db: Database, cursors: Table, owner: str, division: int, feed: str) -> int:

@@ -43,6 +43,16 @@ def test_faults_can_be_limited_to_a_path(env: Env) -> None:
     assert env.client.get(_accounts(env), headers=env.headers(tokens)).status_code == 200
 
 
+def test_a_fault_can_start_after_the_first_matching_requests(env: Env) -> None:
+    tokens = env.login()
+    _fault(env, kind="503", count=1, after=2, path="crm/Accounts")
+    assert env.client.get("/_emulator/faults").json()["faults"][0]["after"] == 2
+    answers = [env.client.get(_accounts(env), headers=env.headers(tokens)).status_code for _ in range(4)]
+    assert answers == [200, 200, 503, 200]
+    refused = env.client.post("/_emulator/faults", json={"kind": "503", "count": 1, "after": -1})
+    assert refused.status_code == 400 and "after" in refused.text
+
+
 def test_faults_can_be_limited_to_a_method(env: Env) -> None:
     # A slow POST with the lookup GET before it answered at once: the case of a create that commits
     # after the client gave up.
