@@ -36,3 +36,25 @@ def test_sync_refuses_what_it_cannot_sync_before_any_call(emu: Emu, tmp_path: Pa
     assert "Did you mean" in result.stderr and "has no sync/ feed" in result.stderr
     assert "exactmate endpoints sync/" in result.stderr
     assert emu.rest_calls() == calls
+
+
+def test_the_plan_counts_a_first_load_and_reads_no_records(emu: Emu, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'mine.db'}"
+    calls = emu.rest_calls()
+    both = ("crm/Accounts", "project/TimeTransactions")
+    first = run("sync", *both, "--to", target, "-d", str(D1), "--plan", "-f", "json")
+    assert first.exit_code == 0, first.stderr
+    plan = json.loads(first.stdout)
+    feeds = {f["endpoint"]: f for f in plan["feeds"]}
+    assert feeds["crm/Accounts"]["feed"] == "sync/CRM/Accounts" and feeds["crm/Accounts"]["records"] == 60
+    assert feeds["project/TimeTransactions"]["feed"] == "sync/Project/TimeCostTransactions"
+    assert all(f["first load"] and f["calls"] == 1 for f in feeds.values()) and plan["calls"] == 3
+    assert emu.rest_calls() - calls == 2  # one $count each, no page of records
+    assert not (tmp_path / "mine.db").exists()  # looking creates nothing
+    assert run("sync", "crm/Accounts", "--to", target, "-d", str(D1)).exit_code == 0
+    later_run = run("sync", "crm/Accounts", "--to", target, "-d", str(D1), "--plan", "-f", "json")
+    later = json.loads(later_run.stdout)
+    [feed] = later["feeds"]
+    assert feed["first load"] is False and feed["cursor"] > 1 and feed["records"] is None
+    table = run("sync", "crm/Accounts", "--to", target, "-d", str(D1), "--plan")
+    assert "What a sync would read" in table.stdout and "calls in all" in table.stdout

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
+from exactmate.actions.divisions import DivisionChoice
 from exactmate.cli import session
 from exactmate.cli.context import context_of
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.cli.output import Format, to_json, write_records
 from exactmate.cli.progress import progress
-from exactmate.sync import EndpointReport, default_target, sync_endpoints
+from exactmate.sync import EndpointReport, default_target, plan_sync, sync_endpoints
 
 COLUMNS = ["endpoint", "division", "table", "inserted", "updated", "deleted", "calls", "seconds", "error"]
 
@@ -34,6 +35,9 @@ def sync(
     keep_deleted: Annotated[
         bool, typer.Option("--keep-deleted", help="Mark deleted records (_deleted) instead of removing them.")
     ] = False,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Say what a run would read and cost in calls; read nothing else.")
+    ] = False,
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """Bring your database's copy of ENDPOINTS up to date with Exact Online.
@@ -44,6 +48,9 @@ def sync(
     (crm_accounts, ...), with _division, _timestamp and _synced_at."""
     target = to or default_target(context_of(ctx).settings)
     choice = session.division(division)
+    if plan:
+        _show_plan(ctx, credential, endpoints, target, choice, fmt)
+        return
     bar_on = session.show_progress()
     with session.connect(ctx, credential) as conn, progress("Syncing", None, enabled=bar_on) as bar:
         seen: dict[tuple[str, int], int] = {}
@@ -65,3 +72,28 @@ def sync(
     if failed:
         session.echo_err(f"{len(failed)} endpoint(s) stopped early; the next run goes on from there")
         raise typer.Exit(exit_code_for(failed[0]))
+
+
+PLAN_COLUMNS = ["endpoint", "division", "feed", "cursor", "records", "calls", "calls left today"]
+
+
+def _show_plan(
+    ctx: typer.Context,
+    credential: str | None,
+    endpoints: list[str],
+    target: str,
+    choice: DivisionChoice,
+    fmt: Format,
+) -> None:
+    with session.connect(ctx, credential) as conn:
+        planned = plan_sync(conn, endpoints, target, division=choice)
+    rows = [p.as_dict() for p in planned]
+    divisions = sorted({p.division for p in planned})
+    total = sum(p.calls for p in planned) + len(divisions)  # one sync/Deleted read per division
+    if fmt is not Format.table:
+        typer.echo(to_json({"feeds": rows, "calls": total}, indent=2 if fmt is Format.json else None))
+        return
+    for row in rows:
+        row["cursor"] = "first load" if row["cursor"] is None else row["cursor"]
+    write_records(rows, fmt, sys.stdout, columns=PLAN_COLUMNS, title="What a sync would read")
+    typer.echo(f"{total:,} calls in all, with one read of sync/Deleted per division ({len(divisions)}).")

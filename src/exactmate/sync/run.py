@@ -148,12 +148,12 @@ def sync_endpoints(
     ``division`` (a number, ``current`` or ``all``). ``full`` starts the endpoints over (their rows
     of the division are replaced). ``progress`` is called with a report after each page."""
     chosen = feed_endpoints(conn, endpoints)
-    engine = _engine(target)
+    engine = open_target(target)
     try:
         metadata = MetaData()
         cursors = cursor_table(metadata)
         cursors.create(engine, checkfirst=True)
-        owner = hashlib.sha256(conn.credential.strip().lower().encode()).hexdigest()[:16]
+        owner = cursor_owner(conn)
         tables = {endpoint.path: _table(conn, metadata, endpoint) for endpoint in chosen}
         added = {path: tuple(ensure(engine, table)) for path, table in tables.items()}
         reports: list[EndpointReport] = []
@@ -176,7 +176,12 @@ def sync_endpoints(
         engine.dispose()
 
 
-def _engine(target: str) -> Engine:
+def cursor_owner(conn: Connection) -> str:
+    """Whose cursors these are: a digest of the credential's name (cursors are per credential)."""
+    return hashlib.sha256(conn.credential.strip().lower().encode()).hexdigest()[:16]
+
+
+def open_target(target: str) -> Engine:
     try:
         url = make_url(target)
     except Exception:  # SQLAlchemy raises several kinds for a malformed URL
@@ -447,4 +452,12 @@ class _Deletions:
         return int(result.rowcount or 0)
 
 
-__all__ = ["EndpointReport", "SyncReport", "default_target", "feed_endpoints", "sync_endpoints", "table_name"]
+__all__ = [
+    "EndpointReport",
+    "SyncReport",
+    "cursor_owner",
+    "default_target",
+    "feed_endpoints",
+    "sync_endpoints",
+    "table_name",
+]
