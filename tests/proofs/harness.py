@@ -191,6 +191,7 @@ def serve_arguments(config: EmulatorConfig) -> list[str]:
         f"--token-seconds={config.token_seconds}",
         f"--refresh-guard-seconds={config.refresh_guard_seconds}",
         f"--divisions={config.divisions}",
+        f"--latency-ms={config.latency_ms}",
     ]
 
 

@@ -311,17 +311,19 @@ class _Feed:
         return len(set(keys)) - updated, updated
 
     def _rows(self, records: Sequence[Mapping[str, Any]], division: int) -> list[dict[str, Any]]:
-        """Each record as a row with every column of the table (absent fields None), dates in UTC."""
+        """Each record as a row with every column of the table (absent fields None), dates in UTC
+        (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``)."""
         fields = self._fields
         dates = self._dates
-        now = datetime.now(UTC)
+        stamp = _sqlite_value if self.engine.dialect.name == "sqlite" else _utc
+        now = stamp(datetime.now(UTC))
         rows: list[dict[str, Any]] = []
         for record in records:
             row = {name: record.get(name) for name in fields}
             for name in dates:
                 value = row[name]
-                if value is not None and value.tzinfo is not None:
-                    row[name] = value.astimezone(UTC)
+                if value is not None:
+                    row[name] = stamp(value)
             row[DIVISION] = division
             row[TIMESTAMP] = record.get(PAGE_TIMESTAMP)
             row[SYNCED_AT] = now
@@ -364,15 +366,16 @@ def _sqlite_upsert(
         f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks}) "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {changes}"
     )
-    values = [tuple(_sqlite_value(row[name]) for name in names) for row in rows]
-    db.exec_driver_sql(statement, values)
+    db.exec_driver_sql(statement, [tuple(row.values()) for row in rows])
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        utc = value.astimezone(UTC) if value.tzinfo is not None else value
-        return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo is not None else value
+
+
+def _sqlite_value(value: datetime) -> str:
+    """A date as SQLAlchemy's SQLite dialect stores it (naive UTC text), so it reads back as a date."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _cursor(db: Database, cursors: Table, owner: str, division: int, feed: str) -> int:
@@ -385,7 +388,8 @@ def _cursor(db: Database, cursors: Table, owner: str, division: int, feed: str) 
 
 
 def _set_cursor(db: Database, cursors: Table, owner: str, division: int, feed: str, value: int) -> None:
-    now = datetime.now(UTC)
+    moment = datetime.now(UTC)
+    now: datetime | str = _sqlite_value(moment) if db.dialect.name == "sqlite" else moment
     row = {"credential": owner, "division": division, "feed": feed, "cursor": value, "updated_at": now}
     _upsert(db, cursors, [row], ["credential", "division", "feed"])
 
