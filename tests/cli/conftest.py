@@ -79,6 +79,11 @@ def server() -> Iterator[Emu]:
 @pytest.fixture
 def emu(server: Emu) -> Emu:
     """A connected credential named ``emu`` in this test's vault, and clean statistics."""
+    return connected(server)
+
+
+def connected(server: Emu) -> Emu:
+    """``server`` reset, with the credential ``emu`` signed in to it in this test's vault."""
     server.control("POST", "reset")
     with server.http() as http:
         tokens = authorize(http, server.config)

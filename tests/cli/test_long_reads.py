@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,18 +13,14 @@ from rich.console import Console
 from rich.progress import Progress
 
 from exactmate.actions.readcost import ReadCost
-from exactmate.auth import TokenSet
 from exactmate.cli import session
 from exactmate.cli.progress import Bar, wait_notes
 from exactmate.clock import FakeClock
-from exactmate.config import Settings
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
 from exactmate.governor import CallScope, Governor
 from exactmate.store import Store
-from exactmate.vault import Vault
-from tests.cli.conftest import CREDENTIAL, Emu, run
-from tests.emulator_helpers import authorize
+from tests.cli.conftest import Emu, connected, run
 
 TT = "project/TimeTransactions"
 
@@ -40,19 +35,7 @@ def tight_server() -> Iterator[Emu]:
 
 @pytest.fixture
 def tight(tight_server: Emu) -> Emu:
-    tight_server.control("POST", "reset")
-    with tight_server.http() as http:
-        tokens = authorize(http, tight_server.config)
-    with Vault.open(Settings.from_env()) as vault:
-        vault.add(
-            CREDENTIAL,
-            server_url=tight_server.base_url,
-            client_id=tight_server.config.client_id,
-            client_secret=tight_server.config.client_secret,
-            tokens=TokenSet.from_response(tokens, time.time()),
-        )
-    tight_server.control("POST", "reset", {"keep_tokens": True})
-    return tight_server
+    return connected(tight_server)
 
 
 def test_a_whole_read_tells_its_cost_first_and_what_it_did_last(emu: Emu, tmp_path: Path) -> None:

@@ -157,6 +157,7 @@ def sync_endpoints(
         tables = {endpoint.path: _table(conn, metadata, endpoint) for endpoint in chosen}
         added = {path: tuple(ensure(engine, table)) for path, table in tables.items()}
         reports: list[EndpointReport] = []
+        run = _Run(conn, engine, cursors, owner)
         lease_key = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
         for number in division_numbers(conn.client, parse_division(division)):
             done: list[EndpointReport] = []
@@ -164,13 +165,13 @@ def sync_endpoints(
                 report = EndpointReport(endpoint.path, number, tables[endpoint.path].name)
                 report.columns_added = added[endpoint.path]
                 lease = f"sync:{lease_key}:{number}:{endpoint.path}"
-                job = _Feed(conn, engine, cursors, owner, tables[endpoint.path], endpoint, report)
+                job = _Feed(run, tables[endpoint.path], endpoint, report)
                 _held(conn, lease, job, full=full, progress=progress)
                 reports.append(report)
                 if report.error is None:
                     done.append(report)
             if done:
-                _Deletions(conn, engine, cursors, owner, number, tables, keep_deleted).run(done)
+                _Deletions(run, number, tables, keep_deleted).run(done)
         return SyncReport(describe_db_url(target), tuple(reports))
     finally:
         engine.dispose()
@@ -241,22 +242,29 @@ def _held(conn: Connection, name: str, job: _Feed, *, full: bool, progress: Prog
         raise
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every part of one run shares: the connection to Exact, the target database, its cursor
+    table and whose cursors they are."""
+
+    conn: Connection
+    engine: Engine
+    cursors: Table
+    owner: str
+
+
+def _key_column(table: Table) -> str:
+    """The record's own key column of a sync table (the primary key besides ``_division``)."""
+    return next(column.name for column in table.primary_key.columns if column.name != DIVISION)
+
+
 class _Feed:
     """One (division, endpoint): pages from the cursor, each committed with the cursor."""
 
-    def __init__(
-        self,
-        conn: Connection,
-        engine: Engine,
-        cursors: Table,
-        owner: str,
-        table: Table,
-        endpoint: Endpoint,
-        report: EndpointReport,
-    ) -> None:
-        self.conn, self.engine, self.cursors, self.owner = conn, engine, cursors, owner
+    def __init__(self, run: _Run, table: Table, endpoint: Endpoint, report: EndpointReport) -> None:
+        self.conn, self.engine, self.cursors, self.owner = run.conn, run.engine, run.cursors, run.owner
         self.table, self.endpoint, self.report = table, endpoint, report
-        self.key = next(column.name for column in table.primary_key.columns if column.name != DIVISION)
+        self.key = _key_column(table)
         own = {DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN}
         self._fields = [column.name for column in table.columns if column.name not in own]
         self._dates = [
@@ -397,17 +405,8 @@ def _set_cursor(db: Database, cursors: Table, owner: str, division: int, feed: s
 class _Deletions:
     """``sync/Deleted`` read once for a division, applied to every table synced in it."""
 
-    def __init__(
-        self,
-        conn: Connection,
-        engine: Engine,
-        cursors: Table,
-        owner: str,
-        division: int,
-        tables: Mapping[str, Table],
-        keep_deleted: bool,
-    ) -> None:
-        self.conn, self.engine, self.cursors, self.owner = conn, engine, cursors, owner
+    def __init__(self, run: _Run, division: int, tables: Mapping[str, Table], keep_deleted: bool) -> None:
+        self.conn, self.engine, self.cursors, self.owner = run.conn, run.engine, run.cursors, run.owner
         self.division, self.tables, self.keep = division, tables, keep_deleted
 
     def run(self, reports: Iterable[EndpointReport]) -> None:
@@ -440,7 +439,7 @@ class _Deletions:
 
     def _apply(self, db: Database, path: str, since: int, records: Sequence[Mapping[str, Any]]) -> int:
         table = self.tables[path]
-        key = next(column.name for column in table.primary_key.columns if column.name != DIVISION)
+        key = _key_column(table)
         gone = [
             str(r["EntityKey"])
             for r in records
