@@ -31,9 +31,9 @@ def test_sync_into_the_default_database_then_only_changes(emu: Emu) -> None:
 
 def test_sync_refuses_what_it_cannot_sync_before_any_call(emu: Emu, tmp_path: Path) -> None:
     calls = emu.rest_calls()
-    result = run("sync", "crm/Acounts", "project/CostTransactions", "--to", f"sqlite:///{tmp_path}/x.db")
+    result = run("sync", "crm/Acounts", "read/project/HourTypes", "--to", f"sqlite:///{tmp_path}/x.db")
     assert result.exit_code == 3
-    assert "Did you mean" in result.stderr and "has no sync/ feed" in result.stderr
+    assert "Did you mean" in result.stderr and "neither a sync/ feed nor a Modified date" in result.stderr
     assert "exactmate endpoints sync/" in result.stderr
     assert emu.rest_calls() == calls
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from exactmate.clock import FakeClock
 from exactmate.config import Settings
@@ -375,6 +375,30 @@ def test_lease_of_a_crashed_holder_expires(store: Store, clock: FakeClock) -> No
     clock.advance(10)
     with store.lock("refresh", timeout=0) as owner:
         assert owner != "dead-process"
+
+
+def test_the_lease_of_an_ended_process_of_this_machine_is_taken_over_at_once(
+    store: Store, clock: FakeClock
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    script = [sys.executable, "-c", "import os; print(os.getpid())"]
+    ended = subprocess.run(script, capture_output=True, text=True, check=True)
+    dead = f"{socket.gethostname()}:{ended.stdout.strip()}:abc"  # as new_owner() writes it
+    alive = f"{socket.gethostname()}:{os.getpid()}:def"
+    elsewhere = "another-host:1:ghi"
+    for holder, taken in ((dead, True), (alive, False), (elsewhere, False)):
+        with store.transaction() as conn:
+            conn.execute(delete(locks))
+            conn.execute(insert(locks).values(name="sync", owner=holder, expires_at=clock.now() + 3600))
+        if taken:
+            with store.lock("sync", timeout=0) as owner:
+                assert owner != holder
+        else:
+            with pytest.raises(StoreError, match="held by"), store.lock("sync", timeout=0):
+                pass
 
 
 def _increment_file_counter(db_url: str, counter: str, times: int) -> None:

@@ -134,9 +134,9 @@ def test_bad_input_is_refused_before_any_call(world: World, tmp_path: Path) -> N
     from exactmate.errors import ValidationError
 
     with pytest.raises(ValidationError) as caught:
-        sync_endpoints(world.conn, ["crm/Acounts", "project/CostTransactions"], f"sqlite:///{tmp_path}/x.db")
+        sync_endpoints(world.conn, ["crm/Acounts", "read/project/HourTypes"], f"sqlite:///{tmp_path}/x.db")
     assert any("Did you mean" in p for p in caught.value.problems)
-    assert any("has no sync/ feed" in p for p in caught.value.problems)
+    assert any("neither a sync/ feed nor a Modified date" in p for p in caught.value.problems)
     assert world.sent() == []
     with pytest.raises(ValidationError, match="not a database URL"):
         sync_endpoints(world.conn, ["crm/Accounts"], "not a url")
@@ -183,3 +183,25 @@ def test_after_hundreds_of_random_changes_one_run_makes_the_tables_equal(
         for key, record in expected.items():
             shared = stored[key].keys() & record.keys()
             assert {k: stored[key][k] for k in shared} == {k: record[k] for k in shared}, (path, key)
+
+
+def test_an_endpoint_without_a_feed_syncs_by_its_modified_date(world: World, tmp_path: Path) -> None:
+    target = f"sqlite:///{tmp_path / 'exact.db'}"
+    costs = world.conn.client.resource("project/CostTransactions", D1)
+    first = sync_endpoints(world.conn, ["project/CostTransactions"], target, division=D1)
+    assert first.ok, [str(r.error) for r in first.reports]
+    stored = table_rows(target, "project_costtransactions", D1)
+    expected = {str(r["ID"]): r for r in costs.list()}
+    assert stored.keys() == expected.keys() and len(stored) == 30
+    world.clock.advance(60)  # later edits carry a later Modified
+    entry = next(iter(expected))
+    costs.update(entry, {"Notes": "edited later"})
+    world.transport.requests.clear()
+    second = sync_endpoints(world.conn, ["project/CostTransactions"], target, division=D1)
+    assert second.ok
+    [report] = second.reports
+    # only what changed since the cursor, and what was saved in its last second (read again on purpose)
+    assert report.inserted == 0 and 1 <= report.updated <= 2
+    assert table_rows(target, "project_costtransactions", D1)[entry]["Notes"] == "edited later"
+    reads = [call for call in world.sent("GET") if "CostTransactions" in call]
+    assert len(reads) == 1

@@ -137,6 +137,10 @@ class Store:
             with conn.begin():
                 yield conn
 
+    def renew_lock(self, name: str, owner: str, *, ttl: float = 120.0) -> None:
+        """Extend the lease ``name`` that ``owner`` (what ``lock`` yielded) holds by ``ttl`` seconds."""
+        self._leases.renew(name, owner, ttl)
+
     @contextmanager
     def lock(
         self,

@@ -2,7 +2,8 @@
 
 A lease rather than a database lock held open: holding a write transaction for the length of a
 token refresh would stall every other writer (the rate ledger) in every process. A lease expires,
-so a crashed holder cannot block the others forever.
+so a crashed holder cannot block the others forever; and a holder on this machine whose process is
+gone (``kill -9``) is known to be gone, so its lease is taken over at once instead of at expiry.
 """
 
 from __future__ import annotations
@@ -28,6 +29,22 @@ log = logging.getLogger("exactmate.store")
 def new_owner() -> str:
     """An owner id unique to one acquisition: host, process and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _gone(owner: str) -> bool:
+    """Whether ``owner`` (``new_owner``'s host:pid:…) was a process of this machine that has ended.
+    Another machine's holder is never judged: its lease runs until it expires."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
 
 
 class Leases:
@@ -96,13 +113,21 @@ class Leases:
                         conn.execute(insert(locks).values(name=name, owner=owner, expires_at=now + ttl))
                 except IntegrityError:  # PostgreSQL: another process inserted it first
                     return "another process"
-            elif row.expires_at <= now or row.owner == owner:
+            elif row.expires_at <= now or row.owner == owner or _gone(str(row.owner)):
                 conn.execute(
                     update(locks).where(locks.c.name == name).values(owner=owner, expires_at=now + ttl)
                 )
             else:
                 return str(row.owner)
         return None
+
+    def renew(self, name: str, owner: str, ttl: float) -> None:
+        """Extend ``owner``'s lease ``name`` to ``ttl`` seconds from now: a long holder renews as it
+        goes, so a short ``ttl`` frees the lease soon after a holder is killed. StoreError when the
+        lease was lost meanwhile (it expired and another process took it)."""
+        holder = self._try(name, owner, ttl)
+        if holder is not None:
+            raise StoreError(f"lost the lock {name!r} to {holder}: it expired before it was renewed")
 
     def _release(self, name: str, owner: str) -> None:
         """Drop the lease; if the database fails right now, the lease still expires on its own.

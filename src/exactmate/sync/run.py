@@ -33,6 +33,7 @@ from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_
 from exactmate.catalogue import Endpoint
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import ExactmateError, StoreError, ValidationError
+from exactmate.odata import AMSTERDAM, F
 from exactmate.sync.ahead import read_ahead
 from exactmate.sync.deletes import DELETED, ENTITY_TYPES
 from exactmate.sync.tables import DELETED as DELETED_COLUMN
@@ -47,6 +48,8 @@ from exactmate.sync.tables import (
 )
 
 PAGE_TIMESTAMP = "Timestamp"
+MODIFIED = "Modified"
+MODIFIED_OVERLAP = 1.0  # seconds read again before the cursor, for records saved in the same instant
 Progress = Callable[["EndpointReport"], None]
 
 
@@ -117,8 +120,12 @@ def feed_endpoints(conn: Connection, paths: Sequence[str]) -> list[Endpoint]:
             problems.append(exc.message)
             continue
         twins = catalogue.twins(endpoint.path)
-        if endpoint.kind != "sync" and twins.sync is None and twins.rows is None:
-            problems.append(f"{endpoint.path} has no sync/ feed (Exact's change feed), so it cannot sync yet")
+        feedless = endpoint.kind != "sync" and twins.sync is None and twins.rows is None
+        if feedless and not _by_modified(endpoint):
+            problems.append(
+                f"{endpoint.path} has neither a sync/ feed nor a Modified date to read changes by, "
+                "so it cannot sync"
+            )
         elif endpoint.path == DELETED:
             problems.append(f"{DELETED} is applied by every sync: name the endpoints whose deletions matter")
         elif endpoint not in found:
@@ -213,14 +220,23 @@ def _sqlite_for_loading(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _by_modified(endpoint: Endpoint) -> bool:
+    """Whether changes to ``endpoint`` can be read by its ``Modified`` date (no feed needed)."""
+    field = endpoint.fields.get(MODIFIED)
+    dated = field is not None and field.type == "Edm.DateTime"
+    return endpoint.kind == "rest" and endpoint.allows("GET") and dated
+
+
 def _table(conn: Connection, metadata: MetaData, endpoint: Endpoint) -> Table:
     catalogue = conn.client.catalogue
     if endpoint.kind == "sync":
         fields = [name for name, f in endpoint.fields.items() if not f.is_collection]
         return record_table(metadata, _as_record_endpoint(endpoint), fields)
     twins = catalogue.twins(endpoint.path)
-    feed = twins.sync or twins.rows
-    assert feed is not None
+    feed = twins.sync or twins.rows or twins.bulk
+    if feed is None:
+        plain = [name for name, field in endpoint.fields.items() if not field.is_collection]
+        return record_table(metadata, endpoint, plain)
     return record_table(metadata, endpoint, twins.common_fields(feed))
 
 
@@ -229,15 +245,25 @@ def _as_record_endpoint(endpoint: Endpoint) -> Endpoint:
     return replace(endpoint, key=endpoint.record_id or "ID")
 
 
+LEASE_SECONDS = 120.0
+"""How long a sync's lease lasts without renewal: it is renewed after every page, so a sync killed
+mid-run frees its (database, division, endpoint) for the next within two minutes."""
+
+
 def _held(conn: Connection, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
     try:
-        with conn.store.lock(name, timeout=0.0, ttl=6 * 3600.0):
-            job.run(full=full, progress=progress)
+        with conn.store.lock(name, timeout=0.0, ttl=LEASE_SECONDS) as owner:
+
+            def renew() -> None:
+                conn.store.renew_lock(name, owner, ttl=LEASE_SECONDS)
+
+            job.run(full=full, progress=progress, renew=renew)
     except StoreError as exc:
-        if "timed out" in str(exc) or "held" in str(exc):
+        if "timed out" in str(exc):
             raise StoreError(
-                f"another sync of the same endpoint and division into the same database is running ({name})",
-                hint="wait for it to finish; a crashed one's lease lapses after 6 hours",
+                f"another sync of {job.endpoint.path} in division {job.report.division} into the same "
+                "database is running",
+                hint=f"wait for it to end; one that was killed frees it within {LEASE_SECONDS:g} s",
             ) from None
         raise
 
@@ -273,7 +299,7 @@ class _Feed:
             if column.name in self._fields and isinstance(column.type, DateTime)
         ]
 
-    def run(self, *, full: bool, progress: Progress | None) -> None:
+    def run(self, *, full: bool, progress: Progress | None, renew: Callable[[], None] = lambda: None) -> None:
         report, number = self.report, self.report.division
         started = time.perf_counter()
         try:
@@ -284,6 +310,10 @@ class _Feed:
             with self.engine.connect() as db:
                 since = _cursor(db, self.cursors, self.owner, number, self.endpoint.path)
             report.cursor = since
+            twins = self.conn.client.catalogue.twins(self.endpoint.path)
+            if self.endpoint.kind != "sync" and twins.sync is None and twins.rows is None:
+                self._by_modified(since, progress, renew)
+                return
             resource = self.conn.client.resource(self.endpoint.path, number)
             for page in read_ahead(resource.changes(since)):
                 report.calls += 1
@@ -296,12 +326,46 @@ class _Feed:
                     report.inserted += inserted
                     report.updated += updated
                     report.cursor = max([report.cursor, *stamps])
+                renew()
                 if progress is not None:
                     progress(report)
         except ExactmateError as exc:
             report.error = exc
         finally:
             report.seconds += time.perf_counter() - started
+
+    def _by_modified(self, since: int, progress: Progress | None, renew: Callable[[], None]) -> None:
+        """An endpoint without a feed: the records modified since the cursor (epoch ms of the latest
+        ``Modified`` read, less ``MODIFIED_OVERLAP``, so a record saved in the same instant as the last
+        one read is not missed), through the bulk twin when there is one (1,000 a call). Pages are
+        not in ``Modified`` order, so the cursor moves only when the whole read is written: a run that
+        stops reads the same changes again, and the upserts make that harmless. Exact logs no
+        deletions for these endpoints: rows it deleted stay until a ``--full`` run."""
+        report, number = self.report, self.report.division
+        twins = self.conn.client.catalogue.twins(self.endpoint.path)
+        source = twins.bulk or self.endpoint
+        fields = [column for column in self._fields if column in source.fields]
+        after = None
+        if since > 1:
+            after = datetime.fromtimestamp(since / 1000 - MODIFIED_OVERLAP, UTC).astimezone(AMSTERDAM)
+        modified = F(MODIFIED) >= after if after is not None else None
+        resource = self.conn.client.resource(source.path, number)
+        latest = since
+        for page in read_ahead(resource.pages(select=fields, filter=modified)):
+            report.calls += 1
+            if page.records:
+                with self.engine.begin() as db:
+                    inserted, updated = self._write(db, page.records)
+                report.inserted += inserted
+                report.updated += updated
+                stamps = [r[MODIFIED] for r in page.records if isinstance(r.get(MODIFIED), datetime)]
+                latest = max([latest, *(round(stamp.timestamp() * 1000) for stamp in stamps)])
+            renew()
+            if progress is not None:
+                progress(report)
+        with self.engine.begin() as db:
+            _set_cursor(db, self.cursors, self.owner, number, self.endpoint.path, latest)
+        report.cursor = latest
 
     def _write(self, db: Database, records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
         number = self.report.division
