@@ -58,3 +58,13 @@ def test_the_plan_counts_a_first_load_and_reads_no_records(emu: Emu, tmp_path: P
     assert feed["first load"] is False and feed["cursor"] > 1 and feed["records"] is None
     table = run("sync", "crm/Accounts", "--to", target, "-d", str(D1), "--plan")
     assert "What a sync would read" in table.stdout and "calls in all" in table.stdout
+
+
+def test_all_syncable_or_named_endpoints_not_both(emu: Emu, tmp_path: Path) -> None:
+    both = run("sync", "crm/Accounts", "--all-syncable", "--to", f"sqlite:///{tmp_path}/x.db")
+    assert both.exit_code == 3 and "not both" in both.stderr
+    neither = run("sync", "--to", f"sqlite:///{tmp_path}/x.db")
+    assert neither.exit_code == 3 and "exactmate sync crm/Accounts" in neither.stderr
+    plan = run("sync", "--all-syncable", "--plan", "-d", str(D1), "-f", "json", "--to", f"sqlite:///{tmp_path}/x.db")
+    assert plan.exit_code == 0, plan.stderr
+    assert len(json.loads(plan.stdout)["feeds"]) >= 40

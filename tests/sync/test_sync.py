@@ -205,3 +205,21 @@ def test_an_endpoint_without_a_feed_syncs_by_its_modified_date(world: World, tmp
     assert table_rows(target, "project_costtransactions", D1)[entry]["Notes"] == "edited later"
     reads = [call for call in world.sent("GET") if "CostTransactions" in call]
     assert len(reads) == 1
+
+
+def test_every_syncable_endpoint_across_three_divisions(tmp_path: Path) -> None:
+    from exactmate.sync import syncable
+
+    for world in build_world(tmp_path, records=100, divisions=3):
+        target = f"sqlite:///{tmp_path / 'all.db'}"
+        paths = syncable(world.conn)
+        assert len(paths) >= 40 and "financialtransaction/TransactionLines" in paths
+        report = sync_endpoints(world.conn, paths, target, division="all")
+        failed = {(r.endpoint, r.division): str(r.error) for r in report.reports if r.error is not None}
+        assert failed == {}
+        divisions = {r.division for r in report.reports}
+        assert len(divisions) == 3 and len(report.reports) == 3 * len(paths)
+        for path in ("crm/Accounts", "project/Projects", "project/TimeTransactions", "payroll/Employees"):
+            for division in divisions:
+                expected = exact_rows(world, path, division).keys()
+                assert table_rows(target, TABLES[path], division).keys() == expected

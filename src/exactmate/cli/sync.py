@@ -13,7 +13,9 @@ from exactmate.cli.context import context_of
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.cli.output import Format, to_json, write_records
 from exactmate.cli.progress import progress
+from exactmate.errors import ValidationError
 from exactmate.sync import EndpointReport, default_target, plan_sync, sync_endpoints
+from exactmate.sync.run import syncable_paths
 
 COLUMNS = ["endpoint", "division", "table", "inserted", "updated", "deleted", "calls", "seconds", "error"]
 
@@ -21,8 +23,9 @@ COLUMNS = ["endpoint", "division", "table", "inserted", "updated", "deleted", "c
 def sync(
     ctx: typer.Context,
     endpoints: Annotated[
-        list[str], typer.Argument(help="Endpoints with a change feed, e.g. crm/Accounts project/Projects.")
-    ],
+        list[str] | None,
+        typer.Argument(help="Endpoints to sync, e.g. crm/Accounts project/Projects (or --all-syncable)."),
+    ] = None,
     to: Annotated[
         str | None,
         typer.Option(
@@ -34,6 +37,9 @@ def sync(
     full: Annotated[bool, typer.Option("--full", help="Start over: reload these endpoints' rows.")] = False,
     keep_deleted: Annotated[
         bool, typer.Option("--keep-deleted", help="Mark deleted records (_deleted) instead of removing them.")
+    ] = False,
+    all_syncable: Annotated[
+        bool, typer.Option("--all-syncable", help="Every endpoint with a sync/ feed.")
     ] = False,
     plan: Annotated[
         bool, typer.Option("--plan", help="Say what a run would read and cost in calls; read nothing else.")
@@ -48,6 +54,14 @@ def sync(
     (crm_accounts, ...), with _division, _timestamp and _synced_at."""
     target = to or default_target(context_of(ctx).settings)
     choice = session.division(division)
+    if all_syncable == bool(endpoints):
+        raise ValidationError(
+            "Name the endpoints to sync, or give --all-syncable (not both)",
+            hint="e.g. exactmate sync crm/Accounts project/TimeTransactions",
+        )
+    if all_syncable:
+        endpoints = syncable_paths(session.catalogue(ctx))
+    assert endpoints is not None
     if plan:
         _show_plan(ctx, credential, endpoints, target, choice, fmt)
         return

@@ -12,6 +12,14 @@
 from __future__ import annotations
 
 from exactmate.sync.plan import PlannedFeed, plan_sync
-from exactmate.sync.run import EndpointReport, SyncReport, default_target, sync_endpoints
+from exactmate.sync.run import EndpointReport, SyncReport, default_target, sync_endpoints, syncable
 
-__all__ = ["EndpointReport", "PlannedFeed", "SyncReport", "default_target", "plan_sync", "sync_endpoints"]
+__all__ = [
+    "EndpointReport",
+    "PlannedFeed",
+    "SyncReport",
+    "default_target",
+    "plan_sync",
+    "sync_endpoints",
+    "syncable",
+]

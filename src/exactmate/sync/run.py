@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from exactmate.actions.connection import Connection
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
-from exactmate.catalogue import Endpoint
+from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import ExactmateError, StoreError, ValidationError
 from exactmate.odata import AMSTERDAM, F
@@ -106,6 +106,23 @@ class SyncReport:
 def default_target(settings: Settings) -> str:
     """The database a sync writes to when none is named: ``sync.db`` beside exactmate's own."""
     return f"sqlite:///{Path(settings.home) / 'sync.db'}"
+
+
+def syncable(conn: Connection) -> list[str]:
+    """Every regular endpoint with a change feed (a sync/ twin, or a row twin): ``--all-syncable``."""
+    return syncable_paths(conn.client.catalogue)
+
+
+def syncable_paths(catalogue: Catalogue) -> list[str]:
+    """``syncable`` from the catalogue alone."""
+    found: list[str] = []
+    for endpoint in catalogue:
+        if endpoint.kind != "rest" or not endpoint.allows("GET"):
+            continue
+        twins = catalogue.twins(endpoint.path)
+        if twins.base is endpoint and (twins.sync is not None or twins.rows is not None):
+            found.append(endpoint.path)
+    return found
 
 
 def feed_endpoints(conn: Connection, paths: Sequence[str]) -> list[Endpoint]:
@@ -526,5 +543,6 @@ __all__ = [
     "default_target",
     "feed_endpoints",
     "sync_endpoints",
+    "syncable",
     "table_name",
 ]
