@@ -228,3 +228,20 @@ def test_every_syncable_endpoint_across_three_divisions(tmp_path: Path) -> None:
             for division in divisions:
                 expected = exact_rows(world, path, division).keys()
                 assert table_rows(target, TABLES[path], division).keys() == expected
+
+
+def test_a_division_synced_before_and_no_longer_accessible_is_reported(world: World, tmp_path: Path) -> None:
+    from exactmate.sync.run import cursor_owner
+    from exactmate.sync.tables import cursor_table
+
+    target = f"sqlite:///{tmp_path / 'exact.db'}"
+    assert sync_endpoints(world.conn, ["project/Projects"], target, division="all").lost_divisions == ()
+    engine = create_engine(target)
+    cursors = cursor_table(MetaData())
+    with engine.begin() as db:  # as if division 100009 had been synced when the user could reach it
+        row = {"credential": cursor_owner(world.conn), "division": 100009, "feed": "project/Projects"}
+        db.execute(cursors.insert().values(**row, cursor=5, updated_at=datetime.now(UTC)))
+    engine.dispose()
+    again = sync_endpoints(world.conn, ["project/Projects"], target, division="all")
+    assert again.lost_divisions == (100009,) and again.as_dict()["lost_divisions"] == [100009]
+    assert again.ok  # the others went on

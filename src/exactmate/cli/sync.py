@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import Annotated
 
@@ -70,6 +71,7 @@ def sync(
         seen: dict[tuple[str, int], int] = {}
 
         def advance(report: EndpointReport) -> None:
+            bar.note(f"{report.endpoint}, division {report.division}: {report.calls} calls")
             done = report.inserted + report.updated
             bar(done - seen.get((report.endpoint, report.division), 0))
             seen[report.endpoint, report.division] = done
@@ -77,11 +79,17 @@ def sync(
         result = sync_endpoints(
             conn, endpoints, target, division=choice, full=full, keep_deleted=keep_deleted, progress=advance
         )
+        name = conn.credential
     if fmt is Format.table:
         rows = [{**r.as_dict(), "error": str(r.error) if r.error else ""} for r in result.reports]
         write_records(rows, fmt, sys.stdout, columns=COLUMNS, title=f"Synced into {result.target}")
     else:
         typer.echo(to_json(result.as_dict(), indent=2 if fmt is Format.json else None))
+    for number in result.lost_divisions:
+        session.echo_err(
+            f"warning: division {number} was synced before and is no longer accessible: its rows are kept "
+            f"as they were (check the access in Exact, then: exactmate vault test {shlex.quote(name)})"
+        )
     failed = [r.error for r in result.reports if r.error is not None]
     if failed:
         session.echo_err(f"{len(failed)} endpoint(s) stopped early; the next run goes on from there")

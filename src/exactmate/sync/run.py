@@ -94,13 +94,20 @@ class SyncReport:
 
     target: str
     reports: tuple[EndpointReport, ...]
+    lost_divisions: tuple[int, ...] = ()
+    """Divisions synced before (they have cursors) that Exact no longer lists as accessible: their
+    rows are kept, and no longer brought up to date."""
 
     @property
     def ok(self) -> bool:
         return all(report.error is None for report in self.reports)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "ok": self.ok, "endpoints": [r.as_dict() for r in self.reports]}
+        endpoints = [report.as_dict() for report in self.reports]
+        out: dict[str, Any] = {"target": self.target, "ok": self.ok, "endpoints": endpoints}
+        if self.lost_divisions:
+            out["lost_divisions"] = list(self.lost_divisions)
+        return out
 
 
 def default_target(settings: Settings) -> str:
@@ -183,7 +190,14 @@ def sync_endpoints(
         reports: list[EndpointReport] = []
         run = _Run(conn, engine, cursors, owner)
         lease_key = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
-        for number in division_numbers(conn.client, parse_division(division)):
+        choice = parse_division(division)
+        numbers = division_numbers(conn.client, choice)
+        lost: tuple[int, ...] = ()
+        if choice.mode == "all":
+            with engine.connect() as db:
+                known = db.execute(select(cursors.c.division).where(cursors.c.credential == owner)).scalars()
+                lost = tuple(sorted(set(known) - set(numbers)))
+        for number in numbers:
             done: list[EndpointReport] = []
             for endpoint in chosen:
                 report = EndpointReport(endpoint.path, number, tables[endpoint.path].name)
@@ -196,7 +210,7 @@ def sync_endpoints(
                     done.append(report)
             if done:
                 _Deletions(run, number, tables, keep_deleted).run(done)
-        return SyncReport(describe_db_url(target), tuple(reports))
+        return SyncReport(describe_db_url(target), tuple(reports), lost)
     finally:
         engine.dispose()
 
