@@ -1,4 +1,5 @@
-"""Fixtures shared by the core tests: a fake clock, a SQLite store in a temp dir, a secret box."""
+"""Fixtures shared by the core tests: a fake clock, a store (SQLite in a temp dir, and PostgreSQL: the
+store, governor and token tests run on both), a secret box."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database the store supports: a SQLite file, and a throwaway PostgreSQL database."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_database"))
     return f"sqlite:///{tmp_path / 'data' / 'exactmate.db'}"
 
 

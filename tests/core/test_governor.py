@@ -299,7 +299,9 @@ def test_threads_never_overshoot_the_minute(gov: Governor, store: Store, clock: 
     for t in threads:
         t.join()
     assert len(granted) == 20
-    assert sum(1 for at in granted if at < reset) == 5
+    # at most the 5 left before the reset (a grant's time is read just after it, so a thread that
+    # slept may have moved the shared fake clock past the reset in between: never more, maybe fewer)
+    assert 1 <= sum(1 for at in granted if at < reset) <= 5
     assert clock.sleeps and max(clock.sleeps) <= 10 + MARGIN + 1e-6  # nobody waited past the announced reset
 
 

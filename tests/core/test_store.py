@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.engine import make_url
 
 from exactmate.clock import FakeClock
-from exactmate.config import Settings
+from exactmate.config import Settings, describe_db_url
 from exactmate.errors import StoreError, VaultError
 from exactmate.store import (
     SCHEMA_VERSION,
@@ -134,8 +135,11 @@ def test_unparseable_url_and_missing_driver_are_store_errors() -> None:
         Store("nosuchdialect://user:pw@host/db")
 
 
-def test_repr_hides_passwords(store: Store) -> None:
-    assert "exactmate.db" in repr(store)
+def test_repr_names_the_database_and_hides_passwords(db_url: str, store: Store) -> None:
+    database = str(make_url(db_url).database).rsplit("/", 1)[-1]
+    assert database in repr(store)
+    with_password = make_url(db_url).set(password="s3cret-pw")
+    assert "s3cret-pw" not in describe_db_url(with_password.render_as_string(hide_password=False))
 
 
 def test_schema_version_is_recorded_and_a_newer_database_refused(db_url: str, store: Store) -> None:
@@ -167,9 +171,12 @@ def test_transaction_rolls_back_on_error(store: Store) -> None:
     assert row is not None and row.status == "disconnected"
 
 
-def test_write_transactions_take_the_write_lock_up_front(db_url: str, store: Store) -> None:
-    """A DEFERRED transaction would let another writer in between its read and its write."""
-    raw = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0)
+def test_write_transactions_take_the_write_lock_up_front(tmp_path: Path, clock: FakeClock) -> None:
+    """SQLite: a DEFERRED transaction would let another writer in between its read and its write
+    (PostgreSQL's transactions lock rows as they write; see the concurrency proofs)."""
+    path = tmp_path / "exactmate.db"
+    store = Store(f"sqlite:///{path}", clock=clock)
+    raw = sqlite3.connect(path, timeout=0)
     with store.transaction(), pytest.raises(sqlite3.OperationalError, match="locked"):
         raw.execute("BEGIN IMMEDIATE")
     raw.execute("BEGIN IMMEDIATE")  # free again after commit
@@ -178,6 +185,7 @@ def test_write_transactions_take_the_write_lock_up_front(db_url: str, store: Sto
         raw.execute("BEGIN IMMEDIATE")
         raw.rollback()
     raw.close()
+    store.close()
 
 
 def test_read_decide_write_from_many_threads_loses_no_update(store: Store) -> None:

@@ -55,7 +55,11 @@ class Store:
         self._pid = os.getpid()
         self._engine = self._create_engine()
         self._leases = Leases(self.transaction, self.clock)
-        self._init_schema()
+        try:
+            self._init_schema()
+        except BaseException:
+            self._engine.dispose()  # a refused database (too new, unreachable) leaves no connection open
+            raise
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Store:
