@@ -19,7 +19,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from itertools import chain
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
 import httpx
@@ -28,7 +27,8 @@ from exactmate import odata
 from exactmate.catalogue import Catalogue, Endpoint, RowTwin, Twins
 from exactmate.errors import CatalogueError, ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
-from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES, key_kind
+from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES
+from exactmate.odata.keys import key_suffix
 
 Record = dict[str, Any]
 
@@ -196,7 +196,7 @@ class Resource:
     def get(self, key: object) -> Record:
         """The record with ``key`` (formatted by the endpoint's key type; a mapping for composite keys)."""
         self.endpoint.require_method("GET")
-        suffix = self._key_suffix(key)
+        suffix = key_suffix(self.endpoint, key)
         response = self._api.send("GET", self.endpoint, self.division, suffix=suffix)
         records, _, _ = odata.unwrap(response.json())
         if not records:
@@ -244,14 +244,14 @@ class Resource:
     def update(self, key: object, fields: Mapping[str, Any]) -> None:
         """PUT only the given fields (Exact merges them; read-only and insert-only fields are refused)."""
         self.endpoint.require_method("PUT")
-        suffix = self._key_suffix(key)
+        suffix = key_suffix(self.endpoint, key)
         body = check_record(self.endpoint, fields, method="PUT")
         self._api.send("PUT", self.endpoint, self.division, suffix=suffix, json=body)
 
     def delete(self, key: object) -> None:
         """DELETE the record with ``key``."""
         self.endpoint.require_method("DELETE")
-        suffix = self._key_suffix(key)
+        suffix = key_suffix(self.endpoint, key)
         self._api.send("DELETE", self.endpoint, self.division, suffix=suffix)
 
     # -- internals ----------------------------------------------------------------------------------
@@ -351,19 +351,6 @@ class Resource:
         """Strips ``__metadata`` and converts the endpoint's ``Edm.DateTime`` fields, in one pass."""
         return odata.date_converter(endpoint.fields, strip=True)
 
-    def _key_suffix(self, key: object) -> str:
-        """``(guid'…')``, ``(123)``, ``('text')`` or ``(A=…,B=…)``, percent-encoded for the path."""
-        endpoint = self.endpoint
-        if not endpoint.keys:
-            raise CatalogueError(f"{endpoint.path} has no key: its records cannot be addressed one by one.")
-        if len(endpoint.keys) == 1:
-            if isinstance(key, Mapping):
-                key = _single_key_value(endpoint, key)
-            text = odata.format_key(key, endpoint.key_type)
-        else:
-            text = _composite_key(endpoint, key)
-        return "(" + quote(text, safe="'=,:-") + ")"
-
 
 def _names(values: Sequence[str] | str, what: str) -> list[str]:
     if isinstance(values, str):
@@ -402,35 +389,6 @@ def _only(record: Record, keep: frozenset[str]) -> Record:
     if record.keys() <= keep:
         return record
     return {name: value for name, value in record.items() if name in keep}
-
-
-def _single_key_value(endpoint: Endpoint, key: Mapping[str, Any]) -> object:
-    names = {name.lower(): name for name in key}
-    wanted = endpoint.keys[0]
-    if set(names) != {wanted.lower()}:
-        raise ValidationError(f"{endpoint.path} is keyed by {wanted} alone, got {sorted(key)}")
-    return key[names[wanted.lower()]]
-
-
-def _composite_key(endpoint: Endpoint, key: object) -> str:
-    """``A=…,B=…`` for endpoints keyed by several fields; each value formatted by its field's type."""
-    if not isinstance(key, Mapping):
-        raise ValidationError(
-            f"{endpoint.path} has a composite key; pass a mapping of {', '.join(endpoint.keys)}",
-            hint="e.g. {" + ", ".join(f"'{k}': …" for k in endpoint.keys) + "}",
-        )
-    given = {str(name).lower(): value for name, value in key.items()}
-    missing = [name for name in endpoint.keys if name.lower() not in given]
-    extra = sorted(set(given) - {name.lower() for name in endpoint.keys})
-    if missing or extra:
-        problems = [f"missing key field {name}" for name in missing]
-        problems += [f"{name!r} is not one of the key fields" for name in extra]
-        raise ValidationError(f"Bad composite key for {endpoint.path}", problems=problems)
-    parts = []
-    for name in endpoint.keys:
-        edm = endpoint.fields[name].type if name in endpoint.fields else None
-        parts.append(f"{name}={odata.format_key(given[name.lower()], key_kind(edm))}")
-    return ",".join(parts)
 
 
 # -- checking records before a write ----------------------------------------------------------------
