@@ -15,20 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from itertools import chain
 from typing import Any
-from uuid import UUID
 
 import httpx
 
 from exactmate import odata
 from exactmate.catalogue import Catalogue, Endpoint, RowTwin, Twins
-from exactmate.errors import CatalogueError, ExactmateError, ValidationError
+from exactmate.errors import ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
-from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES
 from exactmate.odata.keys import key_suffix
+from exactmate.recordcheck import checked_body
 
 Record = dict[str, Any]
 
@@ -232,7 +229,7 @@ class Resource:
         not have happened is resolved by looking the record up, not by sending it again.
         """
         self.endpoint.require_method("POST")
-        body = check_record(self.endpoint, record, method="POST")
+        body = checked_body(self.endpoint, record, creating=True)
         response = self._api.send(
             "POST", self.endpoint, self.division, json=body, headers={"Prefer": "return=representation"}
         )
@@ -245,7 +242,7 @@ class Resource:
         """PUT only the given fields (Exact merges them; read-only and insert-only fields are refused)."""
         self.endpoint.require_method("PUT")
         suffix = key_suffix(self.endpoint, key)
-        body = check_record(self.endpoint, fields, method="PUT")
+        body = checked_body(self.endpoint, fields, creating=False)
         self._api.send("PUT", self.endpoint, self.division, suffix=suffix, json=body)
 
     def delete(self, key: object) -> None:
@@ -389,89 +386,6 @@ def _only(record: Record, keep: frozenset[str]) -> Record:
     if record.keys() <= keep:
         return record
     return {name: value for name, value in record.items() if name in keep}
-
-
-# -- checking records before a write ----------------------------------------------------------------
-
-
-
-def check_record(endpoint: Endpoint, record: Mapping[str, Any], *, method: str) -> Record:
-    """The body to send, with canonical field names; one ``ValidationError`` listing every problem.
-
-    Refused: unknown fields (with suggestions), read-only fields, insert-only fields on PUT, missing
-    mandatory fields on POST, and values whose Python type cannot be the field's Edm type.
-    """
-    if not isinstance(record, Mapping):
-        raise ValidationError(f"A record for {endpoint.path} must be a mapping of field names to values")
-    if method == "PUT" and not record:
-        raise ValidationError(f"Nothing to update on {endpoint.path}: no fields given")
-    if not endpoint.fields:
-        return dict(record)
-    body: Record = {}
-    problems: list[str] = []
-    for name, value in record.items():
-        try:
-            field = endpoint.field(str(name))
-        except CatalogueError as exc:
-            problems.append(exc.message)
-            continue
-        if field.name in body:
-            problems.append(f"{field.name} is given twice (as {name!r} too)")
-        elif field.read_only:
-            problems.append(f"{field.name} is read-only on {endpoint.path}; leave it out")
-        elif field.insert_only and method == "PUT":
-            problems.append(f"{field.name} can only be set when the record is created, not updated")
-        elif (problem := _value_problem(field.type, value)) is not None:
-            problems.append(f"{field.name}: {problem}")
-        body[field.name] = value
-    if method == "POST":
-        missing = [f.name for f in endpoint.fields.values() if f.mandatory and body.get(f.name) is None]
-        problems += [f"{name} is mandatory" for name in missing]
-    if problems:
-        verb = "create" if method == "POST" else "update"
-        raise ValidationError(f"Cannot {verb} a record on {endpoint.path}", problems=problems)
-    return body
-
-
-def _value_problem(edm: str, value: object) -> str | None:
-    """Why ``value`` cannot be sent as ``edm``, or None. Values are checked, never silently coerced."""
-    if value is None:
-        return None
-    if edm == "Edm.Guid":
-        if isinstance(value, UUID):
-            return None
-        try:
-            UUID(str(value))
-        except ValueError:
-            return f"expected a GUID like 'c0ffee00-0000-4000-8000-000000000000', got {value!r}"
-        return None
-    if edm in INTEGER_TYPES:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f"expected a whole number, got {type(value).__name__} {value!r}"
-    if edm in NUMBER_TYPES:
-        ok = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-        return None if ok else f"expected a number, got {type(value).__name__} {value!r}"
-    if edm == "Edm.Boolean":
-        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
-    if edm == "Edm.DateTime":
-        return _date_problem(value)
-    if edm == "Edm.String":
-        return None if isinstance(value, str) else f"expected text, got {type(value).__name__} {value!r}"
-    if edm.startswith("Collection"):
-        return None if isinstance(value, list) else f"expected a list of records, got {type(value).__name__}"
-    return None
-
-
-def _date_problem(value: object) -> str | None:
-    if isinstance(value, date):
-        return None
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            return f"expected a date or an ISO date-time like '2026-01-31T09:00:00', got {value!r}"
-        return None
-    return f"expected a date or date-time, got {type(value).__name__} {value!r}"
 
 
 def _check_filter_fields(endpoint: Endpoint, filter: odata.FilterInput) -> None:
