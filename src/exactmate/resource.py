@@ -15,20 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from itertools import chain
 from typing import Any
-from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
 from exactmate import odata
 from exactmate.catalogue import Catalogue, Endpoint, RowTwin, Twins
-from exactmate.errors import CatalogueError, ExactmateError, ValidationError
+from exactmate.errors import ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
-from exactmate.odata.edm import INTEGER_TYPES, NUMBER_TYPES, key_kind
+from exactmate.odata.keys import key_suffix
+from exactmate.recordcheck import checked_body
 
 Record = dict[str, Any]
 
@@ -196,7 +193,7 @@ class Resource:
     def get(self, key: object) -> Record:
         """The record with ``key`` (formatted by the endpoint's key type; a mapping for composite keys)."""
         self.endpoint.require_method("GET")
-        suffix = self._key_suffix(key)
+        suffix = key_suffix(self.endpoint, key)
         response = self._api.send("GET", self.endpoint, self.division, suffix=suffix)
         records, _, _ = odata.unwrap(response.json())
         if not records:
@@ -232,7 +229,7 @@ class Resource:
         not have happened is resolved by looking the record up, not by sending it again.
         """
         self.endpoint.require_method("POST")
-        body = check_record(self.endpoint, record, method="POST")
+        body = checked_body(self.endpoint, record, creating=True)
         response = self._api.send(
             "POST", self.endpoint, self.division, json=body, headers={"Prefer": "return=representation"}
         )
@@ -244,14 +241,14 @@ class Resource:
     def update(self, key: object, fields: Mapping[str, Any]) -> None:
         """PUT only the given fields (Exact merges them; read-only and insert-only fields are refused)."""
         self.endpoint.require_method("PUT")
-        suffix = self._key_suffix(key)
-        body = check_record(self.endpoint, fields, method="PUT")
+        suffix = key_suffix(self.endpoint, key)
+        body = checked_body(self.endpoint, fields, creating=False)
         self._api.send("PUT", self.endpoint, self.division, suffix=suffix, json=body)
 
     def delete(self, key: object) -> None:
         """DELETE the record with ``key``."""
         self.endpoint.require_method("DELETE")
-        suffix = self._key_suffix(key)
+        suffix = key_suffix(self.endpoint, key)
         self._api.send("DELETE", self.endpoint, self.division, suffix=suffix)
 
     # -- internals ----------------------------------------------------------------------------------
@@ -351,19 +348,6 @@ class Resource:
         """Strips ``__metadata`` and converts the endpoint's ``Edm.DateTime`` fields, in one pass."""
         return odata.date_converter(endpoint.fields, strip=True)
 
-    def _key_suffix(self, key: object) -> str:
-        """``(guid'…')``, ``(123)``, ``('text')`` or ``(A=…,B=…)``, percent-encoded for the path."""
-        endpoint = self.endpoint
-        if not endpoint.keys:
-            raise CatalogueError(f"{endpoint.path} has no key: its records cannot be addressed one by one.")
-        if len(endpoint.keys) == 1:
-            if isinstance(key, Mapping):
-                key = _single_key_value(endpoint, key)
-            text = odata.format_key(key, endpoint.key_type)
-        else:
-            text = _composite_key(endpoint, key)
-        return "(" + quote(text, safe="'=,:-") + ")"
-
 
 def _names(values: Sequence[str] | str, what: str) -> list[str]:
     if isinstance(values, str):
@@ -402,118 +386,6 @@ def _only(record: Record, keep: frozenset[str]) -> Record:
     if record.keys() <= keep:
         return record
     return {name: value for name, value in record.items() if name in keep}
-
-
-def _single_key_value(endpoint: Endpoint, key: Mapping[str, Any]) -> object:
-    names = {name.lower(): name for name in key}
-    wanted = endpoint.keys[0]
-    if set(names) != {wanted.lower()}:
-        raise ValidationError(f"{endpoint.path} is keyed by {wanted} alone, got {sorted(key)}")
-    return key[names[wanted.lower()]]
-
-
-def _composite_key(endpoint: Endpoint, key: object) -> str:
-    """``A=…,B=…`` for endpoints keyed by several fields; each value formatted by its field's type."""
-    if not isinstance(key, Mapping):
-        raise ValidationError(
-            f"{endpoint.path} has a composite key; pass a mapping of {', '.join(endpoint.keys)}",
-            hint="e.g. {" + ", ".join(f"'{k}': …" for k in endpoint.keys) + "}",
-        )
-    given = {str(name).lower(): value for name, value in key.items()}
-    missing = [name for name in endpoint.keys if name.lower() not in given]
-    extra = sorted(set(given) - {name.lower() for name in endpoint.keys})
-    if missing or extra:
-        problems = [f"missing key field {name}" for name in missing]
-        problems += [f"{name!r} is not one of the key fields" for name in extra]
-        raise ValidationError(f"Bad composite key for {endpoint.path}", problems=problems)
-    parts = []
-    for name in endpoint.keys:
-        edm = endpoint.fields[name].type if name in endpoint.fields else None
-        parts.append(f"{name}={odata.format_key(given[name.lower()], key_kind(edm))}")
-    return ",".join(parts)
-
-
-# -- checking records before a write ----------------------------------------------------------------
-
-
-
-def check_record(endpoint: Endpoint, record: Mapping[str, Any], *, method: str) -> Record:
-    """The body to send, with canonical field names; one ``ValidationError`` listing every problem.
-
-    Refused: unknown fields (with suggestions), read-only fields, insert-only fields on PUT, missing
-    mandatory fields on POST, and values whose Python type cannot be the field's Edm type.
-    """
-    if not isinstance(record, Mapping):
-        raise ValidationError(f"A record for {endpoint.path} must be a mapping of field names to values")
-    if method == "PUT" and not record:
-        raise ValidationError(f"Nothing to update on {endpoint.path}: no fields given")
-    if not endpoint.fields:
-        return dict(record)
-    body: Record = {}
-    problems: list[str] = []
-    for name, value in record.items():
-        try:
-            field = endpoint.field(str(name))
-        except CatalogueError as exc:
-            problems.append(exc.message)
-            continue
-        if field.name in body:
-            problems.append(f"{field.name} is given twice (as {name!r} too)")
-        elif field.read_only:
-            problems.append(f"{field.name} is read-only on {endpoint.path}; leave it out")
-        elif field.insert_only and method == "PUT":
-            problems.append(f"{field.name} can only be set when the record is created, not updated")
-        elif (problem := _value_problem(field.type, value)) is not None:
-            problems.append(f"{field.name}: {problem}")
-        body[field.name] = value
-    if method == "POST":
-        missing = [f.name for f in endpoint.fields.values() if f.mandatory and body.get(f.name) is None]
-        problems += [f"{name} is mandatory" for name in missing]
-    if problems:
-        verb = "create" if method == "POST" else "update"
-        raise ValidationError(f"Cannot {verb} a record on {endpoint.path}", problems=problems)
-    return body
-
-
-def _value_problem(edm: str, value: object) -> str | None:
-    """Why ``value`` cannot be sent as ``edm``, or None. Values are checked, never silently coerced."""
-    if value is None:
-        return None
-    if edm == "Edm.Guid":
-        if isinstance(value, UUID):
-            return None
-        try:
-            UUID(str(value))
-        except ValueError:
-            return f"expected a GUID like 'c0ffee00-0000-4000-8000-000000000000', got {value!r}"
-        return None
-    if edm in INTEGER_TYPES:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f"expected a whole number, got {type(value).__name__} {value!r}"
-    if edm in NUMBER_TYPES:
-        ok = isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-        return None if ok else f"expected a number, got {type(value).__name__} {value!r}"
-    if edm == "Edm.Boolean":
-        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
-    if edm == "Edm.DateTime":
-        return _date_problem(value)
-    if edm == "Edm.String":
-        return None if isinstance(value, str) else f"expected text, got {type(value).__name__} {value!r}"
-    if edm.startswith("Collection"):
-        return None if isinstance(value, list) else f"expected a list of records, got {type(value).__name__}"
-    return None
-
-
-def _date_problem(value: object) -> str | None:
-    if isinstance(value, date):
-        return None
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            return f"expected a date or an ISO date-time like '2026-01-31T09:00:00', got {value!r}"
-        return None
-    return f"expected a date or date-time, got {type(value).__name__} {value!r}"
 
 
 def _check_filter_fields(endpoint: Endpoint, filter: odata.FilterInput) -> None:

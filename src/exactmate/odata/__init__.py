@@ -8,6 +8,7 @@ Two rules shape this package:
 * **Exact's dates are Dutch wall-clock time**, read into aware Europe/Amsterdam datetimes and
   written back in that wall clock (``dates``).
 
+``keys`` is the one encoder of record keys into ``Entity(…)`` (requests and dry runs alike).
 ``envelope`` unwraps ``{"d": …}`` responses and reads Exact's error bodies. Everything public is
 importable from ``exactmate.odata`` itself.
 """
@@ -26,6 +27,7 @@ from exactmate.odata.dates import (
 )
 from exactmate.odata.envelope import ODataPage, error_message, flat_page, strip_metadata, unwrap
 from exactmate.odata.filters import F, Filter
+from exactmate.odata.keys import KeyedEndpoint, key_suffix, key_text, parse_key, record_key
 from exactmate.odata.literals import format_key, literal
 from exactmate.odata.query import FilterInput, Query, build_query
 
@@ -34,6 +36,7 @@ __all__ = [
     "F",
     "Filter",
     "FilterInput",
+    "KeyedEndpoint",
     "ODataPage",
     "Query",
     "RecordConverter",
@@ -45,8 +48,12 @@ __all__ = [
     "format_date_ms",
     "format_datetime",
     "format_key",
+    "key_suffix",
+    "key_text",
     "literal",
     "parse_date",
+    "parse_key",
+    "record_key",
     "shorten",
     "strip_metadata",
     "unwrap",
