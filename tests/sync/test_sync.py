@@ -38,13 +38,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     yield from build_world(tmp_path, records=300)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_database"))
-    return f"sqlite:///{tmp_path / 'exact.db'}"
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).replace(tzinfo=None)

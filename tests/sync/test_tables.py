@@ -4,9 +4,7 @@ row lost (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -40,16 +38,9 @@ def test_names_and_types_come_from_the_catalogue() -> None:
     assert kinds[TIMESTAMP] is BigInteger and kinds[SYNCED_AT] is DateTime
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("pg_database"))
-    return f"sqlite:///{tmp_path / 'layout.db'}"
-
-
-def test_a_field_added_later_becomes_a_column_and_no_row_is_lost(url: str) -> None:
+def test_a_field_added_later_becomes_a_column_and_no_row_is_lost(target: str) -> None:
     accounts = CATALOGUE.endpoint("crm/Accounts")
-    engine = create_engine(url)
+    engine = create_engine(target)
     try:
         first = record_table(MetaData(), accounts, ["ID", "Name"])
         assert ensure(engine, first) == []

@@ -129,13 +129,7 @@ def _confirm(entry_id: int, yes: bool, shown_on: IO[str]) -> Confirm:
                 hint=f"pass --yes to restore without the question: exactmate audit restore {entry_id} --yes",
             )
         write_record(body, Format.table, shown_on, title=f"Restore entry {entry_id}: the record to create")
-        if yes:
-            return True
-        try:
-            question = f"Re-create this record ({request.method} {request.url})?"
-            return typer.confirm(question, default=False, err=True)  # keeps JSON on stdout clean
-        except typer.Abort:
-            return False
+        return yes or session.agree(f"Re-create this record ({request.method} {request.url})?")
 
     return confirm
 

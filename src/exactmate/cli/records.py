@@ -145,10 +145,9 @@ def _tell_the_cost(
     for cost in costs:
         session.echo_err(f"Reading {endpoint} in {cost.describe()}")
     big = [cost for cost in costs if cost.big]
-    if big and not yes and session.someone_can_answer():
-        question = "This read uses more than a tenth of the calls left today. Go on?"
-        if not typer.confirm(question, default=False, err=True):
-            raise typer.Exit(1)
+    asked = big and not yes and session.someone_can_answer()
+    if asked and not session.agree("This read uses more than a tenth of the calls left today. Go on?"):
+        raise typer.Exit(1)
     return sum(cost.records for cost in costs), len(costs)
 
 
@@ -188,13 +187,7 @@ def _confirm_delete(title: str, yes: bool, shown_on: IO[str], *, dry_run: bool) 
     def confirm(record: Mapping[str, Any] | None, request: PlannedRequest) -> bool:
         if record is not None:
             write_record(record, Format.table, shown_on, title=title)
-        if yes:
-            return True
-        try:
-            question = f"Delete this record ({request.method} {request.url})?"
-            return typer.confirm(question, default=False, err=True)  # keeps JSON on stdout clean
-        except typer.Abort:
-            return False
+        return yes or session.agree(f"Delete this record ({request.method} {request.url})?")
 
     return confirm
 

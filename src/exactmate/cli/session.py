@@ -99,6 +99,15 @@ def show_progress(stream: TextIO | None = None, *, data_on_screen: bool = False)
     return not (data_on_screen and _isatty(sys.stdout))
 
 
+def agree(question: str) -> bool:
+    """Ask ``question`` at the terminal, on standard error so that JSON on standard output stays
+    clean; no, an empty answer or Ctrl-C is False."""
+    try:
+        return bool(typer.confirm(question, default=False, err=True))
+    except typer.Abort:
+        return False
+
+
 def someone_can_answer() -> bool:
     """Whether a question can be asked: standard input is a terminal (not a pipe, a file or a job)."""
     return _isatty(sys.stdin)
