@@ -1,0 +1,162 @@
+"""Exact's response envelopes and error bodies (odata/envelope.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from exactmate import odata
+from exactmate.errors import ExactmateError
+from exactmate.odata import (
+    AMSTERDAM,
+    date_converter,
+    error_message,
+    strip_metadata,
+    unwrap,
+)
+
+
+def test_unwrap_collection_with_next_and_count() -> None:
+    page = unwrap({"d": {"results": [{"ID": 1}, {"ID": 2}], "__next": "https://x/next", "__count": "120"}})
+    assert page.records == [{"ID": 1}, {"ID": 2}]
+    assert (page.next_url, page.count) == ("https://x/next", 120)
+    records, next_url, count = page
+    assert records is page.records and next_url == "https://x/next" and count == 120
+
+
+@pytest.mark.parametrize(
+    ("payload", "records"),
+    [
+        ({"d": {"results": []}}, []),
+        ({"d": {"__metadata": {"uri": "u"}, "ID": 1}}, [{"__metadata": {"uri": "u"}, "ID": 1}]),
+        ({"d": [{"ID": 1}]}, [{"ID": 1}]),
+        ({"d": {"": [{"ID": 1}, {"ID": 2}]}}, [{"ID": 1}, {"ID": 2}]),
+        ({"d": {"results": {"ID": 3}}}, [{"ID": 3}]),
+        ({"d": {"UserHasRights": True}}, [{"UserHasRights": True}]),
+        ({"d": None}, []),
+    ],
+)
+def test_unwrap_shapes(payload: object, records: list[dict[str, object]]) -> None:
+    page = unwrap(payload)
+    assert page.records == records and page.next_url is None and page.count is None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        [],
+        {"results": []},
+        {"d": 5},
+        {"d": [1, 2]},
+        {"d": {"results": [1]}},
+        {"d": {"results": [], "__count": "x"}},
+    ],
+)
+def test_unwrap_refuses_other_shapes(payload: object) -> None:
+    with pytest.raises(ExactmateError, match="Unexpected"):
+        unwrap(payload)
+
+
+def test_strip_metadata() -> None:
+    record = {
+        "__metadata": {"uri": "u", "type": "t"},
+        "ID": 1,
+        "BankAccounts": {"__deferred": {"uri": "u2"}},
+        "Lines": {"results": [{"__metadata": {}, "Q": 1, "Item": {"__deferred": {}}}]},
+        "Other": {"Complex": 1},
+    }
+    clean = strip_metadata(record)
+    assert clean == {"ID": 1, "Lines": [{"Q": 1}], "Other": {"Complex": 1}}
+    assert "__metadata" in record  # a copy: the input is untouched
+    plain = {"__metadata": {}, "A": 1}
+    assert odata.envelope.strip_in_place(plain) is plain and plain == {"A": 1}
+
+
+def _page(*records: dict[str, object]) -> tuple[bytes, object, list[dict[str, object]]]:
+    content = json.dumps({"d": {"results": list(records), "__next": "n"}}).encode()
+    payload = json.loads(content)
+    return content, payload, unwrap(payload).records
+
+
+def test_flat_page_is_proved_from_the_bytes_only_when_no_other_object_can_be_there() -> None:
+    meta = {"uri": "u", "type": "t"}
+    assert odata.flat_page(*_page({"__metadata": meta, "A": 1}, {"__metadata": meta, "A": 2}))
+    assert odata.flat_page(*_page())  # an empty page: the envelope's two objects
+    assert not odata.flat_page(*_page({"__metadata": meta, "Nav": {"__deferred": {"uri": "x"}}}))
+    assert not odata.flat_page(*_page({"__metadata": meta, "Lines": {"results": []}}))
+    # A brace inside a string only adds to the count: the page is then scanned, never skipped.
+    assert not odata.flat_page(*_page({"__metadata": meta, "Notes": "{not an object}"}))
+    single = b'{"d": {"__metadata": {"uri": "u"}, "A": 1}}'
+    payload = json.loads(single)
+    assert odata.flat_page(single, payload, unwrap(payload).records)
+    bare = b'{"d": [{"__metadata": {"uri": "u"}, "Nav": {"x": 1}}]}'  # no "results" level
+    payload = json.loads(bare)
+    assert not odata.flat_page(bare, payload, unwrap(payload).records)
+
+
+def test_converter_page_scans_every_record_when_the_proof_does_not_hold() -> None:
+    # One record lacks __metadata and another has an expansion: the brace count matches a flat
+    # page, but the converter sees the missing __metadata and strips every record after all.
+    content, payload, records = _page({"A": 1}, {"__metadata": {"uri": "u"}, "Lines": {"results": []}})
+    flat = odata.flat_page(content, payload, records)
+    assert flat
+    converted = date_converter({"A": "Edm.Int32"}, strip=True).page(records, flat=flat)
+    assert converted == [{"A": 1}, {"Lines": []}]
+    stubs = [{"__metadata": {}, "Nav": {"__deferred": {}}, "When": "/Date(0)/"}]
+    assert date_converter({"When": "Edm.DateTime"}, strip=True).page(stubs) == [
+        {"When": datetime(1970, 1, 1, tzinfo=AMSTERDAM)}
+    ]
+
+
+XML_ERROR = (
+    '<?xml version="1.0" encoding="utf-8" standalone="yes"?>'
+    '<error xmlns="http://schemas.microsoft.com/ado/2007/08/dataservices/metadata">'
+    '<code></code><message xml:lang="en-US">'
+    "Verplicht: Factuur voor\r\nVerplicht: Besteld door"
+    "</message></error>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (
+            b'{"error":{"code":"","message":{"lang":"","value":"Error in query syntax."}}}',
+            "application/json",
+            "Error in query syntax.",
+        ),
+        ('{"error":{"code":"","message":{"lang":"","value":"A\\r\\nB"}}}', None, "A\nB"),
+        ({"error": {"message": {"value": "Already parsed"}}}, None, "Already parsed"),
+        ({"error": {"message": "Plain message"}}, None, "Plain message"),
+        (XML_ERROR.encode(), "application/xml", "Verplicht: Factuur voor\nVerplicht: Besteld door"),
+        (
+            b'{"error":"unauthorized_client","error_description":"Old refresh token used."}',
+            "application/json",
+            "Old refresh token used. (unauthorized_client)",
+        ),
+        (b'{"error":"invalid_request"}', "application/json", "invalid_request"),
+        (b'{"Message":"No HTTP resource was found"}', "application/json", "No HTTP resource was found"),
+        (b"Too many requests", "text/plain; charset=utf-8", "Too many requests"),
+        (b"Too many requests", None, None),
+        (b"<html><body>Oops</body></html>", "text/html", None),
+        (b"", "application/json", None),
+        (b"{not json", "application/json", None),
+        (b"[1, 2]", "application/json", None),
+        ('{"error":{"message":{"value":"   "}}}', None, None),
+        (42, None, None),
+        (b"<error><message>bad <</message></error>", None, None),
+    ],
+)
+def test_error_message(body: object, content_type: str | None, expected: str | None) -> None:
+    assert error_message(body, content_type) == expected
+
+
+def test_error_message_refuses_entities_and_caps_length() -> None:
+    bomb = '<?xml version="1.0"?><!DOCTYPE e [<!ENTITY a "aaaa">]><error><message>&a;</message></error>'
+    assert error_message(bomb, "application/xml") is None
+    long = json.dumps({"error": {"message": {"value": "x" * 10_000}}})
+    text = error_message(long)
+    assert text is not None and len(text) == 2000 and text.endswith("...")
