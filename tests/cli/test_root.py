@@ -15,3 +15,32 @@ def test_version_and_short_help() -> None:
     for args in (["-h"], ["time", "create", "-h"], ["vault", "-h"]):
         shown = runner.invoke(app, args)
         assert shown.exit_code == 0 and "Usage: exactmate" in shown.stdout, args
+
+
+def test_the_root_help_names_every_command_with_its_own_first_line() -> None:
+    from exactmate.cli.commands import COMMANDS, load
+
+    for name, lazy in COMMANDS.items():
+        command = load(name)
+        own = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
+        assert own == lazy.short_help, name  # cli/commands.py says what the command says of itself
+        assert CliRunner().invoke(app, [name, "--help"]).exit_code == 0, name
+
+
+def test_exactmate_help_imports_none_of_the_heavy_packages() -> None:
+    """The start-up budget: `exactmate --help` is typer, Rich and the command list, nothing else."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from exactmate.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0 and 'journal' in result.stdout, result.stdout\n"
+        "heavy = ('sqlalchemy', 'httpx', 'fastapi', 'uvicorn', 'cryptography', 'exactmate.emulator',\n"
+        "         'exactmate.client', 'exactmate.actions', 'exactmate.store')\n"
+        "print(','.join(name for name in heavy if name in sys.modules))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == ""

@@ -1,7 +1,7 @@
 """The ``exactmate`` command: arguments in, exit codes and output out.
 
-Command groups live in their own modules and are registered here; the one boundary that turns an
-``ExactmateError`` into a message and an exit code is ``main``.
+Command groups live in their own modules, listed in ``cli/commands.py`` and imported only when used;
+the one boundary that turns an ``ExactmateError`` into a message and an exit code is ``main``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import sys
 import typer
 
 from exactmate import __version__
+from exactmate.cli.commands import LazyGroup
 from exactmate.cli.context import CliContext
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.errors import ExactmateError
 
 app = typer.Typer(
     name="exactmate",
+    cls=LazyGroup,  # each command's module is imported when the command is used (see cli/commands.py)
     help="Connect workflow automation to Exact Online.",
     no_args_is_help=True,
     add_completion=False,
@@ -49,30 +51,6 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _register() -> None:
-    from exactmate.cli import emulator
-
-    app.add_typer(emulator.app, name="emulator")
-    from exactmate.cli import ui
-    app.command(name="ui")(ui.ui)
-    from exactmate.cli import demo, records, time
-
-    app.add_typer(time.app, name="time")
-    app.add_typer(records.app)
-    app.add_typer(demo.app)
-    from exactmate.cli import vault
-
-    app.add_typer(vault.app, name="vault")
-    from exactmate.cli import audit, journal
-
-    app.add_typer(audit.app, name="audit")
-    app.add_typer(journal.app, name="journal")
-    from exactmate.cli import sync
-
-    app.command(name="sync")(sync.sync)
-
-
-_register()
 
 
 def _show_warnings() -> None:
