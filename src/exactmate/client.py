@@ -25,7 +25,7 @@ import httpx
 
 from exactmate import odata
 from exactmate.auth import OAuthApp, TokenManager
-from exactmate.catalogue import Catalogue, Endpoint
+from exactmate.catalogue import MAX_DIVISION, Catalogue, Endpoint
 from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings
 from exactmate.errors import ExactmateError, ReauthorizationRequired, ValidationError, VaultError
@@ -351,9 +351,6 @@ class ExactClient:
         return out
 
 
-MAX_DIVISION = 2**31 - 1
-"""Division codes are Edm.Int32 at Exact (``system/Divisions``' Code): a larger number is no division,
-and sending it would cost a failed call (and overflow the store's integer columns)."""
 
 
 def _check_division(division: object) -> int:

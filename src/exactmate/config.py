@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import platformdirs
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from exactmate import __version__
 from exactmate.errors import ConfigError
@@ -62,6 +60,9 @@ def decode_master_key(value: str | bytes, *, source: str = "EXACTMATE_MASTER_KEY
 
 def describe_db_url(url: str) -> str:
     """The URL with any password masked, safe for messages and logs."""
+    from sqlalchemy.engine import make_url  # here: importing the settings costs no SQLAlchemy
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -69,6 +70,9 @@ def describe_db_url(url: str) -> str:
 
 
 def _check_db_url(url: str, source: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         make_url(url)
     except ArgumentError:

@@ -9,21 +9,62 @@ data. Test Connect lives beside the actions, in ``exactmate.connect``, and is of
 
 from __future__ import annotations
 
-from exactmate.actions.connection import Connection, open_connection, pick_credential
-from exactmate.actions.custom import custom_call
-from exactmate.actions.delete import DeleteResult, delete_record
-from exactmate.actions.divisions import DivisionChoice, parse_division
-from exactmate.actions.dryrun import PlannedRequest
-from exactmate.actions.journal import CreateOutcome
-from exactmate.actions.listget import Listing, list_or_get
-from exactmate.actions.picker import describe_endpoints, describe_fields
-from exactmate.actions.sources import EntrySource, read_entries
-from exactmate.actions.timecreate import CreateResult, create_time_transactions
-from exactmate.actions.timeupdate import UpdateResult, update_time_transaction
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# Test Connect belongs to the vault's connect layer; it is offered here beside the four actions so a
-# script finds every operation of the product in one place.
-from exactmate.connect import TestResult, test_connection
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a name's module on first use
+    from exactmate.actions.connection import Connection, open_connection, pick_credential
+    from exactmate.actions.custom import custom_call
+    from exactmate.actions.delete import DeleteResult, delete_record
+    from exactmate.actions.divisions import DivisionChoice, parse_division
+    from exactmate.actions.dryrun import PlannedRequest
+    from exactmate.actions.journal import CreateOutcome
+    from exactmate.actions.listget import Listing, list_or_get
+    from exactmate.actions.picker import describe_endpoints, describe_fields
+    from exactmate.actions.sources import EntrySource, read_entries
+    from exactmate.actions.timecreate import CreateResult, create_time_transactions
+    from exactmate.actions.timeupdate import UpdateResult, update_time_transaction
+    from exactmate.connect import TestResult, test_connection
+
+# Where each name lives: importing ``exactmate.actions`` (or one of its light modules, such as
+# ``plain`` or ``picker``) does not pull in the client, the store and SQLAlchemy until an action that
+# needs them is used, which keeps the command line's start-up short.
+_HOMES = {
+    "Connection": "exactmate.actions.connection",
+    "open_connection": "exactmate.actions.connection",
+    "pick_credential": "exactmate.actions.connection",
+    "custom_call": "exactmate.actions.custom",
+    "DeleteResult": "exactmate.actions.delete",
+    "delete_record": "exactmate.actions.delete",
+    "DivisionChoice": "exactmate.actions.divisions",
+    "parse_division": "exactmate.actions.divisions",
+    "PlannedRequest": "exactmate.actions.dryrun",
+    "CreateOutcome": "exactmate.actions.journal",
+    "Listing": "exactmate.actions.listget",
+    "list_or_get": "exactmate.actions.listget",
+    "describe_endpoints": "exactmate.actions.picker",
+    "describe_fields": "exactmate.actions.picker",
+    "EntrySource": "exactmate.actions.sources",
+    "read_entries": "exactmate.actions.sources",
+    "CreateResult": "exactmate.actions.timecreate",
+    "create_time_transactions": "exactmate.actions.timecreate",
+    "UpdateResult": "exactmate.actions.timeupdate",
+    "update_time_transaction": "exactmate.actions.timeupdate",
+    # Test Connect belongs to the vault's connect layer; it is offered here beside the four actions so
+    # a script finds every operation of the product in one place.
+    "TestResult": "exactmate.connect",
+    "test_connection": "exactmate.connect",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'exactmate.actions' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Connection",

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from exactmate.catalogue import Endpoint
-from exactmate.client import MAX_DIVISION, ExactClient
+from exactmate.catalogue import MAX_DIVISION, Endpoint
 from exactmate.errors import ExactmateError, NotFoundError, ValidationError
+
+if TYPE_CHECKING:  # the client is only called here: parsing a --division needs none of it
+    from exactmate.client import ExactClient
 
 DivisionInput = int | str | None
 

@@ -21,7 +21,16 @@ from dataclasses import replace
 from importlib import resources
 from typing import Any, cast
 
-from exactmate.catalogue.model import HTTP_METHODS, EdmType, Endpoint, Field, KeyType, Kind, Twins
+from exactmate.catalogue.model import (
+    HTTP_METHODS,
+    MAX_DIVISION,
+    EdmType,
+    Endpoint,
+    Field,
+    KeyType,
+    Kind,
+    Twins,
+)
 from exactmate.catalogue.twins import NO_BASE, ROW_TWINS, TWINS, RowTwin
 from exactmate.errors import CatalogueError
 
@@ -212,6 +221,7 @@ def _load_packaged() -> Catalogue:
 
 __all__ = [
     "HTTP_METHODS",
+    "MAX_DIVISION",
     "NO_BASE",
     "REMOVED_STATUSES",
     "ROW_TWINS",

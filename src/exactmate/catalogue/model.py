@@ -19,6 +19,10 @@ KeyType = Literal["guid", "int", "string"]
 
 HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "DELETE")
 
+MAX_DIVISION = 2**31 - 1
+"""Division codes are Edm.Int32 at Exact (``system/Divisions``' Code): a larger number is no division,
+and sending it would cost a failed call (and overflow the store's integer columns)."""
+
 
 @dataclass(frozen=True)
 class Field:

@@ -24,8 +24,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from exactmate.governor import WAIT_SECONDS
-
 _GOVERNOR_LOG = "exactmate.governor"
 
 
@@ -48,11 +46,14 @@ class Bar:
 
 class _WaitNotes(logging.Handler):
     def __init__(self, bar: Bar) -> None:
+        from exactmate.governor import WAIT_SECONDS  # here: drawing a bar needs no store
+
         super().__init__(logging.INFO)
         self._bar = bar
+        self._attribute = WAIT_SECONDS
 
     def emit(self, record: logging.LogRecord) -> None:
-        seconds = getattr(record, WAIT_SECONDS, None)
+        seconds = getattr(record, self._attribute, None)
         if isinstance(seconds, int | float):
             self._bar.note(f"waiting for the rate limit, {max(1, round(seconds))} s")
 

@@ -7,31 +7,20 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from exactmate.actions import (
-    Listing,
-    PlannedRequest,
-    custom_call,
-    delete_record,
-    describe_endpoints,
-    describe_fields,
-    list_or_get,
-)
-from exactmate.actions.connection import Connection
-from exactmate.actions.delete import Confirm, DeleteResult
-from exactmate.actions.divisions import DivisionChoice, division_numbers
-from exactmate.actions.listget import check_query
-from exactmate.actions.picker import field_suggestions
-from exactmate.actions.readcost import estimate_read
 from exactmate.cli import session
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.cli.output import Format, check_output, destination, to_json, write_record, write_records
 from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
+
+if TYPE_CHECKING:  # each command imports what it runs: its --help needs neither the client nor the store
+    from exactmate.actions import Connection, DivisionChoice
+    from exactmate.actions.delete import Confirm, DeleteResult
 
 app = typer.Typer()
 
@@ -73,6 +62,8 @@ def get(
 
     With --all, what the read will cost is told first (records, calls, time, share of today's
     calls), and asked about on a terminal when it is more than a tenth of what is left today."""
+    from exactmate.actions import Listing, list_or_get
+    
     check_output(output, overwrite=overwrite)
     choice = session.division(division)
     session.endpoint(ctx, endpoint, "GET", key)
@@ -133,6 +124,10 @@ def _tell_the_cost(
     """Print what reading every record will cost (one ``$count`` call a division); on a terminal, ask
     when it is more than a tenth of the calls left today. The number of records (for the bar) and
     of the counting calls."""
+    from exactmate.actions.divisions import division_numbers
+    from exactmate.actions.listget import check_query
+    from exactmate.actions.readcost import estimate_read
+    
     target = conn.client.catalogue.endpoint(endpoint)
     query = check_query(target, select=select, filter=filter, top=top, order_by=order_by, everything=True)
     numbers = division_numbers(conn.client, choice)
@@ -165,6 +160,8 @@ def delete(
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """Delete one record by its key: shown first, confirmed (unless --yes), kept in the audit log."""
+    from exactmate.actions import delete_record
+    
     console = Console(highlight=False, soft_wrap=True)
     session.endpoint(ctx, endpoint, "DELETE", key)
     shown_on = console.file if fmt is Format.table else sys.stderr  # keep JSON output clean
@@ -178,6 +175,8 @@ def delete(
 
 def _confirm_delete(title: str, yes: bool, shown_on: IO[str], *, dry_run: bool) -> Confirm:
     """Show the record, then ask (unless ``--yes``); with nobody at the terminal, refuse to ask."""
+    from exactmate.actions.dryrun import PlannedRequest
+    
     if not yes and not dry_run and not session.someone_can_answer():
         raise ValidationError(
             "A delete must be confirmed, and nobody at a terminal can answer; nothing was deleted",
@@ -220,6 +219,8 @@ def endpoints(
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """The service and endpoint picker: service, endpoint, methods, key, page size, status."""
+    from exactmate.actions import describe_endpoints
+    
     catalogue = session.catalogue(ctx)
     rows = describe_endpoints(search, method=method, include_removed=include_removed, catalogue=catalogue)
     columns = ["path", "methods", "key", "key_type", "page_size", "status"]
@@ -235,6 +236,9 @@ def fields(
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """The Data Manager's field list: name, type, mandatory, read-only."""
+    from exactmate.actions import describe_fields
+    from exactmate.actions.picker import field_suggestions
+    
     catalogue = session.catalogue(ctx)
     rows = describe_fields(endpoint, search, writable=writable, catalogue=catalogue)
     if not rows and search:
@@ -270,6 +274,8 @@ def call(
 
     A DELETE addresses one record and is shown and confirmed first, like ``exactmate delete``; a
     DELETE and a PUT to one record are kept in the audit log."""
+    from exactmate.actions import DeleteResult, PlannedRequest, custom_call
+    
     check_output(output, overwrite=overwrite)
     body = _data(data)
     options = {"$select": select, "$filter": filter, "$top": None if top is None else str(top)}

@@ -10,17 +10,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from exactmate.actions import Connection, open_connection
 from exactmate.actions.divisions import DivisionChoice, parse_division
 from exactmate.actions.keys import key_text
 from exactmate.catalogue import Catalogue
 from exactmate.cli.context import context_of
 from exactmate.cli.output import Format
-from exactmate.store import Store
+
+if TYPE_CHECKING:  # imported where used: a command's --help needs neither the client nor the store
+    from exactmate.actions import Connection
+    from exactmate.store import Store
 
 CredentialOption = Annotated[
     str | None,
@@ -58,12 +60,16 @@ SetOption = Annotated[
 
 def connect(ctx: typer.Context, credential: str | None) -> Connection:
     """The connection for ``--credential`` (or the vault's only or default credential)."""
+    from exactmate.actions import open_connection
+
     return open_connection(credential, settings=context_of(ctx).settings)
 
 
 @contextmanager
 def store(ctx: typer.Context) -> Iterator[Store]:
     """The local database alone (the audit log, the create journal): no credential, no call."""
+    from exactmate.store import Store
+
     opened = Store.from_settings(context_of(ctx).settings)
     try:
         yield opened
