@@ -94,6 +94,26 @@ def test_the_page_offers_credentials_divisions_and_the_four_actions(ui, world: L
     assert rest_calls(world) == calls  # cached: no second call
 
 
+def test_reference_fields_are_searched_by_code_and_name_and_a_code_books(ui, world: Live) -> None:
+    calls = rest_calls(world)
+    cross_site = ui.get("/api/references", params={"field": "Item", "q": "cons", "credential": "Demo NL"})
+    assert cross_site.status_code == 403 and rest_calls(world) == calls  # costs a call: CSRF-guarded
+    token = {"X-CSRF-Token": csrf(ui, "/actions")}
+    params = {"field": "Item", "q": "cons", "credential": "Demo NL", "division": str(D1)}
+    found = ui.get("/api/references", params=params, headers=token).json()
+    assert found["division"] == D1
+    assert [(r["code"], r["name"]) for r in found["records"]] == [("CONSULT", "Consultancy")]
+    assert found["records"][0]["ID"] == first_id(ui, "logistics/Items", "Code eq 'CONSULT'")
+    bad = ui.get("/api/references", params={**params, "field": "Notes"}, headers=token)
+    assert bad.status_code == 400 and "not looked up" in bad.json()["error"]
+    everywhere = ui.get("/api/references", params={**params, "division": "all"}, headers=token)
+    assert everywhere.status_code == 400 and "one division" in everywhere.json()["error"]
+    info = ui.get("/api/endpoint", params={"path": "project/TimeTransactions", "action": "create"}).json()
+    inputs = {f["name"]: f["input"] for f in info["fields"]}
+    assert inputs["Project"] == {"kind": "guid", "lookup": True}
+    assert inputs["Subscription"] == {"kind": "guid"}  # not looked up: a GUID
+
+
 def test_create_dry_run_then_run_then_the_same_form_again_books_once(ui, world: Live) -> None:
     item = first_id(ui, "logistics/Items", "IsTime eq 1")
     project = first_id(ui, "project/Projects")

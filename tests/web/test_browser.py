@@ -151,6 +151,8 @@ def test_create_a_credential_with_test_connect_and_connect_and_create(
         page.click("#test-connect")
     sign_in(opened.value, shots)
     expect(page.locator("[data-test-status=ok]")).to_contain_text("Test Connect succeeded")
+    if not opened.value.is_closed():
+        opened.value.wait_for_event("close", timeout=5_000)  # after Allow, the sign-in window closes
     expect(page.locator("#test-result")).to_contain_text("Dana Demo")
     expect(save).to_be_enabled()
     shots.take(page, "04-test-connect-ok")
@@ -248,6 +250,28 @@ def test_run_each_of_the_four_actions(
     expect(result(page)).to_contain_text("Exact Online answered HTTP 404")
 
 
+def test_reference_fields_are_picked_by_code_or_name(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client
+) -> None:
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "Code eq 'CONSULT'")
+    project = lookup(http, "project/Projects", "Code eq 'PRJ001'")
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#f-Item", "cons")  # typing searches Exact by code and name
+    option = page.locator("#options-Item option")
+    expect(option).to_have_count(1)
+    assert option.get_attribute("value") == item
+    assert option.get_attribute("label") == "CONSULT · Consultancy"
+    page.fill("#f-Item", item)  # what choosing the option does
+    page.fill("#f-Project", "code:PRJ001")  # a code typed as it is books too
+    page.fill("#f-Quantity", "2")
+    page.click("#dry-run")
+    expect(result(page)).to_contain_text("Dry run: nothing was sent")
+    expect(page.locator("#planned-request")).to_contain_text(f'"Project": "{project}"')
+    expect(page.locator("#planned-request")).to_contain_text(f'"Item": "{item}"')
+
+
 def test_bad_input_at_every_field(
     page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots
 ) -> None:
@@ -283,7 +307,7 @@ def test_bad_input_at_every_field(
 
     choose_action(page, "Create Project Time Transactions")
     page.fill("#f-Item", "xyz")
-    expect(page.locator("#f-Item-error")).to_contain_text("takes a GUID")
+    expect(page.locator("#f-Item-error")).to_contain_text("No Item has a code or name containing")
     page.fill("#f-Notes", "no quantity")
     calls = sum(
         sum(v.values()) for k, v in emulator.stats()["by_endpoint"].items() if "TimeTransactions" in k

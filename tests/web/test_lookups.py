@@ -36,7 +36,7 @@ def test_one_endpoint_for_the_data_manager(ui) -> None:
         "HourStatus",
     ]
     fields = {f["name"]: f for f in info["fields"]}
-    assert fields["Item"]["mandatory"] and fields["Item"]["input"] == {"kind": "guid"}
+    assert fields["Item"]["mandatory"] and fields["Item"]["input"] == {"kind": "guid", "lookup": True}
     assert fields["Created"]["read_only"] and not fields["Created"]["pickable"]
     assert fields["Quantity"]["input"] == {"kind": "number"}
     assert fields["Date"]["input"] == {"kind": "date"}

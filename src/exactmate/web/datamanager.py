@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from exactmate.actions.fields import writable_fields
 from exactmate.actions.picker import IDENTIFYING_FIELDS, field_row
+from exactmate.actions.references import REFERENCES
 from exactmate.actions.timerules import HOUR_STATUS_LABELS, TIME_TRANSACTIONS, WRITABLE_HOUR_STATUSES
 from exactmate.catalogue import Endpoint, Field
 from exactmate.odata.edm import INT_RANGES, NUMBER_TYPES
@@ -35,6 +36,8 @@ def input_for(endpoint: Endpoint, field: Field) -> dict[str, Any]:
         choices = [[str(v), f"{v} {HOUR_STATUS_LABELS[v]}"] for v in WRITABLE_HOUR_STATUSES]
         return {"kind": "choice", "choices": choices}
     kind = field.type
+    if kind == "Edm.Guid" and endpoint.path == TIME_TRANSACTIONS and field.name in REFERENCES:
+        return {"kind": "guid", "lookup": True}  # searchable by code and name (/api/references)
     if kind == "Edm.Guid":
         return {"kind": "guid"}
     if kind in INT_RANGES:

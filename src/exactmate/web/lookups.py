@@ -16,8 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from exactmate.actions.connection import open_connection
+from exactmate.actions.divisions import parse_division
 from exactmate.actions.keys import key_text
 from exactmate.actions.picker import endpoint_row
+from exactmate.actions.references import search_references
 from exactmate.errors import ConfigError, ExactmateError, ValidationError, VaultError
 from exactmate.web.context import ui
 from exactmate.web.datamanager import describe, method_for, parse_action
@@ -131,3 +133,26 @@ def divisions(request: Request, credential: str = "", refresh: bool = False) -> 
     }
     cache.put(label, now, answer)
     return JSONResponse(answer)
+
+
+@router.get("/references")
+def references(
+    request: Request, field: str, q: str = "", credential: str = "", division: str = "current"
+) -> JSONResponse:
+    """Records a reference field (Project, Item, Employee, Account, Activity) may point at whose code
+    or name contains ``q``: what the Data Manager's picker shows while the user types. One call."""
+    context = ui(request)
+    try:
+        choice = parse_division(division)
+        if choice.mode == "all":
+            raise ValidationError("A record is picked in one division", hint="choose a division first")
+        name = credential.strip() or None
+        with open_connection(
+            name, settings=context.settings, clock=context.clock, transport=context.transport
+        ) as connection:
+            number = choice.number if choice.number is not None else connection.client.current_division()
+            found = search_references(connection, field, q, number)
+    except ExactmateError as exc:
+        local = isinstance(exc, ValidationError | VaultError | ConfigError)
+        return _error(str(exc), 400 if local else 502)
+    return JSONResponse({"division": number, "records": found})

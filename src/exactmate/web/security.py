@@ -50,7 +50,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Reachable without the access token: the sign-in page itself and the static files it needs.
 PUBLIC_PREFIXES = ("/login", "/static/")
 # GETs that call Exact (and so spend its limits): a page on another site must not be able to cause them.
-COSTLY_GETS = ("/api/divisions",)
+COSTLY_GETS = ("/api/divisions", "/api/references")
 LOGIN_ATTEMPTS = 5  # wrong tokens within LOGIN_WINDOW seconds, then sign-in waits
 LOGIN_WINDOW = 60.0
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

@@ -219,7 +219,13 @@
     if (spec.kind === "date") attrs.type = "date";
     if (spec.kind === "datetime") Object.assign(attrs, { type: "datetime-local", step: "1" });
     if (spec.kind === "guid") attrs.placeholder = "00000000-0000-0000-0000-000000000000";
+    if (spec.lookup) {
+      attrs.placeholder = "type a code or a name to search, or paste a GUID";
+      attrs.list = "options-" + f.name;
+      attrs.autocomplete = "off";
+    }
     const input = el("input", attrs);
+    if (spec.lookup) return lookupInput(f, input);
     if (spec.kind === "guid") {
       input.addEventListener("input", () => fieldError(input,
         input.value.trim() === "" || GUID.test(input.value) ? "" : f.name + " takes a GUID (8-4-4-4-12 hex digits)."));
@@ -233,6 +239,31 @@
     return input;
   }
 
+  /** A reference field (Project, Item, Employee, Account, Activity): typing searches Exact by code
+   *  and name (one call per pause in typing), the list shows both, and choosing one fills its GUID. */
+  function lookupInput(f, input) {
+    const options = el("datalist", { id: "options-" + f.name });
+    let asked = 0;
+    const search = debounce(async () => {
+      const text = input.value.trim();
+      if (text === "" || GUID.test(text)) { fieldError(input, ""); return; }
+      const mine = ++asked;
+      const answer = await getJSON("/api/references?field=" + encodeURIComponent(f.name) +
+        "&q=" + encodeURIComponent(text) + "&credential=" + encodeURIComponent(credential.value) +
+        "&division=" + encodeURIComponent(division.value || "current"));
+      if (mine !== asked) return; // a later search answers instead
+      if (!answer.ok) { fieldError(input, answer.data.error || "The search failed."); return; }
+      options.replaceChildren(...answer.data.records.map((r) =>
+        el("option", { value: r.ID, label: [r.code, r.name].filter((x) => x).join(" · ") })));
+      fieldError(input, answer.data.records.length ? "" :
+        "No " + f.name + " has a code or name containing " + JSON.stringify(text) + " in division " + answer.data.division + ".");
+    }, 300);
+    input.addEventListener("input", search);
+    const box = el("span", { class: "lookup" }, input, options);
+    box.dataset.lookupFor = f.name;
+    return box;
+  }
+
   function addField(name) {
     const f = fieldInfo(name);
     if (!f || !f.pickable || chosen.querySelector('[data-field="' + CSS.escape(name) + '"]')) return;
@@ -240,9 +271,10 @@
     const label = el("div", { class: "name" }, f.name, el("small", {}, f.type + " ", ...badges(f)));
     let body;
     if (mode === "send") {
-      const input = inputFor(f);
+      const control = inputFor(f); // an input, a select, or a lookup box holding its input
+      const input = control.matches("input, select") ? control : control.querySelector("input");
       label.replaceChildren(el("label", { for: input.id }, f.name), el("small", {}, f.type + " ", ...badges(f)));
-      body = el("div", {}, input, el("div", { class: "field-error", id: input.id + "-error" }));
+      body = el("div", {}, control, el("div", { class: "field-error", id: input.id + "-error" }));
     } else {
       body = el("div", { class: "hint" }, "returned", el("input", { type: "hidden", name: "select", value: f.name }));
     }

@@ -89,6 +89,7 @@
       const link = result.querySelector("[data-sign-in]");
       if (link && popup) link.hidden = true;
       data = await poll(data.test_id, run);
+      if (popup && !popup.closed) popup.close(); // the sign-in is over: its window is no longer needed
       if (data === null) return;
       if (data.html) result.innerHTML = data.html;
     }
