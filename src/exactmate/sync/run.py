@@ -177,7 +177,8 @@ def sync_endpoints(
 ) -> SyncReport:
     """Bring the tables of ``endpoints`` in ``target`` (a SQLAlchemy URL) up to date with Exact, in
     ``division`` (a number, ``current`` or ``all``). ``full`` starts the endpoints over (their rows
-    of the division are replaced). ``progress`` is called with a report after each page."""
+    of the division are replaced). ``progress`` is called with a report after each page, and once
+    more after the deletions."""
     chosen = feed_endpoints(conn, endpoints)
     engine = open_target(target)
     try:
@@ -210,6 +211,9 @@ def sync_endpoints(
                     done.append(report)
             if done:
                 _Deletions(run, number, tables, keep_deleted).run(done)
+                if progress is not None:
+                    for report in done:  # the deletions and the sync/Deleted read, on each line
+                        progress(report)
         return SyncReport(describe_db_url(target), tuple(reports), lost)
     finally:
         engine.dispose()
