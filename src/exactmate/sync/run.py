@@ -224,6 +224,10 @@ def cursor_owner(conn: Connection) -> str:
     return hashlib.sha256(conn.credential.strip().lower().encode()).hexdigest()[:16]
 
 
+DRIVER_EXTRAS = {"duckdb": "duckdb"}
+"""Targets whose driver exactmate does not install by default, and the extra that brings it."""
+
+
 def open_target(target: str) -> Engine:
     try:
         url = make_url(target)
@@ -237,10 +241,11 @@ def open_target(target: str) -> Engine:
     try:
         engine = create_engine(url)
     except Exception as exc:  # a missing driver, an unknown dialect
-        raise StoreError(
-            f"cannot use the database at {describe_db_url(target)}: {exc}",
-            hint="install the database's SQLAlchemy driver, or pick another --to",
-        ) from None
+        extra = DRIVER_EXTRAS.get(url.get_backend_name())
+        hint = f"pip install 'exactmate[{extra}]'" if extra else "install the database's SQLAlchemy driver"
+        where = describe_db_url(target)
+        message = f"cannot use the database at {where}: {exc}"
+        raise StoreError(message, hint=f"{hint}, or pick another --to") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_for_loading)
     return engine
@@ -440,8 +445,8 @@ class _Feed:
 
 
 def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert or replace ``rows`` (all with the same columns) by ``keys`` (SQLite's and PostgreSQL's
-    ON CONFLICT; elsewhere a delete and an insert in the same transaction)."""
+    """Insert or replace ``rows`` (all with the same columns) by ``keys`` (SQLite's, PostgreSQL's and
+    DuckDB's ON CONFLICT; elsewhere a delete and an insert in the same transaction)."""
     names = list(rows[0])
     filled = rows
     dialect = db.dialect.name
