@@ -37,6 +37,7 @@ from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store
 from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.rotation import bind_unbound, stored_key_ids
+from exactmate.vault.tokens import CredentialTokens
 
 T = TypeVar("T")
 
@@ -145,9 +146,8 @@ class ExactClient:
             client_secret=secret,
             redirect_uri=row.redirect_uri,
         )
-        tokens = TokenManager(
-            store=store, box=box, credential_id=row.id, app=app, http=http_client, clock=clock
-        )
+        held = CredentialTokens(store, box, row.id)
+        tokens = TokenManager(tokens=held, app=app, http=http_client, clock=clock)
         client = cls(
             server_url=row.server_url,
             client_id=row.client_id,

@@ -11,7 +11,7 @@ saved = connect_and_create("acme", server_url="nl", client_id="…", client_secr
 
 - ``consent``: how the user's consent arrives (browser + local listener, or a pasted address)
 - ``listener``: the one-shot local callback server
-- ``tokens``: the first token exchange, refusals kept structured
+- ``tokens``: ``MemoryTokens``, the token source of values not stored yet
 - ``diagnosis``: naming the cause of a failure
 - ``check``: the calls behind a successful test
 - ``result``: ``TestResult``, ``SaveResult``, ``Cause``
@@ -27,7 +27,6 @@ from exactmate.connect.flows import SKIPPED_NOTE, Connector
 from exactmate.connect.listener import CallbackListener, can_listen
 from exactmate.connect.result import Cause, SaveResult, TestResult, describe_age
 from exactmate.connect.shortcuts import connect_and_create, test_connection
-from exactmate.connect.tokens import TokenEndpointRefused, exchange_code, exchange_refresh_token
 
 __all__ = [
     "SKIPPED_NOTE",
@@ -40,13 +39,10 @@ __all__ = [
     "SaveResult",
     "TerminalConsent",
     "TestResult",
-    "TokenEndpointRefused",
     "can_listen",
     "connect_and_create",
     "describe_age",
     "diagnose",
-    "exchange_code",
-    "exchange_refresh_token",
     "probe_authorization",
     "test_connection",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from exactmate.auth import OAuthApp, TokenManager, TokenSet, refresh_lock_name
+from exactmate.auth import OAuthApp, TokenManager, TokenSet, exchange_code, exchange_refresh_token
 from exactmate.catalogue import Catalogue
 from exactmate.client import ExactClient
 from exactmate.clock import Clock, SystemClock
@@ -22,7 +22,7 @@ from exactmate.connect.check import DIVISIONS_ENDPOINT, HeaderWatch, Probe, insp
 from exactmate.connect.consent import Consent, TerminalConsent
 from exactmate.connect.diagnosis import Diagnosis, diagnose, probe_authorization
 from exactmate.connect.result import Cause, SaveResult, TestResult
-from exactmate.connect.tokens import MemoryTokens, exchange_code, exchange_refresh_token
+from exactmate.connect.tokens import MemoryTokens
 from exactmate.errors import (
     ConfigError,
     ExactmateError,
@@ -290,12 +290,7 @@ class Connector:
         source: TokenSource
         if target.stored:
             source = TokenManager(
-                store=self.vault.store,
-                box=self.vault.box,
-                credential_id=target.credential_id,
-                app=target.app,
-                http=http,
-                clock=self.clock,
+                tokens=self.vault.tokens_of(target.credential_id), app=target.app, http=http, clock=self.clock
             )
         else:
             assert tokens is not None
@@ -344,7 +339,7 @@ class Connector:
     @contextmanager
     def _refresh_lock(self, credential_id: str) -> Iterator[None]:
         """The lock ``exactmate.auth.TokenManager`` refreshes under."""
-        with self.vault.store.lock(refresh_lock_name(credential_id)):
+        with self.vault.tokens_of(credential_id).lock():
             yield
 
     def _catalogue_(self) -> Catalogue:

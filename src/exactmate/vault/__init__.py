@@ -14,12 +14,13 @@ with Vault.open() as vault:
   Client Secret, redirect URI), checked and normalised
 - ``credential``: the ``Credential`` record (no secret in it)
 - ``storage``: ``Vault`` (add, get, list, edit, default, remove, status, tests, tokens, keys)
+- ``tokens``: ``CredentialTokens``, a credential's token pair (the only writer of the tokens table)
 - ``rotation``: re-encryption under a new key, one credential per transaction
 """
 
 from __future__ import annotations
 
-from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest, TokenValues
+from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest
 from exactmate.vault.fields import (
     AUTH_TYPES,
     DEFAULT_AUTH_TYPE,
@@ -38,6 +39,7 @@ from exactmate.vault.fields import (
 )
 from exactmate.vault.rotation import RotationReport
 from exactmate.vault.storage import Vault
+from exactmate.vault.tokens import CredentialTokens, TokenValues, refresh_lock_name
 
 __all__ = [
     "AUTH_TYPES",
@@ -46,6 +48,7 @@ __all__ = [
     "EXACT_HOSTS",
     "STATUS_LABELS",
     "Credential",
+    "CredentialTokens",
     "CredentialFields",
     "LastTest",
     "RotationReport",
@@ -60,4 +63,5 @@ __all__ = [
     "check_server_url",
     "is_exact_host",
     "is_loopback",
+    "refresh_lock_name",
 ]

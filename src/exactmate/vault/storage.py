@@ -29,9 +29,10 @@ from exactmate.store import (
     tokens,
 )
 from exactmate.vault import rotation
-from exactmate.vault.credential import Credential, LastTest, TokenValues
+from exactmate.vault.credential import Credential, LastTest
 from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.fields import CredentialFields, check_fields, check_secret
+from exactmate.vault.tokens import CredentialTokens, TokenValues
 
 _CONNECTION_FIELDS = ("auth_type", "server_url", "client_id", "redirect_uri")
 
@@ -244,9 +245,8 @@ class Vault:
             if changes:
                 self.store.update_credential(current.id, conn=conn, **changes)
             if tokens is None and reconnect:
-                self.store.delete_tokens(current.id, conn=conn)
                 reason = "its connection values changed: connect again"
-                self.store.set_credential_status(current.id, "disconnected", reason, conn=conn)
+                self.tokens_of(current.id).forget(reason, conn=conn)
             self._write_state(current.id, conn, tokens=tokens, last_test=last_test)
         return self._by_id(current.id)
 
@@ -298,10 +298,12 @@ class Vault:
     def forget_tokens(self, name: str, reason: str = "disconnected by the user") -> Credential:
         """Delete the stored tokens and mark the credential disconnected; the credential stays."""
         credential = self.get(name)
-        with self.store.transaction() as conn:
-            self.store.delete_tokens(credential.id, conn=conn)
-            self.store.set_credential_status(credential.id, "disconnected", reason, conn=conn)
+        self.tokens_of(credential.id).forget(reason)
         return self._by_id(credential.id)
+
+    def tokens_of(self, credential_id: str) -> CredentialTokens:
+        """The token pair of the credential ``credential_id`` (what ``exactmate.auth`` refreshes)."""
+        return CredentialTokens(self.store, self.box, credential_id)
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -383,20 +385,7 @@ class Vault:
     ) -> None:
         """Tokens (sealed, status connected) and the last test, inside the caller's transaction."""
         if tokens is not None:
-            row = self.store.credential(credential_id, conn=conn)
-            assert row is not None
-            bound = SecretBinding.of(row)
-            seal = self.box.encrypt
-            self.store.put_tokens(
-                credential_id,
-                access_token=seal(tokens.access_token, bound.aad("access_token")),
-                refresh_token=seal(tokens.refresh_token, bound.aad("refresh_token")),
-                access_expires_at=tokens.expires_at,
-                access_issued_at=tokens.issued_at,
-                refresh_issued_at=tokens.issued_at,
-                conn=conn,
-            )
-            self.store.set_credential_status(credential_id, "connected", None, conn=conn)
+            self.tokens_of(credential_id).save(tokens, conn=conn)
         if last_test is not None:
             self.store.update_credential(
                 credential_id,
