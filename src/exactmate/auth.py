@@ -272,6 +272,10 @@ class TokenStore(Protocol):
         ...
 
 
+REREAD_SECONDS = 1.0
+"""How long ``TokenManager.access_token`` hands out the pair it read without reading the store again."""
+
+
 class TokenManager:
     """Hands out a stored credential's access token, refreshing it safely (an ``http.TokenSource``)."""
 
@@ -281,17 +285,26 @@ class TokenManager:
         self._http = http
         self._clock = clock
         self._hold_until = 0.0
+        self._held: tuple[HeldTokens, float] | None = None  # the last pair read, and when
 
     def __repr__(self) -> str:
         return f"TokenManager({self._tokens!r}, server_url={self._app.server_url!r})"
 
     def access_token(self) -> str:
-        """The current access token, refreshed first (under the lock) when it is due."""
-        current = self._tokens.load()
+        """The current access token, refreshed first (under the lock) when it is due.
+
+        A pair read from the store is handed out again for ``REREAD_SECONDS`` without reading it
+        anew, so a fast loop of calls does not pay a read and a decryption for each. Whatever
+        another process changes meanwhile shows at the next read: a refresh it made (this process
+        then still holds a token that is valid, or that Exact answers 401, which
+        ``refresh_after_401`` resolves from the store), a disconnection (no more calls after the
+        next read).
+        """
+        current = self._recent() or self._load()
         if not self._should_refresh(current):
             return current.access_token
         with self._tokens.lock():
-            current = self._tokens.load()
+            current = self._load()
             if self._should_refresh(current):
                 return self._refresh(current)
             return current.access_token
@@ -303,12 +316,25 @@ class TokenManager:
         Otherwise refresh once, due or not.
         """
         with self._tokens.lock():
-            current = self._tokens.load()
+            current = self._load()
             if not hmac.compare_digest(current.access_token.encode(), rejected.encode()):
                 return current.access_token
             return self._refresh(current)
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _recent(self) -> HeldTokens | None:
+        """The pair read last, while it is recent enough to hand out without reading again."""
+        held = self._held
+        if held is None or not 0 <= self._clock.now() - held[1] < REREAD_SECONDS:
+            return None
+        return held[0]
+
+    def _load(self) -> HeldTokens:
+        self._held = None
+        current = self._tokens.load()
+        self._held = (current, self._clock.now())
+        return current
 
     def _should_refresh(self, held: HeldTokens) -> bool:
         """Due, unless Exact just called a refresh too early: then keep the token a little longer.
@@ -325,6 +351,7 @@ class TokenManager:
             fresh = exchange_refresh_token(self._app, current.refresh_token(), self._http, self._clock)
         except TokenEndpointRefused as refusal:
             return self._refused(current, refusal)
+        self._held = None  # the next call reads the new pair back from the store
         self._tokens.save(fresh)
         self._hold_until = 0.0
         return fresh.access_token
@@ -349,6 +376,7 @@ class TokenManager:
         if latest.generation != current.generation:  # our lease expired and another holder refreshed
             return latest.access_token
         reason = f"Exact rejected the refresh token: {refusal.detail}"
+        self._held = None
         self._tokens.mark_needs_reauthorization(reason)
         log.warning("credential %s needs re-authorisation: %s", name, refusal.detail)
         raise ReauthorizationRequired(

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from exactmate.auth import (
+    REREAD_SECONDS,
     OAuthApp,
     TokenEndpointRefused,
     TokenManager,
@@ -40,6 +41,7 @@ from exactmate.errors import (
 from exactmate.secretbox import SecretBox
 from exactmate.store import Store, new_id, tokens
 from exactmate.vault import CredentialTokens
+from exactmate.vault.tokens import HeldTokens
 
 SERVER = "https://start.exactonline.nl"
 APP = OAuthApp(SERVER, "client-1", "very-secret-client-secret", "http://127.0.0.1:8765/callback")
@@ -867,3 +869,51 @@ def test_emulator_lost_token_response_flags_the_credential(
     assert stats["token_calls"] == 3  # exchange, lost refresh, the refused one: then no more calls
     row = store.credential_by_name("Emulated")
     assert row is not None and row.status == "needs_reauthorization"
+
+
+class CountingTokens(CredentialTokens):
+    """Counts the reads of the stored pair."""
+
+    loads = 0
+
+    def load(self) -> HeldTokens:
+        self.loads += 1
+        return super().load()
+
+
+def test_a_fast_loop_of_calls_reads_the_stored_pair_once_a_second(
+    connected: TokenManager,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
+) -> None:
+    tokens = CountingTokens(store, box, credential_id)
+    manager = TokenManager(tokens=tokens, app=APP, http=http, clock=clock)
+    assert {manager.access_token() for _ in range(50)} == {"access-token-1"}
+    assert tokens.loads == 1
+    clock.advance(REREAD_SECONDS)
+    manager.access_token()
+    assert tokens.loads == 2
+
+
+def test_what_another_process_changes_shows_at_the_next_read(
+    connected: TokenManager,
+    endpoint: FakeTokenEndpoint,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
+) -> None:
+    elsewhere = _manager(store, box, credential_id, http, clock)
+    assert connected.access_token() == "access-token-1"
+    clock.advance(575)  # due: this process reads the store again under the lock before refreshing
+    assert elsewhere.access_token() == "access-token-2"
+    assert connected.access_token() == "access-token-2" and endpoint.refreshes == 1
+    CredentialTokens(store, box, credential_id).forget("disconnected elsewhere")
+    assert connected.access_token() == "access-token-2"  # the pair read less than a second ago
+    clock.advance(REREAD_SECONDS)
+    with pytest.raises(ReauthorizationRequired, match="is not connected"):
+        connected.access_token()
