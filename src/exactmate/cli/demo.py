@@ -114,12 +114,13 @@ def _connect(run: Demo) -> None:
     consent = EmulatorConsent(emulator_config.DEMO_USERNAME, emulator_config.DEMO_PASSWORD)
     with Vault.open(run.settings) as vault:
         connector = Connector(vault, settings=run.settings, consent=consent)
-        saved = connector.create(
+        values = vault.new_values(
             CREDENTIAL,
             server_url=run.base_url,
             client_id=run.config.client_id,
             client_secret=run.config.client_secret,
         )
+        saved = connector.create(values)
         for line in consent.steps:
             run.say(f"consent (done for you): {line}")
         if not saved.saved or saved.test is None:

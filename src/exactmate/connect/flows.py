@@ -35,7 +35,14 @@ from exactmate.errors import (
 from exactmate.governor import Governor
 from exactmate.http import TokenSource
 from exactmate.store import new_id
-from exactmate.vault import Credential, CredentialFields, LastTest, Vault, check_fields, check_secret
+from exactmate.vault import (
+    Credential,
+    CredentialEdit,
+    CredentialFields,
+    LastTest,
+    NewCredential,
+    Vault,
+)
 
 LOCAL_ERRORS = (ConfigError, ValidationError, VaultError, SecretBoxError, StoreError)
 """Problems on this machine, not with the connection: raised, never turned into a diagnosis."""
@@ -104,105 +111,53 @@ class Connector:
 
     def create(
         self,
-        name: str,
+        values: NewCredential,
         *,
-        server_url: str,
-        client_id: str,
-        client_secret: str,
-        auth_type: str | None = None,
-        redirect_uri: str | None = None,
         make_default: bool | None = None,
         skip_test: bool = False,
         division: int | None = None,
-        allow_custom_host: bool = False,
     ) -> SaveResult:
-        """Connect & Create: test these exact values (signing in), and save them only on success."""
-        fields = check_fields(
-            name=name,
-            server_url=server_url,
-            client_id=client_id,
-            auth_type=auth_type,
-            redirect_uri=redirect_uri,
-            allow_custom_host=allow_custom_host,
-        )
-        secret = check_secret(client_secret)
-        if self.vault.find(fields.name) is not None:
-            raise VaultError(f"a credential named {fields.name!r} already exists", hint="pick another name")
+        """Connect & Create: test these checked values (signing in), and save them only on success.
+
+        ``values`` come from ``Vault.new_values`` or the web form; they are not checked again.
+        """
         self.vault.check_key()
-        values = dict(
-            vars(fields), client_secret=secret, make_default=make_default, allow_custom_host=allow_custom_host
-        )
         if skip_test:
-            saved = self.vault.add(**values)
+            saved = self.vault.create(values, make_default=make_default)
             return SaveResult(True, saved, None, SKIPPED_NOTE.format(command=connect_command(saved.name)))
         cid = new_id()
-        result, tokens = self.test_candidate(fields, secret, cid, division)
+        result, tokens = self.test_candidate(values.fields, values.secret, cid, division)
         if not result.ok:
             return SaveResult(False, None, result, "Nothing was saved: Test Connect failed.")
-        saved = self.vault.add(**values, tokens=tokens, last_test=_last(result), credential_id=cid)
-        self.vault.remember_divisions(saved.name, result.divisions)
+        saved = self.vault.create(
+            values, make_default=make_default, tokens=tokens, last_test=_last(result), credential_id=cid
+        )
+        self.vault.remember_divisions(saved, result.divisions)
         return SaveResult(True, saved, result, "Saved after a successful Test Connect.")
 
     def edit(
-        self,
-        name: str,
-        *,
-        new_name: str | None = None,
-        auth_type: str | None = None,
-        server_url: str | None = None,
-        client_id: str | None = None,
-        redirect_uri: str | None = None,
-        client_secret: str | None = None,
-        skip_test: bool = False,
-        division: int | None = None,
-        allow_custom_host: bool = False,
+        self, change: CredentialEdit, *, skip_test: bool = False, division: int | None = None
     ) -> SaveResult:
-        """Change a credential; new connection values are tested (an unchanged secret with the
-        stored one) and saved, with the test's tokens, only on success. A rename needs no test."""
-        current = self.vault.get(name)
-        fields = self.vault.preview_edit(
-            name,
-            new_name=new_name,
-            auth_type=auth_type,
-            server_url=server_url,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            allow_custom_host=allow_custom_host,
-        )
-        secret = check_secret(client_secret) if client_secret is not None else None
-        changes = dict(vars(fields), client_secret=secret, allow_custom_host=allow_custom_host)
-        changes["new_name"] = changes.pop("name")
-        reconnect = secret is not None or any(
-            getattr(current, key) != getattr(fields, key)
-            for key in ("auth_type", "server_url", "client_id", "redirect_uri")
-        )
-        if not reconnect or skip_test:
-            saved = self.vault.edit(current.name, **changes)
+        """Make a checked change (``Vault.plan_edit``); new connection values are tested (an unchanged
+        secret with the stored one) and saved, with the test's tokens, only on success. A change
+        that keeps the connection (a rename) needs no test and keeps the tokens."""
+        current = change.current
+        if not change.reconnects or skip_test:
+            saved = self.vault.apply_edit(change)
             note = (
                 SKIPPED_NOTE.format(command=connect_command(saved.name))
-                if reconnect
+                if change.reconnects
                 else "Saved (no connection value changed)."
             )
             return SaveResult(True, saved, None, note)
         self.vault.check_key()
-        test_secret = secret if secret is not None else self.vault.client_secret(current)
-        result, tokens = self.test_candidate(fields, test_secret, current.id, division)
+        test_secret = change.secret if change.secret is not None else self.vault.client_secret(current)
+        result, tokens = self.test_candidate(change.fields, test_secret, current.id, division)
         if not result.ok:
             return SaveResult(False, current, result, "Nothing was changed: Test Connect failed.")
-        saved = self.vault.edit(current.name, **changes, tokens=tokens, last_test=_last(result))
-        self.vault.remember_divisions(saved.name, result.divisions)
+        saved = self.vault.apply_edit(change, tokens=tokens, last_test=_last(result))
+        self.vault.remember_divisions(saved, result.divisions)
         return SaveResult(True, saved, result, "Saved after a successful Test Connect.")
-
-    def test_values(
-        self,
-        fields: CredentialFields,
-        client_secret: str,
-        *,
-        division: int | None = None,
-    ) -> TestResult:
-        """Test Connect of values that are not stored (a form being filled in); nothing is saved."""
-        result, _tokens = self.test_candidate(fields, check_secret(client_secret), new_id(), division)
-        return result
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -218,7 +173,7 @@ class Connector:
             result, _tokens = self._run(target, http, division, fresh=fresh)
         self.vault.record_test(credential.name, _last(result))
         if result.ok:
-            self.vault.remember_divisions(credential.name, result.divisions)
+            self.vault.remember_divisions(credential, result.divisions)
         return result
 
     def test_candidate(

@@ -70,14 +70,12 @@ def connect_and_create(
 ) -> SaveResult:
     """Connect & Create (see :meth:`Connector.create`)."""
     with _connector(vault, settings, consent, clock, transport) as connector:
-        return connector.create(
+        values = connector.vault.new_values(
             name,
             server_url=server_url,
             client_id=client_id,
             client_secret=client_secret,
             auth_type=auth_type,
             redirect_uri=redirect_uri,
-            make_default=make_default,
-            skip_test=skip_test,
-            division=division,
         )
+        return connector.create(values, make_default=make_default, skip_test=skip_test, division=division)

@@ -13,6 +13,8 @@ with Vault.open() as vault:
 - ``fields``: what each field may hold (Connector Name, Authentication Type, Server URL, Client ID,
   Client Secret, redirect URI), checked and normalised
 - ``credential``: the ``Credential`` record (no secret in it)
+- ``values``: ``NewCredential`` and ``CredentialEdit``, a credential's values checked once, and
+  whether a change touches the connection
 - ``storage``: ``Vault`` (add, get, list, edit, default, remove, status, tests, tokens, keys)
 - ``tokens``: ``CredentialTokens``, a credential's token pair (the only writer of the tokens table)
 - ``rotation``: re-encryption under a new key, one credential per transaction
@@ -40,8 +42,10 @@ from exactmate.vault.fields import (
 from exactmate.vault.rotation import RotationReport
 from exactmate.vault.storage import Vault
 from exactmate.vault.tokens import CredentialTokens, TokenValues, refresh_lock_name
+from exactmate.vault.values import CONNECTION_FIELDS, CredentialEdit, NewCredential, connection_changed
 
 __all__ = [
+    "CONNECTION_FIELDS",
     "AUTH_TYPES",
     "DEFAULT_AUTH_TYPE",
     "DEFAULT_REDIRECT_URI",
@@ -49,8 +53,10 @@ __all__ = [
     "STATUS_LABELS",
     "Credential",
     "CredentialTokens",
+    "CredentialEdit",
     "CredentialFields",
     "LastTest",
+    "NewCredential",
     "RotationReport",
     "TokenValues",
     "Vault",
@@ -61,6 +67,7 @@ __all__ = [
     "check_redirect_uri",
     "check_secret",
     "check_server_url",
+    "connection_changed",
     "is_exact_host",
     "is_loopback",
     "refresh_lock_name",

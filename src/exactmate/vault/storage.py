@@ -25,6 +25,7 @@ from exactmate.store import (
     SecretBinding,
     Store,
     credentials,
+    name_key,
     new_id,
     tokens,
 )
@@ -33,8 +34,7 @@ from exactmate.vault.credential import Credential, LastTest
 from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.fields import CredentialFields, check_fields, check_secret
 from exactmate.vault.tokens import CredentialTokens, TokenValues
-
-_CONNECTION_FIELDS = ("auth_type", "server_url", "client_id", "redirect_uri")
+from exactmate.vault.values import CredentialEdit, NewCredential
 
 
 class Vault:
@@ -119,6 +119,72 @@ class Vault:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    def new_values(
+        self,
+        name: str,
+        *,
+        server_url: str,
+        client_id: str,
+        client_secret: str,
+        auth_type: str | None = None,
+        redirect_uri: str | None = None,
+        allow_custom_host: bool = False,
+    ) -> NewCredential:
+        """The values of a new credential, checked once (for :meth:`create`); stores nothing.
+
+        ValidationError listing every bad field; VaultError when the name is taken.
+        ``allow_custom_host``: accept a server URL that is neither Exact's nor this machine's.
+        """
+        fields = check_fields(
+            name=name,
+            server_url=server_url,
+            client_id=client_id,
+            auth_type=auth_type,
+            redirect_uri=redirect_uri,
+            allow_custom_host=allow_custom_host,
+        )
+        secret = check_secret(client_secret)
+        self._check_name_free(fields.name, None)
+        return NewCredential(fields, secret)
+
+    def create(
+        self,
+        values: NewCredential,
+        *,
+        make_default: bool | None = None,
+        tokens: TokenValues | None = None,
+        last_test: LastTest | None = None,
+        credential_id: str | None = None,
+    ) -> Credential:
+        """Store a new credential, with the tokens its Test Connect obtained, in one transaction.
+
+        ``values`` were checked by :meth:`new_values` (or the web form). ``make_default`` None
+        makes it the default when no other credential is. ``credential_id`` lets a caller that
+        already used an id (for the rate ledger of the test) keep it.
+        """
+        fields = values.fields
+        self.check_key()
+        cid = credential_id or new_id()
+        with self.store.transaction() as conn:
+            defaults = self._default_ids(conn)
+            is_default = make_default if make_default is not None else not defaults
+            if is_default:
+                for other in defaults:
+                    self.store.update_credential(other, is_default=False, conn=conn)
+            self.store.insert_credential(
+                id=cid,
+                name=fields.name,
+                server_url=fields.server_url,
+                client_id=fields.client_id,
+                client_secret=self.box.encrypt(values.secret, _binding(cid, fields).aad("client_secret")),
+                redirect_uri=fields.redirect_uri,
+                auth_type=fields.auth_type,
+                is_default=is_default,
+                conn=conn,
+            )
+            self._write_state(cid, conn, tokens=tokens, last_test=last_test)
+        return self._by_id(cid)
+
     def add(
         self,
         name: str,
@@ -134,44 +200,21 @@ class Vault:
         credential_id: str | None = None,
         allow_custom_host: bool = False,
     ) -> Credential:
-        """Store a new credential, with the tokens its Test Connect obtained, in one transaction.
-
-        ``make_default`` None makes it the default when no other credential is. ``credential_id``
-        lets a caller that already used an id (for the rate ledger of the test) keep it.
-        ``allow_custom_host``: accept a server URL that is neither Exact's nor this machine's.
-        """
-        fields = check_fields(
-            name=name,
+        """:meth:`new_values` then :meth:`create`: check and store a new credential."""
+        values = self.new_values(
+            name,
             server_url=server_url,
             client_id=client_id,
+            client_secret=client_secret,
             auth_type=auth_type,
             redirect_uri=redirect_uri,
             allow_custom_host=allow_custom_host,
         )
-        secret = check_secret(client_secret)
-        self.check_key()
-        cid = credential_id or new_id()
-        with self.store.transaction() as conn:
-            defaults = self._default_ids(conn)
-            is_default = make_default if make_default is not None else not defaults
-            if is_default:
-                for other in defaults:
-                    self.store.update_credential(other, is_default=False, conn=conn)
-            self.store.insert_credential(
-                id=cid,
-                name=fields.name,
-                server_url=fields.server_url,
-                client_id=fields.client_id,
-                client_secret=self.box.encrypt(secret, _binding(cid, fields).aad("client_secret")),
-                redirect_uri=fields.redirect_uri,
-                auth_type=fields.auth_type,
-                is_default=is_default,
-                conn=conn,
-            )
-            self._write_state(cid, conn, tokens=tokens, last_test=last_test)
-        return self._by_id(cid)
+        return self.create(
+            values, make_default=make_default, tokens=tokens, last_test=last_test, credential_id=credential_id
+        )
 
-    def preview_edit(
+    def plan_edit(
         self,
         name: str,
         *,
@@ -180,12 +223,13 @@ class Vault:
         server_url: str | None = None,
         client_id: str | None = None,
         redirect_uri: str | None = None,
+        client_secret: str | None = None,
         allow_custom_host: bool = False,
-    ) -> CredentialFields:
-        """The values the credential would have after :meth:`edit`, checked; stores nothing.
+    ) -> CredentialEdit:
+        """The change :meth:`apply_edit` would make, checked once; stores nothing.
 
-        VaultError when the new name belongs to another credential. A stored custom host stays
-        allowed while the server URL is left as it is.
+        None leaves a value as it is. VaultError when the new name belongs to another credential.
+        A stored custom host stays allowed while the server URL is left as it is.
         """
         current = self.get(name)
         fields = check_fields(
@@ -196,10 +240,39 @@ class Vault:
             redirect_uri=redirect_uri or current.redirect_uri,
             allow_custom_host=allow_custom_host or server_url is None or server_url == current.server_url,
         )
-        other = self.find(fields.name)
-        if other is not None and other.id != current.id:
-            raise VaultError(f"a credential named {other.name!r} already exists", hint="pick another name")
-        return fields
+        secret = check_secret(client_secret) if client_secret is not None else None
+        self._check_name_free(fields.name, current)
+        return CredentialEdit(current, fields, secret)
+
+    def apply_edit(
+        self, edit: CredentialEdit, *, tokens: TokenValues | None = None, last_test: LastTest | None = None
+    ) -> Credential:
+        """Make a checked change (from :meth:`plan_edit` or the web form) in one transaction.
+
+        Tokens belong to one app on one host: when the change reconnects (a connection value or the
+        secret changes) and no new ``tokens`` come with it, the old tokens are forgotten and the
+        credential is disconnected. A rename keeps them.
+        """
+        current = edit.current
+        changes: dict[str, Any] = edit.changes
+        self.check_key()
+        bound = _binding(current.id, edit.fields)
+        with self.store.transaction() as conn:
+            row = self.store.credential(current.id, conn=conn)
+            if row is None:
+                raise VaultError(f"credential {current.name!r} was removed meanwhile")
+            secret = edit.secret
+            if secret is None and edit.reconnects:  # the stored secret, bound to the new values
+                secret = self.box.decrypt(row.client_secret, SecretBinding.of(row).aad("client_secret"))
+            if secret is not None:
+                changes["client_secret"] = self.box.encrypt(secret, bound.aad("client_secret"))
+            if changes:
+                self.store.update_credential(current.id, conn=conn, **changes)
+            if tokens is None and edit.reconnects:
+                reason = "its connection values changed: connect again"
+                self.tokens_of(current.id).forget(reason, conn=conn)
+            self._write_state(current.id, conn, tokens=tokens, last_test=last_test)
+        return self._by_id(current.id)
 
     def edit(
         self,
@@ -215,40 +288,18 @@ class Vault:
         last_test: LastTest | None = None,
         allow_custom_host: bool = False,
     ) -> Credential:
-        """Change a credential's values in one transaction.
-
-        Tokens belong to one app on one host: when a connection value or the secret changes and no
-        new ``tokens`` come with it, the old tokens are forgotten and the credential is disconnected.
-        """
-        current = self.get(name)
-        fields = self.preview_edit(
+        """:meth:`plan_edit` then :meth:`apply_edit`: check and make a change."""
+        edit = self.plan_edit(
             name,
             new_name=new_name,
             auth_type=auth_type,
             server_url=server_url,
             client_id=client_id,
             redirect_uri=redirect_uri,
+            client_secret=client_secret,
             allow_custom_host=allow_custom_host,
         )
-        secret = check_secret(client_secret) if client_secret is not None else None
-        changes: dict[str, Any] = {
-            key: value for key, value in vars(fields).items() if getattr(current, key) != value
-        }
-        reconnect = secret is not None or any(key in changes for key in _CONNECTION_FIELDS)
-        self.check_key()
-        bound = _binding(current.id, fields)
-        if secret is None and reconnect:  # the stored secret, bound to the new connection values
-            secret = self.client_secret(current)
-        with self.store.transaction() as conn:
-            if secret is not None:
-                changes["client_secret"] = self.box.encrypt(secret, bound.aad("client_secret"))
-            if changes:
-                self.store.update_credential(current.id, conn=conn, **changes)
-            if tokens is None and reconnect:
-                reason = "its connection values changed: connect again"
-                self.tokens_of(current.id).forget(reason, conn=conn)
-            self._write_state(current.id, conn, tokens=tokens, last_test=last_test)
-        return self._by_id(current.id)
+        return self.apply_edit(edit, tokens=tokens, last_test=last_test)
 
     def set_default(self, name: str) -> Credential:
         """Make ``name`` the one default credential."""
@@ -278,10 +329,9 @@ class Vault:
             self._write_state(credential.id, conn, last_test=last_test)
         return self._by_id(credential.id)
 
-    def remember_divisions(self, name: str, divisions: Iterable[tuple[int, str]]) -> None:
+    def remember_divisions(self, credential: Credential, divisions: Iterable[tuple[int, str]]) -> None:
         """Keep the divisions (code, name) a Test Connect found accessible, so that a division
         outside them is refused before any call (see ``vault.divisions``)."""
-        credential = self.get(name)
         KnownDivisions(self.store, credential.id, credential.name).remember(divisions)
 
     def save_tokens(self, name: str, tokens: TokenValues) -> Credential:
@@ -345,6 +395,15 @@ class Vault:
         return replace(report, pruned=pruned)
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _check_name_free(self, name: str, current: Credential | None) -> None:
+        """VaultError when another credential is called ``name`` (a case change of one's own is fine)."""
+        if current is not None and name_key(name) == name_key(current.name):
+            return
+        other = self.find(name)
+        if other is not None:
+            taken = other.name if current is not None else name
+            raise VaultError(f"a credential named {taken!r} already exists", hint="pick another name")
 
     def _check_kids(self, kids: Iterable[str]) -> None:
         missing = sorted(set(kids) - set(self.box.keyring.kids))

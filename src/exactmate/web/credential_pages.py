@@ -21,7 +21,7 @@ from exactmate.auth import authorization_url, new_state
 from exactmate.connect import GivenConsent, TestResult
 from exactmate.errors import ExactmateError, connect_command
 from exactmate.store import new_id
-from exactmate.vault import Credential, LastTest, Vault
+from exactmate.vault import Credential, CredentialEdit, LastTest, NewCredential, Vault
 from exactmate.web.context import ui
 from exactmate.web.credentialform import Checked, CredentialForm, check_form, read_form
 from exactmate.web.credentials import AUTH_LABELS, HOST_LABELS, open_vault
@@ -207,7 +207,7 @@ async def save(request: Request) -> Response:
         return _save_refused(request, "The credential being edited no longer exists.")
     with open_vault(context) as vault:
         checked = check_form(form, vault, editing)
-        if not checked.ok or checked.values is None:
+        if not checked.ok or checked.values is None or checked.change is None:
             return JSONResponse(
                 {
                     "ok": False,
@@ -231,7 +231,7 @@ async def save(request: Request) -> Response:
                 retest=True,
             )
         try:
-            saved = _store(vault, test, checked.values, editing, form)
+            saved = _store(vault, test, checked.change)
         except ExactmateError as exc:
             return _save_refused(request, f"Nothing was saved: {exc}")
     _tests(request).drop(test)
@@ -245,38 +245,13 @@ def _same(test: PendingTest, values: TestedValues, request: Request) -> bool:
     return hmac.compare_digest(test.fingerprint, values.fingerprint(ui(request).signer))
 
 
-def _store(
-    vault: Vault, test: PendingTest, values: TestedValues, editing: Credential | None, form: CredentialForm
-) -> Credential:
+def _store(vault: Vault, test: PendingTest, change: NewCredential | CredentialEdit) -> Credential:
+    """Save the form's checked values with what the test obtained (the vault does not check again)."""
     result: TestResult = test.outcome
     last = LastTest(ok=True, message=result.summary, at=result.tested_at or 0.0)
-    if editing is None:
-        saved: Credential = vault.add(
-            values.name,
-            server_url=values.server_url,
-            client_id=values.client_id,
-            client_secret=values.secret,
-            auth_type=values.auth_type,
-            redirect_uri=values.redirect_uri,
-            tokens=test.tokens,
-            last_test=last,
-            credential_id=test.candidate_id,
-            allow_custom_host=values.allow_custom_host,
-        )
-        return saved
-    edited: Credential = vault.edit(
-        editing.name,
-        new_name=values.name,
-        auth_type=values.auth_type,
-        server_url=values.server_url,
-        client_id=values.client_id,
-        redirect_uri=values.redirect_uri,
-        client_secret=form.client_secret or None,
-        tokens=test.tokens,
-        last_test=last,
-        allow_custom_host=values.allow_custom_host,
-    )
-    return edited
+    if isinstance(change, NewCredential):
+        return vault.create(change, tokens=test.tokens, last_test=last, credential_id=test.candidate_id)
+    return vault.apply_edit(change, tokens=test.tokens, last_test=last)
 
 
 def _save_refused(request: Request, message: str, *, retest: bool = False) -> JSONResponse:

@@ -58,11 +58,8 @@ def test_candidate(
     context: UiContext, vault: Vault, values: TestedValues, consent: Consent, candidate_id: str
 ) -> tuple[TestResult, TokenSet | None]:
     """Test values that are not saved yet, signing in through ``consent``; the result and the tokens
-    the sign-in obtained (kept for Connect & Create). Nothing is stored.
-
-    ``Connector.test_values`` tests the same way but drops the tokens, and Connect & Create must save
-    the very tokens its test obtained (a second sign-in would be needed otherwise), so this calls the
-    step behind both, ``Connector.test_candidate``.
+    the sign-in obtained (kept for Connect & Create, which must save the very tokens its test
+    obtained: a second sign-in would be needed otherwise). Nothing is stored.
     """
     fields = CredentialFields(
         name=values.name,
