@@ -345,3 +345,38 @@ def test_a_credential_needing_reauthorisation_stands_out_and_is_reauthorised(
     expect(page.locator(".notice.ok")).to_contain_text("Demo NL")
     expect(row).to_contain_text("connected")
     expect(page.locator("#reauth-notice")).to_have_count(0)
+
+
+def test_every_vault_row_button_fits_at_1024_and_1280_and_test_reports_in_the_row(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots, settings: Settings
+) -> None:
+    create_credential(http, emulator)
+    long_name = "Customer Holding Europe B.V. production connector"
+    create_credential(http, emulator, name=long_name)  # not the default: every button shows
+    create_credential(http, emulator, name="Old one")
+    with Vault.open(settings) as vault:
+        vault.forget_tokens("Old one")
+    for width, height in ((1024, 768), (1280, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(server.url + "vault")
+        wrap = page.locator(".table-wrap").bounding_box()
+        assert wrap is not None and wrap["x"] + wrap["width"] <= width
+        buttons = page.locator("#credentials td.actions").locator("button, a.button")
+        assert buttons.count() >= 13
+        for index in range(buttons.count()):
+            box = buttons.nth(index).bounding_box()
+            label = buttons.nth(index).inner_text()
+            assert box is not None, label
+            inside = box["x"] >= wrap["x"] and box["x"] + box["width"] <= wrap["x"] + wrap["width"]
+            assert inside, (width, label, box)
+    shots.take(page, "14-vault-row-buttons")
+
+    row = page.locator(f"tr[data-name='{long_name}']")
+    row.get_by_role("button", name=f"Test {long_name}").click()
+    outcome = page.locator(f"tr.test-row[data-test-for='{long_name}']")
+    expect(outcome).to_contain_text("Test Connect succeeded")
+    expect(outcome).to_contain_text("Dana Demo")
+    page.locator("tr[data-name='Old one']").get_by_role("button", name="Test Old one").click()
+    needs = page.locator("tr.test-row[data-test-for='Old one']")
+    expect(needs).to_contain_text("needs consent")
+    expect(needs).to_contain_text("exactmate vault connect 'Old one'")
