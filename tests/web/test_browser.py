@@ -380,3 +380,58 @@ def test_every_vault_row_button_fits_at_1024_and_1280_and_test_reports_in_the_ro
     needs = page.locator("tr.test-row[data-test-for='Old one']")
     expect(needs).to_contain_text("needs consent")
     expect(needs).to_contain_text("exactmate vault connect 'Old one'")
+
+
+@pytest.mark.parametrize("locale", ["nl-NL", "en-US"])
+def test_a_date_means_the_same_day_in_every_browser_locale(
+    locale: str,
+    pw: Playwright,
+    tmp_path: Path,
+    server: UiServer,
+    app: FastAPI,
+    emulator: Live,
+    http: httpx.Client,
+) -> None:
+    """The Date field is ISO text (yyyy-mm-dd): 2026-05-04 books 4 May whatever the browser's
+    language, and a day in a locale's own order (04-05-2026, 05/04/2026) is refused, not guessed."""
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "IsTime eq 1")
+    project = lookup(http, "project/Projects")
+    notes = f"Locale {locale}"
+    with chromium(pw, tmp_path / "profile", locale=locale) as context:
+        page = context.new_page()
+        page.goto(server.url + "login")
+        page.fill("#token", app.state.ui.policy.token)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(server.url + "actions")
+        assert page.evaluate("navigator.language") == locale
+        expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+        date = page.locator("#f-Date")
+        expect(date).to_have_attribute("type", "text")
+        expect(date).to_have_attribute("placeholder", "yyyy-mm-dd")
+        for typed in ("04-05-2026", "05/04/2026", "2026-02-30"):
+            date.fill(typed)
+            expect(page.locator("#f-Date-error")).not_to_be_empty()
+        page.fill("#division", "100001")
+        page.fill("#f-Item", item)
+        page.fill("#f-Project", project)
+        page.fill("#f-Quantity", "2")
+        date.fill("2026-05-04")
+        expect(page.locator("#f-Date-error")).to_be_empty()
+        page.fill("#f-Notes", notes)
+        page.click("#run")
+        expect(result(page)).to_contain_text("Time transaction created")
+    form = {
+        "credential": "Demo NL",
+        "division": "100001",
+        "action": "get",
+        "endpoint": "project/TimeTransactions",
+        "select": "Date",
+        "filter": f"Notes eq '{notes}'",
+        "mode": "run",
+    }
+    answer = http.post("/actions/run", data=form, headers={"X-CSRF-Token": csrf(http, "/actions")})
+    link = re.search(r'href="(/actions/results/[^"]+\.json)"', answer.text)
+    assert link, answer.text[:500]
+    [booked] = http.get(link.group(1)).json()
+    assert booked["Date"].startswith("2026-05-04T00:00:00"), booked  # midnight, Dutch wall clock
