@@ -40,8 +40,11 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def chromium(playwright: Playwright, user_data_dir: Path) -> Iterator[BrowserContext]:
-    """A fresh Chromium profile in ``user_data_dir``, sized like a laptop screen."""
+def chromium(
+    playwright: Playwright, user_data_dir: Path, *, locale: str | None = None
+) -> Iterator[BrowserContext]:
+    """A fresh Chromium profile in ``user_data_dir``, sized like a laptop screen; ``locale`` sets the
+    browser's language and formats (``nl-NL``), else Chromium's default."""
     require_chromium()
     context = playwright.chromium.launch_persistent_context(
         str(user_data_dir),
@@ -50,6 +53,7 @@ def chromium(playwright: Playwright, user_data_dir: Path) -> Iterator[BrowserCon
         headless=True,
         viewport=LAPTOP,
         accept_downloads=True,
+        locale=locale,
     )
     context.set_default_timeout(TIMEOUT_MS)
     try:

@@ -345,3 +345,93 @@ def test_a_credential_needing_reauthorisation_stands_out_and_is_reauthorised(
     expect(page.locator(".notice.ok")).to_contain_text("Demo NL")
     expect(row).to_contain_text("connected")
     expect(page.locator("#reauth-notice")).to_have_count(0)
+
+
+def test_every_vault_row_button_fits_at_1024_and_1280_and_test_reports_in_the_row(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots, settings: Settings
+) -> None:
+    create_credential(http, emulator)
+    long_name = "Customer Holding Europe B.V. production connector"
+    create_credential(http, emulator, name=long_name)  # not the default: every button shows
+    create_credential(http, emulator, name="Old one")
+    with Vault.open(settings) as vault:
+        vault.forget_tokens("Old one")
+    for width, height in ((1024, 768), (1280, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(server.url + "vault")
+        wrap = page.locator(".table-wrap").bounding_box()
+        assert wrap is not None and wrap["x"] + wrap["width"] <= width
+        buttons = page.locator("#credentials td.actions").locator("button, a.button")
+        assert buttons.count() >= 13
+        for index in range(buttons.count()):
+            box = buttons.nth(index).bounding_box()
+            label = buttons.nth(index).inner_text()
+            assert box is not None, label
+            inside = box["x"] >= wrap["x"] and box["x"] + box["width"] <= wrap["x"] + wrap["width"]
+            assert inside, (width, label, box)
+    shots.take(page, "14-vault-row-buttons")
+
+    row = page.locator(f"tr[data-name='{long_name}']")
+    row.get_by_role("button", name=f"Test {long_name}").click()
+    outcome = page.locator(f"tr.test-row[data-test-for='{long_name}']")
+    expect(outcome).to_contain_text("Test Connect succeeded")
+    expect(outcome).to_contain_text("Dana Demo")
+    page.locator("tr[data-name='Old one']").get_by_role("button", name="Test Old one").click()
+    needs = page.locator("tr.test-row[data-test-for='Old one']")
+    expect(needs).to_contain_text("needs consent")
+    expect(needs).to_contain_text("exactmate vault connect 'Old one'")
+
+
+@pytest.mark.parametrize("locale", ["nl-NL", "en-US"])
+def test_a_date_means_the_same_day_in_every_browser_locale(
+    locale: str,
+    pw: Playwright,
+    tmp_path: Path,
+    server: UiServer,
+    app: FastAPI,
+    emulator: Live,
+    http: httpx.Client,
+) -> None:
+    """The Date field is ISO text (yyyy-mm-dd): 2026-05-04 books 4 May whatever the browser's
+    language, and a day in a locale's own order (04-05-2026, 05/04/2026) is refused, not guessed."""
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "IsTime eq 1")
+    project = lookup(http, "project/Projects")
+    notes = f"Locale {locale}"
+    with chromium(pw, tmp_path / "profile", locale=locale) as context:
+        page = context.new_page()
+        page.goto(server.url + "login")
+        page.fill("#token", app.state.ui.policy.token)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(server.url + "actions")
+        assert page.evaluate("navigator.language") == locale
+        expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+        date = page.locator("#f-Date")
+        expect(date).to_have_attribute("type", "text")
+        expect(date).to_have_attribute("placeholder", "yyyy-mm-dd")
+        for typed in ("04-05-2026", "05/04/2026", "2026-02-30"):
+            date.fill(typed)
+            expect(page.locator("#f-Date-error")).not_to_be_empty()
+        page.fill("#division", "100001")
+        page.fill("#f-Item", item)
+        page.fill("#f-Project", project)
+        page.fill("#f-Quantity", "2")
+        date.fill("2026-05-04")
+        expect(page.locator("#f-Date-error")).to_be_empty()
+        page.fill("#f-Notes", notes)
+        page.click("#run")
+        expect(result(page)).to_contain_text("Time transaction created")
+    form = {
+        "credential": "Demo NL",
+        "division": "100001",
+        "action": "get",
+        "endpoint": "project/TimeTransactions",
+        "select": "Date",
+        "filter": f"Notes eq '{notes}'",
+        "mode": "run",
+    }
+    answer = http.post("/actions/run", data=form, headers={"X-CSRF-Token": csrf(http, "/actions")})
+    link = re.search(r'href="(/actions/results/[^"]+\.json)"', answer.text)
+    assert link, answer.text[:500]
+    [booked] = http.get(link.group(1)).json()
+    assert booked["Date"].startswith("2026-05-04T00:00:00"), booked  # midnight, Dutch wall clock

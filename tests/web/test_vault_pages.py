@@ -117,3 +117,39 @@ def test_a_callback_nobody_waits_for_is_refused(ui) -> None:
     answer = ui.get("/oauth/callback", params={"code": "X", "state": "made-up"})
     assert answer.status_code == 400 and "unknown or has expired" in answer.text
     assert ui.get("/oauth/callback").status_code == 400
+
+
+def test_a_rows_test_button_runs_test_connect_on_the_saved_credential(
+    ui, live: Live, settings: Settings
+) -> None:
+    create_credential(ui, live, name="Acme NL")
+    acme = stored(settings, "Acme NL")
+    page = ui.get("/vault").text
+    assert f'action="/vault/{acme.id}/test"' in page and 'aria-label="Test Acme NL"' in page
+
+    refused = ui.post(f"/vault/{acme.id}/test", data={})  # no CSRF token: nothing runs
+    assert refused.status_code == 403
+
+    token = csrf(ui)
+    answer = ui.post(f"/vault/{acme.id}/test", data={"csrf_token": token}, headers={"X-CSRF-Token": token})
+    body = answer.json()
+    assert answer.status_code == 200 and body["ok"] is True, body
+    assert "Test Connect succeeded" in body["html"] and "Dana Demo" in body["html"]
+    assert stored(settings, "Acme NL").last_test_at is not None
+
+    ui.post(f"/vault/{acme.id}/disconnect", data={"csrf_token": csrf(ui)})
+    token = csrf(ui)
+    needs = ui.post(f"/vault/{acme.id}/test", data={"csrf_token": token}, headers={"X-CSRF-Token": token})
+    body = needs.json()
+    assert body["ok"] is False and body["cause"] == "needs_reauthorization"
+    assert "needs consent" in body["html"] and "Re-authorise" in body["html"]
+    assert "exactmate vault connect &#39;Acme NL&#39;" in body["html"]  # pasteable, quoted
+
+    plain = ui.post(f"/vault/{acme.id}/test", data={"csrf_token": csrf(ui)})  # without script
+    assert plain.status_code == 303 and plain.headers["location"] == "/vault"
+    assert "Acme NL has no valid sign-in" in ui.get("/vault").text
+
+
+def test_testing_a_credential_that_is_gone_says_so(ui) -> None:
+    answer = ui.post("/vault/nope/test", data={"csrf_token": csrf(ui)})
+    assert answer.status_code == 404 and "not in the vault" in answer.text

@@ -2,20 +2,25 @@
 
 The list shows every credential with its status and last test; a credential that needs
 re-authorisation is marked red and offers "Re-authorise" first. Make default, disconnect and delete
-are small POST forms (with the CSRF token) answered by a redirect back to the list with a notice.
+are small POST forms (with the CSRF token) answered by a redirect back to the list with a notice;
+Test runs Test Connect on the saved credential and, from the page's script, shows the outcome in the
+row itself (without script, as a notice above the list).
 The form for new and edited credentials, with Test Connect, lives in :mod:`.credential_pages`.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from exactmate.errors import ExactmateError
+from exactmate.connect import Cause, TestResult
+from exactmate.errors import ExactmateError, connect_command
 from exactmate.vault import Credential
 from exactmate.web.context import ui
 from exactmate.web.credentials import AUTH_LABELS, list_credentials, open_vault
-from exactmate.web.templating import render
+from exactmate.web.security import CSRF_HEADER
+from exactmate.web.templating import fragment, render
 from exactmate.web.testconnect import connector
 
 router = APIRouter()
@@ -108,3 +113,33 @@ def delete(request: Request, credential_id: str) -> Response:
     ui(request).divisions.forget(found.name)
     ui(request).flashes.add(request, "ok", f"{found.name} was deleted from the vault.")
     return back_to_list()
+
+
+@router.post("/vault/{credential_id}/test")
+async def test_saved(request: Request, credential_id: str) -> Response:
+    """Test Connect of a saved credential with its stored tokens. One without usable tokens is not
+    sent to a sign-in from here: the answer says that it needs consent and how to give it."""
+    found = credential_by_id(request, credential_id)
+    if found is None:
+        return not_found(request)
+    result = await run_in_threadpool(_test_saved, request, found)
+    if CSRF_HEADER in request.headers:  # the row's script: the outcome goes into the row
+        html = fragment(request, "_test_result.html", status="done", result=result)
+        return JSONResponse({"ok": result.ok, "cause": result.cause, "html": html})
+    text = f"{found.name}: {result.summary}" + (f" How to fix: {result.hint}" if result.hint else "")
+    ui(request).flashes.add(request, "ok" if result.ok else "bad", text)
+    return back_to_list()
+
+
+def _test_saved(request: Request, found: Credential) -> TestResult:
+    context = ui(request)
+    if not found.has_tokens or found.status == "needs_reauthorization":
+        return TestResult(
+            ok=False,
+            summary=f"{found.name} has no valid sign-in to test with: it needs consent in Exact Online.",
+            cause=Cause.NEEDS_REAUTHORIZATION,
+            hint=f"press Re-authorise on its row and allow access, or run `{connect_command(found.name)}`",
+            tested_at=context.clock.now(),
+        )
+    with open_vault(context) as vault:
+        return connector(context, vault).test(found.name)

@@ -32,6 +32,30 @@
       help: "Leave the list empty to return every field. Without a key the endpoint is listed." },
   };
 
+  const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+  const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?$/;
+
+  /** Why ``text`` is not an ISO date (or date-time) of the calendar, or "" when it is (or empty). */
+  function isoProblem(name, text, kind) {
+    const value = text.trim();
+    if (value === "") return "";
+    const shape = kind === "datetime" ? ISO_DATETIME : ISO_DATE;
+    const example = kind === "datetime" ? "2026-05-04T09:00:00" : "2026-05-04";
+    if (!shape.test(value)) {
+      return name + " is written year-month-day, like " + example + ".";
+    }
+    const [y, m, d] = value.slice(0, 10).split("-").map(Number);
+    const day = new Date(Date.UTC(y, m - 1, d));
+    if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) {
+      return value.slice(0, 10) + " is not a day of the calendar.";
+    }
+    const time = value.slice(11).split(":").map(Number);
+    if (time.length > 1 && (time[0] > 23 || time[1] > 59 || (time[2] || 0) > 59)) {
+      return value.slice(11) + " is not a time of day (hh:mm:ss, 00:00:00 to 23:59:59).";
+    }
+    return "";
+  }
+
   let described = null; // the /api/endpoint answer for the current endpoint and action
   const action = () => form.querySelector('input[name="action"]:checked').value;
 
@@ -216,8 +240,15 @@
     const attrs = { name, id, type: "text" };
     if (spec.kind === "int") Object.assign(attrs, { type: "number", step: "1", min: spec.min, max: spec.max });
     if (spec.kind === "number") Object.assign(attrs, { type: "number", step: "any" });
-    if (spec.kind === "date") attrs.type = "date";
-    if (spec.kind === "datetime") Object.assign(attrs, { type: "datetime-local", step: "1" });
+    // Dates are typed as ISO text, not in the browser's date control: that control shows and reads
+    // the day in the browser's locale order (05/04 is 4 May in nl-NL, 5 April in en-US), while ISO
+    // text means one day everywhere and is what the command line, CSV files and Exact's filters use.
+    if (spec.kind === "date" || spec.kind === "datetime") {
+      const withTime = spec.kind === "datetime";
+      Object.assign(attrs, { inputmode: "numeric", spellcheck: "false", class: "iso-date",
+        placeholder: withTime ? "yyyy-mm-ddThh:mm:ss" : "yyyy-mm-dd",
+        pattern: withTime ? ISO_DATETIME.source : ISO_DATE.source });
+    }
     if (spec.kind === "guid") attrs.placeholder = "00000000-0000-0000-0000-000000000000";
     if (spec.lookup) {
       attrs.placeholder = "type a code or a name to search, or paste a GUID";
@@ -226,6 +257,9 @@
     }
     const input = el("input", attrs);
     if (spec.lookup) return lookupInput(f, input);
+    if (spec.kind === "date" || spec.kind === "datetime") {
+      input.addEventListener("input", () => fieldError(input, isoProblem(f.name, input.value, spec.kind)));
+    }
     if (spec.kind === "guid") {
       input.addEventListener("input", () => fieldError(input,
         input.value.trim() === "" || GUID.test(input.value) ? "" : f.name + " takes a GUID (8-4-4-4-12 hex digits)."));
