@@ -47,11 +47,11 @@ class Api:
     """What every resource of one client shares: the HTTP policy, the server, the identity, the catalogue."""
 
     def __init__(
-        self, *, http: HttpPolicy, server_url: str, credential: str, client_id: str, catalogue: Catalogue
+        self, *, http: HttpPolicy, server_url: str, credential_id: str, client_id: str, catalogue: Catalogue
     ) -> None:
         self.http = http
         self.server_url = server_url.rstrip("/")
-        self.credential = credential
+        self.credential_id = credential_id
         self.client_id = client_id
         self.catalogue = catalogue
 
@@ -71,7 +71,7 @@ class Api:
         if url is None:
             url = self.server_url + endpoint.url_path(division) + suffix
         counted = None if endpoint.kind == "me" else division
-        scope = CallScope(self.credential, self.client_id, counted, endpoint.path)
+        scope = CallScope(self.credential_id, self.client_id, counted, endpoint.path)
         return self.http.send(method, url, scope=scope, params=params, json=json, headers=headers)
 
 

@@ -74,7 +74,7 @@ class Wire:
         self.requests: list[httpx.Request] = []
         client = httpx.Client(transport=httpx.MockTransport(self._answer))
         policy = HttpPolicy(tokens=FakeTokens(), clock=FakeClock(), http_client=client)
-        self.api = Api(http=policy, server_url=SERVER, credential="c", client_id="id", catalogue=CATALOGUE)
+        self.api = Api(http=policy, server_url=SERVER, credential_id="c", client_id="id", catalogue=CATALOGUE)
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)

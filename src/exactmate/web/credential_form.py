@@ -27,7 +27,7 @@ from exactmate.vault import (
     check_secret,
     check_server_url,
 )
-from exactmate.web.sessions import TestedValues
+from exactmate.web.pending_tests import CandidateValues
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ class Checked:
     """The form's values ready to test (``values``) and to save (``change``: the vault trusts it),
     or the problems by input name."""
 
-    values: TestedValues | None
+    values: CandidateValues | None
     errors: dict[str, str]
     needs_sign_in: bool = True
     change: NewCredential | CredentialEdit | None = None
@@ -134,7 +134,7 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         )
     if errors:
         return Checked(None, errors)
-    values = TestedValues(
+    values = CandidateValues(
         name=name,
         auth_type=auth_type,
         server_url=server_url,
