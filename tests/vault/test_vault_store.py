@@ -219,13 +219,13 @@ def test_tokens_status_and_tests(vault: Vault, clock: FakeClock) -> None:
     assert vault.get("Acme NL").status == "disconnected"
     connected = vault.save_tokens("Acme NL", pair(clock))
     assert (connected.status, connected.tokens_issued_at) == ("connected", clock.now())
-    flagged = vault.set_status("Acme NL", "needs_reauthorization", "Old refresh token used.")
-    assert (flagged.status_label, flagged.status_reason) == (
+    vault.tokens_of(connected.id).mark_needs_reauthorization("Old refresh token used.")
+    flagged = vault.get("Acme NL")
+    assert (flagged.status_label, flagged.status_reason, flagged.has_tokens) == (
         "needs re-authorisation",
         "Old refresh token used.",
+        False,
     )
-    with pytest.raises(ValidationError, match="status must be one of"):
-        vault.set_status("Acme NL", "happy")
     tested = vault.record_test("Acme NL", LastTest(ok=False, message="wrong secret", at=clock.now()))
     assert (tested.last_test_ok, tested.last_test_message, tested.last_test_label) == (
         False,

@@ -78,8 +78,9 @@ def test_a_credential_needing_reauthorisation_stands_out_and_is_reauthorised(
 ) -> None:
     create_credential(ui, live)
     with Vault.open(settings) as vault:
-        vault.forget_tokens("Demo NL")
-        vault.set_status("Demo NL", "needs_reauthorization", "Exact rejected the refresh token")
+        vault.tokens_of(vault.get("Demo NL").id).mark_needs_reauthorization(
+            "Exact rejected the refresh token"
+        )
     page = ui.get("/vault").text
     assert 'class="needs-reauth"' in page
     assert "1 credential needs" in page and "re-authorisation" in page

@@ -17,10 +17,9 @@ from sqlalchemy import Connection, select
 
 from exactmate.clock import Clock
 from exactmate.config import Settings
-from exactmate.errors import SecretBoxError, ValidationError, VaultError
+from exactmate.errors import SecretBoxError, VaultError
 from exactmate.secretbox import KeyFile, SecretBox, split_blob
 from exactmate.store import (
-    CREDENTIAL_STATUSES,
     CredentialRow,
     SecretBinding,
     Store,
@@ -313,14 +312,6 @@ class Vault:
         if not self.store.delete_credential(credential.id):
             raise VaultError(f"credential {credential.name!r} was removed meanwhile")
         return credential
-
-    def set_status(self, name: str, status: str, reason: str | None = None) -> Credential:
-        """Set the status: ``connected``, ``needs_reauthorization`` or ``disconnected``."""
-        if status not in CREDENTIAL_STATUSES:
-            raise ValidationError(f"status must be one of {', '.join(CREDENTIAL_STATUSES)}, not {status!r}")
-        credential = self.get(name)
-        self.store.set_credential_status(credential.id, status, reason)
-        return self._by_id(credential.id)
 
     def record_test(self, name: str, last_test: LastTest) -> Credential:
         """Keep the outcome of a Test Connect with the credential."""
