@@ -32,7 +32,7 @@ from exactmate.errors import ExactmateError, ReauthorizationRequired, Validation
 from exactmate.governor import Governor
 from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, StatelessClient, TokenSource
 from exactmate.odata import shorten
-from exactmate.resource import Api, Resource
+from exactmate.resource import EndpointCaller, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store
 from exactmate.vault.divisions import KnownDivisions
@@ -90,7 +90,7 @@ class ExactClient:
             user_agent=settings.user_agent,
         )
         self.catalogue = catalogue or Catalogue.load()
-        self._api = Api(
+        self._api = EndpointCaller(
             http=self._http,
             server_url=server_url,
             credential_id=credential_id,
