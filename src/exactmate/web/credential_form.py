@@ -115,17 +115,17 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         return Checked(None, errors)
     fields = CredentialFields(name, auth_type, server_url, client_id, redirect_uri)
     change: NewCredential | CredentialEdit
-    if editing is not None:
+    if editing is not None and "client_secret" not in errors:
         change = CredentialEdit(editing, fields, new_secret)
-        secret = new_secret if new_secret is not None else vault.client_secret(editing)
     elif new_secret is not None:
         change = NewCredential(fields, new_secret)
-        secret = new_secret
     else:
         return Checked(None, errors)
-    unchanged = isinstance(change, CredentialEdit) and not change.reconnects
     needs_sign_in = not (
-        unchanged and editing is not None and editing.has_tokens and editing.status == "connected"
+        isinstance(change, CredentialEdit)
+        and not change.reconnects
+        and change.current.has_tokens
+        and change.current.status == "connected"
     )
     if auth_type == "refresh-token" and needs_sign_in and not form.refresh_token:
         errors["refresh_token"] = (
@@ -134,6 +134,8 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         )
     if errors:
         return Checked(None, errors)
+    # what is tested: the new secret, or in an edit the stored one (never a mask or an empty string)
+    secret = change.secret if change.secret is not None else vault.client_secret(change.current)
     values = CandidateValues(
         name=name,
         auth_type=auth_type,
