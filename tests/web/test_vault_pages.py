@@ -108,7 +108,7 @@ def test_reauthorise_names_a_probe_failure_without_leaving_the_page(
     credential = stored(settings, "Demo NL")
     other = serve(client_id="another-app")
     with Vault.open(settings) as vault:
-        vault.edit("Demo NL", server_url=other.base_url)
+        vault.apply_edit(vault.plan_edit("Demo NL", server_url=other.base_url))
     answer = ui.post(f"/vault/{credential.id}/reauthorize", data={"csrf_token": csrf(ui)})
     assert answer.status_code == 303 and answer.headers["location"] == "/vault"
     assert "is unknown on" in ui.get("/vault").text
