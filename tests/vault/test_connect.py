@@ -26,7 +26,7 @@ from exactmate.connect import (
     connect_and_create,
     describe_age,
 )
-from exactmate.connect import test_connection as run_test_connection
+from exactmate.connect import run_test_connect as run_test_connection
 from exactmate.errors import AuthError, VaultError
 from exactmate.store import SecretBinding, tokens
 from exactmate.vault import Vault

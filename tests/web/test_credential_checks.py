@@ -18,7 +18,7 @@ from tests.web.conftest import (
 
 from exactmate.config import Settings
 from exactmate.vault import Vault
-from exactmate.web.credentialform import check_form, read_form
+from exactmate.web.credential_form import check_form, read_form
 
 
 def test_every_bad_field_is_named_under_its_input_and_nothing_is_sent(ui, live: Live) -> None:

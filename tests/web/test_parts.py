@@ -17,11 +17,11 @@ from exactmate.errors import ConfigError, ValidationError
 from exactmate.web import UiServer, create_app
 from exactmate.web.actionform import parse_action_form
 from exactmate.web.context import UiContext
+from exactmate.web.pending_tests import CandidateValues, PendingTests
 from exactmate.web.results import Result
 from exactmate.web.security import Signer
-from exactmate.web.sessions import PendingTests, TestedValues
 
-VALUES = TestedValues(
+VALUES = CandidateValues(
     "Acme",
     "oauth2-code",
     "https://start.exactonline.nl",

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exactmate.actions.picker import identifying_first
-from exactmate.actions.plain import cell, csv_cell, plain
+from exactmate.actions.presentation import cell, csv_cell, plain
 from exactmate.errors import ValidationError
 
 TABLE_BATCH = 500
@@ -106,7 +106,7 @@ def write_records(
     raw_csv: bool = False,
 ) -> int:
     """Write ``records`` as they come; returns how many were written. CSV cells a spreadsheet would
-    run as formulas are neutralised unless ``raw_csv`` (see ``actions.plain.csv_cell``)."""
+    run as formulas are neutralised unless ``raw_csv`` (see ``actions.presentation.csv_cell``)."""
     if fmt is Format.csv:
         return _write_csv(iter(records), out, columns, raw_csv)
     writer = {Format.json: _write_json, Format.ndjson: _write_ndjson, Format.table: _write_table}[fmt]

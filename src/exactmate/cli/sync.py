@@ -76,7 +76,7 @@ def sync(
         result = sync_endpoints(
             conn, endpoints, target, division=choice, full=full, keep_deleted=keep_deleted, progress=advance
         )
-        name = conn.credential
+        name = conn.credential_name
     if fmt is Format.table:
         rows = [{**r.as_dict(), "error": str(r.error) if r.error else ""} for r in result.reports]
         write_records(rows, fmt, sys.stdout, columns=COLUMNS, title=f"Synced into {result.target}")

@@ -25,7 +25,7 @@ from exactmate import errors
 from exactmate.cli.context import context_of, read_hidden
 from exactmate.cli.exit_codes import EXIT_CODES
 from exactmate.clock import utc
-from exactmate.connect import Cause, Connector, SaveResult, TerminalConsent, TestResult
+from exactmate.connect import Cause, ConnectCheck, Connector, SaveResult, TerminalConsent
 from exactmate.errors import ValidationError
 from exactmate.vault import AUTH_TYPES, DEFAULT_REDIRECT_URI, Credential, Vault
 
@@ -126,7 +126,7 @@ def _when(ts: float | None) -> str:
     return utc(ts).strftime("%Y-%m-%d %H:%M UTC") if ts is not None else "never"
 
 
-def _print_result(result: TestResult, fmt: Format) -> None:
+def _print_result(result: ConnectCheck, fmt: Format) -> None:
     if fmt is Format.json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -28,7 +28,7 @@ from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, delete,
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import make_url
 
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
 from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.config import Settings, describe_db_url
@@ -115,7 +115,7 @@ def default_target(settings: Settings) -> str:
     return f"sqlite:///{Path(settings.home) / 'sync.db'}"
 
 
-def syncable(conn: Connection) -> list[str]:
+def syncable(conn: ActionContext) -> list[str]:
     """Every regular endpoint with a change feed (a sync/ twin, or a row twin): ``--all-syncable``."""
     return syncable_paths(conn.client.catalogue)
 
@@ -132,7 +132,7 @@ def syncable_paths(catalogue: Catalogue) -> list[str]:
     return found
 
 
-def feed_endpoints(conn: Connection, paths: Sequence[str]) -> list[Endpoint]:
+def feed_endpoints(conn: ActionContext, paths: Sequence[str]) -> list[Endpoint]:
     """The endpoints named, each checked to have a change feed; every problem at once, no call."""
     catalogue = conn.client.catalogue
     found: list[Endpoint] = []
@@ -166,7 +166,7 @@ def feed_endpoints(conn: Connection, paths: Sequence[str]) -> list[Endpoint]:
 
 
 def sync_endpoints(
-    conn: Connection,
+    conn: ActionContext,
     endpoints: Sequence[str],
     target: str,
     *,
@@ -219,9 +219,9 @@ def sync_endpoints(
         engine.dispose()
 
 
-def cursor_owner(conn: Connection) -> str:
+def cursor_owner(conn: ActionContext) -> str:
     """Whose cursors these are: a digest of the credential's name (cursors are per credential)."""
-    return hashlib.sha256(conn.credential.strip().lower().encode()).hexdigest()[:16]
+    return hashlib.sha256(conn.credential_name.strip().lower().encode()).hexdigest()[:16]
 
 
 DRIVER_EXTRAS = {"duckdb": "duckdb"}
@@ -267,7 +267,7 @@ def _by_modified(endpoint: Endpoint) -> bool:
     return endpoint.kind == "rest" and endpoint.allows("GET") and dated
 
 
-def _table(conn: Connection, metadata: MetaData, endpoint: Endpoint) -> Table:
+def _table(conn: ActionContext, metadata: MetaData, endpoint: Endpoint) -> Table:
     catalogue = conn.client.catalogue
     if endpoint.kind == "sync":
         fields = [name for name, f in endpoint.fields.items() if not f.is_collection]
@@ -290,7 +290,7 @@ LEASE_SECONDS = 120.0
 mid-run frees its (database, division, endpoint) for the next within two minutes."""
 
 
-def _held(conn: Connection, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
+def _held(conn: ActionContext, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
     try:
         with conn.store.lock(name, timeout=0.0, ttl=LEASE_SECONDS) as owner:
 
@@ -313,7 +313,7 @@ class _Run:
     """What every part of one run shares: the connection to Exact, the target database, its cursor
     table and whose cursors they are."""
 
-    conn: Connection
+    conn: ActionContext
     engine: Engine
     cursors: Table
     owner: str

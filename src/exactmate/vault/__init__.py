@@ -15,7 +15,8 @@ with Vault.open() as vault:
 - ``credential``: the ``Credential`` record (no secret in it)
 - ``values``: ``NewCredential`` and ``CredentialEdit``, a credential's values checked once, and
   whether a change touches the connection
-- ``storage``: ``Vault`` (add, get, list, edit, default, remove, status, tests, tokens, keys)
+- ``storage``: ``Vault`` (new_values + create, get, list, plan_edit + apply_edit, default, remove,
+  tests, tokens, keys)
 - ``tokens``: ``CredentialTokens``, a credential's token pair (the only writer of the tokens table)
 - ``rotation``: re-encryption under a new key, one credential per transaction
 """

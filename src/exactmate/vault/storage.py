@@ -17,10 +17,9 @@ from sqlalchemy import Connection, select
 
 from exactmate.clock import Clock
 from exactmate.config import Settings
-from exactmate.errors import SecretBoxError, ValidationError, VaultError
+from exactmate.errors import SecretBoxError, VaultError
 from exactmate.secretbox import KeyFile, SecretBox, split_blob
 from exactmate.store import (
-    CREDENTIAL_STATUSES,
     CredentialRow,
     SecretBinding,
     Store,
@@ -38,7 +37,8 @@ from exactmate.vault.values import CredentialEdit, NewCredential
 
 
 class Vault:
-    """Credentials by name (trimmed, case-insensitive): add, get, list, edit, default, remove, rotate."""
+    """Credentials by name (trimmed, case-insensitive): new_values + create, get, list, plan_edit +
+    apply_edit, default, remove, rotate."""
 
     def __init__(self, store: Store, box: SecretBox, *, key_file: KeyFile | None = None) -> None:
         """``key_file``: where the key ring lives, for :meth:`rotate_key` (None: the key came from
@@ -185,35 +185,6 @@ class Vault:
             self._write_state(cid, conn, tokens=tokens, last_test=last_test)
         return self._by_id(cid)
 
-    def add(
-        self,
-        name: str,
-        *,
-        server_url: str,
-        client_id: str,
-        client_secret: str,
-        auth_type: str | None = None,
-        redirect_uri: str | None = None,
-        make_default: bool | None = None,
-        tokens: TokenValues | None = None,
-        last_test: LastTest | None = None,
-        credential_id: str | None = None,
-        allow_custom_host: bool = False,
-    ) -> Credential:
-        """:meth:`new_values` then :meth:`create`: check and store a new credential."""
-        values = self.new_values(
-            name,
-            server_url=server_url,
-            client_id=client_id,
-            client_secret=client_secret,
-            auth_type=auth_type,
-            redirect_uri=redirect_uri,
-            allow_custom_host=allow_custom_host,
-        )
-        return self.create(
-            values, make_default=make_default, tokens=tokens, last_test=last_test, credential_id=credential_id
-        )
-
     def plan_edit(
         self,
         name: str,
@@ -274,33 +245,6 @@ class Vault:
             self._write_state(current.id, conn, tokens=tokens, last_test=last_test)
         return self._by_id(current.id)
 
-    def edit(
-        self,
-        name: str,
-        *,
-        new_name: str | None = None,
-        auth_type: str | None = None,
-        server_url: str | None = None,
-        client_id: str | None = None,
-        redirect_uri: str | None = None,
-        client_secret: str | None = None,
-        tokens: TokenValues | None = None,
-        last_test: LastTest | None = None,
-        allow_custom_host: bool = False,
-    ) -> Credential:
-        """:meth:`plan_edit` then :meth:`apply_edit`: check and make a change."""
-        edit = self.plan_edit(
-            name,
-            new_name=new_name,
-            auth_type=auth_type,
-            server_url=server_url,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            client_secret=client_secret,
-            allow_custom_host=allow_custom_host,
-        )
-        return self.apply_edit(edit, tokens=tokens, last_test=last_test)
-
     def set_default(self, name: str) -> Credential:
         """Make ``name`` the one default credential."""
         credential = self.get(name)
@@ -313,14 +257,6 @@ class Vault:
         if not self.store.delete_credential(credential.id):
             raise VaultError(f"credential {credential.name!r} was removed meanwhile")
         return credential
-
-    def set_status(self, name: str, status: str, reason: str | None = None) -> Credential:
-        """Set the status: ``connected``, ``needs_reauthorization`` or ``disconnected``."""
-        if status not in CREDENTIAL_STATUSES:
-            raise ValidationError(f"status must be one of {', '.join(CREDENTIAL_STATUSES)}, not {status!r}")
-        credential = self.get(name)
-        self.store.set_credential_status(credential.id, status, reason)
-        return self._by_id(credential.id)
 
     def record_test(self, name: str, last_test: LastTest) -> Credential:
         """Keep the outcome of a Test Connect with the credential."""

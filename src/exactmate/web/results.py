@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exactmate.actions.plain import cell, csv_cell
+from exactmate.actions.presentation import cell, csv_cell
 
 VERTICAL_FROM = 6
 """A single record with more columns than this is shown as field / value lines."""

@@ -18,10 +18,10 @@ from exactmate.catalogue import Catalogue
 from exactmate.client import ExactClient
 from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings
-from exactmate.connect.check import DIVISIONS_ENDPOINT, HeaderWatch, Probe, inspect
 from exactmate.connect.consent import Consent, TerminalConsent
 from exactmate.connect.diagnosis import Diagnosis, diagnose, probe_authorization
-from exactmate.connect.result import Cause, SaveResult, TestResult
+from exactmate.connect.inspection import DIVISIONS_ENDPOINT, HeaderWatch, Probe, inspect
+from exactmate.connect.result import Cause, ConnectCheck, SaveResult
 from exactmate.connect.tokens import MemoryTokens
 from exactmate.errors import (
     ConfigError,
@@ -87,7 +87,7 @@ class Connector:
 
     # -- stored credentials ------------------------------------------------------------------------
 
-    def test(self, name: str, *, division: int | None = None) -> TestResult:
+    def test(self, name: str, *, division: int | None = None) -> ConnectCheck:
         """Test Connect of a stored credential, signing in first if it has no usable tokens.
 
         ``division``: also check access to this division (default: the current one). The outcome is
@@ -97,7 +97,7 @@ class Connector:
         fresh = not credential.has_tokens or credential.status == "needs_reauthorization"
         return self._test_stored(credential, division, fresh)
 
-    def connect(self, name: str, *, division: int | None = None) -> TestResult:
+    def connect(self, name: str, *, division: int | None = None) -> ConnectCheck:
         """Sign in again (always), store the new tokens, then test."""
         return self._test_stored(self.vault.get(name), division, fresh=True)
 
@@ -126,7 +126,7 @@ class Connector:
             saved = self.vault.create(values, make_default=make_default)
             return SaveResult(True, saved, None, SKIPPED_NOTE.format(command=connect_command(saved.name)))
         cid = new_id()
-        result, tokens = self.test_candidate(values.fields, values.secret, cid, division)
+        result, tokens = self.check_candidate(values.fields, values.secret, cid, division)
         if not result.ok:
             return SaveResult(False, None, result, "Nothing was saved: Test Connect failed.")
         saved = self.vault.create(
@@ -152,7 +152,7 @@ class Connector:
             return SaveResult(True, saved, None, note)
         self.vault.check_key()
         test_secret = change.secret if change.secret is not None else self.vault.client_secret(current)
-        result, tokens = self.test_candidate(change.fields, test_secret, current.id, division)
+        result, tokens = self.check_candidate(change.fields, test_secret, current.id, division)
         if not result.ok:
             return SaveResult(False, current, result, "Nothing was changed: Test Connect failed.")
         saved = self.vault.apply_edit(change, tokens=tokens, last_test=_last(result))
@@ -161,7 +161,7 @@ class Connector:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _test_stored(self, credential: Credential, division: int | None, fresh: bool) -> TestResult:
+    def _test_stored(self, credential: Credential, division: int | None, fresh: bool) -> ConnectCheck:
         target = _Target(
             app=self._app(credential, self.vault.client_secret(credential)),
             auth_type=credential.auth_type,
@@ -176,9 +176,9 @@ class Connector:
             self.vault.remember_divisions(credential, result.divisions)
         return result
 
-    def test_candidate(
+    def check_candidate(
         self, fields: CredentialFields, secret: str, credential_id: str, division: int | None
-    ) -> tuple[TestResult, TokenSet | None]:
+    ) -> tuple[ConnectCheck, TokenSet | None]:
         """Test Connect of values not saved yet (``credential_id`` is the id they will be saved
         under), returning the tokens the test obtained so Connect & Create can keep them."""
         target = _Target(
@@ -193,7 +193,7 @@ class Connector:
 
     def _run(
         self, target: _Target, http: httpx.Client, division: int | None, *, fresh: bool
-    ) -> tuple[TestResult, TokenSet | None]:
+    ) -> tuple[ConnectCheck, TokenSet | None]:
         """Probe the sign-in page, sign in when ``fresh``, then inspect; a diagnosis on failure."""
         check_redirect = target.auth_type == "oauth2-code"
         problem = probe_authorization(target.app, http, check_redirect=check_redirect)
@@ -241,7 +241,7 @@ class Connector:
 
     def _inspect(
         self, target: _Target, http: httpx.Client, tokens: TokenSet | None, division: int | None
-    ) -> TestResult:
+    ) -> ConnectCheck:
         source: TokenSource
         if target.stored:
             source = TokenManager(
@@ -255,7 +255,7 @@ class Connector:
             server_url=target.app.server_url,
             client_id=target.app.client_id,
             tokens=source,
-            credential=target.credential_id,
+            credential_id=target.credential_id,
             governor=watch,
             clock=self.clock,
             http_client=http,
@@ -271,8 +271,8 @@ class Connector:
         with client:
             return inspect(client, watch, Probe(division, issued, self.clock))
 
-    def _failed(self, found: Diagnosis) -> TestResult:
-        return TestResult(
+    def _failed(self, found: Diagnosis) -> ConnectCheck:
+        return ConnectCheck(
             ok=False, summary=found.summary, cause=found.cause, hint=found.hint, tested_at=self.clock.now()
         )
 
@@ -303,9 +303,9 @@ class Connector:
         return self._catalogue
 
 
-def _last(result: TestResult) -> LastTest:
+def _last(result: ConnectCheck) -> LastTest:
     return LastTest(ok=result.ok, message=result.summary, at=result.tested_at or 0.0)
 
 
-def _with_warnings(result: TestResult, warnings: tuple[str, ...]) -> TestResult:
+def _with_warnings(result: ConnectCheck, warnings: tuple[str, ...]) -> ConnectCheck:
     return replace(result, warnings=result.warnings + warnings) if warnings else result

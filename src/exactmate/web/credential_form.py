@@ -27,7 +27,7 @@ from exactmate.vault import (
     check_secret,
     check_server_url,
 )
-from exactmate.web.sessions import TestedValues
+from exactmate.web.pending_tests import CandidateValues
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ class Checked:
     """The form's values ready to test (``values``) and to save (``change``: the vault trusts it),
     or the problems by input name."""
 
-    values: TestedValues | None
+    values: CandidateValues | None
     errors: dict[str, str]
     needs_sign_in: bool = True
     change: NewCredential | CredentialEdit | None = None
@@ -115,17 +115,17 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         return Checked(None, errors)
     fields = CredentialFields(name, auth_type, server_url, client_id, redirect_uri)
     change: NewCredential | CredentialEdit
-    if editing is not None:
+    if editing is not None and "client_secret" not in errors:
         change = CredentialEdit(editing, fields, new_secret)
-        secret = new_secret if new_secret is not None else vault.client_secret(editing)
     elif new_secret is not None:
         change = NewCredential(fields, new_secret)
-        secret = new_secret
     else:
         return Checked(None, errors)
-    unchanged = isinstance(change, CredentialEdit) and not change.reconnects
     needs_sign_in = not (
-        unchanged and editing is not None and editing.has_tokens and editing.status == "connected"
+        isinstance(change, CredentialEdit)
+        and not change.reconnects
+        and change.current.has_tokens
+        and change.current.status == "connected"
     )
     if auth_type == "refresh-token" and needs_sign_in and not form.refresh_token:
         errors["refresh_token"] = (
@@ -134,7 +134,9 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         )
     if errors:
         return Checked(None, errors)
-    values = TestedValues(
+    # what is tested: the new secret, or in an edit the stored one (never a mask or an empty string)
+    secret = change.secret if change.secret is not None else vault.client_secret(change.current)
+    values = CandidateValues(
         name=name,
         auth_type=auth_type,
         server_url=server_url,

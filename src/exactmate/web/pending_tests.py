@@ -31,10 +31,8 @@ MAX_PENDING = 100
 
 
 @dataclass(frozen=True)
-class TestedValues:
+class CandidateValues:
     """The values a test ran with. ``secret`` and ``refresh_token`` stay out of every repr."""
-
-    __test__ = False  # not a pytest test class, despite the name
 
     name: str
     auth_type: str
@@ -70,7 +68,7 @@ class PendingTest:
     id: str
     browser: str = field(repr=False)
     purpose: Purpose
-    values: TestedValues
+    values: CandidateValues
     fingerprint: str = field(repr=False)
     state: str = field(repr=False)
     created_at: float
@@ -95,7 +93,7 @@ class PendingTests:
         *,
         browser: str,
         purpose: Purpose,
-        values: TestedValues,
+        values: CandidateValues,
         signer: Signer,
         state: str = "",
         candidate_id: str = "",
