@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from exactmate.actions import Connection
+    from exactmate.actions import ActionContext
     from exactmate.catalogue import Catalogue
+    from exactmate.config import Settings
 
 log = logging.getLogger("exactmate.flows")
 
@@ -32,11 +33,12 @@ TIME_TRANSACTIONS = "project/TimeTransactions"
 class Call:
     """One action to run: its resolved arguments, and what the run decided around it."""
 
-    connection: Connection | None
+    connection: ActionContext | None
     args: Mapping[str, Any]
     division: Any
     dry_run: bool
     journal_scope: str
+    settings: Settings | None = None
 
 
 Runner = Callable[[Call], dict[str, Any]]
@@ -79,7 +81,7 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def _conn(call: Call) -> Connection:
+def _conn(call: Call) -> ActionContext:
     if call.connection is None:  # pragma: no cover - the engine opens one for every Exact action
         raise RuntimeError("an Exact action ran without a connection")
     return call.connection
@@ -172,9 +174,9 @@ def _call(call: Call) -> dict[str, Any]:
 
 
 def _test_connection(call: Call) -> dict[str, Any]:
-    from exactmate.actions import test_connection
+    from exactmate.actions import run_test_connect
 
-    result = test_connection(_conn(call).credential)
+    result = run_test_connect(_conn(call).credential_name, settings=call.settings)
     return {"ok": result.ok, "summary": result.summary, "hint": result.hint}
 
 

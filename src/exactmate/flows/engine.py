@@ -33,7 +33,7 @@ from exactmate.flows.definition import Flow, Step, load_flow
 from exactmate.flows.interpreter import FlowRunFailed, Interpreter, Record
 
 if TYPE_CHECKING:
-    from exactmate.actions import Connection
+    from exactmate.actions import ActionContext
     from exactmate.config import Settings
 
 WORKFLOW = "exactmate.flow"
@@ -111,7 +111,7 @@ class FlowEngine:
         self.settings = settings
         self.executor_id = executor_id
         self.retry_interval = retry_interval
-        self._connections: dict[tuple[str, str | None], Connection] = {}
+        self._connections: dict[tuple[str, str | None], ActionContext] = {}
         self._connections_lock = threading.Lock()
         self._queue: Any = None
 
@@ -204,7 +204,7 @@ class FlowEngine:
 
         flow = _pinned_flow(pinned["text"], pinned["source"])
         run_id = DBOS.workflow_id or "?"
-        interpreter = Interpreter(flow, trigger, self._connection_for(run_id), run_id)
+        interpreter = Interpreter(flow, trigger, self._connection_for(run_id), run_id, settings=self.settings)
         try:
             records = interpreter.run(self._durable)
         finally:
@@ -240,7 +240,7 @@ class FlowEngine:
             return DBOS.run_step(cast(Any, {"name": f"step:{step.id}"}), lambda: record)
 
     def _connection_for(self, run_id: str) -> Any:
-        def connection_for(credential: str | None) -> Connection:
+        def connection_for(credential: str | None) -> ActionContext:
             from exactmate.actions import open_connection
 
             key = (run_id, credential)
@@ -288,16 +288,17 @@ def _quiet_dbos() -> None:
 def dry_run(flow: Flow, trigger: Mapping[str, Any], settings: Settings) -> Iterator[list[Record]]:
     """Run ``flow`` at once, outside DBOS, with every write planned instead of sent (reads are sent:
     later steps need their records); yields the step records."""
-    connections: dict[str | None, Connection] = {}
+    connections: dict[str | None, ActionContext] = {}
 
-    def connection_for(credential: str | None) -> Connection:
+    def connection_for(credential: str | None) -> ActionContext:
         from exactmate.actions import open_connection
 
         if credential not in connections:
             connections[credential] = open_connection(credential, settings=settings)
         return connections[credential]
 
-    interpreter = Interpreter(flow, dict(trigger), connection_for, f"{flow.name}:dry-run", dry_run=True)
+    run_id = f"{flow.name}:dry-run"
+    interpreter = Interpreter(flow, dict(trigger), connection_for, run_id, dry_run=True, settings=settings)
     records: list[Record] = []
 
     def direct(step: Step, work: Any) -> Record:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exactmate.errors import ExactmateError, ValidationError
 from exactmate.flows import expressions
 from exactmate.flows.actions import ACTIONS, Call, plain
 from exactmate.flows.definition import Flow, Step
+
+if TYPE_CHECKING:
+    from exactmate.config import Settings
 
 Record = dict[str, Any]
 StepRunner = Callable[[Step, Callable[[], Record]], Record]
@@ -41,6 +44,7 @@ class Interpreter:
     connection_for: ConnectionFor
     run_id: str
     dry_run: bool = False
+    settings: Settings | None = None
     vars: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -151,7 +155,8 @@ class Interpreter:
         if step.action == "create_time_transactions" and "entries" not in arguments:
             arguments["entries"] = [arguments.pop("fields")]
         connection = self.connection_for(self.flow.credential) if spec.exact else None
-        call = Call(connection, arguments, division, self.dry_run and spec.writes, f"flow:{self.flow.name}")
+        scope = f"flow:{self.flow.name}"
+        call = Call(connection, arguments, division, self.dry_run and spec.writes, scope, self.settings)
         return spec.run(call)
 
 
