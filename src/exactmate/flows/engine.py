@@ -137,7 +137,9 @@ class FlowEngine:
             try:
                 DBOS(config=config)
                 DBOS.launch()
-                self._queue = DBOS.register_queue(QUEUE, partition_concurrency=1, worker_concurrency=4)
+                self._queue = DBOS.register_queue(
+                    QUEUE, partition_concurrency=1, worker_concurrency=4, polling_interval_sec=0.1
+                )
             except Exception as exc:
                 DBOS.destroy()
                 raise FlowEngineError(f"the flow engine could not start: {exc}") from None
@@ -185,7 +187,7 @@ class FlowEngine:
         flow = run_id.partition(":")[0]
         new_id = f"{flow}:rerun:{uuid.uuid4().hex[:12]}"
         with SetWorkflowID(new_id):
-            handle = DBOS.fork_workflow(run_id, start_step, queue_name=QUEUE)
+            handle = DBOS.fork_workflow(run_id, start_step)
         return str(handle.workflow_id)
 
     def wait(self, run_id: str, timeout: float | None = None) -> Any:
