@@ -435,3 +435,31 @@ def test_a_date_means_the_same_day_in_every_browser_locale(
     assert link, answer.text[:500]
     [booked] = http.get(link.group(1)).json()
     assert booked["Date"].startswith("2026-05-04T00:00:00"), booked  # midnight, Dutch wall clock
+
+
+def test_return_all_beyond_the_page_limit_says_so_and_downloads_every_record(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots, monkeypatch: Any
+) -> None:
+    create_credential(http, emulator)
+    monkeypatch.setattr("exactmate.web.action_pages.MAX_ROWS", 20)
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#division", "100001")
+    choose_action(page, "List or Get Endpoint")
+    page.fill("#endpoint", "project/TimeTransactions")
+    page.check("#return-all")
+    page.click("#run")
+    expect(page.locator("#result-table tbody tr")).to_have_count(20)
+    expect(page.locator("#export-all")).to_contain_text("20 records shown; more exist.")
+    expect(page.locator("#result-summary")).to_contain_text("there are more")
+    shots.take(page, "15-list-cut-off-export")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download all as CSV").click()
+    assert info.value.suggested_filename == "exactmate-project-TimeTransactions.csv"
+    exported = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    ids = [r["ID"] for r in exported]
+    assert len(ids) > 20 and len(set(ids)) == len(ids)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download all as NDJSON").click()
+    lines = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["ID"] for line in lines] == ids

@@ -41,6 +41,7 @@ class Result:
     request: str | None = None  # a dry run's planned request, as text
     problems: Sequence[str] = ()
     slug: str = "result"  # names the download files: exactmate-<slug>.json
+    export: Sequence[tuple[str, str]] = ()  # a cut-off listing's query, for /actions/export
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
     @property
