@@ -463,3 +463,50 @@ def test_return_all_beyond_the_page_limit_says_so_and_downloads_every_record(
         page.get_by_role("button", name="Download all as NDJSON").click()
     lines = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["ID"] for line in lines] == ids
+
+
+def test_create_from_a_file_previews_each_row_and_books_with_progress(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots, tmp_path: Path
+) -> None:
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "IsTime eq 1")
+    project = lookup(http, "project/Projects")
+    lines = ["Date;Item;Project;Quantity;Notes"]  # as Dutch Excel saves it
+    lines += [f"2026-06-{n:02d};{item};{project};7,5;File row {n}" for n in range(1, 13)]
+    hours = tmp_path / "uren.csv"
+    hours.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    broken = tmp_path / "broken.csv"
+    bad_row = f"31-06-2026;{item};{project};x;Bad row"
+    broken.write_text("\n".join([*lines[:3], bad_row]) + "\n", encoding="utf-8")
+
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#division", "100001")
+    expect(page.locator("#file-panel")).to_be_visible()
+    page.set_input_files("#entries-file", str(broken))
+    page.click("#check-file")
+    bad = page.locator("#upload-table tr[data-row='3']")
+    expect(bad).to_have_attribute("data-check", "invalid")
+    expect(bad).to_contain_text("is not a date")
+    expect(page.locator("#upload-refused")).to_be_visible()
+    expect(page.locator("#book-upload")).to_have_count(0)
+
+    page.set_input_files("#entries-file", str(hours))
+    page.click("#check-file")
+    expect(page.locator("#upload-title")).to_contain_text("uren.csv: 12 entries")
+    expect(page.locator("#upload-summary")).to_contain_text("separated by semicolons")
+    expect(page.locator("#upload-table tbody tr[data-check='planned']")).to_have_count(12)
+    shots.take(page, "16-create-from-file-preview")
+    page.click("#book-upload")
+    expect(page.locator("#result-title")).to_contain_text("Entries booked")
+    expect(page.locator("#result-summary")).to_contain_text("12 entries, 12 created")
+    expect(page.locator("#result-table tbody tr")).to_have_count(12)
+    shots.take(page, "17-create-from-file-booked")
+
+    page.set_input_files("#entries-file", str(hours))  # the same file again: nothing is new
+    page.click("#check-file")
+    expect(page.locator("#upload-summary")).to_contain_text("12 booked earlier")
+    expect(page.locator("#upload-nothing")).to_contain_text("Nothing to book")
+
+    choose_action(page, "List or Get Endpoint")
+    expect(page.locator("#file-panel")).to_be_hidden()
