@@ -84,6 +84,8 @@ def test_a_file_is_previewed_row_by_row_then_booked_once(ui, world: Live) -> Non
 
     edited = entries_csv(ui, 4, delimiter=";", quantity={2: "8"})  # one row edited, one appended
     preview = upload(ui, edited).json()
+    assert "1 ready, 2 booked earlier, 1 changed since booked" in " ".join(preview["html"].split())
+    assert 'data-row="2" data-check="changed"' in preview["html"] and "with other values" in preview["html"]
     final = book(ui, preview["upload_id"])
     for said in ("1 created", "2 booked earlier", "1 changed"):
         assert said in final["html"]

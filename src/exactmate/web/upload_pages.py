@@ -43,6 +43,7 @@ _ROW_PROBLEM = re.compile(r"^row (\d+):? (.*)$", re.S)
 _LABELS = {
     "planned": "ready",
     "skipped": "booked earlier",
+    "changed": "changed since booked",
     "invalid": "cannot be booked",
 }
 
@@ -184,8 +185,10 @@ def _connection(context: UiContext, credential: str) -> Any:
 
 
 def _counts(rows: Sequence[PreviewRow]) -> dict[str, int]:
+    """How many rows have each check, in a fixed order (ready first)."""
+    order = list(_LABELS.values())
     counts: dict[str, int] = {}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: order.index(r.label) if r.label in order else len(order)):
         counts[row.label] = counts.get(row.label, 0) + 1
     return counts
 
