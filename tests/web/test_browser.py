@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -510,3 +511,44 @@ def test_create_from_a_file_previews_each_row_and_books_with_progress(
 
     choose_action(page, "List or Get Endpoint")
     expect(page.locator("#file-panel")).to_be_hidden()
+
+
+def test_booking_a_file_shows_its_progress(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The booking is held after its third entry (its progress callback waits), so the page is seen
+    polling mid-way; released, it finishes and shows the results."""
+    from exactmate.web import upload_pages
+
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "IsTime eq 1")
+    project = lookup(http, "project/Projects")
+    hours = tmp_path / "hours.csv"
+    rows = [f"2026-07-{n:02d},{item},{project},4,Progress {n}" for n in range(1, 13)]
+    hours.write_text("Date,Item,Project,Quantity,Notes\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    release = threading.Event()
+    real = upload_pages.create_time_transactions
+
+    def held(*args: Any, progress: Any = None, **kwargs: Any) -> Any:
+        seen: list[int] = []
+
+        def report(outcome: Any) -> None:
+            progress(outcome)
+            seen.append(outcome.row)
+            if len(seen) >= 3:
+                release.wait(30)
+
+        return real(*args, progress=report if progress else None, **kwargs)
+
+    monkeypatch.setattr(upload_pages, "create_time_transactions", held)
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#division", "100001")
+    page.set_input_files("#entries-file", str(hours))
+    page.click("#check-file")
+    page.click("#book-upload")
+    expect(page.locator("#book-status")).to_have_text(re.compile(r"Booked ([3-9]|1[01]) of 12"))
+    expect(page.locator("#book-progress")).to_be_visible()
+    expect(page.locator("#book-upload")).to_be_disabled()  # no second press while it books
+    release.set()
+    expect(page.locator("#result-summary")).to_contain_text("12 entries, 12 created")
