@@ -208,6 +208,11 @@ class Signer:
         return bool(value) and hmac.compare_digest(self.sign(purpose, value), signature)
 
 
+def browser_id(request: Request) -> str:
+    """Which browser sent ``request``: its CSRF cookie's seed (what the pages tie per-browser state to)."""
+    return str(request.scope["state"]["csrf_seed"])
+
+
 def csrf_token(request: Request) -> str:
     """The CSRF token to put into the page answering ``request`` (see :class:`SecurityMiddleware`)."""
     signer: Signer = request.app.state.ui.signer  # the UiContext (web/context.py)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -30,7 +31,7 @@ from exactmate.actions.timecreate import CreateResult, create_time_transactions
 from exactmate.errors import ExactmateError, ValidationError
 from exactmate.web.context import UiContext, ui
 from exactmate.web.results import Result, columns_of
-from exactmate.web.security import UploadTooLarge, read_upload
+from exactmate.web.security import UploadTooLarge, browser_id, read_upload
 from exactmate.web.templating import fragment
 from exactmate.web.uploads import Progress, Upload, Uploads
 
@@ -61,10 +62,6 @@ class PreviewRow:
         return _LABELS.get(self.status, self.status)
 
 
-def _browser(request: Request) -> str:
-    return str(request.scope["state"]["csrf_seed"])
-
-
 def _uploads(request: Request) -> Uploads:
     uploads: Uploads = ui(request).uploads
     return uploads
@@ -83,6 +80,7 @@ async def upload(request: Request) -> Response:
     upload's id to book it with). Nothing is created here."""
     try:
         name, data, form = await read_upload(request, "file")
+        name = PurePath(name).name[:120] or "upload"  # shown and named in messages: no path, not endless
     except UploadTooLarge as exc:
         return _answer(request, 413, ok=False, error=str(exc))
     credential = _text(form.get("credential"))
@@ -111,7 +109,7 @@ async def upload(request: Request) -> Response:
     stored = None
     if ok and planned:
         stored = _uploads(request).add(
-            _browser(request),
+            browser_id(request),
             data,
             name=name,
             file_format=fmt,
@@ -197,7 +195,7 @@ def _counts(rows: Sequence[PreviewRow]) -> dict[str, int]:
 def book(request: Request, upload_id: str) -> Response:
     """Start booking a previewed upload; answers its progress. A second press while it is booking is
     refused and says so; a press after it finished runs again and books only what is still new."""
-    found = _uploads(request).get(upload_id, _browser(request))
+    found = _uploads(request).get(upload_id, browser_id(request))
     if found is None:
         return JSONResponse(
             {"error": "This upload is unknown or expired: choose the file again."}, 404
@@ -222,7 +220,7 @@ def book(request: Request, upload_id: str) -> Response:
 def progress(request: Request, upload_id: str) -> Response:
     """How far the booking is: ``{"status": "running", "done": 12, "total": 20}``; when finished, the
     results as the page shows them (``html``)."""
-    found = _uploads(request).get(upload_id, _browser(request))
+    found = _uploads(request).get(upload_id, browser_id(request))
     if found is None or found.booking is None:
         return JSONResponse(
             {"error": "No booking of this upload is known: choose the file again."}, 404
