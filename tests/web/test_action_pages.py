@@ -351,3 +351,27 @@ def test_the_export_is_guarded_and_refuses_what_is_not_a_listing(ui, world: Live
         assert answer.status_code == 400 and expected in answer.text, answer.text[:800]
         assert "Nothing was exported" in answer.text
     assert rest_calls(world) == calls
+
+
+def test_an_export_with_a_failed_division_is_broken_off_not_shortened(
+    ui, world: Live, monkeypatch
+) -> None:
+    """With division ``all`` a division that fails is skipped by the listing; the export then ends
+    in an error (the browser marks the download failed) instead of a file that looks whole."""
+    from exactmate.errors import ExactmateError
+    from exactmate.web import action_pages
+
+    real = action_pages.list_or_get
+
+    def one_division_fails(*args: Any, **kwargs: Any) -> Any:
+        listing = real(*args, **kwargs)
+        listing.errors.append((100002, ExactmateError("HTTP 500 from Exact")))
+        return listing
+
+    monkeypatch.setattr(action_pages, "list_or_get", one_division_fails)
+    form = {"credential": "Demo NL", "division": "all", "action": "get", "endpoint": "crm/Accounts"}
+    form.update({"all": "1", "format": "ndjson", "csrf_token": csrf(ui, "/actions")})
+    with pytest.raises(Exception) as raised:  # under a server: the connection is cut mid-answer
+        ui.post("/actions/export", data=form)
+    chain = [raised.value, raised.value.__cause__, raised.value.__context__]
+    assert any("incomplete: division 100002 failed" in str(e) for e in chain if e is not None), chain
