@@ -410,6 +410,7 @@ def test_a_date_means_the_same_day_in_every_browser_locale(
         date = page.locator("#f-Date")
         expect(date).to_have_attribute("type", "text")
         expect(date).to_have_attribute("placeholder", "yyyy-mm-dd")
+        expect(page.locator("[data-field='Date']")).to_contain_text("Dutch time (CET/CEST)")
         for typed in ("04-05-2026", "05/04/2026", "2026-02-30"):
             date.fill(typed)
             expect(page.locator("#f-Date-error")).not_to_be_empty()

@@ -309,7 +309,9 @@
       const control = inputFor(f); // an input, a select, or a lookup box holding its input
       const input = control.matches("input, select") ? control : control.querySelector("input");
       label.replaceChildren(el("label", { for: input.id }, f.name), el("small", {}, f.type + " ", ...badges(f)));
-      body = el("div", {}, control, el("div", { class: "field-error", id: input.id + "-error" }));
+      const dated = f.input.kind === "date" || f.input.kind === "datetime";
+      const note = dated ? el("div", { class: "hint", text: "Year-month-day, Dutch time (CET/CEST) as Exact keeps it." }) : null;
+      body = el("div", {}, control, note, el("div", { class: "field-error", id: input.id + "-error" }));
     } else {
       body = el("div", { class: "hint" }, "returned", el("input", { type: "hidden", name: "select", value: f.name }));
     }
