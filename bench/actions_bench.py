@@ -35,7 +35,7 @@ import httpx
 from exactmate.actions import Listing, create_time_transactions, list_or_get, open_connection, read_entries
 from exactmate.cli.demo_consent import EmulatorConsent
 from exactmate.config import Settings
-from exactmate.connect.flows import Connector
+from exactmate.connect.connector import Connector
 from exactmate.emulator import config as emulator_config
 from exactmate.vault import Vault
 

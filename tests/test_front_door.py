@@ -24,7 +24,7 @@ INTENDED = {
     "delete_record",
     "list_or_get",
     "open_connection",
-    "test_connection",
+    "run_test_connect",
     *(name for name in dir(errors) if name.endswith(("Error", "Exceeded", "Required"))),
 }
 

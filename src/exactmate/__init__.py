@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
         delete_record,
         list_or_get,
         open_connection,
-        test_connection,
+        run_test_connect,
         update_time_transaction,
     )
     from exactmate.client import ExactClient
@@ -91,7 +91,7 @@ _ACTIONS = (
     "delete_record",
     "list_or_get",
     "open_connection",
-    "test_connection",
+    "run_test_connect",
     "update_time_transaction",
 )
 

@@ -2,10 +2,15 @@
 
 Exact rotates the refresh token on every refresh and rejects the old one for good ("Old refresh
 token used."), so two threads or processes refreshing at once lock the user out until someone
-signs in again. :class:`TokenManager` therefore refreshes only under the credential's lock in the
-store: take the lock, re-read the tokens, refresh only if still needed, persist the rotated pair,
-release, then use it. Tokens are kept sealed by the secret box and never appear in logs, messages
-or reprs.
+signs in again. :class:`TokenManager` therefore refreshes only under the credential's lock:
+take the lock, re-read the tokens, refresh only if still needed, persist the rotated pair,
+release, then use it. Where the tokens are kept is a :class:`TokenStore`'s business (the vault's
+``CredentialTokens`` seals them in the store); the refresh token is opened only under the lock,
+when a refresh is due. No token or secret appears in logs, messages or reprs.
+
+Every call to the token endpoint goes through :func:`request_tokens`, which turns a refusal into
+one :class:`TokenEndpointRefused` carrying Exact's ``error``, ``error_description`` and
+``Reason`` header, and whether it means "too early" or "this refresh token is dead".
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -27,12 +32,11 @@ from exactmate.errors import (
     APITimeoutError,
     AuthError,
     ConfigError,
+    ExactmateError,
     RateLimitError,
     ReauthorizationRequired,
     ServerError,
 )
-from exactmate.secretbox import SecretBox
-from exactmate.store import SecretBinding, Store
 
 log = logging.getLogger("exactmate.auth")
 
@@ -140,7 +144,7 @@ def parse_redirect(url: str, expected_state: str) -> str:
     return code
 
 
-def refresh_due(token: TokenSet, now: float) -> bool:
+def refresh_due(token: TokenSet | HeldTokens, now: float) -> bool:
     """True in the token's last 30 seconds, or its last tenth when lifetimes are short.
 
     With Exact's 600-second tokens that is from 570 s on, exactly when Exact starts allowing a
@@ -151,128 +155,159 @@ def refresh_due(token: TokenSet, now: float) -> bool:
     return now >= token.expires_at - margin
 
 
-@dataclass(frozen=True)
-class _Stored:
-    tokens: TokenSet
-    generation: int
+class TokenEndpointRefused(AuthError):
+    """Exact's token endpoint refused a grant; ``error``, ``description`` and ``reason`` are
+    Exact's own words (any secret they echo replaced by ``***``)."""
 
-
-@dataclass(frozen=True)
-class _Refusal:
-    """The token endpoint's ``{"error", "error_description"}`` and ``Reason`` header."""
-
-    status: int
-    error: str
-    description: str
-    reason: str
-
-    @classmethod
-    def of(cls, response: httpx.Response, redact: tuple[str, ...]) -> _Refusal:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
-        text = {k: _redact(str(body.get(k) or ""), redact) for k in ("error", "error_description")}
-        reason = _redact(response.headers.get("Reason", ""), redact)
-        return cls(response.status_code, text["error"], text["error_description"], reason)
+    def __init__(self, *, status: int, error: str, description: str, reason: str, grant_type: str) -> None:
+        what = "authorization code" if grant_type == "authorization_code" else "refresh token"
+        detail = (error or f"HTTP {status}") + (f": {description}" if description else "")
+        super().__init__(
+            f"Exact's token endpoint refused the {what} ({detail})",
+            hint="codes are single-use and expire after about 3 minutes: sign in again"
+            if grant_type == "authorization_code"
+            else None,
+        )
+        self.status = status
+        self.error = error
+        self.description = description
+        self.reason = reason
+        self.grant_type = grant_type
+        self.detail = detail
+        """``error: description``, or the HTTP status when Exact gave no error."""
 
     @property
     def too_early(self) -> bool:
+        """Exact refuses a refresh within 570 seconds of the previous one."""
         return "TooEarlyToRefreshTokens" in self.reason or "not expired" in self.description.lower()
 
     @property
     def refresh_token_dead(self) -> bool:
         """The refresh token will never work again: rotated out, expired or revoked."""
-        if self.error == "unauthorized_client" and "old refresh token" in self.description.lower():
+        about = self.description.lower()
+        if self.error == "unauthorized_client" and "old refresh token" in about:
             return True
-        return self.error == "invalid_grant" or (
-            self.error == "invalid_request" and "expired" in self.description.lower()
-        )
-
-    def __str__(self) -> str:
-        text = self.error or f"HTTP {self.status}"
-        return text + (f": {self.description}" if self.description else "")
+        return self.error == "invalid_grant" or (self.error == "invalid_request" and "expired" in about)
 
 
-def refresh_lock_name(credential_id: str) -> str:
-    """The store lock a credential's tokens change under: refreshes here, and a new consent saving
-    fresh tokens (``exactmate.connect``), so neither overwrites the other's rotated pair."""
-    return f"token-refresh:{credential_id}"
+def request_tokens(
+    app: OAuthApp, form: Mapping[str, str], http: httpx.Client, clock: Clock, *, secrets: tuple[str, ...]
+) -> TokenSet:
+    """POST one grant to Exact's token endpoint (client credentials in the form body).
+
+    ``secrets``: what the grant carries that must never be echoed (the code or refresh token);
+    the client secret is always redacted. A 429 is a RateLimitError, a 5xx a ServerError, any
+    other refusal a :class:`TokenEndpointRefused`.
+    """
+    hidden = (*secrets, app.client_secret)
+    url = app.url(TOKEN_PATH)
+    body = {**form, "client_id": app.client_id, "client_secret": app.client_secret}
+    try:
+        response = http.post(url, data=body, headers={"Accept": "application/json"})
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(
+            f"Exact's token endpoint {url} did not answer in time ({type(exc).__name__})"
+        ) from None
+    except httpx.TransportError as exc:
+        detail = _redact(str(exc), hidden)
+        raise APIConnectionError(
+            f"cannot reach Exact's token endpoint {url}: {type(exc).__name__}: {detail}"
+        ) from None
+    if response.status_code == 200:
+        return TokenSet.from_response(_json(response), clock.now())
+    raise _refusal(response, form.get("grant_type", ""), hidden)
+
+
+def exchange_code(app: OAuthApp, code: str, http: httpx.Client, clock: Clock) -> TokenSet:
+    """Trade an authorization code (single use, about 3 minutes) for a token pair."""
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": app.redirect_uri}
+    return request_tokens(app, form, http, clock, secrets=(code,))
+
+
+def exchange_refresh_token(app: OAuthApp, refresh_token: str, http: httpx.Client, clock: Clock) -> TokenSet:
+    """Trade a refresh token for a new pair (Exact rotates it: the old one is spent)."""
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    return request_tokens(app, form, http, clock, secrets=(refresh_token,))
+
+
+class HeldTokens(Protocol):
+    """A stored pair as a :class:`TokenStore` loads it: the access token in clear, the refresh
+    token opened only on demand, by the holder of the lock."""
+
+    @property
+    def credential_name(self) -> str: ...
+
+    @property
+    def access_token(self) -> str: ...
+
+    @property
+    def expires_at(self) -> float: ...
+
+    @property
+    def issued_at(self) -> float: ...
+
+    @property
+    def generation(self) -> int: ...
+
+    def refresh_token(self) -> str: ...
+
+
+class TokenStore(Protocol):
+    """Where one credential's tokens live (``exactmate.vault.CredentialTokens``)."""
+
+    def load(self) -> HeldTokens:
+        """The stored pair; ReauthorizationRequired when there is none to use."""
+        ...
+
+    def save(self, pair: TokenSet) -> int:
+        """Keep a new pair (generation + 1) and mark the credential connected."""
+        ...
+
+    def mark_needs_reauthorization(self, reason: str) -> None:
+        """Forget the pair and flag the credential: only a new sign-in can help."""
+        ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """The credential's refresh lock, across threads and processes."""
+        ...
+
+
+REREAD_SECONDS = 1.0
+"""How long ``TokenManager.access_token`` hands out the pair it read without reading the store again."""
 
 
 class TokenManager:
-    """The tokens of one stored credential: exchange, persist, hand out and refresh them safely."""
+    """Hands out a stored credential's access token, refreshing it safely (an ``http.TokenSource``)."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        box: SecretBox,
-        credential_id: str,
-        app: OAuthApp,
-        http: httpx.Client,
-        clock: Clock,
-        lock_timeout: float = 60.0,
-    ) -> None:
-        self._store = store
-        self._box = box
-        self._id = credential_id
+    def __init__(self, *, tokens: TokenStore, app: OAuthApp, http: httpx.Client, clock: Clock) -> None:
+        self._tokens = tokens
         self._app = app
         self._http = http
         self._clock = clock
-        self._lock_timeout = lock_timeout
         self._hold_until = 0.0
-        # The tokens are sealed bound to the connection values they are sent with: the app's.
-        self._binding = SecretBinding(credential_id, app.server_url, app.client_id, app.redirect_uri)
+        self._held: tuple[HeldTokens, float] | None = None  # the last pair read, and when
 
     def __repr__(self) -> str:
-        return f"TokenManager(credential_id={self._id!r}, server_url={self._app.server_url!r})"
-
-    def exchange_code(self, code: str) -> TokenSet:
-        """Trade an authorization code for tokens (single use, valid about 3 minutes) and store them."""
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self._app.redirect_uri}
-        response = self._post_token(form, secrets_in_play=(code,))
-        if response.status_code != 200:
-            refusal = _Refusal.of(response, (code, self._app.client_secret))
-            self._raise_for_status(refusal)
-            raise AuthError(
-                f"Exact refused the authorization code for credential {self._name()!r}: {refusal}",
-                hint="codes are single-use and expire after about 3 minutes: sign in again",
-            )
-        tokens = TokenSet.from_response(_json(response), self._clock.now())
-        with self._refresh_lock():
-            self.save_tokens(tokens)
-        return tokens
-
-    def save_tokens(self, tokens: TokenSet) -> None:
-        """Store ``tokens`` sealed (generation + 1) and mark the credential connected."""
-        sealed = {
-            column: self._box.encrypt(getattr(tokens, column), self._binding.aad(column))
-            for column in ("access_token", "refresh_token")
-        }
-        with self._store.transaction() as conn:
-            generation = self._store.put_tokens(
-                self._id,
-                access_expires_at=tokens.expires_at,
-                access_issued_at=tokens.issued_at,
-                refresh_issued_at=tokens.issued_at,
-                conn=conn,
-                **sealed,
-            )
-            self._store.set_credential_status(self._id, "connected", None, conn=conn)
-        log.info("stored tokens of credential %s (generation %d)", self._id, generation)
+        return f"TokenManager({self._tokens!r}, server_url={self._app.server_url!r})"
 
     def access_token(self) -> str:
-        """The current access token, refreshed first (under the store lock) when it is due."""
-        current = self._load()
-        if not self._should_refresh(current.tokens):
-            return current.tokens.access_token
-        with self._refresh_lock():
+        """The current access token, refreshed first (under the lock) when it is due.
+
+        A pair read from the store is handed out again for ``REREAD_SECONDS`` without reading it
+        anew, so a fast loop of calls does not pay a read and a decryption for each. Whatever
+        another process changes meanwhile shows at the next read: a refresh it made (this process
+        then still holds a token that is valid, or that Exact answers 401, which
+        ``refresh_after_401`` resolves from the store), a disconnection (no more calls after the
+        next read).
+        """
+        current = self._recent() or self._load()
+        if not self._should_refresh(current):
+            return current.access_token
+        with self._tokens.lock():
             current = self._load()
-            if self._should_refresh(current.tokens):
-                return self._refresh(current).access_token
-            return current.tokens.access_token
+            if self._should_refresh(current):
+                return self._refresh(current)
+            return current.access_token
 
     def refresh_after_401(self, rejected: str) -> str:
         """A token to retry with after Exact answered 401 to ``rejected``.
@@ -280,136 +315,108 @@ class TokenManager:
         If the stored token is no longer ``rejected``, someone already refreshed: use theirs.
         Otherwise refresh once, due or not.
         """
-        with self._refresh_lock():
+        with self._tokens.lock():
             current = self._load()
-            if not hmac.compare_digest(current.tokens.access_token.encode(), rejected.encode()):
-                return current.tokens.access_token
-            return self._refresh(current).access_token
-
-    def forget(self) -> None:
-        """Delete the stored tokens and mark the credential disconnected."""
-        with self._refresh_lock(), self._store.transaction() as conn:
-            self._store.delete_tokens(self._id, conn=conn)
-            self._store.set_credential_status(self._id, "disconnected", "tokens removed", conn=conn)
+            if not hmac.compare_digest(current.access_token.encode(), rejected.encode()):
+                return current.access_token
+            return self._refresh(current)
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _should_refresh(self, tokens: TokenSet) -> bool:
+    def _recent(self) -> HeldTokens | None:
+        """The pair read last, while it is recent enough to hand out without reading again."""
+        held = self._held
+        if held is None or not 0 <= self._clock.now() - held[1] < REREAD_SECONDS:
+            return None
+        return held[0]
+
+    def _load(self) -> HeldTokens:
+        self._held = None
+        current = self._tokens.load()
+        self._held = (current, self._clock.now())
+        return current
+
+    def _should_refresh(self, held: HeldTokens) -> bool:
         """Due, unless Exact just called a refresh too early: then keep the token a little longer.
 
         Without that pause every call in the last 30 seconds would spend one of Exact's 200
         daily token-endpoint calls when our clock runs slightly ahead of Exact's.
         """
         now = self._clock.now()
-        return refresh_due(tokens, now) and now >= self._hold_until
+        return refresh_due(held, now) and now >= self._hold_until
 
-    @contextmanager
-    def _refresh_lock(self) -> Iterator[None]:
-        with self._store.lock(refresh_lock_name(self._id), timeout=self._lock_timeout):
-            yield
-
-    def _name(self) -> str:
-        row = self._store.credential(self._id)
-        return row.name if row else self._id
-
-    def _load(self) -> _Stored:
-        """The stored tokens, decrypted; ReauthorizationRequired when there are none to use."""
-        with self._store.reading() as conn:
-            credential = self._store.credential(self._id, conn=conn)
-            row = self._store.tokens(self._id, conn=conn)
-        if credential is None:
-            raise AuthError(f"credential {self._id!r} no longer exists", hint="see exactmate vault list")
-        if credential.status == "needs_reauthorization":
-            why = credential.status_reason or "flagged earlier"
-            raise ReauthorizationRequired(
-                f"credential {credential.name!r} needs re-authorisation: {why}", credential=credential.name
-            )
-        if row is None:
-            raise ReauthorizationRequired(
-                f"credential {credential.name!r} is not connected to Exact Online", credential=credential.name
-            )
-        access = self._box.decrypt(row.access_token, self._binding.aad("access_token"))
-        refresh = self._box.decrypt(row.refresh_token, self._binding.aad("refresh_token"))
-        return _Stored(TokenSet(access, refresh, row.access_expires_at, row.access_issued_at), row.generation)
-
-    def _refresh(self, current: _Stored) -> TokenSet:
+    def _refresh(self, current: HeldTokens) -> str:
         """One refresh_token grant; the caller holds the lock and has just re-read ``current``."""
-        old = current.tokens
-        form = {"grant_type": "refresh_token", "refresh_token": old.refresh_token}
-        response = self._post_token(form, secrets_in_play=(old.refresh_token,))
-        now = self._clock.now()
-        if response.status_code == 200:
-            tokens = TokenSet.from_response(_json(response), now)
-            self.save_tokens(tokens)
-            self._hold_until = 0.0
-            return tokens
-        refusal = _Refusal.of(response, (old.refresh_token, old.access_token, self._app.client_secret))
-        if refusal.too_early:
-            log.info("credential %s: Exact refused the refresh as too early; keeping the token", self._id)
-            self._hold_until = now + min(REFRESH_MARGIN, (old.expires_at - old.issued_at) / 10) / 3
-            return old
-        if refusal.refresh_token_dead:
-            return self._refresh_token_dead(current, refusal)
-        self._raise_for_status(refusal)
-        raise AuthError(
-            f"Exact refused to refresh the tokens of credential {self._name()!r}: {refusal}",
-            hint="check the credential's client id and secret",
-        )
-
-    def _refresh_token_dead(self, current: _Stored, refusal: _Refusal) -> TokenSet:
-        """Flag the credential for re-authorisation, unless someone else rotated meanwhile."""
         try:
-            latest = self._load()
+            fresh = exchange_refresh_token(self._app, current.refresh_token(), self._http, self._clock)
+        except TokenEndpointRefused as refusal:
+            return self._refused(current, refusal)
+        self._held = None  # the next call reads the new pair back from the store
+        self._tokens.save(fresh)
+        self._hold_until = 0.0
+        return fresh.access_token
+
+    def _refused(self, current: HeldTokens, refusal: TokenEndpointRefused) -> str:
+        """Keep the token when it was too early; flag the credential when the refresh token is dead."""
+        name = current.credential_name
+        if refusal.too_early:
+            log.info("credential %s: Exact refused the refresh as too early; keeping the token", name)
+            lifetime = current.expires_at - current.issued_at
+            self._hold_until = self._clock.now() + min(REFRESH_MARGIN, lifetime / 10) / 3
+            return current.access_token
+        if not refusal.refresh_token_dead:
+            raise AuthError(
+                f"Exact refused to refresh the tokens of credential {name!r}: {refusal.detail}",
+                hint="check the credential's client id and secret",
+            ) from None
+        try:
+            latest = self._tokens.load()
         except ReauthorizationRequired:
             latest = current
         if latest.generation != current.generation:  # our lease expired and another holder refreshed
-            return latest.tokens
-        name = self._name()
-        reason = f"Exact rejected the refresh token: {refusal}"
-        with self._store.transaction() as conn:
-            self._store.set_credential_status(self._id, "needs_reauthorization", reason, conn=conn)
-            self._store.delete_tokens(self._id, conn=conn)
-        log.warning("credential %s needs re-authorisation: %s", name, refusal)
-        raise ReauthorizationRequired(f"credential {name!r} must be re-authorised: {reason}", credential=name)
+            return latest.access_token
+        reason = f"Exact rejected the refresh token: {refusal.detail}"
+        self._held = None
+        self._tokens.mark_needs_reauthorization(reason)
+        log.warning("credential %s needs re-authorisation: %s", name, refusal.detail)
+        raise ReauthorizationRequired(
+            f"credential {name!r} must be re-authorised: {reason}", credential=name
+        ) from None
 
-    def _post_token(self, form: dict[str, str], *, secrets_in_play: tuple[str, ...]) -> httpx.Response:
-        """POST to the token endpoint, client credentials in the form body."""
-        body = {**form, "client_id": self._app.client_id, "client_secret": self._app.client_secret}
-        url = self._app.url(TOKEN_PATH)
-        try:
-            return self._http.post(url, data=body, headers={"Accept": "application/json"})
-        except httpx.TimeoutException as exc:
-            raise APITimeoutError(
-                f"Exact's token endpoint {url} did not answer in time ({type(exc).__name__})"
-            ) from None
-        except httpx.TransportError as exc:
-            detail = _redact(str(exc), (*secrets_in_play, self._app.client_secret))
-            raise APIConnectionError(
-                f"cannot reach Exact's token endpoint {url}: {type(exc).__name__}: {detail}"
-            ) from None
 
-    def _raise_for_status(self, refusal: _Refusal) -> None:
-        """The token endpoint's rate limit and server errors keep their own classes."""
-        if refusal.status == 429:
-            raise RateLimitError(
-                f"Exact's token endpoint limit was reached: {refusal}",
-                scope="token",
-                reset_at=None,
-                reason=refusal.reason or None,
-            )
-        if refusal.status >= 500:
-            raise ServerError(
-                f"Exact's token endpoint failed: {refusal}",
-                status_code=refusal.status,
-                reason=refusal.reason or None,
-            )
+def _refusal(response: httpx.Response, grant_type: str, hidden: tuple[str, ...]) -> ExactmateError:
+    """The error for a non-200 answer: rate limit and server errors keep their own classes."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    error = _redact(str(body.get("error") or ""), hidden)
+    description = _redact(str(body.get("error_description") or ""), hidden)
+    reason = _redact(response.headers.get("Reason", ""), hidden)
+    status = response.status_code
+    detail = (error or f"HTTP {status}") + (f": {description}" if description else "")
+    if status == 429:
+        return RateLimitError(
+            f"Exact's token endpoint limit was reached: {detail}",
+            scope="token",
+            reset_at=None,
+            reason=reason or None,
+        )
+    if status >= 500:
+        return ServerError(
+            f"Exact's token endpoint failed: {detail}", status_code=status, reason=reason or None
+        )
+    return TokenEndpointRefused(
+        status=status, error=error, description=description, reason=reason, grant_type=grant_type
+    )
 
 
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise AuthError("the token endpoint's answer is not JSON") from None
+        raise AuthError("Exact's token endpoint answered something that is not JSON") from None
 
 
 def _redact(text: str, secret_values: tuple[str, ...]) -> str:

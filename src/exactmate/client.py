@@ -32,11 +32,12 @@ from exactmate.errors import ExactmateError, ReauthorizationRequired, Validation
 from exactmate.governor import Governor
 from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, StatelessClient, TokenSource
 from exactmate.odata import shorten
-from exactmate.resource import Api, Resource
+from exactmate.resource import EndpointCaller, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store
 from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.rotation import bind_unbound, stored_key_ids
+from exactmate.vault.tokens import CredentialTokens
 
 T = TypeVar("T")
 
@@ -50,7 +51,7 @@ class ExactClient:
         server_url: str,
         client_id: str,
         tokens: TokenSource,
-        credential: str = "explicit",
+        credential_id: str = "explicit",
         governor: RateGovernor | None = None,
         clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -64,7 +65,7 @@ class ExactClient:
     ) -> None:
         """Explicit settings; ``ExactClient.from_credential`` builds all of this from the vault.
 
-        ``credential`` names the caller in the error budget; ``http_client`` stays the caller's to
+        ``credential_id`` names the caller in the error budget; ``http_client`` stays the caller's to
         close, while a client built over ``transport`` (or the network) is closed by ``close()``.
         ``known_divisions`` (from the vault) refuses a division the user cannot access before any
         call, and learns the list whenever ``divisions()`` reads it.
@@ -89,10 +90,10 @@ class ExactClient:
             user_agent=settings.user_agent,
         )
         self.catalogue = catalogue or Catalogue.load()
-        self._api = Api(
+        self._api = EndpointCaller(
             http=self._http,
             server_url=server_url,
-            credential=credential,
+            credential_id=credential_id,
             client_id=client_id,
             catalogue=self.catalogue,
         )
@@ -145,14 +146,13 @@ class ExactClient:
             client_secret=secret,
             redirect_uri=row.redirect_uri,
         )
-        tokens = TokenManager(
-            store=store, box=box, credential_id=row.id, app=app, http=http_client, clock=clock
-        )
+        held = CredentialTokens(store, box, row.id)
+        tokens = TokenManager(tokens=held, app=app, http=http_client, clock=clock)
         client = cls(
             server_url=row.server_url,
             client_id=row.client_id,
             tokens=tokens,
-            credential=row.id,
+            credential_id=row.id,
             governor=Governor(store, clock),
             clock=clock,
             http_client=http_client,

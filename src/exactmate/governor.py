@@ -15,8 +15,9 @@ raised as :class:`RateLimitError` with ``scope="daily"`` because nobody should s
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Literal
 
 from exactmate.clock import Clock, utc
@@ -127,6 +128,7 @@ class Governor:
         self._budget = error_budget
         self._window = budget_window
         self._wait = wait
+        self._known: dict[tuple[str, int], LedgerRow] = {}
 
     def before_request(self, scope: CallScope) -> None:
         """Refuse (BudgetExceeded, daily RateLimitError) or wait until one call may go, and reserve it.
@@ -137,9 +139,13 @@ class Governor:
         RateLimitError(scope="minutely") instead.
         """
         client_id, division, endpoint = scope.client_id, scope.governed, scope.endpoint
-        self._check_budget(client_id, division, endpoint)
         while True:
-            wait = self._store.modify_ledger(client_id, division, lambda row: self._reserve(row, division))
+            now = self._clock.now()
+            decide = partial(self._decide, division=division, endpoint=endpoint, now=now)
+            since = now - self._window
+            wait = self._store.reserve_call(
+                client_id, division, endpoint, since=since, now=now, decide=decide
+            )
             if wait is None:
                 return
             log.info(
@@ -164,10 +170,14 @@ class Governor:
             return
         exhausted = _exhausted_scopes(windows) if status == 429 else set()
 
+        if status != 429 and self._adds_nothing(client_id, division, windows, now):
+            return  # the ledger already knows better than this response: no transaction at all
+
         def merge(row: LedgerRow | None) -> tuple[LedgerRow, None]:
             merged = row or LedgerRow(client_id=client_id, division=division)
             for scope, window in windows.items():
                 merged = _merge(merged, scope, window, now, exhausted=scope in exhausted)
+            self._seen(merged)
             return merged, None
 
         self._store.modify_ledger(client_id, division, merge)
@@ -185,10 +195,25 @@ class Governor:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _check_budget(self, client_id: str, division: int, endpoint: str) -> None:
-        now = self._clock.now()
-        since = now - self._window
-        blocked, errors = self._store.error_state(client_id, division, endpoint, since=since, now=now)
+    def _decide(
+        self,
+        block: float | None,
+        errors: Sequence[float],
+        row: LedgerRow | None,
+        *,
+        division: int,
+        endpoint: str,
+        now: float,
+    ) -> tuple[LedgerRow | None, float | None]:
+        """Refuse the call (error budget, daily limit), or reserve it, or say how long to wait."""
+        self._check_budget(block, errors, division, endpoint)
+        new, wait = self._reserve(row, division, now)
+        self._seen(new or row)
+        return new, wait
+
+    def _check_budget(
+        self, blocked: float | None, errors: Sequence[float], division: int, endpoint: str
+    ) -> None:
         if blocked is not None:
             raise BudgetExceeded(
                 f"Exact blocked this app's calls to {endpoint} in division {division} after too many "
@@ -209,9 +234,30 @@ class Governor:
             division=division,
         )
 
-    def _reserve(self, row: LedgerRow | None, division: int) -> tuple[LedgerRow | None, float | None]:
+    def _seen(self, row: LedgerRow | None) -> None:
+        """Remember the ledger row as this process last read or wrote it."""
+        if row is not None:
+            self._known[row.client_id, row.division] = row
+
+    def _adds_nothing(
+        self, client_id: str, division: int, windows: Mapping[Scope, Window], now: float
+    ) -> bool:
+        """Whether a response would leave the row this process last saw unchanged. Then it leaves
+        the stored row unchanged too: since this process saw it, other processes only lowered its
+        counts or moved it to a later window, and a response about the seen window is then either
+        the same news or stale. Only responses with every reset announced qualify."""
+        known = self._known.get((client_id, division))
+        if known is None or any(window.reset is None for window in windows.values()):
+            return False
+        merged = known
+        for scope, window in windows.items():
+            merged = _merge(merged, scope, window, now, exhausted=False)
+        return merged == known
+
+    def _reserve(
+        self, row: LedgerRow | None, division: int, now: float
+    ) -> tuple[LedgerRow | None, float | None]:
         """Take one call from the ledger: (row to write, None), or (None, seconds to wait)."""
-        now = self._clock.now()
         if row is None:
             return None, None  # nothing known yet: the first response will tell
         daily_left, daily_reset = _current(row.daily_limit, row.daily_remaining, row.daily_reset, now)

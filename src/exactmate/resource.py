@@ -43,15 +43,17 @@ class Page:
     number: int
 
 
-class Api:
-    """What every resource of one client shares: the HTTP policy, the server, the identity, the catalogue."""
+class EndpointCaller:
+    """Sends a request to one endpoint in one division with the client's identity (what every
+    resource of one client shares: the HTTP policy, the server, the credential and app ids, the
+    catalogue)."""
 
     def __init__(
-        self, *, http: HttpPolicy, server_url: str, credential: str, client_id: str, catalogue: Catalogue
+        self, *, http: HttpPolicy, server_url: str, credential_id: str, client_id: str, catalogue: Catalogue
     ) -> None:
         self.http = http
         self.server_url = server_url.rstrip("/")
-        self.credential = credential
+        self.credential_id = credential_id
         self.client_id = client_id
         self.catalogue = catalogue
 
@@ -71,7 +73,7 @@ class Api:
         if url is None:
             url = self.server_url + endpoint.url_path(division) + suffix
         counted = None if endpoint.kind == "me" else division
-        scope = CallScope(self.credential, self.client_id, counted, endpoint.path)
+        scope = CallScope(self.credential_id, self.client_id, counted, endpoint.path)
         return self.http.send(method, url, scope=scope, params=params, json=json, headers=headers)
 
 
@@ -88,7 +90,7 @@ class _Plan:
 class Resource:
     """``service/Endpoint`` in one division. Records are plain dicts without ``__metadata``."""
 
-    def __init__(self, api: Api, endpoint: Endpoint, division: int | Callable[[], int]) -> None:
+    def __init__(self, api: EndpointCaller, endpoint: Endpoint, division: int | Callable[[], int]) -> None:
         """``division`` may be a callable, resolved on first use (the client's current division), so
         that checks of bad input happen before the call that finds the current division."""
         self.endpoint = endpoint

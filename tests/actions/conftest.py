@@ -1,4 +1,4 @@
-"""The actions against the emulator, in process: a Connection whose client talks to an ``Emulator``
+"""The actions against the emulator, in process: a ActionContext whose client talks to an ``Emulator``
 through ``EmulatorTransport``, sharing one FakeClock with it, and a SQLite store in a temp dir."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from exactmate.actions import Connection
+from exactmate.actions import ActionContext
 from exactmate.client import ExactClient
 from exactmate.clock import FakeClock
 from exactmate.emulator.config import EmulatorConfig
@@ -59,7 +59,7 @@ class World:
 
     emulator: Emulator
     config: EmulatorConfig
-    conn: Connection
+    conn: ActionContext
     clock: FakeClock
     store: Store
     transport: CountingTransport
@@ -116,12 +116,12 @@ def build_world(tmp_path: Path, **config: Any) -> Iterator[World]:
         server_url=SERVER,
         client_id=cfg.client_id,
         tokens=StaticTokens(tokens["access_token"]),
-        credential="cred-test",
+        credential_id="cred-test",
         governor=Governor(store, clock),
         clock=clock,
         transport=transport,
     )
-    conn = Connection(client=client, store=store, credential="test", server_url=SERVER)
+    conn = ActionContext(client=client, store=store, credential_name="test", server_url=SERVER)
     world = World(emulator, cfg, conn, clock, store, transport)
     emulator.stats.reset()
     transport.requests.clear()

@@ -124,8 +124,8 @@ def test_suggestions_and_writable_fields() -> None:
 
 def test_every_operation_of_the_product_is_offered_by_the_actions_package() -> None:
     import exactmate.actions as actions
-    from exactmate.connect import test_connection
+    from exactmate.connect import run_test_connect
 
-    assert actions.test_connection is test_connection
+    assert actions.run_test_connect is run_test_connect
     for name in ("create_time_transactions", "update_time_transaction", "delete_record", "list_or_get"):
         assert callable(getattr(actions, name))

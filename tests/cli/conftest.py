@@ -88,13 +88,13 @@ def connected(server: Emu) -> Emu:
     with server.http() as http:
         tokens = authorize(http, server.config)
     with Vault.open(Settings.from_env()) as vault:
-        vault.add(
+        values = vault.new_values(
             CREDENTIAL,
             server_url=server.base_url,
             client_id=server.config.client_id,
             client_secret=server.config.client_secret,
-            tokens=TokenSet.from_response(tokens, time.time()),
         )
+        vault.create(values, tokens=TokenSet.from_response(tokens, time.time()))
     server.control("POST", "reset", {"keep_tokens": True})
     return server
 

@@ -42,7 +42,7 @@ def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
         f"result = CliRunner().invoke(app, {args!r})\n"
         "assert result.exit_code == 0 and 'Usage' in result.stdout, result.stdout\n"
         "heavy = ('sqlalchemy', 'httpx', 'fastapi', 'uvicorn', 'cryptography', 'exactmate.emulator',\n"
-        "         'exactmate.client', 'exactmate.actions.connection', 'exactmate.store')\n"
+        "         'exactmate.client', 'exactmate.actions.context', 'exactmate.store')\n"
         "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

@@ -3,9 +3,15 @@ reads only what changed, and bad input refused before any call."""
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy import create_engine, text
 
 from exactmate.config import Settings
@@ -68,3 +74,46 @@ def test_all_syncable_or_named_endpoints_not_both(emu: Emu, tmp_path: Path) -> N
     plan = run("sync", "--all-syncable", "--plan", "-d", str(D1), "-f", "json", "--to", f"sqlite:///{tmp_path}/x.db")
     assert plan.exit_code == 0, plan.stderr
     assert len(json.loads(plan.stdout)["feeds"]) >= 40
+
+
+def test_a_terminal_sees_one_line_per_endpoint_and_division(
+    emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exactmate.cli import progress, session, sync
+
+    shown = Progress(console=Console(file=io.StringIO()), disable=True)
+
+    @contextmanager
+    def recorded(*, enabled: bool) -> Iterator[progress.Bars]:
+        assert enabled
+        yield progress.Bars(shown)
+
+    monkeypatch.setattr(session, "show_progress", lambda *a, **k: True)
+    monkeypatch.setattr(sync, "part_bars", recorded)
+    result = run("sync", "crm/Accounts", "project/TimeTransactions", "-d", str(D1), "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    lines = {task.description: (task.completed, task.fields["calls"]) for task in shown.tasks}
+    report = json.loads(result.stdout)["endpoints"]
+    done = {
+        f"{e['endpoint']}, division {D1}": (e["inserted"] + e["updated"] + e["deleted"], e["calls"])
+        for e in report
+    }
+    assert lines == done
+    assert lines[f"crm/Accounts, division {D1}"][0] == 60
+
+
+def test_each_line_counts_its_own_records_and_the_rate_limit_note_goes_to_the_busy_one() -> None:
+    from exactmate.cli.progress import Bars
+
+    shown = Progress(console=Console(file=io.StringIO()), disable=True)
+    bars = Bars(shown)
+    bars.update("crm/Accounts, division 1", records=1000, calls=1)
+    bars.update("crm/Accounts, division 2", records=400, calls=1)
+    bars.update("crm/Accounts, division 1", records=1800, calls=2)
+    bars.note("waiting for the rate limit, 12 s")
+    first, second = shown.tasks
+    assert (first.completed, first.fields["calls"]) == (1800, 2)
+    assert (second.completed, second.fields["calls"]) == (400, 1)
+    assert first.description == "crm/Accounts, division 1 [yellow](waiting for the rate limit, 12 s)[/]"
+    assert second.description == "crm/Accounts, division 2"
+    Bars(None).update("nothing shown", records=1, calls=1)  # no terminal: nothing to draw, no error

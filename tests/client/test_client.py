@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from exactmate.auth import OAuthApp, TokenManager, TokenSet
+from exactmate.auth import TokenSet
 from exactmate.client import ExactClient
 from exactmate.clock import FakeClock
 from exactmate.config import Settings
@@ -31,6 +31,7 @@ from exactmate.odata import F
 from exactmate.resource import Page, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store, new_id
+from exactmate.vault import CredentialTokens
 
 SERVER = "https://start.exactonline.nl"
 DIVISION = 100001
@@ -624,15 +625,10 @@ def vault(tmp_path: Any) -> Iterator[tuple[Settings, Store, SecretBox]]:
 def store_tokens(store: Store, box: SecretBox, clock: FakeClock, access: str) -> None:
     row = store.credential_by_name("acme books")
     assert row is not None
-    app = OAuthApp(
-        server_url=SERVER, client_id=row.client_id, client_secret="x", redirect_uri=row.redirect_uri
+    now = clock.now()
+    CredentialTokens(store, box, row.id).save(
+        TokenSet(access_token=access, refresh_token="r-1", expires_at=now + 600, issued_at=now)
     )
-    with httpx.Client() as unused:
-        manager = TokenManager(store=store, box=box, credential_id=row.id, app=app, http=unused, clock=clock)
-        now = clock.now()
-        manager.save_tokens(
-            TokenSet(access_token=access, refresh_token="r-1", expires_at=now + 600, issued_at=now)
-        )
 
 
 def test_from_credential_uses_the_stored_tokens_and_feeds_the_governor(

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exactmate.auth import OAuthApp, TokenManager, TokenSet
+from exactmate.auth import TokenSet
 from exactmate.client import ExactClient
 from exactmate.clock import FakeClock
 from exactmate.config import Settings
@@ -34,6 +34,7 @@ from exactmate.errors import (
 from exactmate.odata import AMSTERDAM, F
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store, new_id
+from exactmate.vault import CredentialTokens
 from tests.emulator_helpers import authorize, redirect_uri_for
 
 
@@ -100,12 +101,7 @@ def build_world(tmp_path: Path, config: EmulatorConfig, max_retries: int = 2) ->
         redirect_uri=redirect_uri_for(config),
         status="connected",
     )
-    app = OAuthApp(config.base_url, config.client_id, config.client_secret, redirect_uri_for(config))
-    with httpx.Client(transport=transport) as http:
-        manager = TokenManager(
-            store=store, box=box, credential_id=credential_id, app=app, http=http, clock=clock
-        )
-        manager.save_tokens(TokenSet.from_response(tokens, clock.now()))
+    CredentialTokens(store, box, credential_id).save(TokenSet.from_response(tokens, clock.now()))
     client = ExactClient.from_credential("emulated", settings=settings, clock=clock, transport=transport)
     return World(clock, config, emulator, transport, client, control)
 

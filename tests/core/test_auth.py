@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from exactmate.auth import (
+    REREAD_SECONDS,
     OAuthApp,
+    TokenEndpointRefused,
     TokenManager,
     TokenSet,
     authorization_url,
     check_state,
+    exchange_code,
+    exchange_refresh_token,
     new_state,
     parse_redirect,
     refresh_due,
@@ -34,6 +40,8 @@ from exactmate.errors import (
 )
 from exactmate.secretbox import SecretBox
 from exactmate.store import Store, new_id, tokens
+from exactmate.vault import CredentialTokens
+from exactmate.vault.tokens import HeldTokens
 
 SERVER = "https://start.exactonline.nl"
 APP = OAuthApp(SERVER, "client-1", "very-secret-client-secret", "http://127.0.0.1:8765/callback")
@@ -242,7 +250,18 @@ def credential_id(store: Store, box: SecretBox) -> str:
 
 
 def _manager(store: Store, box: SecretBox, cid: str, http: httpx.Client, clock: FakeClock) -> TokenManager:
-    return TokenManager(store=store, box=box, credential_id=cid, app=APP, http=http, clock=clock)
+    return TokenManager(tokens=CredentialTokens(store, box, cid), app=APP, http=http, clock=clock)
+
+
+def sign_in(
+    store: Store, box: SecretBox, cid: str, http: httpx.Client, clock: FakeClock, code: str = "the-code"
+) -> TokenSet:
+    """What a sign-in does: exchange the code, then store the pair under the refresh lock."""
+    pair = exchange_code(APP, code, http, clock)
+    held = CredentialTokens(store, box, cid)
+    with held.lock():
+        held.save(pair)
+    return pair
 
 
 @pytest.fixture
@@ -253,8 +272,15 @@ def manager(
 
 
 @pytest.fixture
-def connected(manager: TokenManager) -> TokenManager:
-    manager.exchange_code("the-code")
+def connected(
+    manager: TokenManager,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
+) -> TokenManager:
+    sign_in(store, box, credential_id, http, clock)
     return manager
 
 
@@ -268,9 +294,15 @@ def _status(store: Store, cid: str) -> tuple[str, str | None]:
 
 
 def test_exchange_code_posts_the_form_and_stores_sealed_tokens(
-    manager: TokenManager, endpoint: FakeTokenEndpoint, store: Store, credential_id: str, clock: FakeClock
+    manager: TokenManager,
+    endpoint: FakeTokenEndpoint,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
 ) -> None:
-    got = manager.exchange_code("the-code")
+    got = sign_in(store, box, credential_id, http, clock)
     assert endpoint.forms == [
         {
             "grant_type": "authorization_code",
@@ -290,9 +322,11 @@ def test_exchange_code_posts_the_form_and_stores_sealed_tokens(
     assert "access-token" not in repr(manager)
 
 
-def test_a_used_code_is_refused_with_advice(connected: TokenManager) -> None:
-    with pytest.raises(AuthError, match="refused the authorization code") as info:
-        connected.exchange_code("the-code")
+def test_a_used_code_is_refused_with_advice(
+    connected: TokenManager, http: httpx.Client, clock: FakeClock
+) -> None:
+    with pytest.raises(TokenEndpointRefused, match="refused the authorization code") as info:
+        exchange_code(APP, "the-code", http, clock)
     assert "single-use" in str(info.value)
     assert "the-code" not in str(info.value)
 
@@ -387,14 +421,20 @@ def test_lost_token_response_ends_in_reauthorisation_not_a_loop(
 
 
 def test_reconnecting_clears_the_flag(
-    connected: TokenManager, endpoint: FakeTokenEndpoint, store: Store, credential_id: str, clock: FakeClock
+    connected: TokenManager,
+    endpoint: FakeTokenEndpoint,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
 ) -> None:
     endpoint.refresh = "gone"
     clock.advance(600)
     with pytest.raises(ReauthorizationRequired):
         connected.access_token()
     endpoint.codes.add("new-code")
-    connected.exchange_code("new-code")
+    sign_in(store, box, credential_id, http, clock, "new-code")
     assert _status(store, credential_id) == ("connected", None)
     assert connected.access_token() == "access-token-2"
 
@@ -479,8 +519,10 @@ def test_refresh_after_401_refreshes_even_when_not_due(
     assert connected.refresh_after_401("access-token-1") == "access-token-2"
 
 
-def test_forget_disconnects(connected: TokenManager, store: Store, credential_id: str) -> None:
-    connected.forget()
+def test_forget_disconnects(
+    connected: TokenManager, store: Store, box: SecretBox, credential_id: str
+) -> None:
+    CredentialTokens(store, box, credential_id).forget("tokens removed")
     assert store.tokens(credential_id) is None
     assert _status(store, credential_id) == ("disconnected", "tokens removed")
     with pytest.raises(ReauthorizationRequired, match="is not connected"):
@@ -517,6 +559,174 @@ def test_no_secret_reaches_logs_or_messages(
     assert "***" in messages[0]  # Exact's description was redacted, not dropped
     for secret in (APP.client_secret, "the-code", "access-token-", "refresh-token-"):
         assert secret not in text
+
+
+# -- one token-endpoint client, one refusal type ----------------------------------------------------
+
+EARLY = "Rate limit exceeded: access_token not expired"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason", "early", "dead"),
+    [
+        (
+            400,
+            {"error": "access_denied", "error_description": EARLY},
+            f"TooEarlyToRefreshTokens: {EARLY}",
+            True,
+            False,
+        ),
+        (
+            400,
+            {"error": "access_denied", "error_description": "Rate limit"},
+            "TooEarlyToRefreshTokens",
+            True,
+            False,
+        ),
+        (400, {"error": "access_denied", "error_description": EARLY}, "", True, False),
+        (
+            401,
+            {"error": "unauthorized_client", "error_description": "Old refresh token used."},
+            "",
+            False,
+            True,
+        ),
+        (400, {"error": "invalid_grant"}, "", False, True),
+        (
+            400,
+            {"error": "invalid_request", "error_description": "The refresh token expired at 9:18"},
+            "",
+            False,
+            True,
+        ),
+        (400, {"error": "invalid_request", "error_description": "Missing grant_type"}, "", False, False),
+        (400, {"error": "invalid_client"}, "", False, False),
+        (401, "<html>denied</html>", "", False, False),
+    ],
+)
+def test_a_refusal_carries_exacts_words_and_what_they_mean(
+    clock: FakeClock, status: int, body: object, reason: str, early: bool, dead: bool
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        headers = {"Reason": reason} if reason else {}
+        if isinstance(body, str):
+            return httpx.Response(status, text=body, headers=headers)
+        return httpx.Response(status, json=body, headers=headers)
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(answer)) as http,
+        pytest.raises(TokenEndpointRefused) as info,
+    ):
+        exchange_refresh_token(APP, "refresh-1", http, clock)
+    refusal = info.value
+    expected = body if isinstance(body, dict) else {}
+    assert (refusal.status, refusal.grant_type, refusal.reason) == (status, "refresh_token", reason)
+    assert (refusal.error, refusal.description) == (
+        expected.get("error", ""),
+        expected.get("error_description", ""),
+    )
+    assert (refusal.too_early, refusal.refresh_token_dead) == (early, dead)
+    assert "refused the refresh token" in str(refusal)
+    assert (refusal.error or f"HTTP {status}") in str(refusal)
+
+
+def test_a_refusal_never_echoes_a_secret(clock: FakeClock) -> None:
+    def echo(request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        said = " ".join(form.values())
+        return httpx.Response(
+            400, json={"error": f"bad {said}", "error_description": f"got {said}"}, headers={"Reason": said}
+        )
+
+    with httpx.Client(transport=httpx.MockTransport(echo)) as http:
+        with pytest.raises(TokenEndpointRefused) as by_code:
+            exchange_code(APP, "the-secret-code", http, clock)
+        with pytest.raises(TokenEndpointRefused) as by_refresh:
+            exchange_refresh_token(APP, "the-secret-refresh-token", http, clock)
+    for refusal in (by_code.value, by_refresh.value):
+        said = " ".join(
+            (str(refusal), refusal.error, refusal.description, refusal.reason, refusal.hint or "")
+        )
+        assert "***" in refusal.error and "***" in refusal.description and "***" in refusal.reason
+        for secret in (APP.client_secret, "the-secret-code", "the-secret-refresh-token"):
+            assert secret not in said
+    assert by_code.value.grant_type == "authorization_code" and "single-use" in (by_code.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        (httpx.Response(429, text="slow down"), RateLimitError),
+        (httpx.Response(502, text="gateway"), ServerError),
+    ],
+)
+def test_a_sign_in_and_a_refresh_meet_the_same_limits(
+    clock: FakeClock, response: httpx.Response, error: type[Exception]
+) -> None:
+    with httpx.Client(transport=httpx.MockTransport(lambda r: response)) as http:
+        with pytest.raises(error, match="token endpoint"):
+            exchange_code(APP, "code", http, clock)
+        with pytest.raises(error, match="token endpoint"):
+            exchange_refresh_token(APP, "refresh", http, clock)
+
+
+# -- the token store: the refresh token is opened only under the lock ---------------------------------
+
+
+class CountingBox(SecretBox):
+    """Counts the refresh tokens it decrypts."""
+
+    refresh_opened = 0
+
+    def decrypt(self, blob: bytes, aad: str) -> str:
+        if '"refresh_token"' in aad:
+            self.refresh_opened += 1
+        return super().decrypt(blob, aad)
+
+
+def test_the_refresh_token_is_opened_only_under_the_lock(
+    connected: TokenManager, store: Store, box: SecretBox, credential_id: str
+) -> None:
+    held = CredentialTokens(store, box, credential_id)
+    loaded = held.load()
+    assert "refresh-token" not in repr(loaded) and "access-token" not in repr(loaded)
+    with pytest.raises(AuthError, match="only under the credential's refresh lock"):
+        loaded.refresh_token()
+    with held.lock():
+        assert held.load().refresh_token() == "refresh-token-1"
+    with pytest.raises(AuthError, match="only under"):  # the lock is released again
+        loaded.refresh_token()
+
+
+def test_the_refresh_token_is_decrypted_only_when_a_refresh_is_due(
+    connected: TokenManager,
+    endpoint: FakeTokenEndpoint,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
+) -> None:
+    counting = CountingBox(box.keyring)
+    manager = TokenManager(
+        tokens=CredentialTokens(store, counting, credential_id), app=APP, http=http, clock=clock
+    )
+    for _ in range(3):
+        assert manager.access_token() == "access-token-1"
+    assert counting.refresh_opened == 0
+    clock.advance(575)
+    assert _hammer([manager], threads=8, calls=3) == {"access-token-2"}
+    assert (counting.refresh_opened, endpoint.refreshes) == (1, 1)
+
+
+def test_the_vault_is_the_only_writer_of_the_tokens_table() -> None:
+    """Every token write goes through ``vault.tokens.CredentialTokens`` (over the store's own SQL)."""
+    import exactmate
+
+    root = Path(exactmate.__file__).parent
+    writes = re.compile(r"\b(put_tokens|delete_tokens)\(|\b(insert|update|delete)\(tokens\)")
+    writers = {p.relative_to(root).as_posix() for p in root.rglob("*.py") if writes.search(p.read_text())}
+    assert writers == {"vault/tokens.py", "store/database.py"}
 
 
 # -- concurrency ---------------------------------------------------------------------------------------
@@ -613,8 +823,10 @@ def emulated(store: Store, box: SecretBox, clock: FakeClock) -> Iterator[tuple[T
         client_secret=box.encrypt(app.client_secret, f"credential:{cid}:client_secret"),
         redirect_uri=app.redirect_uri,
     )
-    manager = TokenManager(store=store, box=box, credential_id=cid, app=app, http=client, clock=clock)
-    manager.exchange_code(authorization_code(client, config))
+    held = CredentialTokens(store, box, cid)
+    manager = TokenManager(tokens=held, app=app, http=client, clock=clock)
+    with held.lock():
+        held.save(exchange_code(app, authorization_code(client, config), client, clock))
     yield manager, client
     client.close()
     emulator.close()
@@ -657,3 +869,51 @@ def test_emulator_lost_token_response_flags_the_credential(
     assert stats["token_calls"] == 3  # exchange, lost refresh, the refused one: then no more calls
     row = store.credential_by_name("Emulated")
     assert row is not None and row.status == "needs_reauthorization"
+
+
+class CountingTokens(CredentialTokens):
+    """Counts the reads of the stored pair."""
+
+    loads = 0
+
+    def load(self) -> HeldTokens:
+        self.loads += 1
+        return super().load()
+
+
+def test_a_fast_loop_of_calls_reads_the_stored_pair_once_a_second(
+    connected: TokenManager,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
+) -> None:
+    tokens = CountingTokens(store, box, credential_id)
+    manager = TokenManager(tokens=tokens, app=APP, http=http, clock=clock)
+    assert {manager.access_token() for _ in range(50)} == {"access-token-1"}
+    assert tokens.loads == 1
+    clock.advance(REREAD_SECONDS)
+    manager.access_token()
+    assert tokens.loads == 2
+
+
+def test_what_another_process_changes_shows_at_the_next_read(
+    connected: TokenManager,
+    endpoint: FakeTokenEndpoint,
+    store: Store,
+    box: SecretBox,
+    credential_id: str,
+    http: httpx.Client,
+    clock: FakeClock,
+) -> None:
+    elsewhere = _manager(store, box, credential_id, http, clock)
+    assert connected.access_token() == "access-token-1"
+    clock.advance(575)  # due: this process reads the store again under the lock before refreshing
+    assert elsewhere.access_token() == "access-token-2"
+    assert connected.access_token() == "access-token-2" and endpoint.refreshes == 1
+    CredentialTokens(store, box, credential_id).forget("disconnected elsewhere")
+    assert connected.access_token() == "access-token-2"  # the pair read less than a second ago
+    clock.advance(REREAD_SECONDS)
+    with pytest.raises(ReauthorizationRequired, match="is not connected"):
+        connected.access_token()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -369,3 +370,78 @@ def test_emulator_limits_are_kept_without_a_single_429(store: Store, clock: Fake
     assert all(s <= 5 + MARGIN + 1e-6 for s in clock.sleeps)
     # four windows (the clock starts on a boundary) + margin
     assert clock.now() - start == pytest.approx(20 + MARGIN)
+
+
+# -- what a call costs the store ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def second(store: Store, clock: FakeClock) -> Iterator[Store]:
+    """The same database opened again: what another process sees."""
+    other = Store(store.url, clock=clock)
+    yield other
+    other.close()
+
+
+def _transactions(store: Store) -> list[int]:
+    """A counter of the write and read transactions the store begins from now on."""
+    from sqlalchemy import event
+
+    counted = [0]
+
+    def begun(_conn: Any) -> None:
+        counted[0] += 1
+
+    event.listen(store.engine, "begin", begun)
+    return counted
+
+
+def test_a_call_costs_one_transaction_and_an_answer_that_says_nothing_new_costs_none(
+    store: Store, clock: FakeClock, gov: Governor
+) -> None:
+    reset = clock.now() + 30
+    gov.before_request(SCOPE)
+    gov.after_response(SCOPE, 200, _headers((60, 59, reset), (5000, 4999, reset + 3600)))
+    counted = _transactions(store)
+    for left in range(58, 48, -1):  # ten calls whose answers agree with what the ledger reserved
+        gov.before_request(SCOPE)
+        gov.after_response(SCOPE, 200, _headers((60, left, reset), (5000, left + 4940, reset + 3600)))
+    assert counted[0] == 10  # one per call: the reservation with the budget check; no write after
+    assert _ledger(store).minutely_remaining == 49 and _ledger(store).daily_remaining == 4989
+    counted[0] = 0
+    gov.after_response(SCOPE, 200, _headers((60, 40, reset)))  # news: others spent nine more
+    assert counted[0] == 1 and _ledger(store).minutely_remaining == 40
+
+
+def test_an_answer_skipped_here_never_hides_what_another_process_wrote(
+    store: Store, clock: FakeClock, second: Store
+) -> None:
+    here, there = Governor(store, clock), Governor(second, clock)
+    reset = clock.now() + 30
+    here.before_request(SCOPE)
+    here.after_response(SCOPE, 200, _headers((60, 59, reset)))
+    for _ in range(20):  # another process spends twenty calls of the same minute
+        there.before_request(SCOPE)
+    there.after_response(SCOPE, 200, _headers((60, 39, reset)))
+    here.after_response(SCOPE, 200, _headers((60, 59, reset)))  # a late answer: nothing new here
+    assert _ledger(store).minutely_remaining == 39
+    here.before_request(SCOPE)  # the reservation reads the stored row, not this process's view
+    assert _ledger(store).minutely_remaining == 38
+    clock.advance(31)  # the next minute: an answer about the new window is always written
+    here.before_request(SCOPE)
+    here.after_response(SCOPE, 200, _headers((60, 59, clock.now() + 60)))
+    assert _ledger(store).minutely_remaining == 59 and _ledger(store).minutely_reset == pytest.approx(
+        clock.now() + 60
+    )
+
+
+def test_the_budget_is_checked_in_the_reserving_transaction(
+    store: Store, clock: FakeClock, gov: Governor, second: Store
+) -> None:
+    other = Governor(second, clock)
+    for _ in range(9):
+        other.record_error(SCOPE, 404)  # another process's failures count here at once
+    counted = _transactions(store)
+    with pytest.raises(BudgetExceeded):
+        gov.before_request(SCOPE)
+    assert counted[0] == 1 and store.ledger(CLIENT, DIV) is None  # refused, nothing reserved

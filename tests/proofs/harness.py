@@ -79,14 +79,14 @@ def connect(
     answer = authorize(http, config)
     tokens = TokenSet.from_response(answer, clock.now())
     with Vault.open(home.settings(), clock=clock) as vault:
-        return vault.add(
+        values = vault.new_values(
             home.credential,
             server_url=base_url,
             client_id=config.client_id,
             client_secret=config.client_secret,
             redirect_uri=redirect_uri_for(config),
-            tokens=tokens,
         )
+        return vault.create(values, tokens=tokens)
 
 
 def credential_status(home: Home) -> tuple[str, str | None]:

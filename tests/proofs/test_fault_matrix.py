@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from exactmate.actions import create_time_transactions
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.timecreate import CreateResult
 from exactmate.auth import TokenSet
 from exactmate.cli.time import create_exit_code
@@ -66,7 +66,7 @@ def _truthful(result: CreateResult) -> None:
         assert code == 13 and (result.pending or result.changed)
 
 
-def _book_until_complete(world: World, conn: Connection, entries: list[dict[str, Any]]) -> list[int]:
+def _book_until_complete(world: World, conn: ActionContext, entries: list[dict[str, Any]]) -> list[int]:
     codes: list[int] = []
     for _ in range(1 + RERUNS):
         result = create_time_transactions(conn, entries, division=world.division)
@@ -84,7 +84,7 @@ def test_a_200_row_booking_under_a_fault_books_every_row_exactly_once(
 ) -> None:
     world = make_world(EmulatorConfig(records=30, divisions=1, minutely_limit=100_000, daily_limit=100_000))
     store = Store.from_settings(world.home.settings(), clock=world.clock)
-    conn = Connection(world.client, store, world.home.credential, world.config.base_url)
+    conn = ActionContext(world.client, store, world.home.credential, world.config.base_url)
     tag = f"matrix {fault}"
     entries = _entries(world, tag)
     world.fault(**FAULTS[fault], path="TimeTransactions", method="POST")
@@ -107,7 +107,7 @@ def test_a_lost_token_response_stops_the_booking_truthfully_and_a_reconnect_fini
     # consent, which the run says (exit code 5) instead of booking on or pretending it is done.
     world = make_world(EmulatorConfig(records=30, divisions=1, minutely_limit=100_000, daily_limit=100_000))
     store = Store.from_settings(world.home.settings(), clock=world.clock)
-    conn = Connection(world.client, store, world.home.credential, world.config.base_url)
+    conn = ActionContext(world.client, store, world.home.credential, world.config.base_url)
     tag = "matrix lost token"
     entries = _entries(world, tag)
     world.fault(kind="lose_token_response", count=1)

@@ -25,7 +25,7 @@ from exactmate.emulator.odata_filter import parse_literal_list
 from exactmate.errors import ValidationError
 from exactmate.http import HttpPolicy
 from exactmate.odata.edm import key_kind
-from exactmate.resource import Api, Resource
+from exactmate.resource import EndpointCaller, Resource
 
 SERVER = "https://start.exactonline.nl"
 DIVISION = 100001
@@ -74,7 +74,9 @@ class Wire:
         self.requests: list[httpx.Request] = []
         client = httpx.Client(transport=httpx.MockTransport(self._answer))
         policy = HttpPolicy(tokens=FakeTokens(), clock=FakeClock(), http_client=client)
-        self.api = Api(http=policy, server_url=SERVER, credential="c", client_id="id", catalogue=CATALOGUE)
+        self.api = EndpointCaller(
+            http=policy, server_url=SERVER, credential_id="c", client_id="id", catalogue=CATALOGUE
+        )
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)

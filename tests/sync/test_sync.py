@@ -5,13 +5,14 @@ calls, and an interrupted run resumes with no gap and no duplicate."""
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import MetaData, Table, create_engine, select
+from sqlalchemy import MetaData, Table, create_engine, select, text
 
 from exactmate.sync import sync_endpoints
 from exactmate.sync.tables import DIVISION
@@ -53,9 +54,13 @@ def exact_rows(world: World, path: str, division: int) -> dict[str, dict[str, An
 def table_rows(target: str, table: str, division: int) -> dict[str, dict[str, Any]]:
     engine = create_engine(target)
     try:
-        stored = Table(table, MetaData(), autoload_with=engine)  # typed columns: dates come back as dates
         with engine.connect() as db:
-            rows = db.execute(select(stored).where(stored.c[DIVISION] == division)).mappings()
+            if engine.dialect.name == "duckdb":  # typed by the database itself; its dialect cannot reflect
+                query = text(f'SELECT * FROM {table} WHERE "{DIVISION}" = :division')
+                rows = db.execute(query, {"division": division}).mappings()
+            else:
+                stored = Table(table, MetaData(), autoload_with=engine)  # typed columns: dates as dates
+                rows = db.execute(select(stored).where(stored.c[DIVISION] == division)).mappings()
             return {str(r["ID"]): {k: _plain(v) for k, v in r.items() if not k.startswith("_")} for r in rows}
     finally:
         engine.dispose()
@@ -133,6 +138,22 @@ def test_bad_input_is_refused_before_any_call(world: World, tmp_path: Path) -> N
     assert world.sent() == []
     with pytest.raises(ValidationError, match="not a database URL"):
         sync_endpoints(world.conn, ["crm/Accounts"], "not a url")
+    assert world.sent() == []
+
+
+def test_a_target_whose_driver_is_missing_says_which_extra_installs_it(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exactmate.errors import StoreError
+
+    monkeypatch.setitem(sys.modules, "duckdb_engine", None)  # as if `exactmate[duckdb]` were not installed
+    with pytest.raises(StoreError) as caught:
+        sync_endpoints(world.conn, ["crm/Accounts"], f"duckdb:///{tmp_path}/x.duckdb")
+    assert caught.value.hint == "pip install 'exactmate[duckdb]', or pick another --to"
+    with pytest.raises(StoreError) as other:
+        sync_endpoints(world.conn, ["crm/Accounts"], "nosuchdb://somewhere/x")
+    assert other.value.hint == "install the database's SQLAlchemy driver, or pick another --to"
+    assert world.sent() == []
 
 
 CHANGES = 1_000

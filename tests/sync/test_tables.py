@@ -15,8 +15,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     insert,
-    inspect,
     select,
+    text,
 )
 
 from exactmate.catalogue import Catalogue
@@ -49,7 +49,8 @@ def test_a_field_added_later_becomes_a_column_and_no_row_is_lost(target: str) ->
             db.execute(insert(first).values(row))
         later = record_table(MetaData(), accounts, ["ID", "Name", "City", "Blocked"])
         assert ensure(engine, later) == ["City", "Blocked"]
-        columns = {c["name"] for c in inspect(engine).get_columns("crm_accounts")}
+        with engine.connect() as db:
+            columns = set(db.execute(text("SELECT * FROM crm_accounts WHERE 1 = 0")).keys())
         assert {"City", "Blocked"} <= columns
         with engine.connect() as db:
             assert db.execute(select(later.c.Name, later.c.City)).all() == [("Acme", None)]

@@ -120,6 +120,31 @@ def test_an_edited_redirect_uri_is_saved_after_a_new_sign_in(
     run.printed_no_secret()
 
 
+def test_a_rename_after_a_successful_test_connect_needs_no_new_sign_in(
+    serve: Serve, cli: Cli, settings: Settings
+) -> None:
+    live = serve(client_secret=SECRET)
+    run = Journey(cli, settings)
+    run.add_signed_in(live)
+    assert "Test Connect OK" in run("vault", "test", "Acme NL").stdout
+    before = json.loads(run("vault", "show", "Acme NL", "--format", "json").stdout)
+    stored = _secrets_in_store(settings)  # a rename changes none of them
+    exchanged = live.stats()["code_exchanged"]
+    renamed = run("vault", "edit", "Acme NL", "--name", "Acme Books", "--no-browser", stdin=UserAtTerminal())
+    assert "Saved (no connection value changed)." in renamed.stdout
+    assert "/api/oauth2/auth?" not in renamed.output  # nobody was asked to sign in
+    after = json.loads(run("vault", "show", "acme books", "--format", "json").stdout)
+    assert (after["id"], after["status"], after["tokens_issued_at"]) == (
+        before["id"],
+        "connected",
+        before["tokens_issued_at"],
+    )
+    tested = run("vault", "test", "Acme Books")  # the stored tokens still open under the new name
+    assert "Test Connect OK" in tested.stdout and "/api/oauth2/auth?" not in tested.stdout
+    assert live.stats()["code_exchanged"] == exchanged
+    run.printed_no_secret(stored)
+
+
 def test_after_disconnect_test_and_connect_sign_in_again(serve: Serve, cli: Cli, settings: Settings) -> None:
     run = Journey(cli, settings)
     run.add_signed_in(serve(client_secret=SECRET))

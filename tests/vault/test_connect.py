@@ -26,7 +26,7 @@ from exactmate.connect import (
     connect_and_create,
     describe_age,
 )
-from exactmate.connect import test_connection as run_test_connection
+from exactmate.connect import run_test_connect as run_test_connection
 from exactmate.errors import AuthError, VaultError
 from exactmate.store import SecretBinding, tokens
 from exactmate.vault import Vault
@@ -40,7 +40,13 @@ Serve = Callable[..., Live]
 def create(connector: Connector, live: Live, name: str = "acme", **overrides: object):  # type: ignore[no-untyped-def]
     values: dict[str, object] = {"server_url": live.base_url, "client_id": CLIENT_ID, "client_secret": SECRET}
     values.update(overrides)
-    return connector.create(name, **values)  # type: ignore[arg-type]
+    options = {key: values.pop(key) for key in ("make_default", "skip_test", "division") if key in values}
+    return connector.create(connector.vault.new_values(name, **values), **options)  # type: ignore[arg-type]
+
+
+def edit(connector: Connector, name: str, **changes: object):  # type: ignore[no-untyped-def]
+    options = {key: changes.pop(key) for key in ("skip_test", "division") if key in changes}
+    return connector.edit(connector.vault.plan_edit(name, **changes), **options)  # type: ignore[arg-type]
 
 
 def test_connect_and_create_signs_in_tests_and_saves_with_the_tokens(
@@ -280,15 +286,69 @@ def test_edit_tests_new_values_with_the_stored_secret(serve: Serve, vault: Vault
     connector = Connector(vault, consent=terminal)
     create(connector, live)
     before = vault.get("acme")
-    edited = connector.edit("acme", redirect_uri=redirect_uri)
+    edited = edit(connector, "acme", redirect_uri=redirect_uri)
     assert edited.saved and edited.test is not None and edited.test.ok
     after = vault.get("acme")
     assert after.redirect_uri == redirect_uri and after.status == "connected"
     assert after.tokens_issued_at is not None and before.tokens_issued_at is not None
     assert vault.client_secret(after) == SECRET
     assert f"redirect_uri={redirect_uri.replace(':', '%3A').replace('/', '%2F')}" in shown[-2]
-    renamed = connector.edit("acme", new_name="Acme NL")
+    renamed = edit(connector, "acme", new_name="Acme NL")
     assert renamed.saved and renamed.test is None and renamed.note == "Saved (no connection value changed)."
+
+
+def test_an_edit_looks_the_credential_up_once_and_checks_its_values_once(
+    serve: Serve, vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI checks the values (``plan_edit``); ``Connector.edit`` and ``Vault.apply_edit`` trust them."""
+    import exactmate.vault.storage as storage
+
+    live = serve()
+    terminal, shown = paste_consent()
+    connector = Connector(vault, consent=terminal)
+    create(connector, live)
+    by_name: list[str] = []
+    checks: list[str] = []
+    find_by_name, check_fields = vault.store.credential_by_name, storage.check_fields
+
+    def counted_lookup(name: str, **kw: object) -> object:
+        by_name.append(name)
+        return find_by_name(name, **kw)  # type: ignore[arg-type]
+
+    def counted_check(**kw: object) -> object:
+        checks.append(str(kw["name"]))
+        return check_fields(**kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vault.store, "credential_by_name", counted_lookup)
+    monkeypatch.setattr(storage, "check_fields", counted_check)
+    consents = len(shown)
+    tested = edit(connector, "acme", redirect_uri="http://127.0.0.1:8765/callback/")
+    assert tested.saved and tested.test is not None and tested.test.ok and len(shown) > consents
+    assert (by_name, checks) == (["acme"], ["acme"])  # no rename: no second lookup for the name
+    by_name.clear()
+    checks.clear()
+    renamed = edit(connector, "acme", new_name="Acme NL")
+    assert renamed.saved and renamed.test is None
+    assert (by_name, checks) == (["acme", "Acme NL"], ["Acme NL"])  # the record, then: is the name free?
+
+
+def test_a_rename_after_a_successful_test_keeps_the_sign_in(serve: Serve, vault: Vault) -> None:
+    live = serve()
+    terminal, shown = paste_consent()
+    connector = Connector(vault, consent=terminal)
+    create(connector, live)
+    assert connector.test("acme").ok
+    before, consents, exchanged = vault.get("acme"), len(shown), live.stats()["code_exchanged"]
+    renamed = edit(connector, "acme", new_name="Acme NL")
+    assert renamed.saved and renamed.test is None
+    after = vault.get("acme nl")
+    assert (after.id, after.status, after.tokens_issued_at) == (
+        before.id,
+        "connected",
+        before.tokens_issued_at,
+    )
+    assert connector.test("Acme NL").ok  # the tokens are not bound to the name
+    assert len(shown) == consents and live.stats()["code_exchanged"] == exchanged
 
 
 def test_edit_with_a_wrong_secret_changes_nothing(serve: Serve, vault: Vault) -> None:
@@ -297,7 +357,7 @@ def test_edit_with_a_wrong_secret_changes_nothing(serve: Serve, vault: Vault) ->
     connector = Connector(vault, consent=terminal)
     create(connector, live)
     before = vault.get("acme")
-    edited = connector.edit("acme", client_secret="a-wrong-secret")
+    edited = edit(connector, "acme", client_secret="a-wrong-secret")
     assert not edited.saved and edited.test is not None and edited.test.cause is Cause.WRONG_CLIENT_SECRET
     after = vault.get("acme")
     assert vault.client_secret(after) == SECRET and after.tokens_issued_at == before.tokens_issued_at

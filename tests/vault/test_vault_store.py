@@ -23,6 +23,7 @@ from exactmate.store import credentials, tokens
 from exactmate.vault import (
     DEFAULT_REDIRECT_URI,
     EXACT_HOSTS,
+    Credential,
     LastTest,
     Vault,
     check_client_id,
@@ -41,10 +42,21 @@ def pair(clock: FakeClock, n: int = 1) -> TokenSet:
     return TokenSet(f"ACCESS-{n}-plaintext-token", f"REFRESH-{n}-plaintext-token", now + 600, now)
 
 
-def add(vault: Vault, name: str = "Acme NL", **overrides: object) -> object:
+STORING = ("make_default", "tokens", "last_test", "credential_id")
+
+
+def add(vault: Vault, name: str = "Acme NL", **overrides: object) -> Credential:
+    """Check the values (``new_values``), then store them (``create``), as the CLI does."""
     values: dict[str, object] = {"server_url": EMULATOR, "client_id": "demo-app", "client_secret": SECRET}
     values.update(overrides)
-    return vault.add(name, **values)  # type: ignore[arg-type]
+    storing = {key: values.pop(key) for key in STORING if key in values}
+    return vault.create(vault.new_values(name, **values), **storing)  # type: ignore[arg-type]
+
+
+def edit(vault: Vault, name: str, **changes: object) -> Credential:
+    """Check the change (``plan_edit``), then make it (``apply_edit``), as the CLI does."""
+    storing = {key: changes.pop(key) for key in ("tokens", "last_test") if key in changes}
+    return vault.apply_edit(vault.plan_edit(name, **changes), **storing)  # type: ignore[arg-type]
 
 
 # -- field validation ----------------------------------------------------------------------------------
@@ -219,13 +231,13 @@ def test_tokens_status_and_tests(vault: Vault, clock: FakeClock) -> None:
     assert vault.get("Acme NL").status == "disconnected"
     connected = vault.save_tokens("Acme NL", pair(clock))
     assert (connected.status, connected.tokens_issued_at) == ("connected", clock.now())
-    flagged = vault.set_status("Acme NL", "needs_reauthorization", "Old refresh token used.")
-    assert (flagged.status_label, flagged.status_reason) == (
+    vault.tokens_of(connected.id).mark_needs_reauthorization("Old refresh token used.")
+    flagged = vault.get("Acme NL")
+    assert (flagged.status_label, flagged.status_reason, flagged.has_tokens) == (
         "needs re-authorisation",
         "Old refresh token used.",
+        False,
     )
-    with pytest.raises(ValidationError, match="status must be one of"):
-        vault.set_status("Acme NL", "happy")
     tested = vault.record_test("Acme NL", LastTest(ok=False, message="wrong secret", at=clock.now()))
     assert (tested.last_test_ok, tested.last_test_message, tested.last_test_label) == (
         False,
@@ -242,11 +254,11 @@ def test_edit_renames_and_keeps_tokens_when_nothing_about_the_connection_changes
     add(vault, "Acme NL")
     add(vault, "Globex")
     vault.save_tokens("Acme NL", pair(clock))
-    renamed = vault.edit("acme nl", new_name="Acme Netherlands")
+    renamed = edit(vault, "acme nl", new_name="Acme Netherlands")
     assert (renamed.name, renamed.status, renamed.has_tokens) == ("Acme Netherlands", "connected", True)
-    assert vault.edit("acme netherlands", new_name="ACME NETHERLANDS").name == "ACME NETHERLANDS"
+    assert edit(vault, "acme netherlands", new_name="ACME NETHERLANDS").name == "ACME NETHERLANDS"
     with pytest.raises(VaultError, match="a credential named 'Globex' already exists"):
-        vault.edit("ACME NETHERLANDS", new_name=" globex ")
+        edit(vault, "ACME NETHERLANDS", new_name=" globex ")
 
 
 def test_edit_of_connection_values_forgets_old_tokens_unless_new_ones_come(
@@ -254,7 +266,7 @@ def test_edit_of_connection_values_forgets_old_tokens_unless_new_ones_come(
 ) -> None:
     add(vault)
     vault.save_tokens("Acme NL", pair(clock))
-    moved = vault.edit("Acme NL", redirect_uri="http://127.0.0.1:9999/cb")
+    moved = edit(vault, "Acme NL", redirect_uri="http://127.0.0.1:9999/cb")
     assert (moved.status, moved.has_tokens, moved.redirect_uri) == (
         "disconnected",
         False,
@@ -263,7 +275,7 @@ def test_edit_of_connection_values_forgets_old_tokens_unless_new_ones_come(
     assert moved.status_reason == "its connection values changed: connect again"
     clock.advance(60)
     tested = LastTest(ok=True, message="Connected as Dana", at=clock.now())
-    rekeyed = vault.edit("Acme NL", client_secret="n3w-secret", tokens=pair(clock, 2), last_test=tested)
+    rekeyed = edit(vault, "Acme NL", client_secret="n3w-secret", tokens=pair(clock, 2), last_test=tested)
     assert (rekeyed.status, rekeyed.tokens_issued_at, rekeyed.last_test_ok) == (
         "connected",
         clock.now(),
@@ -271,7 +283,7 @@ def test_edit_of_connection_values_forgets_old_tokens_unless_new_ones_come(
     )
     assert vault.client_secret(rekeyed) == "n3w-secret"
     with pytest.raises(ValidationError, match="is not a GUID"):
-        vault.edit("Acme NL", server_url="nl")  # the emulator's client id is no GUID
+        edit(vault, "Acme NL", server_url="nl")  # the emulator's client id is no GUID
 
 
 def test_remove_deletes_the_credential_and_its_tokens(vault: Vault, clock: FakeClock) -> None:
@@ -382,7 +394,7 @@ def test_a_wrong_master_key_is_reported_and_nothing_is_overwritten(tmp_path: Pat
         with pytest.raises(SecretBoxError, match="the master key does not match"):
             add(wrong, "Globex")
         with pytest.raises(SecretBoxError, match="the master key does not match"):
-            wrong.edit("Acme NL", client_secret="other")
+            edit(wrong, "Acme NL", client_secret="other")
         with pytest.raises(VaultError, match="EXACTMATE_MASTER_KEY, which exactmate cannot rotate"):
             wrong.rotate_key()
         assert [c.name for c in wrong.list()] == ["Acme NL"] and _kids(wrong) == before
@@ -442,7 +454,7 @@ def test_a_server_url_changed_in_the_database_opens_no_secret(
 
 def test_editing_a_connection_value_keeps_the_secret_readable(vault: Vault) -> None:
     add(vault)
-    vault.edit("Acme NL", server_url="http://127.0.0.1:9999", client_id="other-app")
+    edit(vault, "Acme NL", server_url="http://127.0.0.1:9999", client_id="other-app")
     assert vault.client_secret(vault.get("Acme NL")) == SECRET
 
 

@@ -330,9 +330,8 @@ def test_a_credential_needing_reauthorisation_stands_out_and_is_reauthorised(
 ) -> None:
     create_credential(http, emulator)
     with Vault.open(settings) as vault:
-        vault.forget_tokens("Demo NL")
-        vault.set_status(
-            "Demo NL", "needs_reauthorization", "Exact rejected the refresh token (Old refresh token used)"
+        vault.tokens_of(vault.get("Demo NL").id).mark_needs_reauthorization(
+            "Exact rejected the refresh token (Old refresh token used)"
         )
     page.goto(server.url + "vault")
     row = page.locator("tr[data-name='Demo NL']")

@@ -18,7 +18,7 @@ from tests.web.conftest import (
 
 from exactmate.config import Settings
 from exactmate.vault import Vault
-from exactmate.web.credentialform import check_form, read_form
+from exactmate.web.credential_form import check_form, read_form
 
 
 def test_every_bad_field_is_named_under_its_input_and_nothing_is_sent(ui, live: Live) -> None:
@@ -170,3 +170,38 @@ def test_the_refresh_token_type_tests_without_a_browser(ui, live: Live, settings
     credential = stored(settings, "Demo NL")
     assert credential.auth_type == "refresh-token" and credential.has_tokens
     assert tokens["refresh_token"] not in answer["html"]
+
+
+def test_a_rename_after_a_successful_test_connect_saves_without_another_sign_in(
+    ui, live: Live, settings: Settings
+) -> None:
+    form = credential_form(live)
+    tested = test_connect(ui, form)
+    assert tested["status"] == "ok"
+    exchanged = live.stats()["code_exchanged"]
+    renamed = dict(form, name="Demo Books", test_id=tested["test_id"])
+    saved = ui.post("/vault/save", data=renamed, headers={"X-CSRF-Token": csrf(ui)})
+    assert saved.status_code == 200 and saved.json()["ok"], saved.text
+    credential = stored(settings, "Demo Books")
+    assert credential.has_tokens and credential.status == "connected" and credential.last_test_ok
+    assert live.stats()["code_exchanged"] == exchanged  # the test's sign-in was kept, not repeated
+
+
+def test_an_edit_renamed_after_its_test_keeps_that_test_and_other_changes_do_not(
+    ui, live: Live, settings: Settings
+) -> None:
+    create_credential(ui, live)
+    credential = stored(settings, "Demo NL")
+    form = credential_form(live, credential_id=credential.id)  # the secret typed again: a new sign-in
+    tested = test_connect(ui, form)
+    assert tested["status"] == "ok"
+    exchanged = live.stats()["code_exchanged"]
+    other_app = dict(form, client_id="00000000-0000-0000-0000-000000000001", test_id=tested["test_id"])
+    refused = ui.post("/vault/save", data=other_app, headers={"X-CSRF-Token": csrf(ui)})
+    assert refused.status_code == 409 and refused.json()["retest"]  # a connection value is not a name
+    renamed = dict(form, name="Demo Renamed", test_id=tested["test_id"])
+    saved = ui.post("/vault/save", data=renamed, headers={"X-CSRF-Token": csrf(ui)})
+    assert saved.status_code == 200 and saved.json()["ok"], saved.text
+    after = stored(settings, "Demo Renamed")
+    assert (after.id, after.status, after.has_tokens) == (credential.id, "connected", True)
+    assert live.stats()["code_exchanged"] == exchanged

@@ -83,7 +83,9 @@ def test_a_value_changed_after_the_test_is_not_saved(ui, live: Live, settings: S
     form = credential_form(live)
     tested = test_connect(ui, form)
     assert tested["status"] == "ok"
-    for field, value in (("client_id", "someone-else"), ("client_secret", "other"), ("name", "Other")):
+    # the name is not part of the connection: renaming after the test is allowed (test_credential_checks)
+    changes = (("client_id", "someone-else"), ("client_secret", "other"), ("redirect_uri", "http://127.0.0.1:9/elsewhere"))
+    for field, value in changes:
         changed = dict(form, test_id=tested["test_id"], **{field: value})
         refused = ui.post("/vault/save", data=changed, headers={"X-CSRF-Token": csrf(ui)})
         assert refused.status_code == 409, field

@@ -17,11 +17,11 @@ from exactmate.errors import ConfigError, ValidationError
 from exactmate.web import UiServer, create_app
 from exactmate.web.actionform import parse_action_form
 from exactmate.web.context import UiContext
+from exactmate.web.pending_tests import CandidateValues, PendingTests
 from exactmate.web.results import Result
 from exactmate.web.security import Signer
-from exactmate.web.sessions import PendingTests, TestedValues
 
-VALUES = TestedValues(
+VALUES = CandidateValues(
     "Acme",
     "oauth2-code",
     "https://start.exactonline.nl",
@@ -59,13 +59,15 @@ def test_only_so_many_tests_are_kept() -> None:
     assert [tests.get(t.id, "b") is not None for t in made] == [False, False, True, True, True]
 
 
-def test_fingerprints_change_with_every_value_and_hide_the_secret() -> None:
+def test_fingerprints_change_with_every_connection_value_and_hide_the_secret() -> None:
     signer = Signer()
     base = VALUES.fingerprint(signer)
     from dataclasses import replace
 
     for change in (
-        {"name": "x"},
+        {"auth_type": "refresh-token"},
+        {"server_url": "https://start.exactonline.be"},
+        {"allow_custom_host": True},
         {"secret": "other"},
         {"client_id": "x"},
         {"refresh_token": "r"},
@@ -74,6 +76,7 @@ def test_fingerprints_change_with_every_value_and_hide_the_secret() -> None:
     ):
         assert replace(VALUES, **change).fingerprint(signer) != base, change
     assert replace(VALUES).fingerprint(signer) == base
+    assert replace(VALUES, name="Renamed").fingerprint(signer) == base  # a name is no connection value
     assert "s3cret" not in repr(VALUES) and "s3cret" not in base
     assert VALUES.fingerprint(Signer()) != base  # keyed per process
 

@@ -238,7 +238,9 @@ def test_a_vault_whose_key_does_not_match_is_explained(
     from exactmate.vault import Vault
 
     with Vault.open(settings) as vault:
-        vault.add("Acme", server_url="http://127.0.0.1:9", client_id="app", client_secret="s3cret")
+        vault.create(
+            vault.new_values("Acme", server_url="http://127.0.0.1:9", client_id="app", client_secret="s3cret")
+        )
     other_key = Settings.from_env(master_key=base64.b64encode(os.urandom(32)).decode())
     with browser(create_app(other_key), raise_server_exceptions=False) as client:
         listing = client.get("/vault").text

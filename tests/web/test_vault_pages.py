@@ -78,8 +78,9 @@ def test_a_credential_needing_reauthorisation_stands_out_and_is_reauthorised(
 ) -> None:
     create_credential(ui, live)
     with Vault.open(settings) as vault:
-        vault.forget_tokens("Demo NL")
-        vault.set_status("Demo NL", "needs_reauthorization", "Exact rejected the refresh token")
+        vault.tokens_of(vault.get("Demo NL").id).mark_needs_reauthorization(
+            "Exact rejected the refresh token"
+        )
     page = ui.get("/vault").text
     assert 'class="needs-reauth"' in page
     assert "1 credential needs" in page and "re-authorisation" in page
@@ -107,7 +108,7 @@ def test_reauthorise_names_a_probe_failure_without_leaving_the_page(
     credential = stored(settings, "Demo NL")
     other = serve(client_id="another-app")
     with Vault.open(settings) as vault:
-        vault.edit("Demo NL", server_url=other.base_url)
+        vault.apply_edit(vault.plan_edit("Demo NL", server_url=other.base_url))
     answer = ui.post(f"/vault/{credential.id}/reauthorize", data={"csrf_token": csrf(ui)})
     assert answer.status_code == 303 and answer.headers["location"] == "/vault"
     assert "is unknown on" in ui.get("/vault").text

@@ -1,10 +1,10 @@
 """The four actions (create and update project time transactions, delete any record by key, list or
 get any endpoint) and the Data Manager behind them. The command line and the web UI only call these.
 
-Each action takes a ``Connection`` (``open_connection(credential_name)``) and a division (a number,
+Each action takes an ``ActionContext`` (``open_connection(credential_name)``) and a division (a number,
 ``"current"`` or ``"all"``), validates everything it can before the first call, and returns plain
 data. Test Connect lives beside the actions, in ``exactmate.connect``, and is offered here too
-(``test_connection``), so a caller finds every operation of the product in one place.
+(``run_test_connect``), so a caller finds every operation of the product in one place.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a name's module on first use
-    from exactmate.actions.connection import Connection, open_connection, pick_credential
+    from exactmate.actions.context import ActionContext, open_connection, pick_credential
     from exactmate.actions.custom import custom_call
     from exactmate.actions.delete import DeleteResult, delete_record
     from exactmate.actions.divisions import DivisionChoice, parse_division
@@ -24,15 +24,15 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a n
     from exactmate.actions.sources import EntrySource, read_entries
     from exactmate.actions.timecreate import CreateResult, create_time_transactions
     from exactmate.actions.timeupdate import UpdateResult, update_time_transaction
-    from exactmate.connect import TestResult, test_connection
+    from exactmate.connect import ConnectCheck, run_test_connect
 
 # Where each name lives: importing ``exactmate.actions`` (or one of its light modules, such as
 # ``plain`` or ``picker``) does not pull in the client, the store and SQLAlchemy until an action that
 # needs them is used, which keeps the command line's start-up short.
 _HOMES = {
-    "Connection": "exactmate.actions.connection",
-    "open_connection": "exactmate.actions.connection",
-    "pick_credential": "exactmate.actions.connection",
+    "ActionContext": "exactmate.actions.context",
+    "open_connection": "exactmate.actions.context",
+    "pick_credential": "exactmate.actions.context",
     "custom_call": "exactmate.actions.custom",
     "DeleteResult": "exactmate.actions.delete",
     "delete_record": "exactmate.actions.delete",
@@ -52,8 +52,8 @@ _HOMES = {
     "update_time_transaction": "exactmate.actions.timeupdate",
     # Test Connect belongs to the vault's connect layer; it is offered here beside the four actions so
     # a script finds every operation of the product in one place.
-    "TestResult": "exactmate.connect",
-    "test_connection": "exactmate.connect",
+    "ConnectCheck": "exactmate.connect",
+    "run_test_connect": "exactmate.connect",
 }
 
 
@@ -67,7 +67,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Connection",
+    "ActionContext",
     "CreateOutcome",
     "CreateResult",
     "DeleteResult",
@@ -75,7 +75,7 @@ __all__ = [
     "EntrySource",
     "Listing",
     "PlannedRequest",
-    "TestResult",
+    "ConnectCheck",
     "UpdateResult",
     "create_time_transactions",
     "custom_call",
@@ -87,6 +87,6 @@ __all__ = [
     "parse_division",
     "pick_credential",
     "read_entries",
-    "test_connection",
+    "run_test_connect",
     "update_time_transaction",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, desc, func, insert, select
 
-from exactmate.actions.plain import local_iso
+from exactmate.actions.presentation import local_iso
 from exactmate.clock import Clock
 from exactmate.errors import ValidationError
 from exactmate.store import Store, audit_log

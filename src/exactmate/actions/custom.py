@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from exactmate.actions import audit
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.delete import Confirm, DeleteResult, delete_record
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
 from exactmate.actions.dryrun import PlannedRequest, plan
@@ -29,7 +29,7 @@ from exactmate.errors import ExactmateError, ValidationError
 Params = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
-def split_path(conn: Connection, path: str) -> tuple[Endpoint, str]:
+def split_path(conn: ActionContext, path: str) -> tuple[Endpoint, str]:
     """The catalogue endpoint a path starts with, and the rest (a key, navigation, ``/$count``).
 
     A ``.`` or ``..`` segment is refused: HTTP clients resolve them before sending, so
@@ -50,7 +50,7 @@ def split_path(conn: Connection, path: str) -> tuple[Endpoint, str]:
 
 
 def custom_call(
-    conn: Connection,
+    conn: ActionContext,
     method: str,
     path: str,
     *,
@@ -104,7 +104,7 @@ def _record_key_of(suffix: str) -> str | None:
 
 
 def _audited_put(
-    conn: Connection,
+    conn: ActionContext,
     endpoint: Endpoint,
     key: str,
     suffix: str,
@@ -120,7 +120,7 @@ def _audited_put(
         after = body if isinstance(body, Mapping) else None
         audit.record(
             conn.store,
-            credential=conn.credential,
+            credential=conn.credential_name,
             division=division,
             endpoint=endpoint.path,
             action="update",

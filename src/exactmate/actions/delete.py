@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exactmate.actions import audit
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, one_division, parse_division
 from exactmate.actions.dryrun import PlannedRequest, plan
 from exactmate.actions.keys import key_suffix, parse_key, record_key
@@ -54,7 +54,7 @@ class DeleteResult:
 
 
 def delete_record(
-    conn: Connection,
+    conn: ActionContext,
     endpoint: str,
     key: object,
     *,
@@ -93,11 +93,16 @@ def delete_record(
 
 
 def _audit(
-    conn: Connection, endpoint: str, division: int, key: str, before: Mapping[str, Any] | None, outcome: str
+    conn: ActionContext,
+    endpoint: str,
+    division: int,
+    key: str,
+    before: Mapping[str, Any] | None,
+    outcome: str,
 ) -> int:
     return audit.record(
         conn.store,
-        credential=conn.credential,
+        credential=conn.credential_name,
         division=division,
         endpoint=endpoint,
         action="delete",

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from exactmate.actions.identity import RowIdentity
-from exactmate.actions.plain import local_iso
+from exactmate.actions.presentation import local_iso
 from exactmate.actions.timerules import match_fields
 from exactmate.clock import Clock
 from exactmate.errors import (

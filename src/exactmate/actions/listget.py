@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from exactmate import odata
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import (
     DivisionChoice,
     DivisionInput,
@@ -64,7 +64,7 @@ class Listing:
 
 
 def list_or_get(
-    conn: Connection,
+    conn: ActionContext,
     endpoint: str,
     key: object = None,
     *,
@@ -94,7 +94,7 @@ def list_or_get(
 
 
 def get_record(
-    conn: Connection,
+    conn: ActionContext,
     target: Endpoint,
     key: object,
     *,
@@ -151,7 +151,7 @@ def check_query(
 
 
 def list_records(
-    conn: Connection,
+    conn: ActionContext,
     target: Endpoint,
     query: ListQuery,
     *,
@@ -172,7 +172,13 @@ def list_records(
 
 
 def _stream(
-    conn: Connection, target: Endpoint, query: ListQuery, number: int, on_page: PageHook | None, *, tag: bool
+    conn: ActionContext,
+    target: Endpoint,
+    query: ListQuery,
+    number: int,
+    on_page: PageHook | None,
+    *,
+    tag: bool,
 ) -> Iterator[Record]:
     resource = conn.client.resource(target.path, number)
     pages = resource.pages(
@@ -194,7 +200,7 @@ def _stream(
 
 
 def _each_division(
-    conn: Connection,
+    conn: ActionContext,
     target: Endpoint,
     query: ListQuery,
     numbers: list[int],
@@ -210,7 +216,7 @@ def _each_division(
 
 
 def _fan_out(
-    conn: Connection,
+    conn: ActionContext,
     target: Endpoint,
     query: ListQuery,
     numbers: list[int],

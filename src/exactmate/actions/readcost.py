@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from exactmate import odata
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 
 DEFAULT_PAGE = 60
 MINUTELY_DEFAULT = 60  # Exact's limit per division when no answer has announced one yet
@@ -78,7 +78,7 @@ class ReadCost:
 
 
 def estimate_read(
-    conn: Connection,
+    conn: ActionContext,
     endpoint: str,
     division: int,
     *,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.catalogue import Endpoint
 from exactmate.errors import CatalogueError, ValidationError
 from exactmate.odata import literal
@@ -96,7 +96,7 @@ def lookup_of(field: str, value: Any, edm_type: str = "Edm.Guid") -> Lookup | No
 class Resolver:
     """Looks lookups up in Exact, each (lookup, division) once per resolver (one run). Thread-safe."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: ActionContext) -> None:
         self._conn = conn
         self._lock = threading.Lock()
         self._found: dict[tuple[str, str, str, int], str | ValidationError] = {}
@@ -204,7 +204,7 @@ def resolved(
 
 
 def search_references(
-    conn: Connection, field: str, text: str, division: int, *, limit: int = 10
+    conn: ActionContext, field: str, text: str, division: int, *, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Records ``field`` may point at whose code or name contains ``text`` (any case), as
     ``{"ID", "code", "name"}``: what a searchable picker shows while the user types. One call."""

@@ -31,11 +31,11 @@ from sqlalchemy import and_, desc, or_, select
 
 from exactmate.actions import audit
 from exactmate.actions.audit import AuditEntry
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.dryrun import PlannedRequest, plan
 from exactmate.actions.fields import prepare_record
 from exactmate.actions.keys import key_text
-from exactmate.actions.plain import local_text
+from exactmate.actions.presentation import local_text
 from exactmate.actions.timerules import CREATE_RULES, TIME_TRANSACTIONS
 from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.errors import APIConnectionError, ExactmateError, ServerError, ValidationError
@@ -89,7 +89,7 @@ def restore_credential(store: Store, entry_id: int) -> str:
 
 
 def restore_entry(
-    conn: Connection,
+    conn: ActionContext,
     entry_id: int,
     *,
     confirm: Confirm | None = None,
@@ -100,7 +100,7 @@ def restore_entry(
     ``confirm`` is asked before the POST (None: no question). A ValidationError says why an entry
     cannot be restored (and how to undo an update); nothing is sent then."""
     entry = audit.entry(conn.store, entry_id)
-    target = check_restorable(conn.store, conn.client.catalogue, entry, credential=conn.credential)
+    target = check_restorable(conn.store, conn.client.catalogue, entry, credential=conn.credential_name)
     assert entry.before is not None
     values, skipped = create_values(target, entry.before)
     rules = CREATE_RULES if target.path == TIME_TRANSACTIONS else ()
@@ -269,7 +269,7 @@ def _text(value: object) -> str:
 
 
 def _audit(
-    conn: Connection,
+    conn: ActionContext,
     entry: AuditEntry,
     division: int,
     key: str | None,
@@ -278,7 +278,7 @@ def _audit(
 ) -> int:
     return audit.record(
         conn.store,
-        credential=conn.credential,
+        credential=conn.credential_name,
         division=division,
         endpoint=entry.endpoint,
         action="restore",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, parse_division
 from exactmate.actions.dryrun import plan
 from exactmate.actions.fields import prepare_record
@@ -111,7 +111,7 @@ class CreateResult:
 
 
 def create_time_transactions(
-    conn: Connection,
+    conn: ActionContext,
     entries: EntrySource | Iterable[Mapping[str, Any]] | Mapping[str, Any],
     *,
     division: DivisionInput | DivisionChoice = None,
@@ -148,8 +148,8 @@ def create_time_transactions(
     matches = resolve_match_fields(endpoint, match_on)
     lookups = _lookups(endpoint, rows)
     prepared = prepare_entries(endpoint, rows, lookups)  # every local problem, before any call
-    source = journal_source(conn.credential, scope)
-    journal = CreateJournal(conn.store, credential=conn.credential, endpoint=endpoint.path)
+    source = journal_source(conn.credential_name, scope)
+    journal = CreateJournal(conn.store, credential=conn.credential_name, endpoint=endpoint.path)
     default_division = _run_division(conn, choice, prepared)
     if any(lookups.values()):
         rows = _look_up(conn, rows, lookups, prepared, default_division)
@@ -161,7 +161,9 @@ def create_time_transactions(
         explicit = entry.key if entry.key is not None else (f"{run_key}#{entry.row}" if run_key else None)
         groups.setdefault(number, []).append((entry, row_identity(entry.body, number, explicit)))
     _refuse_twins(groups)
-    legacy = journal_source(conn.credential, entries.source_id) if isinstance(entries, EntrySource) else None
+    legacy = (
+        journal_source(conn.credential_name, entries.source_id) if isinstance(entries, EntrySource) else None
+    )
     run = _Run(conn, journal, source, matches, rebook_changed, legacy, stop or threading.Event())
     outcomes = run.plan_all(endpoint, groups) if dry_run else run.run_all(groups, progress)
     ordered = tuple(sorted(outcomes, key=lambda o: o.row))
@@ -242,7 +244,7 @@ def _lookups(endpoint: Endpoint, rows: Sequence[Row]) -> dict[int, LookupProblem
 
 
 def _look_up(
-    conn: Connection,
+    conn: ActionContext,
     rows: Sequence[Row],
     lookups: Mapping[int, LookupProblems],
     prepared: Sequence[PreparedEntry],
@@ -317,7 +319,9 @@ def _rows(entries: EntrySource | Iterable[Mapping[str, Any]] | Mapping[str, Any]
     return rows
 
 
-def _run_division(conn: Connection, choice: DivisionChoice, prepared: Sequence[PreparedEntry]) -> int | None:
+def _run_division(
+    conn: ActionContext, choice: DivisionChoice, prepared: Sequence[PreparedEntry]
+) -> int | None:
     """The run's division for rows without their own; ``current/Me`` is asked only when needed."""
     if choice.mode == "number":
         return choice.number
@@ -331,7 +335,7 @@ class _Run:
 
     def __init__(
         self,
-        conn: Connection,
+        conn: ActionContext,
         journal: CreateJournal,
         source: str,
         match_on: tuple[str, ...],

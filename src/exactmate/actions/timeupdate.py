@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exactmate.actions import audit
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, one_division, parse_division
 from exactmate.actions.dryrun import PlannedRequest, plan
 from exactmate.actions.fields import prepare_record
@@ -50,7 +50,7 @@ class UpdateResult:
 
 
 def update_time_transaction(
-    conn: Connection,
+    conn: ActionContext,
     id: object,
     changes: Mapping[str, Any],
     *,
@@ -97,7 +97,7 @@ def update_time_transaction(
 
 
 def _audit(
-    conn: Connection,
+    conn: ActionContext,
     division: int,
     key: str,
     before: Mapping[str, Any],
@@ -106,7 +106,7 @@ def _audit(
 ) -> int:
     return audit.record(
         conn.store,
-        credential=conn.credential,
+        credential=conn.credential_name,
         division=division,
         endpoint=TIME_TRANSACTIONS,
         action="update",

@@ -4,8 +4,8 @@ is written in flat memory.
 The one home of these file formats: ``exactmate get -f csv`` (and every other command's output), the
 web page's downloads and its export of all rows all write through here. ``chunks`` yields the text
 piece by piece (a web response streams it as it comes); ``write`` puts it on an open file. Values
-are made plain first (dates as ISO text, GUIDs as text, see ``actions.plain``); CSV cells that a
-spreadsheet would run as formulas are neutralised unless ``raw_csv`` (see ``actions.plain.csv_cell``).
+are made plain first (dates as ISO text, GUIDs as text, see ``actions.presentation``); CSV cells that a
+spreadsheet would run as formulas are neutralised unless ``raw_csv`` (see ``actions.presentation.csv_cell``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Literal, get_args
 
-from exactmate.actions.plain import csv_cell, plain
+from exactmate.actions.presentation import csv_cell, plain
 
 FileFormat = Literal["json", "ndjson", "csv"]
 FILE_FORMATS: tuple[FileFormat, ...] = get_args(FileFormat)

@@ -13,7 +13,7 @@ from rich.table import Table
 from exactmate.actions import audit
 from exactmate.actions.audit import AuditEntry
 from exactmate.actions.dryrun import PlannedRequest
-from exactmate.actions.plain import cell, local_text
+from exactmate.actions.presentation import cell, local_text
 from exactmate.actions.restore import Confirm, RestoreResult, restore_credential, restore_entry
 from exactmate.actions.writers import to_json
 from exactmate.cli import session

@@ -46,6 +46,11 @@ COMMANDS: dict[str, Lazy] = {
         "Bring your database's copy of ENDPOINTS up to date with Exact Online.",
         "sync",
     ),
+    "flow": Lazy(
+        "exactmate.cli.flow",
+        "group",
+        "Flows: steps that run unattended, validated first, durable, with a run history (docs/flows.md).",
+    ),
     "emulator": Lazy("exactmate.cli.emulator", "group", "Run the built-in Exact Online emulator."),
     "time": Lazy(
         "exactmate.cli.time", "group", "Project time transactions: create (one or many) and update."

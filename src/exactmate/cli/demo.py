@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from exactmate.actions import (
-    Connection,
+    ActionContext,
     Listing,
     create_time_transactions,
     delete_record,
@@ -30,11 +30,11 @@ from exactmate.actions import (
     read_entries,
     update_time_transaction,
 )
-from exactmate.actions.plain import cell
+from exactmate.actions.presentation import cell
 from exactmate.actions.timerules import TIME_TRANSACTIONS
 from exactmate.cli.demo_consent import EmulatorConsent
 from exactmate.config import Settings
-from exactmate.connect.flows import Connector
+from exactmate.connect.connector import Connector
 from exactmate.emulator import config as emulator_config
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.errors import ExactmateError, ValidationError
@@ -114,12 +114,13 @@ def _connect(run: Demo) -> None:
     consent = EmulatorConsent(emulator_config.DEMO_USERNAME, emulator_config.DEMO_PASSWORD)
     with Vault.open(run.settings) as vault:
         connector = Connector(vault, settings=run.settings, consent=consent)
-        saved = connector.create(
+        values = vault.new_values(
             CREDENTIAL,
             server_url=run.base_url,
             client_id=run.config.client_id,
             client_secret=run.config.client_secret,
         )
+        saved = connector.create(values)
         for line in consent.steps:
             run.say(f"consent (done for you): {line}")
         if not saved.saved or saved.test is None:
@@ -131,7 +132,7 @@ def _connect(run: Demo) -> None:
             run.say(line)
 
 
-def _demo_entries(conn: Connection, where: Path) -> Path:
+def _demo_entries(conn: ActionContext, where: Path) -> Path:
     """A small CSV of bookings on the current division's first project and hour type."""
     division = conn.client.current_division()
     item = next(
@@ -146,7 +147,7 @@ def _demo_entries(conn: Connection, where: Path) -> Path:
     return path
 
 
-def _create(run: Demo, conn: Connection, where: Path) -> None:
+def _create(run: Demo, conn: ActionContext, where: Path) -> None:
     run.step("Create Project Time Transactions (from a CSV file)")
     entries = read_entries(_demo_entries(conn, where))
     run.say(f"{len(entries)} entries in {where / 'hours.csv'}; every one checked before the first call")
@@ -170,7 +171,7 @@ def _create(run: Demo, conn: Connection, where: Path) -> None:
         raise ExactmateError("The demo could not create its time transactions: " + str(result.summary()))
 
 
-def _update(run: Demo, conn: Connection) -> None:
+def _update(run: Demo, conn: ActionContext) -> None:
     run.step("Update Project Time Transaction (only the chosen fields are sent)")
     result = update_time_transaction(conn, run.created[0], {"Quantity": "6", "Notes": f"{NOTES} (corrected)"})
     for name in result.sent:
@@ -186,7 +187,7 @@ def _update(run: Demo, conn: Connection) -> None:
             run.say(f"a final entry is refused before any write: {exc.message}")
 
 
-def _list_and_get(run: Demo, conn: Connection) -> None:
+def _list_and_get(run: Demo, conn: ActionContext) -> None:
     run.step("List or Get Endpoint")
     listing = list_or_get(
         conn,
@@ -205,7 +206,7 @@ def _list_and_get(run: Demo, conn: Connection) -> None:
         run.say(f"division {project['Division']}: project {project['Code']} {project['Description']}")
 
 
-def _delete(run: Demo, conn: Connection) -> None:
+def _delete(run: Demo, conn: ActionContext) -> None:
     run.step("Delete Endpoint with ID (shown first, then deleted, snapshot kept)")
     shown: list[str] = []
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from exactmate.actions.journal import JournalEntry, journal_entries
-from exactmate.actions.plain import local_text
+from exactmate.actions.presentation import local_text
 from exactmate.cli import session
 from exactmate.cli.output import Format, write_records
 

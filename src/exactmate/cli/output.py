@@ -31,7 +31,7 @@ from rich.table import Table
 
 from exactmate.actions import writers
 from exactmate.actions.picker import identifying_first
-from exactmate.actions.plain import cell
+from exactmate.actions.presentation import cell
 from exactmate.actions.writers import to_json
 from exactmate.errors import ValidationError
 
@@ -102,7 +102,7 @@ def write_records(
     raw_csv: bool = False,
 ) -> int:
     """Write ``records`` as they come; returns how many were written. CSV cells a spreadsheet would
-    run as formulas are neutralised unless ``raw_csv`` (see ``actions.plain.csv_cell``)."""
+    run as formulas are neutralised unless ``raw_csv`` (see ``actions.presentation.csv_cell``)."""
     if fmt is Format.table:
         return _write_table(iter(records), out, columns, title)
     return writers.write(records, _FILE_FORMATS[fmt], out, columns=columns, raw_csv=raw_csv)

@@ -11,18 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 _GOVERNOR_LOG = "exactmate.governor"
 
@@ -44,8 +48,45 @@ class Bar:
             self._progress.update(self._task, description=f"{self._description} [yellow]({text})[/]")
 
 
+class Bars:
+    """One line per part of a long job (a sync's endpoint in one division): its records, its calls
+    and its records a second. ``update`` takes the part's totals so far; ``note`` remarks on the part
+    updated last (the one the next call is for)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+        self._last: str | None = None
+
+    def update(self, part: str, *, records: int, calls: int) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(part)
+        if task is None:
+            task = self._tasks[part] = self._progress.add_task(part, total=None, calls=0)
+        self._progress.update(task, completed=records, calls=calls, description=part)
+        self._last = part
+
+    def note(self, text: str) -> None:
+        if self._progress is not None and self._last is not None:
+            task = self._tasks[self._last]
+            self._progress.update(task, description=f"{self._last} [yellow]({text})[/]")
+
+
+class _Noted(Protocol):
+    def note(self, text: str) -> None: ...
+
+
+class _Rate(ProgressColumn):
+    """Records a second, from Rich's own moving estimate; blank until it has one."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+
+
 class _WaitNotes(logging.Handler):
-    def __init__(self, bar: Bar) -> None:
+    def __init__(self, bar: _Noted) -> None:
         from exactmate.governor import WAIT_SECONDS  # here: drawing a bar needs no store
 
         super().__init__(logging.INFO)
@@ -80,7 +121,27 @@ def progress(description: str, total: int | None, *, enabled: bool) -> Iterator[
 
 
 @contextmanager
-def wait_notes(bar: Bar) -> Iterator[None]:
+def part_bars(*, enabled: bool) -> Iterator[Bars]:
+    """A line per part on standard error (records, calls, records a second, elapsed time)."""
+    if not enabled:
+        yield Bars(None)
+        return
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.completed:,} records"),
+        TextColumn("{task.fields[calls]:,} calls"),
+        _Rate(),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as shown:
+        bars = Bars(shown)
+        with wait_notes(bars):
+            yield bars
+
+
+@contextmanager
+def wait_notes(bar: _Noted) -> Iterator[None]:
     """While the block runs, the governor's minutely waits show on ``bar``."""
     logger = logging.getLogger(_GOVERNOR_LOG)
     handler = _WaitNotes(bar)

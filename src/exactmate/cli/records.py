@@ -20,7 +20,7 @@ from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
 
 if TYPE_CHECKING:  # each command imports what it runs: its --help needs neither the client nor the store
-    from exactmate.actions import Connection, DivisionChoice
+    from exactmate.actions import ActionContext, DivisionChoice
     from exactmate.actions.delete import Confirm, DeleteResult
 
 app = typer.Typer()
@@ -112,7 +112,7 @@ def get(
 
 
 def _tell_the_cost(
-    conn: Connection,
+    conn: ActionContext,
     endpoint: str,
     choice: DivisionChoice,
     *,

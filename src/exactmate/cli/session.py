@@ -21,7 +21,7 @@ from exactmate.cli.context import context_of
 from exactmate.cli.output import Format
 
 if TYPE_CHECKING:  # imported where used: a command's --help needs neither the client nor the store
-    from exactmate.actions import Connection
+    from exactmate.actions import ActionContext
     from exactmate.store import Store
 
 CredentialOption = Annotated[
@@ -58,7 +58,7 @@ SetOption = Annotated[
 ]
 
 
-def connect(ctx: typer.Context, credential: str | None) -> Connection:
+def connect(ctx: typer.Context, credential: str | None) -> ActionContext:
     """The connection for ``--credential`` (or the vault's only or default credential)."""
     from exactmate.actions import open_connection
 

@@ -14,7 +14,7 @@ from exactmate.cli import session
 from exactmate.cli.context import context_of
 from exactmate.cli.exit_codes import exit_code_for
 from exactmate.cli.output import Format, write_records
-from exactmate.cli.progress import progress
+from exactmate.cli.progress import part_bars
 from exactmate.errors import ValidationError
 from exactmate.sync import EndpointReport, default_target, plan_sync, sync_endpoints
 from exactmate.sync.run import syncable_paths
@@ -68,19 +68,16 @@ def sync(
         _show_plan(ctx, credential, endpoints, target, choice, fmt)
         return
     bar_on = session.show_progress()
-    with session.connect(ctx, credential) as conn, progress("Syncing", None, enabled=bar_on) as bar:
-        seen: dict[tuple[str, int], int] = {}
+    with session.connect(ctx, credential) as conn, part_bars(enabled=bar_on) as bars:
 
         def advance(report: EndpointReport) -> None:
-            bar.note(f"{report.endpoint}, division {report.division}: {report.calls} calls")
-            done = report.inserted + report.updated
-            bar(done - seen.get((report.endpoint, report.division), 0))
-            seen[report.endpoint, report.division] = done
+            records = report.inserted + report.updated + report.deleted
+            bars.update(f"{report.endpoint}, division {report.division}", records=records, calls=report.calls)
 
         result = sync_endpoints(
             conn, endpoints, target, division=choice, full=full, keep_deleted=keep_deleted, progress=advance
         )
-        name = conn.credential
+        name = conn.credential_name
     if fmt is Format.table:
         rows = [{**r.as_dict(), "error": str(r.error) if r.error else ""} for r in result.reports]
         write_records(rows, fmt, sys.stdout, columns=COLUMNS, title=f"Synced into {result.target}")

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from exactmate.actions import CreateResult, UpdateResult, create_time_transactions, update_time_transaction
 from exactmate.actions.fields import parse_assignments
-from exactmate.actions.plain import cell
+from exactmate.actions.presentation import cell
 from exactmate.actions.sources import read_entries
 from exactmate.actions.writers import to_json
 from exactmate.cli import session

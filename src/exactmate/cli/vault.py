@@ -25,7 +25,7 @@ from exactmate import errors
 from exactmate.cli.context import context_of, read_hidden
 from exactmate.cli.exit_codes import EXIT_CODES
 from exactmate.clock import utc
-from exactmate.connect import Cause, Connector, SaveResult, TerminalConsent, TestResult
+from exactmate.connect import Cause, ConnectCheck, Connector, SaveResult, TerminalConsent
 from exactmate.errors import ValidationError
 from exactmate.vault import AUTH_TYPES, DEFAULT_REDIRECT_URI, Credential, Vault
 
@@ -126,7 +126,7 @@ def _when(ts: float | None) -> str:
     return utc(ts).strftime("%Y-%m-%d %H:%M UTC") if ts is not None else "never"
 
 
-def _print_result(result: TestResult, fmt: Format) -> None:
+def _print_result(result: ConnectCheck, fmt: Format) -> None:
     if fmt is Format.json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -185,17 +185,17 @@ def add(
     """Connect & Create: test the values (signing in to Exact) and save them only if the test succeeds."""
     secret = _secret(client_secret_stdin)
     with _opened(ctx) as vault:
-        outcome = _connector(ctx, vault, no_browser).create(
+        values = vault.new_values(
             name,
             server_url=server_url,
             client_id=client_id,
             client_secret=secret,
             auth_type=auth_type,
             redirect_uri=redirect_uri,
-            make_default=default,
-            skip_test=skip_test,
-            division=division,
             allow_custom_host=allow_custom_host,
+        )
+        outcome = _connector(ctx, vault, no_browser).create(
+            values, make_default=default, skip_test=skip_test, division=division
         )
     _finish_save(outcome, fmt)
 
@@ -314,7 +314,7 @@ def edit(
             "--new-secret or --client-secret-stdin",
         )
     with _opened(ctx) as vault:
-        outcome = _connector(ctx, vault, no_browser).edit(
+        change = vault.plan_edit(
             name,
             new_name=new_name,
             server_url=server_url,
@@ -322,10 +322,9 @@ def edit(
             auth_type=auth_type,
             redirect_uri=redirect_uri,
             client_secret=secret,
-            skip_test=skip_test,
-            division=division,
             allow_custom_host=allow_custom_host,
         )
+        outcome = _connector(ctx, vault, no_browser).edit(change, skip_test=skip_test, division=division)
     _finish_save(outcome, fmt)
 
 

@@ -3,7 +3,7 @@
 Sits above the client (it uses it), beside the actions; credential *storage* is ``exactmate.vault``.
 
 ```python
-result = test_connection("acme")          # signs in first when there are no tokens
+result = run_test_connect("acme")          # signs in first when there are no tokens
 print(result.summary if result.ok else f"{result.cause}: {result.summary} ({result.hint})")
 
 saved = connect_and_create("acme", server_url="nl", client_id="…", client_secret=secret)
@@ -11,23 +11,22 @@ saved = connect_and_create("acme", server_url="nl", client_id="…", client_secr
 
 - ``consent``: how the user's consent arrives (browser + local listener, or a pasted address)
 - ``listener``: the one-shot local callback server
-- ``tokens``: the first token exchange, refusals kept structured
+- ``tokens``: ``MemoryTokens``, the token source of values not stored yet
 - ``diagnosis``: naming the cause of a failure
-- ``check``: the calls behind a successful test
-- ``result``: ``TestResult``, ``SaveResult``, ``Cause``
-- ``flows``: ``Connector`` (test, connect, disconnect, create, edit)
+- ``inspection``: the calls behind a successful test
+- ``result``: ``ConnectCheck``, ``SaveResult``, ``Cause``
+- ``connector``: ``Connector`` (test, connect, disconnect, create, edit)
 - ``shortcuts``: the two functions above
 """
 
 from __future__ import annotations
 
+from exactmate.connect.connector import SKIPPED_NOTE, Connector
 from exactmate.connect.consent import Consent, GivenConsent, TerminalConsent
 from exactmate.connect.diagnosis import Diagnosis, diagnose, probe_authorization
-from exactmate.connect.flows import SKIPPED_NOTE, Connector
 from exactmate.connect.listener import CallbackListener, can_listen
-from exactmate.connect.result import Cause, SaveResult, TestResult, describe_age
-from exactmate.connect.shortcuts import connect_and_create, test_connection
-from exactmate.connect.tokens import TokenEndpointRefused, exchange_code, exchange_refresh_token
+from exactmate.connect.result import Cause, ConnectCheck, SaveResult, describe_age
+from exactmate.connect.shortcuts import connect_and_create, run_test_connect
 
 __all__ = [
     "SKIPPED_NOTE",
@@ -39,14 +38,11 @@ __all__ = [
     "GivenConsent",
     "SaveResult",
     "TerminalConsent",
-    "TestResult",
-    "TokenEndpointRefused",
+    "ConnectCheck",
     "can_listen",
     "connect_and_create",
     "describe_age",
     "diagnose",
-    "exchange_code",
-    "exchange_refresh_token",
     "probe_authorization",
-    "test_connection",
+    "run_test_connect",
 ]

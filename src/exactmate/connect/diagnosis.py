@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from exactmate.auth import AUTH_PATH, OAuthApp
+from exactmate.auth import AUTH_PATH, OAuthApp, TokenEndpointRefused
 from exactmate.connect.result import Cause
-from exactmate.connect.tokens import TokenEndpointRefused
 from exactmate.errors import (
     APIConnectionError,
     APIStatusError,
@@ -148,7 +147,7 @@ def diagnose(
 def _refused(exc: TokenEndpointRefused, app: OAuthApp, http: httpx.Client) -> Diagnosis:
     about = exc.description.lower()
     if exc.error == "access_denied" and "rate limit" in about:
-        early = "not expired" in about
+        early = exc.too_early
         return Diagnosis(
             Cause.RATE_LIMITED,
             f"Exact's token endpoint refused for now: {exc.description}",

@@ -1,4 +1,4 @@
-"""What Test Connect reports: ``TestResult`` (success facts or a diagnosis naming the cause)."""
+"""What Test Connect reports: ``ConnectCheck`` (success facts or a diagnosis naming the cause)."""
 
 from __future__ import annotations
 
@@ -27,13 +27,11 @@ class Cause(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class TestResult:
+class ConnectCheck:
     """The outcome of a Test Connect: ``ok`` with what was found, or a ``cause`` and a ``hint``.
 
     Plain data for the command line, the web page and the library alike; never a stack trace.
     """
-
-    __test__ = False  # not a pytest test class, despite the name
 
     ok: bool
     summary: str
@@ -83,7 +81,7 @@ class SaveResult:
 
     saved: bool
     credential: Credential | None
-    test: TestResult | None
+    test: ConnectCheck | None
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:

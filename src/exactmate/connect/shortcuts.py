@@ -9,9 +9,9 @@ import httpx
 
 from exactmate.clock import Clock
 from exactmate.config import Settings
+from exactmate.connect.connector import Connector
 from exactmate.connect.consent import Consent
-from exactmate.connect.flows import Connector
-from exactmate.connect.result import SaveResult, TestResult
+from exactmate.connect.result import ConnectCheck, SaveResult
 from exactmate.vault import Vault
 
 
@@ -33,7 +33,7 @@ def _connector(
             active.close()
 
 
-def test_connection(
+def run_test_connect(
     name: str,
     *,
     division: int | None = None,
@@ -42,13 +42,10 @@ def test_connection(
     consent: Consent | None = None,
     clock: Clock | None = None,
     transport: httpx.BaseTransport | None = None,
-) -> TestResult:
+) -> ConnectCheck:
     """Test Connect of the stored credential ``name`` (see :meth:`Connector.test`)."""
     with _connector(vault, settings, consent, clock, transport) as connector:
         return connector.test(name, division=division)
-
-
-test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite the name
 
 
 def connect_and_create(
@@ -70,14 +67,12 @@ def connect_and_create(
 ) -> SaveResult:
     """Connect & Create (see :meth:`Connector.create`)."""
     with _connector(vault, settings, consent, clock, transport) as connector:
-        return connector.create(
+        values = connector.vault.new_values(
             name,
             server_url=server_url,
             client_id=client_id,
             client_secret=client_secret,
             auth_type=auth_type,
             redirect_uri=redirect_uri,
-            make_default=make_default,
-            skip_test=skip_test,
-            division=division,
         )
+        return connector.create(values, make_default=make_default, skip_test=skip_test, division=division)

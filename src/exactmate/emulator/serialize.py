@@ -9,16 +9,18 @@ makes ``/Date(ms)/`` output a string format, and makes comparisons with zone-les
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
+
+import orjson
 
 from exactmate.emulator.catalogue import Endpoint
 
@@ -123,6 +125,16 @@ class Shape:
     expand: frozenset[str] = frozenset()
     types: Mapping[str, str] = field(default_factory=dict)  # Edm type by name, for Atom
 
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """The columns' names, in order."""
+        return tuple(name for name, _ in self.columns)
+
+    @cached_property
+    def rendered(self) -> tuple[tuple[str, str], ...]:
+        """The columns whose JSON is not the stored value itself (dates, deferred links)."""
+        return tuple((name, kind) for name, kind in self.columns if kind in ("datetime", "complex"))
+
     @classmethod
     def of(cls, endpoint: Endpoint, names: Sequence[str] | None, expand: Iterable[str] = ()) -> Shape:
         key = (endpoint.path, None if names is None else tuple(names), frozenset(expand))
@@ -154,16 +166,17 @@ def _json_value(name: str, kind: str, value: Any, uri: str, shape: Shape) -> Any
 def json_row(row: Mapping[str, Any], shape: Shape, uri: str) -> Row:
     """One row in Exact's JSON: ``__metadata`` first, then the selected fields."""
     out: Row = {"__metadata": {"uri": uri, "type": shape.entity_type}}
-    for name, kind in shape.columns:
-        value = row.get(name)
-        if kind == "datetime" or kind == "complex":
-            value = _json_value(name, kind, value, uri, shape)
-        out[name] = value
+    names = shape.names
+    out.update(zip(names, map(row.get, names), strict=True))  # a whole row at C speed, in order
+    for name, kind in shape.rendered:  # replacing a value keeps its place in the row
+        out[name] = _json_value(name, kind, out[name], uri, shape)
     return out
 
 
 def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # orjson writes the same compact UTF-8 text as json.dumps(ensure_ascii=False) four to six times
+    # faster, which keeps a 1000-row page of all fields far below what a client benchmark measures.
+    return orjson.dumps(payload)
 
 
 def json_collection(rows: Sequence[Row], *, next_url: str | None, count: int | None) -> bytes:

@@ -15,7 +15,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import StoreError, VaultError
-from exactmate.store import sqlite
+from exactmate.store import ledger, sqlite
+from exactmate.store.guarded import insert_guarded
 from exactmate.store.lease import Leases, new_owner
 from exactmate.store.schema import (
     CREDENTIAL_STATUSES,
@@ -241,7 +242,7 @@ class Store:
         )
         with self._write(conn) as c:
             taken = c.execute(select(credentials.c.id).where(credentials.c.name_key == row.name_key)).first()
-            if taken or not _insert_guarded(c, insert(credentials).values(**_values(row))):
+            if taken or not insert_guarded(c, insert(credentials).values(**_values(row))):
                 raise VaultError(
                     f"a credential named {row.name!r} already exists",
                     hint="pick another name or remove that one",
@@ -363,21 +364,34 @@ class Store:
         ``decide`` gets the current row (None if there is none yet) and returns the row to write
         (None: no change) and a result handed back to the caller; it may raise to abort.
         """
-        key = (rate_ledger.c.client_id == client_id) & (rate_ledger.c.division == division)
         for _attempt in range(3):
             with self.transaction() as conn:
-                row = conn.execute(select(rate_ledger).where(key).with_for_update()).first()
-                current = row_to(LedgerRow, row) if row else None
-                new, result = decide(current)
-                if new is None:
-                    return result
-                values = {**_values(new), "updated_at": self.clock.now()}
-                if current is not None:
-                    conn.execute(update(rate_ledger).where(key).values(**values))
-                    return result
-                if _insert_guarded(conn, insert(rate_ledger).values(**values)):
-                    return result
+                done, result = ledger.modify(conn, client_id, division, now=self.clock.now(), decide=decide)
+            if done:
+                return result
             # PostgreSQL only: another process inserted the row first; decide again on it.
+        raise StoreError(f"the rate ledger row of client {client_id}, division {division} keeps conflicting")
+
+    def reserve_call(
+        self,
+        client_id: str,
+        division: int,
+        endpoint: str,
+        *,
+        since: float,
+        now: float,
+        decide: ledger.Decide[T],
+    ) -> T:
+        """Before a call, in one write transaction: the scope's announced block (None: none, or over
+        by ``now``), its errors after ``since`` and its ledger row go to ``decide``, and the row it
+        returns is written (see ``store/ledger.py``). ``decide`` may raise to refuse the call."""
+        for _attempt in range(3):
+            with self.transaction() as conn:
+                done, result = ledger.reserve(
+                    conn, client_id, division, endpoint, since=since, now=now, decide=decide
+                )
+            if done:
+                return result
         raise StoreError(f"the rate ledger row of client {client_id}, division {division} keeps conflicting")
 
     def ledger(self, client_id: str, division: int) -> LedgerRow | None:
@@ -449,19 +463,6 @@ def _check_status(status: str) -> None:
     if status not in CREDENTIAL_STATUSES:
         raise ValueError(f"credential status must be one of {CREDENTIAL_STATUSES}, not {status!r}")
 
-
-def _insert_guarded(conn: Connection, stmt: Any) -> bool:
-    """Insert inside a savepoint; False if a concurrent writer inserted the same key first.
-
-    Only PostgreSQL can get here with a duplicate: on SQLite the IMMEDIATE transaction already
-    excluded every other writer between the caller's check and this insert.
-    """
-    try:
-        with conn.begin_nested():
-            conn.execute(stmt)
-    except IntegrityError:
-        return False
-    return True
 
 
 def _schema_version(conn: Connection) -> int | None:

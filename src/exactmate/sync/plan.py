@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import MetaData, inspect, select
 from sqlalchemy.engine import make_url
 
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
 from exactmate.sync.run import cursor_owner, feed_endpoints, open_target
 from exactmate.sync.tables import CURSORS, cursor_table
@@ -51,7 +51,7 @@ class PlannedFeed:
 
 
 def plan_sync(
-    conn: Connection,
+    conn: ActionContext,
     endpoints: Sequence[str],
     target: str,
     *,

@@ -28,7 +28,7 @@ from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, delete,
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import make_url
 
-from exactmate.actions.connection import Connection
+from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
 from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.config import Settings, describe_db_url
@@ -115,7 +115,7 @@ def default_target(settings: Settings) -> str:
     return f"sqlite:///{Path(settings.home) / 'sync.db'}"
 
 
-def syncable(conn: Connection) -> list[str]:
+def syncable(conn: ActionContext) -> list[str]:
     """Every regular endpoint with a change feed (a sync/ twin, or a row twin): ``--all-syncable``."""
     return syncable_paths(conn.client.catalogue)
 
@@ -132,7 +132,7 @@ def syncable_paths(catalogue: Catalogue) -> list[str]:
     return found
 
 
-def feed_endpoints(conn: Connection, paths: Sequence[str]) -> list[Endpoint]:
+def feed_endpoints(conn: ActionContext, paths: Sequence[str]) -> list[Endpoint]:
     """The endpoints named, each checked to have a change feed; every problem at once, no call."""
     catalogue = conn.client.catalogue
     found: list[Endpoint] = []
@@ -166,7 +166,7 @@ def feed_endpoints(conn: Connection, paths: Sequence[str]) -> list[Endpoint]:
 
 
 def sync_endpoints(
-    conn: Connection,
+    conn: ActionContext,
     endpoints: Sequence[str],
     target: str,
     *,
@@ -177,7 +177,8 @@ def sync_endpoints(
 ) -> SyncReport:
     """Bring the tables of ``endpoints`` in ``target`` (a SQLAlchemy URL) up to date with Exact, in
     ``division`` (a number, ``current`` or ``all``). ``full`` starts the endpoints over (their rows
-    of the division are replaced). ``progress`` is called with a report after each page."""
+    of the division are replaced). ``progress`` is called with a report after each page, and once
+    more after the deletions."""
     chosen = feed_endpoints(conn, endpoints)
     engine = open_target(target)
     try:
@@ -210,14 +211,21 @@ def sync_endpoints(
                     done.append(report)
             if done:
                 _Deletions(run, number, tables, keep_deleted).run(done)
+                if progress is not None:
+                    for report in done:  # the deletions and the sync/Deleted read, on each line
+                        progress(report)
         return SyncReport(describe_db_url(target), tuple(reports), lost)
     finally:
         engine.dispose()
 
 
-def cursor_owner(conn: Connection) -> str:
+def cursor_owner(conn: ActionContext) -> str:
     """Whose cursors these are: a digest of the credential's name (cursors are per credential)."""
-    return hashlib.sha256(conn.credential.strip().lower().encode()).hexdigest()[:16]
+    return hashlib.sha256(conn.credential_name.strip().lower().encode()).hexdigest()[:16]
+
+
+DRIVER_EXTRAS = {"duckdb": "duckdb"}
+"""Targets whose driver exactmate does not install by default, and the extra that brings it."""
 
 
 def open_target(target: str) -> Engine:
@@ -233,10 +241,11 @@ def open_target(target: str) -> Engine:
     try:
         engine = create_engine(url)
     except Exception as exc:  # a missing driver, an unknown dialect
-        raise StoreError(
-            f"cannot use the database at {describe_db_url(target)}: {exc}",
-            hint="install the database's SQLAlchemy driver, or pick another --to",
-        ) from None
+        extra = DRIVER_EXTRAS.get(url.get_backend_name())
+        hint = f"pip install 'exactmate[{extra}]'" if extra else "install the database's SQLAlchemy driver"
+        where = describe_db_url(target)
+        message = f"cannot use the database at {where}: {exc}"
+        raise StoreError(message, hint=f"{hint}, or pick another --to") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_for_loading)
     return engine
@@ -258,7 +267,7 @@ def _by_modified(endpoint: Endpoint) -> bool:
     return endpoint.kind == "rest" and endpoint.allows("GET") and dated
 
 
-def _table(conn: Connection, metadata: MetaData, endpoint: Endpoint) -> Table:
+def _table(conn: ActionContext, metadata: MetaData, endpoint: Endpoint) -> Table:
     catalogue = conn.client.catalogue
     if endpoint.kind == "sync":
         fields = [name for name, f in endpoint.fields.items() if not f.is_collection]
@@ -281,7 +290,7 @@ LEASE_SECONDS = 120.0
 mid-run frees its (database, division, endpoint) for the next within two minutes."""
 
 
-def _held(conn: Connection, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
+def _held(conn: ActionContext, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
     try:
         with conn.store.lock(name, timeout=0.0, ttl=LEASE_SECONDS) as owner:
 
@@ -304,7 +313,7 @@ class _Run:
     """What every part of one run shares: the connection to Exact, the target database, its cursor
     table and whose cursors they are."""
 
-    conn: Connection
+    conn: ActionContext
     engine: Engine
     cursors: Table
     owner: str
@@ -436,8 +445,8 @@ class _Feed:
 
 
 def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Insert or replace ``rows`` (all with the same columns) by ``keys`` (SQLite's and PostgreSQL's
-    ON CONFLICT; elsewhere a delete and an insert in the same transaction)."""
+    """Insert or replace ``rows`` (all with the same columns) by ``keys`` (SQLite's, PostgreSQL's and
+    DuckDB's ON CONFLICT; elsewhere a delete and an insert in the same transaction)."""
     names = list(rows[0])
     filled = rows
     dialect = db.dialect.name

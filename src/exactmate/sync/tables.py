@@ -22,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Double,
     Engine,
     Float,
     Integer,
@@ -56,7 +57,7 @@ def column_type(edm_type: str) -> ColumnType:
     if edm_type in INTEGER_TYPES:
         return BigInteger()
     if edm_type in NUMBER_TYPES:
-        return Float()
+        return Float().with_variant(Double(), "duckdb")  # DuckDB's FLOAT has 32 bits, Exact's numbers 64
     if edm_type == "Edm.Boolean":
         return Boolean()
     if edm_type in ("Edm.DateTime", "Edm.DateTimeOffset"):
@@ -106,14 +107,16 @@ def ensure(engine: Engine, table: Table) -> list[str]:
     if not existing.has_table(table.name):
         table.create(engine)
         return []
-    present = {column["name"] for column in existing.get_columns(table.name)}
+    quote = engine.dialect.identifier_preparer.quote
     added: list[str] = []
     with engine.begin() as conn:
+        # The columns as the database returns them: portable where reflection is not (DuckDB's
+        # dialect cannot answer SQLAlchemy's PostgreSQL catalogue queries).
+        present = set(conn.execute(text(f"SELECT * FROM {quote(table.name)} WHERE 1 = 0")).keys())
         for column in table.columns:
             if column.name in present:
                 continue
             kind = column.type.compile(dialect=engine.dialect)
-            quote = engine.dialect.identifier_preparer.quote
             conn.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(column.name)} {kind}"))
             added.append(column.name)
     return added

@@ -13,13 +13,17 @@ with Vault.open() as vault:
 - ``fields``: what each field may hold (Connector Name, Authentication Type, Server URL, Client ID,
   Client Secret, redirect URI), checked and normalised
 - ``credential``: the ``Credential`` record (no secret in it)
-- ``storage``: ``Vault`` (add, get, list, edit, default, remove, status, tests, tokens, keys)
+- ``values``: ``NewCredential`` and ``CredentialEdit``, a credential's values checked once, and
+  whether a change touches the connection
+- ``storage``: ``Vault`` (new_values + create, get, list, plan_edit + apply_edit, default, remove,
+  tests, tokens, keys)
+- ``tokens``: ``CredentialTokens``, a credential's token pair (the only writer of the tokens table)
 - ``rotation``: re-encryption under a new key, one credential per transaction
 """
 
 from __future__ import annotations
 
-from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest, TokenValues
+from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest
 from exactmate.vault.fields import (
     AUTH_TYPES,
     DEFAULT_AUTH_TYPE,
@@ -38,16 +42,22 @@ from exactmate.vault.fields import (
 )
 from exactmate.vault.rotation import RotationReport
 from exactmate.vault.storage import Vault
+from exactmate.vault.tokens import CredentialTokens, TokenValues, refresh_lock_name
+from exactmate.vault.values import CONNECTION_FIELDS, CredentialEdit, NewCredential, connection_changed
 
 __all__ = [
+    "CONNECTION_FIELDS",
     "AUTH_TYPES",
     "DEFAULT_AUTH_TYPE",
     "DEFAULT_REDIRECT_URI",
     "EXACT_HOSTS",
     "STATUS_LABELS",
     "Credential",
+    "CredentialTokens",
+    "CredentialEdit",
     "CredentialFields",
     "LastTest",
+    "NewCredential",
     "RotationReport",
     "TokenValues",
     "Vault",
@@ -58,6 +68,8 @@ __all__ = [
     "check_redirect_uri",
     "check_secret",
     "check_server_url",
+    "connection_changed",
     "is_exact_host",
     "is_loopback",
+    "refresh_lock_name",
 ]

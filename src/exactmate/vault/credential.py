@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from exactmate.clock import utc
 from exactmate.store import CredentialRow
@@ -13,22 +13,6 @@ STATUS_LABELS = {
     "needs_reauthorization": "needs re-authorisation",
     "disconnected": "disconnected",
 }
-
-
-class TokenValues(Protocol):
-    """A freshly obtained token pair (``exactmate.auth.TokenSet`` has this shape)."""
-
-    @property
-    def access_token(self) -> str: ...
-
-    @property
-    def refresh_token(self) -> str: ...
-
-    @property
-    def expires_at(self) -> float: ...
-
-    @property
-    def issued_at(self) -> float: ...
 
 
 @dataclass(frozen=True)

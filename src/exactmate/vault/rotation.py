@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from exactmate.secretbox import SecretBox, is_unbound, split_blob
 from exactmate.store import SecretBinding, Store, credentials, tokens
+from exactmate.vault.tokens import CredentialTokens
 
 Progress = Callable[[str, int, int], None]
 """Called after each credential as ``progress(name, done, total)``."""
@@ -66,8 +67,7 @@ def reencrypt_all(store: Store, box: SecretBox, progress: Progress | None = None
 def reencrypt_credential(store: Store, box: SecretBox, credential_id: str) -> int:
     """One credential's secret and tokens, in one transaction; the number of ciphertexts rewritten.
 
-    The tokens row is updated in place rather than through ``Store.put_tokens``: a re-encryption
-    must not look like a refresh (which bumps the generation the token manager compares).
+    The tokens are resealed by ``CredentialTokens.reseal`` (in place: not a refresh).
     """
     with store.transaction() as conn:
         row = store.credential(credential_id, conn=conn)
@@ -81,17 +81,7 @@ def reencrypt_credential(store: Store, box: SecretBox, credential_id: str) -> in
                 update(credentials).where(credentials.c.id == credential_id).values(client_secret=secret)
             )
             count += 1
-        held = store.tokens(credential_id, conn=conn)
-        if held is None:
-            return count
-        changes: dict[str, bytes] = {}
-        for column in ("access_token", "refresh_token"):
-            blob: bytes = getattr(held, column)
-            if box.needs_reencrypt(blob):
-                changes[column] = _reseal(box, blob, binding, column)
-        if changes:
-            conn.execute(update(tokens).where(tokens.c.credential_id == credential_id).values(**changes))
-        return count + len(changes)
+        return count + CredentialTokens(store, box, credential_id).reseal(binding, conn)
 
 
 def _reseal(box: SecretBox, blob: bytes, binding: SecretBinding, column: str) -> bytes:

@@ -17,27 +17,28 @@ from sqlalchemy import Connection, select
 
 from exactmate.clock import Clock
 from exactmate.config import Settings
-from exactmate.errors import SecretBoxError, ValidationError, VaultError
+from exactmate.errors import SecretBoxError, VaultError
 from exactmate.secretbox import KeyFile, SecretBox, split_blob
 from exactmate.store import (
-    CREDENTIAL_STATUSES,
     CredentialRow,
     SecretBinding,
     Store,
     credentials,
+    name_key,
     new_id,
     tokens,
 )
 from exactmate.vault import rotation
-from exactmate.vault.credential import Credential, LastTest, TokenValues
+from exactmate.vault.credential import Credential, LastTest
 from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.fields import CredentialFields, check_fields, check_secret
-
-_CONNECTION_FIELDS = ("auth_type", "server_url", "client_id", "redirect_uri")
+from exactmate.vault.tokens import CredentialTokens, TokenValues
+from exactmate.vault.values import CredentialEdit, NewCredential
 
 
 class Vault:
-    """Credentials by name (trimmed, case-insensitive): add, get, list, edit, default, remove, rotate."""
+    """Credentials by name (trimmed, case-insensitive): new_values + create, get, list, plan_edit +
+    apply_edit, default, remove, rotate."""
 
     def __init__(self, store: Store, box: SecretBox, *, key_file: KeyFile | None = None) -> None:
         """``key_file``: where the key ring lives, for :meth:`rotate_key` (None: the key came from
@@ -118,7 +119,7 @@ class Vault:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def add(
+    def new_values(
         self,
         name: str,
         *,
@@ -127,16 +128,11 @@ class Vault:
         client_secret: str,
         auth_type: str | None = None,
         redirect_uri: str | None = None,
-        make_default: bool | None = None,
-        tokens: TokenValues | None = None,
-        last_test: LastTest | None = None,
-        credential_id: str | None = None,
         allow_custom_host: bool = False,
-    ) -> Credential:
-        """Store a new credential, with the tokens its Test Connect obtained, in one transaction.
+    ) -> NewCredential:
+        """The values of a new credential, checked once (for :meth:`create`); stores nothing.
 
-        ``make_default`` None makes it the default when no other credential is. ``credential_id``
-        lets a caller that already used an id (for the rate ledger of the test) keep it.
+        ValidationError listing every bad field; VaultError when the name is taken.
         ``allow_custom_host``: accept a server URL that is neither Exact's nor this machine's.
         """
         fields = check_fields(
@@ -148,6 +144,25 @@ class Vault:
             allow_custom_host=allow_custom_host,
         )
         secret = check_secret(client_secret)
+        self._check_name_free(fields.name, None)
+        return NewCredential(fields, secret)
+
+    def create(
+        self,
+        values: NewCredential,
+        *,
+        make_default: bool | None = None,
+        tokens: TokenValues | None = None,
+        last_test: LastTest | None = None,
+        credential_id: str | None = None,
+    ) -> Credential:
+        """Store a new credential, with the tokens its Test Connect obtained, in one transaction.
+
+        ``values`` were checked by :meth:`new_values` (or the web form). ``make_default`` None
+        makes it the default when no other credential is. ``credential_id`` lets a caller that
+        already used an id (for the rate ledger of the test) keep it.
+        """
+        fields = values.fields
         self.check_key()
         cid = credential_id or new_id()
         with self.store.transaction() as conn:
@@ -161,7 +176,7 @@ class Vault:
                 name=fields.name,
                 server_url=fields.server_url,
                 client_id=fields.client_id,
-                client_secret=self.box.encrypt(secret, _binding(cid, fields).aad("client_secret")),
+                client_secret=self.box.encrypt(values.secret, _binding(cid, fields).aad("client_secret")),
                 redirect_uri=fields.redirect_uri,
                 auth_type=fields.auth_type,
                 is_default=is_default,
@@ -170,7 +185,7 @@ class Vault:
             self._write_state(cid, conn, tokens=tokens, last_test=last_test)
         return self._by_id(cid)
 
-    def preview_edit(
+    def plan_edit(
         self,
         name: str,
         *,
@@ -179,12 +194,13 @@ class Vault:
         server_url: str | None = None,
         client_id: str | None = None,
         redirect_uri: str | None = None,
+        client_secret: str | None = None,
         allow_custom_host: bool = False,
-    ) -> CredentialFields:
-        """The values the credential would have after :meth:`edit`, checked; stores nothing.
+    ) -> CredentialEdit:
+        """The change :meth:`apply_edit` would make, checked once; stores nothing.
 
-        VaultError when the new name belongs to another credential. A stored custom host stays
-        allowed while the server URL is left as it is.
+        None leaves a value as it is. VaultError when the new name belongs to another credential.
+        A stored custom host stays allowed while the server URL is left as it is.
         """
         current = self.get(name)
         fields = check_fields(
@@ -195,58 +211,37 @@ class Vault:
             redirect_uri=redirect_uri or current.redirect_uri,
             allow_custom_host=allow_custom_host or server_url is None or server_url == current.server_url,
         )
-        other = self.find(fields.name)
-        if other is not None and other.id != current.id:
-            raise VaultError(f"a credential named {other.name!r} already exists", hint="pick another name")
-        return fields
-
-    def edit(
-        self,
-        name: str,
-        *,
-        new_name: str | None = None,
-        auth_type: str | None = None,
-        server_url: str | None = None,
-        client_id: str | None = None,
-        redirect_uri: str | None = None,
-        client_secret: str | None = None,
-        tokens: TokenValues | None = None,
-        last_test: LastTest | None = None,
-        allow_custom_host: bool = False,
-    ) -> Credential:
-        """Change a credential's values in one transaction.
-
-        Tokens belong to one app on one host: when a connection value or the secret changes and no
-        new ``tokens`` come with it, the old tokens are forgotten and the credential is disconnected.
-        """
-        current = self.get(name)
-        fields = self.preview_edit(
-            name,
-            new_name=new_name,
-            auth_type=auth_type,
-            server_url=server_url,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            allow_custom_host=allow_custom_host,
-        )
         secret = check_secret(client_secret) if client_secret is not None else None
-        changes: dict[str, Any] = {
-            key: value for key, value in vars(fields).items() if getattr(current, key) != value
-        }
-        reconnect = secret is not None or any(key in changes for key in _CONNECTION_FIELDS)
+        self._check_name_free(fields.name, current)
+        return CredentialEdit(current, fields, secret)
+
+    def apply_edit(
+        self, edit: CredentialEdit, *, tokens: TokenValues | None = None, last_test: LastTest | None = None
+    ) -> Credential:
+        """Make a checked change (from :meth:`plan_edit` or the web form) in one transaction.
+
+        Tokens belong to one app on one host: when the change reconnects (a connection value or the
+        secret changes) and no new ``tokens`` come with it, the old tokens are forgotten and the
+        credential is disconnected. A rename keeps them.
+        """
+        current = edit.current
+        changes: dict[str, Any] = edit.changes
         self.check_key()
-        bound = _binding(current.id, fields)
-        if secret is None and reconnect:  # the stored secret, bound to the new connection values
-            secret = self.client_secret(current)
+        bound = _binding(current.id, edit.fields)
         with self.store.transaction() as conn:
+            row = self.store.credential(current.id, conn=conn)
+            if row is None:
+                raise VaultError(f"credential {current.name!r} was removed meanwhile")
+            secret = edit.secret
+            if secret is None and edit.reconnects:  # the stored secret, bound to the new values
+                secret = self.box.decrypt(row.client_secret, SecretBinding.of(row).aad("client_secret"))
             if secret is not None:
                 changes["client_secret"] = self.box.encrypt(secret, bound.aad("client_secret"))
             if changes:
                 self.store.update_credential(current.id, conn=conn, **changes)
-            if tokens is None and reconnect:
-                self.store.delete_tokens(current.id, conn=conn)
+            if tokens is None and edit.reconnects:
                 reason = "its connection values changed: connect again"
-                self.store.set_credential_status(current.id, "disconnected", reason, conn=conn)
+                self.tokens_of(current.id).forget(reason, conn=conn)
             self._write_state(current.id, conn, tokens=tokens, last_test=last_test)
         return self._by_id(current.id)
 
@@ -263,14 +258,6 @@ class Vault:
             raise VaultError(f"credential {credential.name!r} was removed meanwhile")
         return credential
 
-    def set_status(self, name: str, status: str, reason: str | None = None) -> Credential:
-        """Set the status: ``connected``, ``needs_reauthorization`` or ``disconnected``."""
-        if status not in CREDENTIAL_STATUSES:
-            raise ValidationError(f"status must be one of {', '.join(CREDENTIAL_STATUSES)}, not {status!r}")
-        credential = self.get(name)
-        self.store.set_credential_status(credential.id, status, reason)
-        return self._by_id(credential.id)
-
     def record_test(self, name: str, last_test: LastTest) -> Credential:
         """Keep the outcome of a Test Connect with the credential."""
         credential = self.get(name)
@@ -278,10 +265,9 @@ class Vault:
             self._write_state(credential.id, conn, last_test=last_test)
         return self._by_id(credential.id)
 
-    def remember_divisions(self, name: str, divisions: Iterable[tuple[int, str]]) -> None:
+    def remember_divisions(self, credential: Credential, divisions: Iterable[tuple[int, str]]) -> None:
         """Keep the divisions (code, name) a Test Connect found accessible, so that a division
         outside them is refused before any call (see ``vault.divisions``)."""
-        credential = self.get(name)
         KnownDivisions(self.store, credential.id, credential.name).remember(divisions)
 
     def save_tokens(self, name: str, tokens: TokenValues) -> Credential:
@@ -298,10 +284,12 @@ class Vault:
     def forget_tokens(self, name: str, reason: str = "disconnected by the user") -> Credential:
         """Delete the stored tokens and mark the credential disconnected; the credential stays."""
         credential = self.get(name)
-        with self.store.transaction() as conn:
-            self.store.delete_tokens(credential.id, conn=conn)
-            self.store.set_credential_status(credential.id, "disconnected", reason, conn=conn)
+        self.tokens_of(credential.id).forget(reason)
         return self._by_id(credential.id)
+
+    def tokens_of(self, credential_id: str) -> CredentialTokens:
+        """The token pair of the credential ``credential_id`` (what ``exactmate.auth`` refreshes)."""
+        return CredentialTokens(self.store, self.box, credential_id)
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -344,6 +332,15 @@ class Vault:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def _check_name_free(self, name: str, current: Credential | None) -> None:
+        """VaultError when another credential is called ``name`` (a case change of one's own is fine)."""
+        if current is not None and name_key(name) == name_key(current.name):
+            return
+        other = self.find(name)
+        if other is not None:
+            taken = other.name if current is not None else name
+            raise VaultError(f"a credential named {taken!r} already exists", hint="pick another name")
+
     def _check_kids(self, kids: Iterable[str]) -> None:
         missing = sorted(set(kids) - set(self.box.keyring.kids))
         if missing:
@@ -383,20 +380,7 @@ class Vault:
     ) -> None:
         """Tokens (sealed, status connected) and the last test, inside the caller's transaction."""
         if tokens is not None:
-            row = self.store.credential(credential_id, conn=conn)
-            assert row is not None
-            bound = SecretBinding.of(row)
-            seal = self.box.encrypt
-            self.store.put_tokens(
-                credential_id,
-                access_token=seal(tokens.access_token, bound.aad("access_token")),
-                refresh_token=seal(tokens.refresh_token, bound.aad("refresh_token")),
-                access_expires_at=tokens.expires_at,
-                access_issued_at=tokens.issued_at,
-                refresh_issued_at=tokens.issued_at,
-                conn=conn,
-            )
-            self.store.set_credential_status(credential_id, "connected", None, conn=conn)
+            self.tokens_of(credential_id).save(tokens, conn=conn)
         if last_test is not None:
             self.store.update_credential(
                 credential_id,

@@ -21,10 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from exactmate.actions import writers
-from exactmate.actions.connection import Connection, open_connection
+from exactmate.actions.context import ActionContext, open_connection
 from exactmate.actions.delete import delete_record
 from exactmate.actions.listget import Listing, list_or_get
-from exactmate.actions.plain import plain
+from exactmate.actions.presentation import plain
 from exactmate.actions.timecreate import create_time_transactions
 from exactmate.actions.timeupdate import update_time_transaction
 from exactmate.errors import APIStatusError, ConfigError, ExactmateError, ValidationError, VaultError
@@ -136,7 +136,7 @@ def _export_request(form: FormData) -> tuple[ActionForm, writers.FileFormat]:
 
 def _open_listing(
     request: Request, form: ActionForm
-) -> tuple[Connection, Listing, Iterator[dict[str, Any]]]:
+) -> tuple[ActionContext, Listing, Iterator[dict[str, Any]]]:
     """An open connection, the lazy listing, and its records with the first one read already."""
     context = ui(request)
     conn = open_connection(
@@ -175,7 +175,7 @@ def _run(request: Request, form: ActionForm) -> Result:
         return _get(conn, form)
 
 
-def _create(conn: Connection, form: ActionForm) -> Result:
+def _create(conn: ActionContext, form: ActionForm) -> Result:
     outcome = create_time_transactions(conn, form.values, division=form.division, dry_run=form.dry_run)
     rows = [plain(o.as_dict()) for o in outcome.outcomes]
     for row in rows:
@@ -204,7 +204,7 @@ def _create(conn: Connection, form: ActionForm) -> Result:
     return Result(title, rows, summary, "\n\n".join(planned) or None, failures, slug="create")
 
 
-def _update(conn: Connection, form: ActionForm) -> Result:
+def _update(conn: ActionContext, form: ActionForm) -> Result:
     done = update_time_transaction(conn, form.key, form.values, division=form.division, dry_run=form.dry_run)
     rows = [
         {"Field": name, "Before": plain(done.before.get(name)), "After": plain(done.after.get(name))}
@@ -217,7 +217,7 @@ def _update(conn: Connection, form: ActionForm) -> Result:
     return Result("Time transaction updated", rows, summary, slug="update")
 
 
-def _delete(conn: Connection, form: ActionForm) -> Result:
+def _delete(conn: ActionContext, form: ActionForm) -> Result:
     if not form.dry_run and not form.confirmed:
         raise ValidationError(
             "The delete was not confirmed, so nothing was sent",
@@ -232,7 +232,7 @@ def _delete(conn: Connection, form: ActionForm) -> Result:
     return Result("Record deleted", rows, summary, slug="delete")
 
 
-def _get(conn: Connection, form: ActionForm) -> Result:
+def _get(conn: ActionContext, form: ActionForm) -> Result:
     found = list_or_get(
         conn,
         form.endpoint,

@@ -37,6 +37,7 @@ from exactmate.web import (
 )
 from exactmate.web.context import UiContext
 from exactmate.web.lookups import DivisionCache
+from exactmate.web.pending_tests import PendingTests
 from exactmate.web.results import ResultStore
 from exactmate.web.security import (
     CSRF_HEADER,
@@ -47,7 +48,6 @@ from exactmate.web.security import (
     Signer,
     verify_csrf,
 )
-from exactmate.web.sessions import PendingTests
 from exactmate.web.templating import render, render_fragment
 from exactmate.web.uploads import Uploads
 

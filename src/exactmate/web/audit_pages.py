@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from exactmate.actions import audit
 from exactmate.actions.audit import ACTIONS, AuditEntry
-from exactmate.actions.connection import open_connection
-from exactmate.actions.plain import cell
+from exactmate.actions.context import open_connection
+from exactmate.actions.presentation import cell
 from exactmate.actions.restore import RestoreResult, check_restorable, restore_entry, restore_of
 from exactmate.errors import ExactmateError, ValidationError
 from exactmate.store import Store

@@ -25,8 +25,8 @@ from exactmate.web.security import AccessPolicy, Sessions, Signer
 
 if TYPE_CHECKING:  # their modules read the context through ui(), so they are built by create_app
     from exactmate.web.lookups import DivisionCache
+    from exactmate.web.pending_tests import PendingTests
     from exactmate.web.results import ResultStore
-    from exactmate.web.sessions import PendingTests
     from exactmate.web.uploads import Uploads
 
 Level = Literal["ok", "warn", "bad"]

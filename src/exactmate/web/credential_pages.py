@@ -18,17 +18,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from exactmate.auth import authorization_url, new_state
-from exactmate.connect import GivenConsent, TestResult
+from exactmate.connect import ConnectCheck, GivenConsent
 from exactmate.errors import ExactmateError, connect_command
 from exactmate.store import new_id
-from exactmate.vault import Credential, LastTest, Vault
+from exactmate.vault import Credential, CredentialEdit, LastTest, NewCredential, Vault
 from exactmate.web.context import ui
-from exactmate.web.credentialform import Checked, CredentialForm, check_form, read_form
+from exactmate.web.credential_form import Checked, CredentialForm, check_form, read_form
 from exactmate.web.credentials import AUTH_LABELS, HOST_LABELS, open_vault
 from exactmate.web.oauth_callback import callback_url, returns_here
-from exactmate.web.sessions import PendingTest, PendingTests, TestedValues
+from exactmate.web.pending_tests import CandidateValues, PendingTest, PendingTests
 from exactmate.web.templating import fragment, render
-from exactmate.web.testconnect import connector, oauth_app, probe, test_candidate
+from exactmate.web.testconnect import check_candidate, connector, oauth_app, probe
 from exactmate.web.vault_pages import back_to_list, credential_by_id, not_found
 
 router = APIRouter()
@@ -171,7 +171,7 @@ async def test_connect(request: Request) -> Response:
 
 def _test_now(
     request: Request, test: PendingTest, editing: Credential | None, sign_in: bool
-) -> tuple[TestResult, Any]:
+) -> tuple[ConnectCheck, Any]:
     """A test without the browser: the stored tokens of an unchanged credential, or a given refresh
     token exchanged for new ones."""
     context = ui(request)
@@ -179,7 +179,7 @@ def _test_now(
         if not sign_in and editing is not None:
             return connector(context, vault).test(editing.name), None
         consent = GivenConsent(token=test.values.refresh_token)
-        return test_candidate(context, vault, test.values, consent, test.candidate_id)
+        return check_candidate(context, vault, test.values, consent, test.candidate_id)
 
 
 @router.get("/vault/test/{test_id}")
@@ -207,7 +207,7 @@ async def save(request: Request) -> Response:
         return _save_refused(request, "The credential being edited no longer exists.")
     with open_vault(context) as vault:
         checked = check_form(form, vault, editing)
-        if not checked.ok or checked.values is None:
+        if not checked.ok or checked.values is None or checked.change is None:
             return JSONResponse(
                 {
                     "ok": False,
@@ -231,7 +231,7 @@ async def save(request: Request) -> Response:
                 retest=True,
             )
         try:
-            saved = _store(vault, test, checked.values, editing, form)
+            saved = _store(vault, test, checked.change)
         except ExactmateError as exc:
             return _save_refused(request, f"Nothing was saved: {exc}")
     _tests(request).drop(test)
@@ -241,42 +241,17 @@ async def save(request: Request) -> Response:
     return JSONResponse({"ok": True, "redirect": "/vault"})
 
 
-def _same(test: PendingTest, values: TestedValues, request: Request) -> bool:
+def _same(test: PendingTest, values: CandidateValues, request: Request) -> bool:
     return hmac.compare_digest(test.fingerprint, values.fingerprint(ui(request).signer))
 
 
-def _store(
-    vault: Vault, test: PendingTest, values: TestedValues, editing: Credential | None, form: CredentialForm
-) -> Credential:
-    result: TestResult = test.outcome
+def _store(vault: Vault, test: PendingTest, change: NewCredential | CredentialEdit) -> Credential:
+    """Save the form's checked values with what the test obtained (the vault does not check again)."""
+    result: ConnectCheck = test.outcome
     last = LastTest(ok=True, message=result.summary, at=result.tested_at or 0.0)
-    if editing is None:
-        saved: Credential = vault.add(
-            values.name,
-            server_url=values.server_url,
-            client_id=values.client_id,
-            client_secret=values.secret,
-            auth_type=values.auth_type,
-            redirect_uri=values.redirect_uri,
-            tokens=test.tokens,
-            last_test=last,
-            credential_id=test.candidate_id,
-            allow_custom_host=values.allow_custom_host,
-        )
-        return saved
-    edited: Credential = vault.edit(
-        editing.name,
-        new_name=values.name,
-        auth_type=values.auth_type,
-        server_url=values.server_url,
-        client_id=values.client_id,
-        redirect_uri=values.redirect_uri,
-        client_secret=form.client_secret or None,
-        tokens=test.tokens,
-        last_test=last,
-        allow_custom_host=values.allow_custom_host,
-    )
-    return edited
+    if isinstance(change, NewCredential):
+        return vault.create(change, tokens=test.tokens, last_test=last, credential_id=test.candidate_id)
+    return vault.apply_edit(change, tokens=test.tokens, last_test=last)
 
 
 def _save_refused(request: Request, message: str, *, retest: bool = False) -> JSONResponse:
@@ -306,7 +281,7 @@ def reauthorize(request: Request, credential_id: str) -> Response:
         return back_to_list()
     with open_vault(context) as vault:
         secret = vault.client_secret(found)
-    values = TestedValues(
+    values = CandidateValues(
         found.name,
         found.auth_type,
         found.server_url,

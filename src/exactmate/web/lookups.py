@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from exactmate.actions.connection import open_connection
+from exactmate.actions.context import open_connection
 from exactmate.actions.divisions import parse_division
 from exactmate.actions.keys import key_text
 from exactmate.actions.picker import endpoint_row
@@ -118,7 +118,7 @@ def divisions(request: Request, credential: str = "", refresh: bool = False) -> 
         ) as connection:
             current = connection.client.current_division()
             rows = connection.client.divisions()
-            label = connection.credential
+            label = connection.credential_name
     except ExactmateError as exc:
         local = isinstance(exc, ValidationError | VaultError | ConfigError)
         return _error(str(exc), 400 if local else 502)

@@ -15,14 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from exactmate.auth import TokenSet
-from exactmate.connect import Cause, GivenConsent, TestResult
+from exactmate.connect import Cause, ConnectCheck, GivenConsent
 from exactmate.errors import ExactmateError
 from exactmate.web.context import ui
 from exactmate.web.credentials import open_vault
+from exactmate.web.pending_tests import PendingTest, PendingTests
 from exactmate.web.security import is_loopback_host
-from exactmate.web.sessions import PendingTest, PendingTests
 from exactmate.web.templating import render
-from exactmate.web.testconnect import connector, test_candidate
+from exactmate.web.testconnect import check_candidate, connector
 
 router = APIRouter()
 
@@ -68,7 +68,7 @@ async def oauth_callback(
         said = error or "no code"
         if error_description:
             said += f": {error_description}"
-        result = TestResult(
+        result = ConnectCheck(
             ok=False,
             summary=f"The sign-in did not complete: Exact answered {said}",
             cause=Cause.SIGN_IN_FAILED,
@@ -87,7 +87,7 @@ async def oauth_callback(
     return render(request, "oauth_done.html", section="vault", popup=True, result=result, problem="")
 
 
-def _finish_sign_in(request: Request, test: PendingTest, code: str) -> tuple[TestResult, TokenSet | None]:
+def _finish_sign_in(request: Request, test: PendingTest, code: str) -> tuple[ConnectCheck, TokenSet | None]:
     """Exchange the code and test: for a new or edited credential without saving anything; for a
     re-authorisation, storing the new tokens with the credential (as ``vault connect`` does)."""
     context = ui(request)
@@ -96,9 +96,9 @@ def _finish_sign_in(request: Request, test: PendingTest, code: str) -> tuple[Tes
         with open_vault(context) as vault:
             if test.purpose == "reauthorize":
                 return connector(context, vault, consent).connect(test.values.name), None
-            return test_candidate(context, vault, test.values, consent, test.candidate_id)
+            return check_candidate(context, vault, test.values, consent, test.candidate_id)
     except ExactmateError as exc:  # local trouble (vault, store): said plainly, never a traceback
-        failed = TestResult(
+        failed = ConnectCheck(
             ok=False, summary=exc.message, cause=None, hint=exc.hint, tested_at=context.clock.now()
         )
         return failed, None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exactmate.actions import writers
-from exactmate.actions.plain import cell
+from exactmate.actions.presentation import cell
 
 VERTICAL_FROM = 6
 """A single record with more columns than this is shown as field / value lines."""

@@ -13,7 +13,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from exactmate.actions.plain import local_text
+from exactmate.actions.presentation import local_text
 from exactmate.web.context import ui
 from exactmate.web.security import csrf_token
 

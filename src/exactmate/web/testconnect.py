@@ -13,10 +13,10 @@ from __future__ import annotations
 import httpx
 
 from exactmate.auth import OAuthApp, TokenSet
-from exactmate.connect import Connector, Consent, TestResult, probe_authorization
+from exactmate.connect import ConnectCheck, Connector, Consent, probe_authorization
 from exactmate.vault import CredentialFields, Vault
 from exactmate.web.context import UiContext
-from exactmate.web.sessions import TestedValues
+from exactmate.web.pending_tests import CandidateValues
 
 
 def connector(context: UiContext, vault: Vault, consent: Consent | None = None) -> Connector:
@@ -31,7 +31,7 @@ def connector(context: UiContext, vault: Vault, consent: Consent | None = None) 
     )
 
 
-def oauth_app(values: TestedValues) -> OAuthApp:
+def oauth_app(values: CandidateValues) -> OAuthApp:
     """The app registration the values describe (the secret stays inside, hidden from repr)."""
     return OAuthApp(
         server_url=values.server_url,
@@ -41,7 +41,7 @@ def oauth_app(values: TestedValues) -> OAuthApp:
     )
 
 
-def probe(context: UiContext, values: TestedValues) -> TestResult | None:
+def probe(context: UiContext, values: CandidateValues) -> ConnectCheck | None:
     """A failed result when Exact's sign-in page would refuse these values, else None (no API call)."""
     with httpx.Client(
         transport=context.transport, timeout=context.settings.timeout, follow_redirects=False
@@ -49,20 +49,17 @@ def probe(context: UiContext, values: TestedValues) -> TestResult | None:
         found = probe_authorization(oauth_app(values), http, check_redirect=values.auth_type == "oauth2-code")
     if found is None:
         return None
-    return TestResult(
+    return ConnectCheck(
         ok=False, summary=found.summary, cause=found.cause, hint=found.hint, tested_at=context.clock.now()
     )
 
 
-def test_candidate(
-    context: UiContext, vault: Vault, values: TestedValues, consent: Consent, candidate_id: str
-) -> tuple[TestResult, TokenSet | None]:
+def check_candidate(
+    context: UiContext, vault: Vault, values: CandidateValues, consent: Consent, candidate_id: str
+) -> tuple[ConnectCheck, TokenSet | None]:
     """Test values that are not saved yet, signing in through ``consent``; the result and the tokens
-    the sign-in obtained (kept for Connect & Create). Nothing is stored.
-
-    ``Connector.test_values`` tests the same way but drops the tokens, and Connect & Create must save
-    the very tokens its test obtained (a second sign-in would be needed otherwise), so this calls the
-    step behind both, ``Connector.test_candidate``.
+    the sign-in obtained (kept for Connect & Create, which must save the very tokens its test
+    obtained: a second sign-in would be needed otherwise). Nothing is stored.
     """
     fields = CredentialFields(
         name=values.name,
@@ -71,7 +68,4 @@ def test_candidate(
         client_id=values.client_id,
         redirect_uri=values.redirect_uri,
     )
-    return connector(context, vault, consent).test_candidate(fields, values.secret, candidate_id, None)
-
-
-test_candidate.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite the name
+    return connector(context, vault, consent).check_candidate(fields, values.secret, candidate_id, None)

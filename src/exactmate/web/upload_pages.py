@@ -24,8 +24,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exactmate.actions.connection import open_connection
-from exactmate.actions.plain import cell, plain
+from exactmate.actions.context import open_connection
+from exactmate.actions.presentation import cell, plain
 from exactmate.actions.sources import EntrySource, FileFormat, detect_format, parse_entries
 from exactmate.actions.timecreate import CreateResult, create_time_transactions
 from exactmate.errors import ExactmateError, ValidationError

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exactmate.connect import Cause, TestResult
+from exactmate.connect import Cause, ConnectCheck
 from exactmate.errors import ExactmateError, connect_command
 from exactmate.vault import Credential
 from exactmate.web.context import ui
@@ -131,10 +131,10 @@ async def test_saved(request: Request, credential_id: str) -> Response:
     return back_to_list()
 
 
-def _test_saved(request: Request, found: Credential) -> TestResult:
+def _test_saved(request: Request, found: Credential) -> ConnectCheck:
     context = ui(request)
     if not found.has_tokens or found.status == "needs_reauthorization":
-        return TestResult(
+        return ConnectCheck(
             ok=False,
             summary=f"{found.name} has no valid sign-in to test with: it needs consent in Exact Online.",
             cause=Cause.NEEDS_REAUTHORIZATION,

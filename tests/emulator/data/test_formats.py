@@ -137,3 +137,18 @@ def test_text_with_markup_is_escaped_in_atom(api: httpx.Client) -> None:
         api.get(ACCOUNTS, params={"$filter": "Remarks ne null", "$select": "Remarks"}, headers=XML).content
     )
     assert feed.findtext("a:entry/a:content/m:properties/d:Remarks", namespaces=NS) == "<b>&</b>"
+
+
+def test_json_is_compact_utf8_with_every_selected_field_in_order(api: httpx.Client) -> None:
+    """Exact's JSON: no spaces between tokens, text in UTF-8 rather than \\u escapes, the fields in
+    the order asked for, dates as /Date(ms)/ and navigation properties deferred."""
+    created = _created(api, Name="Café Ünïcode 東京", City="Zürich", Blocked=True)
+    fields = "Name,City,ID,Created,BankAccounts,Blocked"
+    response = api.get(f"{ACCOUNTS}(guid'{created['ID']}')", params={"$select": fields})
+    text = response.content.decode("utf-8")
+    assert "Café Ünïcode 東京" in text and "\\u" not in text
+    assert ", " not in text.replace("Café Ünïcode 東京", "") and '": ' not in text
+    row = response.json()["d"]
+    assert list(row) == ["__metadata", *fields.split(",")]
+    assert str(row["Created"]).startswith("/Date(") and row["Blocked"] is True
+    assert row["BankAccounts"] == {"__deferred": {"uri": f"{row['__metadata']['uri']}/BankAccounts"}}

@@ -1,7 +1,7 @@
 """A connection for the actions: a client for one stored credential, and the store for the journal
 and the audit log.
 
-Every action takes a ``Connection``. ``open_connection(name)`` builds one from the vault; with no
+Every action takes an ``ActionContext``. ``open_connection(name)`` builds one from the vault; with no
 name it takes the only credential, or the default one, and otherwise says how to choose.
 """
 
@@ -24,14 +24,14 @@ SETTLE_MARGIN = 60.0
 
 
 @dataclass
-class Connection:
+class ActionContext:
     """What an action needs: the client to call Exact with, the store the create journal and the audit
-    log live in, the credential's name (recorded with each journal and audit row) and its server URL
-    (shown in dry runs)."""
+    log live in, the credential's name (``credential_name``, recorded with each journal and audit
+    row) and its server URL (shown in dry runs)."""
 
     client: ExactClient
     store: Store
-    credential: str
+    credential_name: str
     server_url: str
     settle_seconds: float = DEFAULT_TIMEOUT + SETTLE_MARGIN
     """How long after a create's lost answer it may still commit at Exact (see ``actions.journal``)."""
@@ -43,7 +43,7 @@ class Connection:
         for close in reversed(closers):
             close()
 
-    def __enter__(self) -> Connection:
+    def __enter__(self) -> ActionContext:
         return self
 
     def __exit__(
@@ -87,7 +87,7 @@ def open_connection(
     settings: Settings | None = None,
     clock: Clock | None = None,
     transport: httpx.BaseTransport | None = None,
-) -> Connection:
+) -> ActionContext:
     """A connection for the stored credential ``credential`` (see ``pick_credential``)."""
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
@@ -100,10 +100,10 @@ def open_connection(
     except BaseException:
         store.close()
         raise
-    return Connection(
+    return ActionContext(
         client=client,
         store=store,
-        credential=row.name,
+        credential_name=row.name,
         server_url=row.server_url,
         settle_seconds=settings.timeout + SETTLE_MARGIN,
         _closers=[store.close, client.close],

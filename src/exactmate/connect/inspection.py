@@ -13,7 +13,7 @@ from typing import Any
 
 from exactmate.client import ExactClient
 from exactmate.clock import Clock
-from exactmate.connect.result import TestResult, describe_age
+from exactmate.connect.result import ConnectCheck, describe_age
 from exactmate.errors import ExactmateError
 from exactmate.governor import CallScope, parse_limits
 from exactmate.http import RateGovernor
@@ -62,7 +62,7 @@ class Probe:
     clock: Clock
 
 
-def inspect(client: ExactClient, watch: HeaderWatch, probe: Probe) -> TestResult:
+def inspect(client: ExactClient, watch: HeaderWatch, probe: Probe) -> ConnectCheck:
     """Call current/Me and system/Divisions; the success result (errors propagate to the diagnosis)."""
     me = client.me()
     current = me.get("CurrentDivision")
@@ -87,7 +87,7 @@ def inspect(client: ExactClient, watch: HeaderWatch, probe: Probe) -> TestResult
         details.append(
             f"Refresh token age: {describe_age(age)} (Exact expires refresh tokens unused for 30 days)"
         )
-    return TestResult(
+    return ConnectCheck(
         ok=True,
         summary=summary,
         details=tuple(details),

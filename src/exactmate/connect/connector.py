@@ -13,16 +13,16 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from exactmate.auth import OAuthApp, TokenManager, TokenSet, refresh_lock_name
+from exactmate.auth import OAuthApp, TokenManager, TokenSet, exchange_code, exchange_refresh_token
 from exactmate.catalogue import Catalogue
 from exactmate.client import ExactClient
 from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings
-from exactmate.connect.check import DIVISIONS_ENDPOINT, HeaderWatch, Probe, inspect
 from exactmate.connect.consent import Consent, TerminalConsent
 from exactmate.connect.diagnosis import Diagnosis, diagnose, probe_authorization
-from exactmate.connect.result import Cause, SaveResult, TestResult
-from exactmate.connect.tokens import MemoryTokens, exchange_code, exchange_refresh_token
+from exactmate.connect.inspection import DIVISIONS_ENDPOINT, HeaderWatch, Probe, inspect
+from exactmate.connect.result import Cause, ConnectCheck, SaveResult
+from exactmate.connect.tokens import MemoryTokens
 from exactmate.errors import (
     ConfigError,
     ExactmateError,
@@ -35,7 +35,14 @@ from exactmate.errors import (
 from exactmate.governor import Governor
 from exactmate.http import TokenSource
 from exactmate.store import new_id
-from exactmate.vault import Credential, CredentialFields, LastTest, Vault, check_fields, check_secret
+from exactmate.vault import (
+    Credential,
+    CredentialEdit,
+    CredentialFields,
+    LastTest,
+    NewCredential,
+    Vault,
+)
 
 LOCAL_ERRORS = (ConfigError, ValidationError, VaultError, SecretBoxError, StoreError)
 """Problems on this machine, not with the connection: raised, never turned into a diagnosis."""
@@ -80,7 +87,7 @@ class Connector:
 
     # -- stored credentials ------------------------------------------------------------------------
 
-    def test(self, name: str, *, division: int | None = None) -> TestResult:
+    def test(self, name: str, *, division: int | None = None) -> ConnectCheck:
         """Test Connect of a stored credential, signing in first if it has no usable tokens.
 
         ``division``: also check access to this division (default: the current one). The outcome is
@@ -90,7 +97,7 @@ class Connector:
         fresh = not credential.has_tokens or credential.status == "needs_reauthorization"
         return self._test_stored(credential, division, fresh)
 
-    def connect(self, name: str, *, division: int | None = None) -> TestResult:
+    def connect(self, name: str, *, division: int | None = None) -> ConnectCheck:
         """Sign in again (always), store the new tokens, then test."""
         return self._test_stored(self.vault.get(name), division, fresh=True)
 
@@ -104,109 +111,57 @@ class Connector:
 
     def create(
         self,
-        name: str,
+        values: NewCredential,
         *,
-        server_url: str,
-        client_id: str,
-        client_secret: str,
-        auth_type: str | None = None,
-        redirect_uri: str | None = None,
         make_default: bool | None = None,
         skip_test: bool = False,
         division: int | None = None,
-        allow_custom_host: bool = False,
     ) -> SaveResult:
-        """Connect & Create: test these exact values (signing in), and save them only on success."""
-        fields = check_fields(
-            name=name,
-            server_url=server_url,
-            client_id=client_id,
-            auth_type=auth_type,
-            redirect_uri=redirect_uri,
-            allow_custom_host=allow_custom_host,
-        )
-        secret = check_secret(client_secret)
-        if self.vault.find(fields.name) is not None:
-            raise VaultError(f"a credential named {fields.name!r} already exists", hint="pick another name")
+        """Connect & Create: test these checked values (signing in), and save them only on success.
+
+        ``values`` come from ``Vault.new_values`` or the web form; they are not checked again.
+        """
         self.vault.check_key()
-        values = dict(
-            vars(fields), client_secret=secret, make_default=make_default, allow_custom_host=allow_custom_host
-        )
         if skip_test:
-            saved = self.vault.add(**values)
+            saved = self.vault.create(values, make_default=make_default)
             return SaveResult(True, saved, None, SKIPPED_NOTE.format(command=connect_command(saved.name)))
         cid = new_id()
-        result, tokens = self.test_candidate(fields, secret, cid, division)
+        result, tokens = self.check_candidate(values.fields, values.secret, cid, division)
         if not result.ok:
             return SaveResult(False, None, result, "Nothing was saved: Test Connect failed.")
-        saved = self.vault.add(**values, tokens=tokens, last_test=_last(result), credential_id=cid)
-        self.vault.remember_divisions(saved.name, result.divisions)
+        saved = self.vault.create(
+            values, make_default=make_default, tokens=tokens, last_test=_last(result), credential_id=cid
+        )
+        self.vault.remember_divisions(saved, result.divisions)
         return SaveResult(True, saved, result, "Saved after a successful Test Connect.")
 
     def edit(
-        self,
-        name: str,
-        *,
-        new_name: str | None = None,
-        auth_type: str | None = None,
-        server_url: str | None = None,
-        client_id: str | None = None,
-        redirect_uri: str | None = None,
-        client_secret: str | None = None,
-        skip_test: bool = False,
-        division: int | None = None,
-        allow_custom_host: bool = False,
+        self, change: CredentialEdit, *, skip_test: bool = False, division: int | None = None
     ) -> SaveResult:
-        """Change a credential; new connection values are tested (an unchanged secret with the
-        stored one) and saved, with the test's tokens, only on success. A rename needs no test."""
-        current = self.vault.get(name)
-        fields = self.vault.preview_edit(
-            name,
-            new_name=new_name,
-            auth_type=auth_type,
-            server_url=server_url,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            allow_custom_host=allow_custom_host,
-        )
-        secret = check_secret(client_secret) if client_secret is not None else None
-        changes = dict(vars(fields), client_secret=secret, allow_custom_host=allow_custom_host)
-        changes["new_name"] = changes.pop("name")
-        reconnect = secret is not None or any(
-            getattr(current, key) != getattr(fields, key)
-            for key in ("auth_type", "server_url", "client_id", "redirect_uri")
-        )
-        if not reconnect or skip_test:
-            saved = self.vault.edit(current.name, **changes)
+        """Make a checked change (``Vault.plan_edit``); new connection values are tested (an unchanged
+        secret with the stored one) and saved, with the test's tokens, only on success. A change
+        that keeps the connection (a rename) needs no test and keeps the tokens."""
+        current = change.current
+        if not change.reconnects or skip_test:
+            saved = self.vault.apply_edit(change)
             note = (
                 SKIPPED_NOTE.format(command=connect_command(saved.name))
-                if reconnect
+                if change.reconnects
                 else "Saved (no connection value changed)."
             )
             return SaveResult(True, saved, None, note)
         self.vault.check_key()
-        test_secret = secret if secret is not None else self.vault.client_secret(current)
-        result, tokens = self.test_candidate(fields, test_secret, current.id, division)
+        test_secret = change.secret if change.secret is not None else self.vault.client_secret(current)
+        result, tokens = self.check_candidate(change.fields, test_secret, current.id, division)
         if not result.ok:
             return SaveResult(False, current, result, "Nothing was changed: Test Connect failed.")
-        saved = self.vault.edit(current.name, **changes, tokens=tokens, last_test=_last(result))
-        self.vault.remember_divisions(saved.name, result.divisions)
+        saved = self.vault.apply_edit(change, tokens=tokens, last_test=_last(result))
+        self.vault.remember_divisions(saved, result.divisions)
         return SaveResult(True, saved, result, "Saved after a successful Test Connect.")
-
-    def test_values(
-        self,
-        fields: CredentialFields,
-        client_secret: str,
-        *,
-        division: int | None = None,
-    ) -> TestResult:
-        """Test Connect of values that are not stored (a form being filled in); nothing is saved."""
-        result, _tokens = self.test_candidate(fields, check_secret(client_secret), new_id(), division)
-        return result
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _test_stored(self, credential: Credential, division: int | None, fresh: bool) -> TestResult:
+    def _test_stored(self, credential: Credential, division: int | None, fresh: bool) -> ConnectCheck:
         target = _Target(
             app=self._app(credential, self.vault.client_secret(credential)),
             auth_type=credential.auth_type,
@@ -218,12 +173,12 @@ class Connector:
             result, _tokens = self._run(target, http, division, fresh=fresh)
         self.vault.record_test(credential.name, _last(result))
         if result.ok:
-            self.vault.remember_divisions(credential.name, result.divisions)
+            self.vault.remember_divisions(credential, result.divisions)
         return result
 
-    def test_candidate(
+    def check_candidate(
         self, fields: CredentialFields, secret: str, credential_id: str, division: int | None
-    ) -> tuple[TestResult, TokenSet | None]:
+    ) -> tuple[ConnectCheck, TokenSet | None]:
         """Test Connect of values not saved yet (``credential_id`` is the id they will be saved
         under), returning the tokens the test obtained so Connect & Create can keep them."""
         target = _Target(
@@ -238,7 +193,7 @@ class Connector:
 
     def _run(
         self, target: _Target, http: httpx.Client, division: int | None, *, fresh: bool
-    ) -> tuple[TestResult, TokenSet | None]:
+    ) -> tuple[ConnectCheck, TokenSet | None]:
         """Probe the sign-in page, sign in when ``fresh``, then inspect; a diagnosis on failure."""
         check_redirect = target.auth_type == "oauth2-code"
         problem = probe_authorization(target.app, http, check_redirect=check_redirect)
@@ -286,16 +241,11 @@ class Connector:
 
     def _inspect(
         self, target: _Target, http: httpx.Client, tokens: TokenSet | None, division: int | None
-    ) -> TestResult:
+    ) -> ConnectCheck:
         source: TokenSource
         if target.stored:
             source = TokenManager(
-                store=self.vault.store,
-                box=self.vault.box,
-                credential_id=target.credential_id,
-                app=target.app,
-                http=http,
-                clock=self.clock,
+                tokens=self.vault.tokens_of(target.credential_id), app=target.app, http=http, clock=self.clock
             )
         else:
             assert tokens is not None
@@ -305,7 +255,7 @@ class Connector:
             server_url=target.app.server_url,
             client_id=target.app.client_id,
             tokens=source,
-            credential=target.credential_id,
+            credential_id=target.credential_id,
             governor=watch,
             clock=self.clock,
             http_client=http,
@@ -321,8 +271,8 @@ class Connector:
         with client:
             return inspect(client, watch, Probe(division, issued, self.clock))
 
-    def _failed(self, found: Diagnosis) -> TestResult:
-        return TestResult(
+    def _failed(self, found: Diagnosis) -> ConnectCheck:
+        return ConnectCheck(
             ok=False, summary=found.summary, cause=found.cause, hint=found.hint, tested_at=self.clock.now()
         )
 
@@ -344,7 +294,7 @@ class Connector:
     @contextmanager
     def _refresh_lock(self, credential_id: str) -> Iterator[None]:
         """The lock ``exactmate.auth.TokenManager`` refreshes under."""
-        with self.vault.store.lock(refresh_lock_name(credential_id)):
+        with self.vault.tokens_of(credential_id).lock():
             yield
 
     def _catalogue_(self) -> Catalogue:
@@ -353,9 +303,9 @@ class Connector:
         return self._catalogue
 
 
-def _last(result: TestResult) -> LastTest:
+def _last(result: ConnectCheck) -> LastTest:
     return LastTest(ok=result.ok, message=result.summary, at=result.tested_at or 0.0)
 
 
-def _with_warnings(result: TestResult, warnings: tuple[str, ...]) -> TestResult:
+def _with_warnings(result: ConnectCheck, warnings: tuple[str, ...]) -> ConnectCheck:
     return replace(result, warnings=result.warnings + warnings) if warnings else result

@@ -16,6 +16,9 @@ from starlette.datastructures import FormData
 from exactmate.errors import ValidationError
 from exactmate.vault import (
     Credential,
+    CredentialEdit,
+    CredentialFields,
+    NewCredential,
     Vault,
     check_auth_type,
     check_client_id,
@@ -24,10 +27,9 @@ from exactmate.vault import (
     check_secret,
     check_server_url,
 )
-from exactmate.web.sessions import TestedValues
+from exactmate.web.pending_tests import CandidateValues
 
 T = TypeVar("T")
-CONNECTION_FIELDS = ("auth_type", "server_url", "client_id", "redirect_uri")
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,13 @@ def read_form(form: FormData) -> CredentialForm:
 
 @dataclass(frozen=True)
 class Checked:
-    """The form's values ready to test, or the problems by input name."""
+    """The form's values ready to test (``values``) and to save (``change``: the vault trusts it),
+    or the problems by input name."""
 
-    values: TestedValues | None
+    values: CandidateValues | None
     errors: dict[str, str]
     needs_sign_in: bool = True
+    change: NewCredential | CredentialEdit | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,27 +108,24 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
     server_url = run("server_url", lambda: check_server_url(form.server_url, allow_custom_host=allow_custom))
     client_id = run("client_id", lambda: check_client_id(form.client_id, server_url))
     redirect_uri = run("redirect_uri", lambda: check_redirect_uri(form.redirect_uri))
-    secret: str | None
-    if editing is not None and not form.client_secret:
-        secret = vault.client_secret(editing)
+    new_secret: str | None = None  # in an edit, an empty Client Secret keeps the stored one
+    if form.client_secret or editing is None:
+        new_secret = run("client_secret", lambda: check_secret(form.client_secret))
+    if name is None or auth_type is None or server_url is None or client_id is None or redirect_uri is None:
+        return Checked(None, errors)
+    fields = CredentialFields(name, auth_type, server_url, client_id, redirect_uri)
+    change: NewCredential | CredentialEdit
+    if editing is not None and "client_secret" not in errors:
+        change = CredentialEdit(editing, fields, new_secret)
+    elif new_secret is not None:
+        change = NewCredential(fields, new_secret)
     else:
-        secret = run("client_secret", lambda: check_secret(form.client_secret))
-    if name is None or auth_type is None or server_url is None or client_id is None:
         return Checked(None, errors)
-    if redirect_uri is None or secret is None:
-        return Checked(None, errors)
-    unchanged = (
-        editing is not None
-        and not form.client_secret
-        and all(
-            getattr(editing, key) == value
-            for key, value in zip(
-                CONNECTION_FIELDS, (auth_type, server_url, client_id, redirect_uri), strict=True
-            )
-        )
-    )
     needs_sign_in = not (
-        unchanged and editing is not None and editing.has_tokens and editing.status == "connected"
+        isinstance(change, CredentialEdit)
+        and not change.reconnects
+        and change.current.has_tokens
+        and change.current.status == "connected"
     )
     if auth_type == "refresh-token" and needs_sign_in and not form.refresh_token:
         errors["refresh_token"] = (
@@ -133,7 +134,9 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         )
     if errors:
         return Checked(None, errors)
-    values = TestedValues(
+    # what is tested: the new secret, or in an edit the stored one (never a mask or an empty string)
+    secret = change.secret if change.secret is not None else vault.client_secret(change.current)
+    values = CandidateValues(
         name=name,
         auth_type=auth_type,
         server_url=server_url,
@@ -144,4 +147,4 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
         credential_id=editing.id if editing is not None else "",
         allow_custom_host=allow_custom,
     )
-    return Checked(values, {}, needs_sign_in)
+    return Checked(values, {}, needs_sign_in, change)

@@ -5,9 +5,10 @@ A Test Connect in the browser needs the user's consent on Exact's sign-in page, 
 kept here, in memory only (the client secret and the tokens it obtained never touch the disk before
 Connect & Create saves them), for 15 minutes at most, and only for the browser that started it.
 
-A test remembers a keyed fingerprint of every value it tested, secret included: Connect & Create
-recomputes it from the form and saves only when both match, so what is saved is exactly what was
-tested, whatever the page's script did or did not do.
+A test remembers a keyed fingerprint of every value it tested, secret included (the name aside:
+it is not part of the connection): Connect & Create recomputes it from the form and saves only when
+both match, so what is saved is exactly what was tested, whatever the page's script did or did not
+do.
 """
 
 from __future__ import annotations
@@ -30,10 +31,8 @@ MAX_PENDING = 100
 
 
 @dataclass(frozen=True)
-class TestedValues:
+class CandidateValues:
     """The values a test ran with. ``secret`` and ``refresh_token`` stay out of every repr."""
-
-    __test__ = False  # not a pytest test class, despite the name
 
     name: str
     auth_type: str
@@ -46,9 +45,10 @@ class TestedValues:
     allow_custom_host: bool = False  # a server URL neither Exact's nor this machine's, asked for
 
     def fingerprint(self, signer: Signer) -> str:
-        """A keyed hash of every value: equal exactly when every value is equal."""
+        """A keyed hash of every value the connection depends on: equal exactly when they are equal.
+
+        The name is not one of them: renaming after a successful test needs no new sign-in."""
         values = [
-            self.name,
             self.auth_type,
             self.server_url,
             self.client_id,
@@ -68,7 +68,7 @@ class PendingTest:
     id: str
     browser: str = field(repr=False)
     purpose: Purpose
-    values: TestedValues
+    values: CandidateValues
     fingerprint: str = field(repr=False)
     state: str = field(repr=False)
     created_at: float
@@ -93,7 +93,7 @@ class PendingTests:
         *,
         browser: str,
         purpose: Purpose,
-        values: TestedValues,
+        values: CandidateValues,
         signer: Signer,
         state: str = "",
         candidate_id: str = "",

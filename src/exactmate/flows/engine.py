@@ -1,0 +1,335 @@
+"""The flow engine: DBOS Transact, set up in one place, running flows as durable workflows.
+
+A run is the DBOS workflow ``exactmate.flow``, which interprets the flow text *pinned* at start (the
+text and its SHA-256 are the workflow's input), so a run recovered after a crash replays the same
+steps even if the file changed since. Each step is one DBOS step: its record is checkpointed before
+the next step starts, every call to Exact happens inside one, and a recovered run continues after the
+last checkpointed step (a create step that was cut off is run again, and the create journal, scoped
+to the flow, keeps its booked rows from being booked twice). Run ids come from the trigger (a manual
+run's id, a schedule's tick), and DBOS starts a workflow id only once, so one event never starts two
+runs. Runs wait on the DBOS queue ``exactmate-flows``, partitioned by division, so one division's
+long run does not hold up another's.
+
+DBOS's own database (its system database) is a SQLite file beside exactmate's, ``flows.sqlite`` under
+``EXACTMATE_HOME``; when the store is PostgreSQL, it is the database ``<store database>_flows`` on the
+same server, so every process sharing the store shares the runs. DBOS keeps process-wide state:
+``FlowEngine`` launches it and ``close`` destroys it, and only one engine is open at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, cast
+
+from exactmate.errors import ExactmateError, ValidationError
+from exactmate.flows.definition import Flow, Step, load_flow
+from exactmate.flows.interpreter import FlowRunFailed, Interpreter, Record
+
+if TYPE_CHECKING:
+    from exactmate.actions import ActionContext
+    from exactmate.config import Settings
+
+WORKFLOW = "exactmate.flow"
+QUEUE = "exactmate-flows"
+RETRY_INTERVAL = 1.0  # seconds before a step's first retry; DBOS doubles it each time
+
+
+class StepFailed(Exception):
+    """Raised inside a step whose policy is ``retry``, so that DBOS runs it again; the argument is
+    the failed attempt's record as JSON (an exception of one text argument survives DBOS's storage)."""
+
+
+class FlowEngineError(ExactmateError):
+    """The engine cannot start or cannot find a run."""
+
+
+def system_database_url(settings: Settings) -> str:
+    """Where DBOS keeps its runs: ``flows.sqlite`` under the home, or ``<database>_flows`` beside a
+    PostgreSQL store."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "postgresql":
+        return url.set(database=f"{url.database}_flows").render_as_string(hide_password=False)
+    return f"sqlite:///{settings.home / 'flows.sqlite'}"
+
+
+# -- the workflow -----------------------------------------------------------------------------------
+
+_engine_lock = threading.Lock()
+_current: FlowEngine | None = None
+
+
+_workflow: Any = None  # the DBOS workflow function, declared once per process
+
+
+def _register() -> Any:
+    """Declare the workflow with DBOS (once per process, before DBOS is launched)."""
+    global _workflow
+    from dbos import DBOS
+
+    if _workflow is not None:
+        return _workflow
+
+    @DBOS.workflow(name=WORKFLOW)
+    def flow_workflow(
+        pinned: dict[str, Any], trigger: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        engine = _current
+        if engine is None:  # pragma: no cover - DBOS runs workflows only while an engine is open
+            raise FlowEngineError("no flow engine is open in this process")
+        return engine.interpret(pinned, trigger, options)
+
+    _workflow = flow_workflow
+    return _workflow
+
+
+@lru_cache(maxsize=64)
+def _pinned_flow(text: str, source: str) -> Flow:
+    return load_flow(text, source=source)
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    run_id: str
+    flow: str
+
+
+class FlowEngine:
+    """DBOS launched for this process, and the flows it runs. Use as a context manager."""
+
+    def __init__(
+        self, settings: Settings, *, executor_id: str = "local", retry_interval: float = RETRY_INTERVAL
+    ):
+        self.settings = settings
+        self.executor_id = executor_id
+        self.retry_interval = retry_interval
+        self._connections: dict[tuple[str, str | None], ActionContext] = {}
+        self._connections_lock = threading.Lock()
+        self._queue: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def open(self) -> FlowEngine:
+        global _current
+        from dbos import DBOS, DBOSConfig
+
+        with _engine_lock:
+            if _current is not None:
+                raise FlowEngineError("a flow engine is already open in this process")
+            _register()
+            self.settings.home.mkdir(parents=True, exist_ok=True)
+            config: DBOSConfig = {
+                "name": "exactmate",
+                "system_database_url": system_database_url(self.settings),
+                "executor_id": self.executor_id,
+                "log_level": "CRITICAL",
+                "application_version": "exactmate-flows-1",
+            }
+            _quiet_dbos()
+            try:
+                DBOS(config=config)
+                DBOS.launch()
+                self._queue = DBOS.register_queue(QUEUE, partition_concurrency=1, worker_concurrency=4)
+            except Exception as exc:
+                DBOS.destroy()
+                raise FlowEngineError(f"the flow engine could not start: {exc}") from None
+            _current = self
+        return self
+
+    def close(self) -> None:
+        global _current
+        from dbos import DBOS
+
+        with _engine_lock:
+            if _current is not self:
+                return
+            DBOS.destroy(workflow_completion_timeout_sec=0)
+            _current = None
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+    def __enter__(self) -> FlowEngine:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- starting runs ---------------------------------------------------------------------------
+
+    def start(self, flow: Flow, trigger: Mapping[str, Any], *, run_id: str | None = None) -> RunHandle:
+        """Queue a run of ``flow`` with ``trigger`` (its id from the trigger, or a new one); a run id
+        that exists already starts nothing and names that run."""
+        from dbos import SetEnqueueOptions, SetWorkflowID
+
+        run_id = run_id or f"{flow.name}:manual:{uuid.uuid4().hex[:12]}"
+        pinned = {"name": flow.name, "text": flow.text, "source": flow.source, "digest": flow.digest}
+        partition = str(flow.division or "current")
+        with SetWorkflowID(run_id), SetEnqueueOptions(queue_partition_key=partition):
+            self._queue.enqueue(_register(), pinned, dict(trigger), {})
+        return RunHandle(run_id, flow.name)
+
+    def fork(self, run_id: str, start_step: int) -> str:
+        """A new run of the same pinned flow and trigger that reuses ``run_id``'s steps before
+        ``start_step`` (DBOS's step number) and runs the rest again; its id."""
+        from dbos import DBOS, SetWorkflowID
+
+        flow = run_id.partition(":")[0]
+        new_id = f"{flow}:rerun:{uuid.uuid4().hex[:12]}"
+        with SetWorkflowID(new_id):
+            handle = DBOS.fork_workflow(run_id, start_step, queue_name=QUEUE)
+        return str(handle.workflow_id)
+
+    def wait(self, run_id: str, timeout: float | None = None) -> Any:
+        """The run's result when it ends (raises its failure)."""
+        from dbos import DBOS
+
+        handle: Any = DBOS.retrieve_workflow(run_id)
+        return handle.get_result() if timeout is None else _with_timeout(handle, timeout)
+
+    # -- inside the workflow -------------------------------------------------------------------------
+
+    def interpret(
+        self, pinned: dict[str, Any], trigger: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        from dbos import DBOS
+
+        flow = _pinned_flow(pinned["text"], pinned["source"])
+        run_id = DBOS.workflow_id or "?"
+        interpreter = Interpreter(flow, trigger, self._connection_for(run_id), run_id, settings=self.settings)
+        try:
+            records = interpreter.run(self._durable)
+        finally:
+            self._release(run_id)
+        return {"flow": flow.name, "steps": len(records), "outputs": interpreter.outputs}
+
+    def _durable(self, step: Step, work: Any) -> Record:
+        """One flow step as one DBOS step (retried by DBOS when its policy says ``retry``)."""
+        from dbos import DBOS
+        from dbos._error import DBOSMaxStepRetriesExceeded
+
+        def attempt() -> Record:
+            record: Record = work()
+            if record["status"] == "failed" and step.on_error == "retry":
+                raise StepFailed(json.dumps(record))
+            return record
+
+        options: dict[str, Any] = {"name": f"step:{step.id}"}
+        if step.on_error == "retry":
+            options.update(
+                retries_allowed=True,
+                max_attempts=step.retries + 1,
+                interval_seconds=self.retry_interval,
+                backoff_rate=2.0,
+            )
+        try:
+            return DBOS.run_step(cast(Any, options), attempt)
+        except DBOSMaxStepRetriesExceeded as exc:
+            last = next((e for e in reversed(exc.errors) if isinstance(e, StepFailed)), None)
+            record = json.loads(last.args[0]) if last is not None else {"id": step.id, "status": "failed"}
+            record["attempts"] = step.retries + 1
+            # The last attempt's record, checkpointed like any step's, so the history shows it.
+            return DBOS.run_step(cast(Any, {"name": f"step:{step.id}"}), lambda: record)
+
+    def _connection_for(self, run_id: str) -> Any:
+        def connection_for(credential: str | None) -> ActionContext:
+            from exactmate.actions import open_connection
+
+            key = (run_id, credential)
+            with self._connections_lock:
+                if key not in self._connections:
+                    self._connections[key] = open_connection(credential, settings=self.settings)
+                return self._connections[key]
+
+        return connection_for
+
+    def _release(self, run_id: str) -> None:
+        with self._connections_lock:
+            mine = [key for key in self._connections if key[0] == run_id]
+            closing = [self._connections.pop(key) for key in mine]
+        for connection in closing:
+            connection.close()
+
+
+def _with_timeout(handle: Any, timeout: float) -> Any:
+    done: dict[str, Any] = {}
+
+    def wait() -> None:
+        try:
+            done["result"] = handle.get_result()
+        except BaseException as exc:  # handed to the caller below
+            done["error"] = exc
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if waiter.is_alive():
+        raise FlowEngineError(f"run {handle.workflow_id} did not end within {timeout:g} s")
+    if "error" in done:
+        raise done["error"]
+    return done.get("result")
+
+
+def _quiet_dbos() -> None:
+    """DBOS logs every failed workflow with its traceback; exactmate reports failures itself."""
+    for name in ("dbos", "dbos._core", "dbos._dbos"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextmanager
+def dry_run(flow: Flow, trigger: Mapping[str, Any], settings: Settings) -> Iterator[list[Record]]:
+    """Run ``flow`` at once, outside DBOS, with every write planned instead of sent (reads are sent:
+    later steps need their records); yields the step records."""
+    connections: dict[str | None, ActionContext] = {}
+
+    def connection_for(credential: str | None) -> ActionContext:
+        from exactmate.actions import open_connection
+
+        if credential not in connections:
+            connections[credential] = open_connection(credential, settings=settings)
+        return connections[credential]
+
+    run_id = f"{flow.name}:dry-run"
+    interpreter = Interpreter(flow, dict(trigger), connection_for, run_id, dry_run=True, settings=settings)
+    records: list[Record] = []
+
+    def direct(step: Step, work: Any) -> Record:
+        record: Record = work()
+        records.append(record)
+        return record
+
+    try:
+        with suppress(FlowRunFailed):  # the failed step is in the records
+            interpreter.run(direct)
+        yield records
+    finally:
+        for connection in connections.values():
+            connection.close()
+
+
+def check_credential(flow: Flow, settings: Settings) -> None:
+    """Refuse, before any call, a flow whose credential is not in the vault (or, without one named,
+    a vault with no default to use)."""
+    if not flow.talks_to_exact:
+        return
+    from exactmate.actions import pick_credential
+    from exactmate.store import Store
+
+    store = Store(settings.db_url)
+    try:
+        pick_credential(store, flow.credential)
+    except ExactmateError as exc:
+        raise ValidationError(
+            f"{flow.source}: the flow's credential cannot be used: {exc.message}",
+            hint=exc.hint or "exactmate vault list",
+        ) from None
+    finally:
+        store.close()
