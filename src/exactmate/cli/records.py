@@ -12,9 +12,10 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from exactmate.actions.writers import to_json
 from exactmate.cli import session
 from exactmate.cli.exit_codes import exit_code_for
-from exactmate.cli.output import Format, check_output, destination, to_json, write_record, write_records
+from exactmate.cli.output import Format, check_output, destination, write_record, write_records
 from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
 
