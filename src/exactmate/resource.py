@@ -273,7 +273,7 @@ class Resource:
 
     def read(self, query: ReadQuery) -> Iterator[Page]:
         """The pages of a checked read of this endpoint, lazily: the first call on first ``next()``."""
-        if query.endpoint.path != self.endpoint.path:
+        if query.endpoint is not self.endpoint and query.endpoint.path != self.endpoint.path:
             raise ValueError(f"a read of {query.endpoint.path} was given to {self.endpoint.path}")
         return self._follow(query)
 

@@ -99,7 +99,7 @@ def get_record(
     fields = target.resolve_fields(_names(select)) if select else None
     choice = parse_division(division)
     number = one_division(conn.client, choice, target, parsed)
-    found = conn.client.resource(target.path, number).get(parsed)
+    found = conn.client.resource(target, number).get(parsed)
     if fields is not None:
         found = {name: found.get(name) for name in fields}
     if choice.mode == "all":
@@ -202,7 +202,7 @@ def _stream(
     *,
     tag: bool,
 ) -> Iterator[Record]:
-    pages = conn.client.resource(query.endpoint.path, number).read(query)
+    pages = conn.client.resource(query.endpoint, number).read(query)
     left = query.top
     for page in pages:
         if on_page is not None:

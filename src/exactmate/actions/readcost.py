@@ -80,7 +80,7 @@ def estimate_read(conn: ActionContext, query: ReadQuery, division: int) -> ReadC
     """Count the records ``query`` reads in ``division`` (one ``$count`` call) and work out the cost
     of reading them all; the query is the one the read then sends, checked once."""
     endpoint, source = query.endpoint, query.source
-    records = conn.client.resource(endpoint.path, division).count(query.filter)
+    records = conn.client.resource(endpoint, division).count(query.filter)
     ledger = conn.store.ledger(conn.client.client_id, division)
     left_out: tuple[str, ...] = ()
     if query.fields is None and source.path != endpoint.path:
