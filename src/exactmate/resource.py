@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -108,31 +108,35 @@ class ReadQuery:
         return self.options.filter if self.source is self.endpoint else None
 
 
-def check_read(
-    catalogue: Catalogue,
-    endpoint: Endpoint,
-    *,
-    select: Sequence[str] | str | None = None,
-    filter: odata.FilterInput = None,
-    top: int | None = None,
-    order_by: Sequence[str] | str | None = None,
-    expand: Sequence[str] | str | None = None,
-    page_size_hint: int | None = None,
-) -> ReadQuery:
-    """The read of ``endpoint`` with these options, every field name checked (and spelt as the
-    catalogue spells it) before any call; ``ValidationError`` otherwise.
+class ReadOptions(TypedDict, total=False):
+    """What a read may ask for: ``$select``, ``$filter`` (OData text, a ``Filter`` or ``{"Field":
+    value}``), ``$top``, ``$orderby`` and ``$expand``, each a sequence or comma-separated text.
 
     ``page_size_hint``: when a whole-endpoint read will only use a few records, a hint no larger than
     the endpoint's own page size keeps it on the base endpoint instead of the 1000-row twin.
     """
+
+    select: Sequence[str] | str | None
+    filter: odata.FilterInput
+    top: int | None
+    order_by: Sequence[str] | str | None
+    expand: Sequence[str] | str | None
+    page_size_hint: int | None
+
+
+def check_read(catalogue: Catalogue, endpoint: Endpoint, **options: Unpack[ReadOptions]) -> ReadQuery:
+    """The read of ``endpoint`` with these options, every field name checked (and spelt as the
+    catalogue spells it) before any call; ``ValidationError`` otherwise."""
     endpoint.require_method("GET")
+    select, filter, top = options.get("select"), options.get("filter"), options.get("top")
+    order_by, expand, hint = options.get("order_by"), options.get("expand"), options.get("page_size_hint")
     fields = endpoint.resolve_fields(_names(select, "select")) if select is not None else None
     if expand is not None:
         endpoint.resolve_fields(_names(expand, "expand"))
     order = _order(endpoint, order_by) if order_by is not None else None
     _check_filter_fields(endpoint, filter)
     whole = filter is None and top is None and not order and not expand
-    small = page_size_hint is not None and page_size_hint <= (endpoint.page_size or 60)
+    small = hint is not None and hint <= (endpoint.page_size or 60)
     if whole and not small and endpoint.kind == "rest":
         twins = catalogue.twins(endpoint.path)
         twin = twins.twin_for(fields)
@@ -143,15 +147,10 @@ def check_read(
     if asked is None and endpoint.kind in ("bulk", "sync") and endpoint.fields:
         # Bulk endpoints require $select and sync ones refuse "*": name every plain field.
         asked = tuple(n for n, f in endpoint.fields.items() if not f.is_collection)
-    options = odata.build_query(
-        select=asked,
-        filter=filter,
-        top=top,
-        order_by=order,
-        expand=expand,
-        field_types=_types(endpoint),
+    sent = odata.build_query(
+        select=asked, filter=filter, top=top, order_by=order, expand=expand, field_types=_types(endpoint)
     )
-    return ReadQuery(endpoint, endpoint, options, fields)
+    return ReadQuery(endpoint, endpoint, sent, fields)
 
 
 def _through_twin(
@@ -201,75 +200,19 @@ class Resource:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def list(
-        self,
-        *,
-        select: Sequence[str] | None = None,
-        filter: odata.FilterInput = None,
-        top: int | None = None,
-        order_by: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        page_size_hint: int | None = None,
-    ) -> Iterator[Record]:
-        """Every matching record, lazily, page after page (following ``__next`` verbatim).
+    def list(self, **options: Unpack[ReadOptions]) -> Iterator[Record]:
+        """Every matching record, lazily, page after page (following ``__next`` verbatim); the
+        options are those of ``check_read``."""
+        return chain.from_iterable(page.records for page in self.pages(**options))
 
-        ``page_size_hint``: when a whole-endpoint read will only use a few records, a hint no larger
-        than the endpoint's own page size keeps it on the base endpoint instead of the 1000-row twin.
-        """
-        pages = self.pages(
-            select=select,
-            filter=filter,
-            top=top,
-            order_by=order_by,
-            expand=expand,
-            page_size_hint=page_size_hint,
-        )
-        return chain.from_iterable(page.records for page in pages)
-
-    def pages(
-        self,
-        *,
-        select: Sequence[str] | None = None,
-        filter: odata.FilterInput = None,
-        top: int | None = None,
-        order_by: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        page_size_hint: int | None = None,
-    ) -> Iterator[Page]:
+    def pages(self, **options: Unpack[ReadOptions]) -> Iterator[Page]:
         """The listing page by page, lazily; the checks run now, the first call on first ``next()``."""
-        return self.read(
-            self.query(
-                select=select,
-                filter=filter,
-                top=top,
-                order_by=order_by,
-                expand=expand,
-                page_size_hint=page_size_hint,
-            )
-        )
+        return self.read(self.query(**options))
 
-    def query(
-        self,
-        *,
-        select: Sequence[str] | str | None = None,
-        filter: odata.FilterInput = None,
-        top: int | None = None,
-        order_by: Sequence[str] | str | None = None,
-        expand: Sequence[str] | str | None = None,
-        page_size_hint: int | None = None,
-    ) -> ReadQuery:
+    def query(self, **options: Unpack[ReadOptions]) -> ReadQuery:
         """The checked read of this endpoint with these options (see ``check_read``); no call is made.
         Its ``source`` is the endpoint the calls go to, whose ``page_size`` is what a call brings."""
-        return check_read(
-            self._api.catalogue,
-            self.endpoint,
-            select=select,
-            filter=filter,
-            top=top,
-            order_by=order_by,
-            expand=expand,
-            page_size_hint=page_size_hint,
-        )
+        return check_read(self._api.catalogue, self.endpoint, **options)
 
     def read(self, query: ReadQuery) -> Iterator[Page]:
         """The pages of a checked read of this endpoint, lazily: the first call on first ``next()``."""
