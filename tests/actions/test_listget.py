@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from exactmate.actions import by_key, custom_call, get_record, list_records, parse_division
@@ -86,9 +88,9 @@ def test_a_failing_division_is_reported_while_the_others_go_on(world: World) -> 
         ({"select": "ID,,Name"}, "empty field name"),
     ],
 )
-def test_bad_listing_options_cost_no_call(world: World, kwargs: dict[str, object], fragment: str) -> None:
+def test_bad_listing_options_cost_no_call(world: World, kwargs: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ValidationError) as info:
-        list_records(world.conn, "crm/Accounts", division=D1, **kwargs)  # type: ignore[arg-type]
+        list_records(world.conn, "crm/Accounts", division=D1, **kwargs)
     assert fragment in str(info.value)
     assert world.sent() == []
 

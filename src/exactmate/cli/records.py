@@ -67,7 +67,7 @@ def get(
 
     check_output(output, overwrite=overwrite)
     choice = session.division(division)
-    session.endpoint(ctx, endpoint, "GET", key)
+    target = session.endpoint(ctx, endpoint, "GET", key)
     bar_on = all_ and session.show_progress(data_on_screen=output is None)
     calls = [0]
 
@@ -76,7 +76,6 @@ def get(
         bar(records)
 
     with session.connect(ctx, credential) as conn:
-        target = conn.client.catalogue.endpoint(endpoint)
         if by_key(target, key, filter=filter, top=top, order_by=order_by, all=all_):
             record = get_record(conn, target, key, division=choice, select=select)
             with destination(output, overwrite=overwrite) as out:
