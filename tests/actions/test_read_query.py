@@ -13,7 +13,7 @@ from exactmate.actions.listget import check_query, list_records, read_listing
 from exactmate.actions.readcost import estimate_read
 from exactmate.errors import ValidationError
 from exactmate.odata import F
-from exactmate.resource import EndpointCaller, ReadQuery, Resource
+from exactmate.resource import EndpointCaller, Resource
 from tests.actions.conftest import D1, D2, World
 
 
@@ -123,5 +123,6 @@ def test_a_resource_checks_its_read_before_any_call(world: World) -> None:
         resource.pages(top=-1)
     with pytest.raises(ValidationError, match="Did you mean: Code"):
         resource.query(order_by="Cdoe desc")
-    assert world.sent() == []
-    assert isinstance(resource.query(select="id"), ReadQuery)
+    checked = resource.query(select="id")
+    assert checked.fields == ("ID",) and checked.options.select == ("ID",) and checked.top is None
+    assert world.sent() == []  # nor was the current division looked up: checking needs no call
