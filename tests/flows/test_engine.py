@@ -50,10 +50,10 @@ def _rows(emu: Emu, count: int, notes: str, item: str | None = None) -> list[dic
 
 
 def _booked(emu: Emu, notes: str) -> int:
-    from exactmate.actions import list_or_get, open_connection
+    from exactmate.actions import list_records, open_connection
 
     with open_connection("emu") as conn:
-        listing = list_or_get(
+        listing = list_records(
             conn,
             "project/TimeTransactions",
             division=D1,
@@ -61,7 +61,7 @@ def _booked(emu: Emu, notes: str) -> int:
             filter=f"startswith(Notes, '{notes}')",
             all=True,
         )
-        return sum(1 for _ in listing)  # type: ignore[union-attr]
+        return sum(1 for _ in listing)
 
 
 def _steps(run_id: str) -> list[dict[str, Any]]:

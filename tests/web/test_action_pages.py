@@ -361,14 +361,14 @@ def test_an_export_with_a_failed_division_is_broken_off_not_shortened(
     from exactmate.errors import ExactmateError
     from exactmate.web import action_pages
 
-    real = action_pages.list_or_get
+    real = action_pages.list_records
 
     def one_division_fails(*args: Any, **kwargs: Any) -> Any:
         listing = real(*args, **kwargs)
         listing.errors.append((100002, ExactmateError("HTTP 500 from Exact")))
         return listing
 
-    monkeypatch.setattr(action_pages, "list_or_get", one_division_fails)
+    monkeypatch.setattr(action_pages, "list_records", one_division_fails)
     form = {"credential": "Demo NL", "division": "all", "action": "get", "endpoint": "crm/Accounts"}
     form.update({"all": "1", "format": "ndjson", "csrf_token": csrf(ui, "/actions")})
     with pytest.raises(Exception) as raised:  # under a server: the connection is cut mid-answer

@@ -281,9 +281,16 @@ def _with_timeout(handle: Any, timeout: float) -> Any:
 
 
 def _quiet_dbos() -> None:
-    """DBOS logs every failed workflow with its traceback; exactmate reports failures itself."""
-    for name in ("dbos", "dbos._core", "dbos._dbos"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    """DBOS logs every failed workflow with its traceback to a console handler it binds to the
+    standard error of the moment; exactmate reports failures itself. Its records go to Python's
+    logging instead (where ``exactmate`` shows warnings and worse), through no handler of its own."""
+    logger = logging.getLogger("dbos")
+    for handler in list(logger.handlers):
+        if handler.name == "__dbos_console_log_handler__":
+            logger.removeHandler(handler)
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())  # DBOS adds its console handler only to a bare logger
+    logger.propagate = True
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 from exactmate.actions import writers
 from exactmate.actions.context import ActionContext, open_connection
 from exactmate.actions.delete import delete_record
-from exactmate.actions.listget import Listing, list_or_get
+from exactmate.actions.listget import Listing, by_key, get_record, list_records
 from exactmate.actions.presentation import plain
 from exactmate.actions.timecreate import create_time_transactions
 from exactmate.actions.timeupdate import update_time_transaction
@@ -143,7 +143,7 @@ def _open_listing(
         form.credential or None, settings=context.settings, clock=context.clock, transport=context.transport
     )
     try:
-        found = list_or_get(
+        found = list_records(
             conn,
             form.endpoint,
             division=form.division,
@@ -152,7 +152,6 @@ def _open_listing(
             top=None if form.everything else form.top,
             all=form.everything,
         )
-        assert isinstance(found, Listing)  # no key: a listing
         records = iter(found)
         first = next(records, None)
     except BaseException:
@@ -233,18 +232,19 @@ def _delete(conn: ActionContext, form: ActionForm) -> Result:
 
 
 def _get(conn: ActionContext, form: ActionForm) -> Result:
-    found = list_or_get(
+    filter, top = form.filter or None, None if form.everything or form.key else form.top
+    if by_key(form.endpoint, form.key, filter=filter, top=top, all=form.everything):
+        record = get_record(conn, form.endpoint, form.key, division=form.division, select=form.select or None)
+        return Result(f"{form.endpoint} {form.key}", [plain(record)], "One record.", slug="get")
+    found = list_records(
         conn,
         form.endpoint,
-        form.key or None,
         division=form.division,
         select=form.select or None,
-        filter=form.filter or None,
-        top=None if form.everything or form.key else form.top,
+        filter=filter,
+        top=top,
         all=form.everything,
     )
-    if isinstance(found, dict):
-        return Result(f"{form.endpoint} {form.key}", [plain(found)], "One record.", slug="get")
     rows: list[dict[str, Any]] = [plain(r) for r in islice(found, MAX_ROWS + 1)]
     more = len(rows) > MAX_ROWS
     rows = rows[:MAX_ROWS]
