@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes
@@ -42,15 +43,24 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
     return value
 
 
-def _render_text(text: str, scope: Mapping[str, Any]) -> Any:
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> tuple[bool, Any]:
+    """(whole expression?, its compiled form): compiled once per text, not once per item."""
     whole = _WHOLE.match(text)
+    if whole is not None and "{{" not in whole.group("expr"):
+        return True, _ENV.compile_expression(whole.group("expr"), undefined_to_none=False)
+    return False, _ENV.from_string(text)
+
+
+def _render_text(text: str, scope: Mapping[str, Any]) -> Any:
     try:
-        if whole is not None and "{{" not in whole.group("expr"):
-            result = _ENV.compile_expression(whole.group("expr"), undefined_to_none=False)(**scope)
+        whole, compiled = _compiled(text)
+        if whole:
+            result = compiled(**scope)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
             return result
-        return _ENV.from_string(text).render(**scope)
+        return compiled.render(**scope)
     except UndefinedError as exc:
         raise ExpressionError(f"{text.strip()}: {exc.message}") from None
     except SecurityError as exc:
