@@ -361,6 +361,82 @@ def list_(
         write_records(rows, Format.table, sys.stdout, columns=list(rows[0]), title=f"Flows in {folder}")
 
 
+@app.command()
+def serve(
+    ctx: typer.Context,
+    flows: Annotated[
+        Path | None,
+        typer.Option("--flows", help="The directory of flow files (default: $EXACTMATE_HOME/flows)."),
+    ] = None,
+    reload_seconds: Annotated[
+        float, typer.Option("--reload-seconds", min=0.2, help="How often changed files are read again.")
+    ] = 2.0,
+) -> None:
+    """Run the schedule triggers of every flow file in a directory until stopped (Ctrl-C or SIGTERM):
+    a changed file is validated and applied, an invalid one keeps the version that was valid."""
+    import signal
+    import threading
+
+    from exactmate.flows.engine import FlowEngine
+
+    settings = context_of(ctx).settings
+    folder = flows or settings.home / "flows"
+    if not folder.is_dir():
+        raise ValidationError(
+            f"No directory {folder}", hint=f"mkdir -p {folder} and put flow files (*.yaml) there"
+        )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with FlowEngine(settings, scheduler_poll=1.0) as engine:
+        served = _Served(folder)
+        while True:
+            if served.reload(engine):
+                names = ", ".join(engine.schedule(list(served.flows.values()))) or "none"
+                typer.echo(f"serving {len(served.flows)} flow(s) from {folder}; schedules: {names}")
+            if stop.wait(reload_seconds):
+                typer.echo("stopping: the runs in progress are recorded and go on at the next start")
+                return
+
+
+class _Served:
+    """The valid flows of a directory, read again when a file changes; an invalid change keeps the
+    version that was valid."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.flows: dict[Path, Flow] = {}
+        self.seen: dict[Path, float] = {}
+
+    def reload(self, engine: Any) -> bool:
+        from datetime import UTC
+
+        from exactmate.flows import FlowError, load_flow
+
+        changed = False
+        present = {p: p.stat().st_mtime for p in self.folder.glob("*.y*ml")}
+        for path in [p for p in self.flows if p not in present]:
+            typer.echo(f"{path.name}: removed; its schedule stops")
+            del self.flows[path]
+            changed = True
+        for path, mtime in sorted(present.items()):
+            if self.seen.get(path) == mtime:
+                continue
+            self.seen[path] = mtime
+            try:
+                flow = load_flow(path.read_text(encoding="utf-8"), source=str(path))
+            except FlowError as exc:
+                kept = " (the version read before stays in force)" if path in self.flows else ""
+                typer.echo(f"{path.name}: not valid{kept}:\n  " + "\n  ".join(exc.problems), err=True)
+                continue
+            self.flows[path] = flow
+            changed = True
+            typer.echo(f"{path.name}: flow {flow.name}, trigger {flow.trigger.kind}")
+            for run_id in engine.catch_up(flow, datetime.now(UTC)):
+                typer.echo(f"{path.name}: caught up on a missed tick: {run_id}")
+        return changed
+
+
 def _demo() -> None:
     from exactmate.cli.flow_demo import demo  # the emulator and its server load only for the demo
 

@@ -25,12 +25,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 from exactmate.errors import ExactmateError, ValidationError
 from exactmate.flows.definition import Flow, Step, load_flow
 from exactmate.flows.interpreter import FlowRunFailed, Interpreter, Record
+from exactmate.flows.schedule import missed_ticks, tick_of, tick_run_id
 
 if TYPE_CHECKING:
     from exactmate.actions import ActionContext
@@ -92,6 +94,34 @@ def _register() -> Any:
     return _workflow
 
 
+TICK_WORKFLOW = "exactmate.tick"
+_tick: Any = None
+
+
+def _register_tick() -> Any:
+    """The workflow DBOS's scheduler fires per tick: it starts the flow's run for that tick."""
+    global _tick
+    from dbos import DBOS
+
+    if _tick is not None:
+        return _tick
+
+    @DBOS.workflow(name=TICK_WORKFLOW)
+    def tick(scheduled: datetime, context: dict[str, Any]) -> None:
+        engine = _current
+        if engine is None:  # pragma: no cover - DBOS runs workflows only while an engine is open
+            raise FlowEngineError("no flow engine is open in this process")
+        flow = _pinned_flow(context["text"], context["source"])
+        engine.start(
+            flow,
+            {"kind": "schedule", "tick": scheduled.isoformat()},
+            run_id=tick_run_id(flow.name, scheduled),
+        )
+
+    _tick = tick
+    return _tick
+
+
 @lru_cache(maxsize=64)
 def _pinned_flow(text: str, source: str) -> Flow:
     return load_flow(text, source=source)
@@ -107,11 +137,17 @@ class FlowEngine:
     """DBOS launched for this process, and the flows it runs. Use as a context manager."""
 
     def __init__(
-        self, settings: Settings, *, executor_id: str = "local", retry_interval: float = RETRY_INTERVAL
+        self,
+        settings: Settings,
+        *,
+        executor_id: str = "local",
+        retry_interval: float = RETRY_INTERVAL,
+        scheduler_poll: float = 30.0,
     ):
         self.settings = settings
         self.executor_id = executor_id
         self.retry_interval = retry_interval
+        self.scheduler_poll = scheduler_poll
         self._connections: dict[tuple[str, str | None], ActionContext] = {}
         self._connections_lock = threading.Lock()
         self._queue: Any = None
@@ -126,6 +162,7 @@ class FlowEngine:
             if _current is not None:
                 raise FlowEngineError("a flow engine is already open in this process")
             _register()
+            _register_tick()
             self.settings.home.mkdir(parents=True, exist_ok=True)
             url = system_database_url(self.settings)
             config: DBOSConfig = {
@@ -134,6 +171,7 @@ class FlowEngine:
                 "executor_id": self.executor_id,
                 "log_level": "CRITICAL",
                 "application_version": "exactmate-flows-1",
+                "scheduler_polling_interval_sec": self.scheduler_poll,
             }
             if url.startswith("sqlite:"):
                 config["system_database_engine"] = _sqlite_engine(url)
@@ -182,6 +220,48 @@ class FlowEngine:
         with SetWorkflowID(run_id), SetEnqueueOptions(queue_partition_key=partition):
             self._queue.enqueue(_register(), pinned, dict(trigger), {})
         return RunHandle(run_id, flow.name)
+
+    def schedule(self, flows: list[Flow]) -> list[str]:
+        """Make DBOS's schedules those of ``flows`` (their schedule triggers): new and changed ones
+        applied, those of flows no longer given deleted; the schedule names in force."""
+        from dbos import DBOS
+
+        wanted = [f for f in flows if f.trigger.kind == "schedule"]
+        entries: list[Any] = [
+            {
+                "schedule_name": f"exactmate:{f.name}",
+                "workflow_fn": _register_tick(),
+                "schedule": f.trigger.options["cron"],
+                "context": {"text": f.text, "source": f.source},
+                "cron_timezone": f.timezone,
+            }
+            for f in wanted
+        ]
+        if entries:
+            DBOS.apply_schedules(entries)
+        names = {e["schedule_name"] for e in entries}
+        for existing in DBOS.list_schedules():
+            name = str(existing["schedule_name"])
+            if name.startswith("exactmate:") and name not in names:
+                DBOS.delete_schedule(name)
+        return sorted(names)
+
+    def catch_up(self, flow: Flow, now: datetime) -> list[str]:
+        """Start the runs of the ticks ``flow`` missed while nothing served it (its ``catch_up``);
+        their run ids (a tick that ran already starts nothing)."""
+        from exactmate.flows.history import RunHistory
+
+        if flow.trigger.kind != "schedule":
+            return []
+        ticks = [tick_of(r.run_id) for r in RunHistory(self.settings).runs(flow.name, limit=50)]
+        last = max((t for t in ticks if t is not None), default=None)
+        catch_up = str(flow.trigger.options.get("catch_up", "last"))
+        missed = missed_ticks(flow.trigger.options["cron"], flow.timezone, catch_up, last_tick=last, now=now)
+        trigger = {"kind": "schedule", "catch_up": True}
+        return [
+            self.start(flow, {**trigger, "tick": t.isoformat()}, run_id=tick_run_id(flow.name, t)).run_id
+            for t in missed
+        ]
 
     def fork(self, run_id: str, start_step: int) -> str:
         """A new run of the same pinned flow and trigger that reuses ``run_id``'s steps before
