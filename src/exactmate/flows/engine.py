@@ -36,6 +36,7 @@ from exactmate.flows.schedule import missed_ticks, tick_of, tick_run_id
 
 if TYPE_CHECKING:
     from exactmate.actions import ActionContext
+    from exactmate.clock import Clock
     from exactmate.config import Settings
 
 WORKFLOW = "exactmate.flow"
@@ -143,11 +144,13 @@ class FlowEngine:
         executor_id: str = "local",
         retry_interval: float = RETRY_INTERVAL,
         scheduler_poll: float = 30.0,
+        clock: Clock | None = None,
     ):
         self.settings = settings
         self.executor_id = executor_id
         self.retry_interval = retry_interval
         self.scheduler_poll = scheduler_poll
+        self.clock = clock  # the steps' connections' clock (None: the system's)
         self._connections: dict[tuple[str, str | None], ActionContext] = {}
         self._connections_lock = threading.Lock()
         self._queue: Any = None
@@ -334,7 +337,9 @@ class FlowEngine:
             key = (run_id, credential)
             with self._connections_lock:
                 if key not in self._connections:
-                    self._connections[key] = open_connection(credential, settings=self.settings)
+                    self._connections[key] = open_connection(
+                        credential, settings=self.settings, clock=self.clock
+                    )
                 return self._connections[key]
 
         return connection_for
