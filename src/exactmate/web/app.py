@@ -32,6 +32,7 @@ from exactmate.web import (
     login,
     lookups,
     oauth_callback,
+    run_pages,
     upload_pages,
     vault_pages,
 )
@@ -105,6 +106,7 @@ def create_app(
         upload_pages,
         audit_pages,
         journal_pages,
+        run_pages,
     )
     for module in (*pages, lookups):
         app.include_router(module.router)
