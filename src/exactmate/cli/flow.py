@@ -371,9 +371,12 @@ def serve(
     reload_seconds: Annotated[
         float, typer.Option("--reload-seconds", min=0.2, help="How often changed files are read again.")
     ] = 2.0,
+    host: Annotated[str, typer.Option(help="Where the http triggers' receiver listens.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Its port (0: do not listen).")] = 8401,
 ) -> None:
-    """Run the schedule triggers of every flow file in a directory until stopped (Ctrl-C or SIGTERM):
-    a changed file is validated and applied, an invalid one keeps the version that was valid."""
+    """Run the schedule and http triggers of every flow file in a directory until stopped (Ctrl-C or
+    SIGTERM): a changed file is validated and applied, an invalid one keeps the version that was valid.
+    http triggers: POST JSON to http://HOST:PORT/hooks/FLOW with the flow's token (exactmate flow token)."""
     import signal
     import threading
 
@@ -390,13 +393,49 @@ def serve(
         signal.signal(sig, lambda *_: stop.set())
     with FlowEngine(settings, scheduler_poll=1.0) as engine:
         served = _Served(folder)
+        listener = _listen(engine, served, settings, host, port) if port else None
         while True:
             if served.reload(engine):
                 names = ", ".join(engine.schedule(list(served.flows.values()))) or "none"
                 typer.echo(f"serving {len(served.flows)} flow(s) from {folder}; schedules: {names}")
             if stop.wait(reload_seconds):
                 typer.echo("stopping: the runs in progress are recorded and go on at the next start")
+                if listener is not None:
+                    listener.should_exit = True
                 return
+
+
+def _listen(engine: Any, served: _Served, settings: Settings, host: str, port: int) -> Any:
+    """The http triggers' receiver on a background thread (uvicorn); its server, to stop it."""
+    import threading
+
+    import uvicorn
+
+    from exactmate.flows.hooks import HookTokens, receiver
+
+    def by_name() -> dict[str, Flow]:
+        return {flow.name: flow for flow in served.flows.values()}
+
+    app = receiver(engine, by_name, HookTokens(settings.home))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="exactmate-hooks", daemon=True).start()
+    typer.echo(f"http triggers: POST http://{host}:{port}/hooks/FLOW (health: http://{host}:{port}/health)")
+    return server
+
+
+@app.command()
+def token(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The flow's name (its http trigger's token).")],
+) -> None:
+    """Make a new token for a flow's http trigger and show it once (the old one stops working)."""
+    from exactmate.flows.hooks import HookTokens, check_name
+
+    issued = HookTokens(context_of(ctx).settings.home).issue(check_name(name))
+    typer.echo(issued)
+    typer.echo(
+        f"keep it: only its hash is kept; send it as Authorization: Bearer … to /hooks/{name}", err=True
+    )
 
 
 class _Served:
