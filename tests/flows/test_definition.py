@@ -263,5 +263,13 @@ def test_expressions_keep_types_and_refuse_what_is_not_there() -> None:
     for missing in ("{{ steps.q.records }}", "{{ trigger.rows[0].x }}", "x {{ vars.nothing }}"):
         with pytest.raises(ExpressionError, match="undefined|has no attribute"):
             render(missing, scope)
-    with pytest.raises(ExpressionError, match="not allowed in a flow"):
-        render("{{ trigger.__class__.__mro__ }}", scope)
+    outputs = {"steps": {"copy": {"items": [1, 2], "keys": "k"}}, "trigger": {}, "vars": {}}
+    assert (
+        render("{{ steps.copy.items }} {{ steps.copy.keys }}", outputs) == "[1, 2] k"
+    )  # data, not dict methods
+    with pytest.raises(ExpressionError):
+        render("{{ steps.copy.values }}", outputs)  # no such key: an error, not the dict's method
+    with pytest.raises(ExpressionError, match="no attribute '__class__'"):
+        render("{{ trigger.__class__.__mro__ }}", scope)  # a mapping's keys only
+    with pytest.raises(ExpressionError, match="not allowed in a flow|unsafe"):
+        render("{{ (1).__class__.__mro__ }}", scope)

@@ -200,3 +200,27 @@ def test_an_engine_at_a_time_and_a_clean_close(emu: Emu, engine: FlowEngine) -> 
 
     with pytest.raises(FlowEngineError, match="already open"):
         FlowEngine(Settings.from_env()).open()
+
+
+def test_a_sync_step_brings_a_table_up_to_date(emu: Emu, engine: FlowEngine, tmp_path) -> None:
+    target = f"sqlite:///{tmp_path / 'exact.db'}"
+    text = f"""\
+name: nightly-sync
+credential: emu
+division: 100001
+trigger: {{manual: {{}}}}
+steps:
+  - id: copy
+    action: sync
+    with: {{endpoints: [crm/Accounts], to: "{target}"}}
+  - id: tell
+    action: log
+    with: {{message: "{{{{ steps.copy.inserted }}}} new, {{{{ steps.copy.updated }}}} changed"}}
+"""
+    flow = load_flow(text)
+    first = engine.wait(engine.start(flow, {"inputs": {}}).run_id)
+    assert first["outputs"]["copy"]["inserted"] == 60 and first["outputs"]["copy"]["ok"] is True
+    again = engine.wait(engine.start(flow, {"inputs": {}}).run_id)
+    assert again["outputs"]["tell"]["message"] == "0 new, 0 changed"
+    with pytest.raises(Exception, match="Unknown endpoint 'crm/Acounts'"):
+        load_flow(text.replace("crm/Accounts", "crm/Acounts"))

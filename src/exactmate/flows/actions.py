@@ -182,6 +182,34 @@ def _test_connection(call: Call) -> dict[str, Any]:
     return {"ok": result.ok, "summary": result.summary, "hint": result.hint}
 
 
+def _sync(call: Call) -> dict[str, Any]:
+    from exactmate.config import Settings
+    from exactmate.sync import sync_endpoints
+    from exactmate.sync.run import default_target
+
+    a = call.args
+    endpoints = a["endpoints"]
+    names = [endpoints] if isinstance(endpoints, str) else list(endpoints)
+    target = a.get("to") or default_target(call.settings or Settings.from_env())
+    report = sync_endpoints(
+        _conn(call),
+        names,
+        str(target),
+        division=call.division,
+        full=bool(a.get("full", False)),
+        keep_deleted=bool(a.get("keep_deleted", False)),
+    )
+    if not report.ok:
+        first = next(r.error for r in report.reports if r.error is not None)
+        assert first is not None
+        raise first
+    out = dict(plain(report.as_dict()))
+    out["inserted"] = sum(r.inserted for r in report.reports)
+    out["updated"] = sum(r.updated for r in report.reports)
+    out["deleted"] = sum(r.deleted for r in report.reports)
+    return out
+
+
 def _log(call: Call) -> dict[str, Any]:
     message = str(call.args["message"])
     log.info("%s", message)
@@ -205,6 +233,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "delete_record": ActionSpec(_delete, frozenset({"endpoint", "key"}), writes=True),
     "call": ActionSpec(_call, frozenset({"method", "path"}), frozenset({"params", "data"}), writes=True),
     "test_connection": ActionSpec(_test_connection),
+    "sync": ActionSpec(_sync, frozenset({"endpoints"}), frozenset({"to", "full", "keep_deleted"})),
     "log": ActionSpec(_log, frozenset({"message"}), exact=False),
     "set": ActionSpec(_set, exact=False, free_arguments=True),
 }
@@ -238,6 +267,11 @@ class StaticCheck:
                 fields = args.get("fields")
                 if isinstance(fields, Mapping):
                     self.catalogue.endpoint(TIME_TRANSACTIONS).resolve_fields(list(fields))
+            if action == "sync":
+                endpoints = literal("endpoints")
+                for name in [endpoints] if isinstance(endpoints, str) else endpoints or []:
+                    if isinstance(name, str) and not is_template(name):
+                        self.catalogue.endpoint(name)
             if action == "call" and isinstance(literal("method"), str) and isinstance(literal("path"), str):
                 method = literal("method").upper()
                 path = literal("path").split("(")[0].split("?")[0]

@@ -21,7 +21,22 @@ from jinja2.sandbox import SandboxedEnvironment
 
 SCOPE_NAMES = frozenset({"trigger", "steps", "item", "vars"})
 _WHOLE = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+class _FlowEnvironment(SandboxedEnvironment):
+    """The sandbox, where ``a.b`` on a mapping is always its key ``b``: a step called ``copy`` or an
+    output field called ``items`` is data, never a method of Python's dict."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+_ENV = _FlowEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class ExpressionError(Exception):
