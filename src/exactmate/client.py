@@ -28,13 +28,14 @@ from exactmate.auth import OAuthApp, TokenManager
 from exactmate.catalogue import MAX_DIVISION, Catalogue, Endpoint
 from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings
-from exactmate.errors import ExactmateError, ReauthorizationRequired, ValidationError, VaultError
+from exactmate.errors import ExactmateError, ReauthorizationRequired, ValidationError
 from exactmate.governor import Governor
 from exactmate.http import HttpPolicy, QueryParams, RateGovernor, RetryPolicy, StatelessClient, TokenSource
 from exactmate.odata import shorten
 from exactmate.resource import EndpointCaller, Resource
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store
+from exactmate.vault.credential import unknown_credential
 from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.rotation import bind_unbound, stored_key_ids
 from exactmate.vault.tokens import CredentialTokens
@@ -125,7 +126,7 @@ class ExactClient:
         try:
             row = store.credential_by_name(name)
             if row is None:
-                raise VaultError(f"No credential named {name!r}", hint="list them with: exactmate vault list")
+                raise unknown_credential(name, (r.name for r in store.list_credentials()))
             if row.status == "needs_reauthorization":
                 why = row.status_reason or "its tokens are no longer valid"
                 raise ReauthorizationRequired(

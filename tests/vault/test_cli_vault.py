@@ -343,7 +343,7 @@ def test_bad_input_gets_clear_errors(cli: Cli) -> None:
     assert no_secret.code == 3 and "no client secret on standard input" in no_secret.stderr
 
     unknown = cli("vault", "show", "Initech")
-    assert unknown.code == 4 and "no credential named 'Initech' (known: Acme NL)" in unknown.stderr
+    assert unknown.code == 4 and "No credential named 'Initech' (known: Acme NL)" in unknown.stderr
     assert cli("vault", "test", "Initech").code == 4
 
     nothing = cli("vault", "edit", "Acme NL")

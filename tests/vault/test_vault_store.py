@@ -207,11 +207,11 @@ def test_a_missing_secret_is_refused(vault: Vault) -> None:
 
 def test_unknown_credential_names_the_known_ones(vault: Vault) -> None:
     add(vault, "Acme NL")
-    with pytest.raises(VaultError, match=r"no credential named 'Initech' \(known: Acme NL\)") as caught:
+    with pytest.raises(VaultError, match=r"No credential named 'Initech' \(known: Acme NL\)") as caught:
         vault.get(" Initech ")
     assert caught.value.hint == "list them with: exactmate vault list"
     for operation in (vault.remove, vault.set_default, vault.forget_tokens):
-        with pytest.raises(VaultError, match="no credential named"):
+        with pytest.raises(VaultError, match="No credential named"):
             operation("Initech")
 
 

@@ -18,6 +18,7 @@ from exactmate.clock import Clock, SystemClock
 from exactmate.config import DEFAULT_TIMEOUT, Settings
 from exactmate.errors import VaultError
 from exactmate.store import CredentialRow, Store
+from exactmate.vault.credential import unknown_credential
 
 SETTLE_MARGIN = 60.0
 """Seconds added to the client's timeout for the settle delay of a create whose answer was lost."""
@@ -57,11 +58,7 @@ def pick_credential(store: Store, name: str | None) -> CredentialRow:
     if name is not None and name.strip():
         row = store.credential_by_name(name)
         if row is None:
-            known = ", ".join(r.name for r in store.list_credentials()) or "none yet"
-            raise VaultError(
-                f"No credential named {name!r} (known: {known})",
-                hint="list them with: exactmate vault list",
-            )
+            raise unknown_credential(name, (r.name for r in store.list_credentials()))
         return row
     rows = store.list_credentials()
     if len(rows) == 1:

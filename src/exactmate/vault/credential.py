@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from exactmate.clock import utc
+from exactmate.errors import VaultError
 from exactmate.store import CredentialRow
 
 STATUS_LABELS = {
@@ -118,3 +120,11 @@ class Credential:
 
 def _iso(ts: float | None) -> str | None:
     return utc(ts).isoformat(timespec="seconds") if ts is not None else None
+
+
+def unknown_credential(name: str, known: Iterable[str]) -> VaultError:
+    """The error for a credential name the vault does not have, naming the ones it has."""
+    names = ", ".join(known) or "none yet"
+    return VaultError(
+        f"No credential named {name.strip()!r} (known: {names})", hint="list them with: exactmate vault list"
+    )

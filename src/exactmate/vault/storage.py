@@ -29,7 +29,7 @@ from exactmate.store import (
     tokens,
 )
 from exactmate.vault import rotation
-from exactmate.vault.credential import Credential, LastTest
+from exactmate.vault.credential import Credential, LastTest, unknown_credential
 from exactmate.vault.divisions import KnownDivisions
 from exactmate.vault.fields import CredentialFields, check_fields, check_secret
 from exactmate.vault.tokens import CredentialTokens, TokenValues
@@ -91,11 +91,7 @@ class Vault:
         """The credential called ``name``; VaultError naming the known ones if there is none."""
         found = self.find(name)
         if found is None:
-            known = ", ".join(c.name for c in self.list()) or "none yet"
-            raise VaultError(
-                f"no credential named {name.strip()!r} (known: {known})",
-                hint="list them with: exactmate vault list",
-            )
+            raise unknown_credential(name, (c.name for c in self.list()))
         return found
 
     def list(self, search: str | None = None) -> list[Credential]:
