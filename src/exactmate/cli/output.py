@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exactmate.actions.picker import identifying_first
-from exactmate.actions.presentation import cell, csv_cell, plain
+from exactmate.actions.presentation import cell, csv_row, json_default, json_line
 from exactmate.errors import ValidationError
 
 TABLE_BATCH = 500
@@ -50,16 +50,9 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def _json_default(value: Any) -> Any:
-    converted = plain(value)
-    if converted is value:
-        return str(value)
-    return converted
-
-
 def to_json(value: Any, *, indent: int | None = None) -> str:
     """JSON text of any result (records, summaries, requests)."""
-    return json.dumps(value, default=_json_default, ensure_ascii=False, indent=indent)
+    return json.dumps(value, default=json_default, ensure_ascii=False, indent=indent)
 
 
 def check_output(path: Path | None, *, overwrite: bool) -> None:
@@ -115,9 +108,9 @@ def write_records(
 
 def _write_ndjson(records: Iterator[Mapping[str, Any]], out: IO[str], _c: object, _t: object) -> int:
     count = 0
+    write = out.write
     for record in records:
-        out.write(to_json(record))
-        out.write("\n")
+        write(json_line(record))
         count += 1
     out.flush()
     return count
@@ -128,7 +121,7 @@ def _write_json(records: Iterator[Mapping[str, Any]], out: IO[str], _c: object, 
     out.write("[")
     for record in records:
         out.write(",\n  " if count else "\n  ")
-        out.write(to_json(record))
+        out.write(json_line(record)[:-1])
         count += 1
     out.write("\n]\n" if count else "]\n")
     out.flush()
@@ -146,11 +139,12 @@ def _write_csv(
     names = list(columns) if columns else list(first)
     if "Division" in first and "Division" not in names:
         names.insert(0, "Division")
-    writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
     count = 0
+    write = writer.writerow
     for record in _chain(first, records):
-        writer.writerow({name: csv_cell(record.get(name), raw=raw) for name in names})
+        write(csv_row(record, names, raw=raw))
         count += 1
     out.flush()
     return count
