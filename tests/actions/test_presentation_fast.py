@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,6 +72,11 @@ def test_what_orjson_cannot_write_is_still_written_whole() -> None:
     assert line.endswith("}\n") and "\n" not in line[:-1]
     assert json.loads(line) == {"Big": 2**70, "Odd": "a\ud800b", "Name": "Zoë"}
     line.encode("utf-8")  # a file takes it as it is
+
+
+@given(st.datetimes(timezones=st.sampled_from([None, UTC, AMSTERDAM, ZoneInfo("Africa/Monrovia")])))
+def test_any_datetime_is_written_as_isoformat_writes_it(moment: datetime) -> None:
+    assert json_line([moment]) == f'["{moment.isoformat()}"]\n'
 
 
 def _line(cells: list[Any]) -> str:
