@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exactmate.actions.presentation import csv_cell, csv_row, json_line
+from exactmate.actions.presentation import csv_cell, csv_line, csv_row, json_line
 from exactmate.odata.dates import AMSTERDAM
 
 GUID = UUID("3f2504e0-4f89-11d3-9a0c-0305e82c3301")
@@ -112,6 +112,7 @@ SCALARS = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False, places=3),
     st.text(alphabet=st.sampled_from(list('=+-@\t\r\\",.0123456789eE aZë\n[]{}\'')), max_size=8),
     st.text(max_size=6),
+    st.sampled_from(["null", "a null", "true", "false", "1e-07", "", " ", "'x"]),
     st.datetimes(timezones=st.sampled_from([None, UTC, AMSTERDAM])),
     st.dates(),
     st.uuids(),
@@ -128,6 +129,8 @@ def test_csv_row_writes_what_csv_cell_writes(values: list[Any], raw: bool) -> No
     record = {f"F{n}": value for n, value in enumerate(values)}
     names = [*record, "Missing"]
     assert _line(csv_row(record, names, raw=raw)) == _by_csv_cell(record, names, raw)
+    assert csv_line(record, names, raw=raw) == _by_csv_cell(record, names, raw)
+    assert csv_line(record, names[:1], raw=raw) == _by_csv_cell(record, names[:1], raw)
 
 
 @given(st.text(alphabet=st.sampled_from(list('=+-@\t\r\\",x1 ')), min_size=1, max_size=10))
@@ -154,3 +157,12 @@ def test_records_of_a_real_shape_agree() -> None:
     for row in rows:
         for raw in (False, True):
             assert _line(csv_row(row, names, raw=raw)) == _by_csv_cell(row, names, raw)
+            assert csv_line(row, names, raw=raw) == _by_csv_cell(row, names, raw)
+
+
+def test_floats_keep_the_text_str_gives_them() -> None:
+    floats = [1e-4, 9.99e-5, 1e-5, 1e16, 9999999999999998.0, 1e15, 0.1, 1 / 3, -0.0, 5e-324]
+    floats += [1.7976931348623157e308, 123456789.125, -2.5e-7, 2.0**60]
+    for value in floats:
+        record = {"A": value, "B": "x"}
+        assert csv_line(record, ["A", "B"]) == f"{value!s},x\n"

@@ -14,6 +14,8 @@ any other type, so a row is always what ``csv_cell`` would make of each value.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -176,6 +178,40 @@ def csv_row(record: Mapping[str, Any], names: Sequence[str], *, raw: bool = Fals
     if b"true" in data or b"false" in data:
         _spell_booleans(cells)
     return cells
+
+
+# A number ``str`` writes in exponent form (below 1e-4 or from 1e16 on) or orjson does, once the row
+# is known to hold no comma but its separators (a GUID's hex digits, such as "3e8", sit inside
+# quotes and do not match). Other floats have the same shortest digits in both.
+_EXPONENT = re.compile(rb"[,\[]-?(?:[0-9.]+[eE]|0\.0000|[0-9]{17,}\.)")
+
+
+def csv_line(record: Mapping[str, Any], names: Sequence[str], *, raw: bool = False) -> str:
+    """``csv_row``'s cells as one line of CSV (``csv.writer``'s, ``\\n`` ended), built straight from
+    the JSON when no cell needs quoting: no escape in it (so no quote, line break or control
+    character in a text), no comma but the separators, no number in exponent form (written
+    differently by orjson and ``str``). Any other row is written by ``csv.writer``."""
+    if len(names) > 1:
+        values = list(map(record.get, names))
+        try:
+            data = orjson.dumps(values, json_default, _CELL_OPTIONS)
+        except orjson.JSONEncodeError:
+            data = b"{"
+        if not raw and (found := _FORMULA_START.search(data)) is not None:
+            data = _neutralised(data, found.start())
+        if (
+            data.find(b"\\") == -1
+            and data.find(b"{") == -1
+            and data.find(b"[", 1) == -1
+            and data.count(b",") == len(values) - 1
+            and data.count(b"null") == values.count(None)
+            and _EXPONENT.search(data) is None
+        ):
+            body = (b"," + data[1:-1] + b",").replace(b",null,", b",,").replace(b",null,", b",,")
+            return body[1:-1].replace(b'"', b"").decode() + "\n"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(csv_row(record, names, raw=raw))
+    return buffer.getvalue()
 
 
 def _neutralised(data: bytes, start: int) -> bytes:

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exactmate.actions.picker import identifying_first
-from exactmate.actions.presentation import cell, csv_row, json_default, json_line
+from exactmate.actions.presentation import cell, csv_line, json_default, json_line
 from exactmate.errors import ValidationError
 
 TABLE_BATCH = 500
@@ -139,12 +139,11 @@ def _write_csv(
     names = list(columns) if columns else list(first)
     if "Division" in first and "Division" not in names:
         names.insert(0, "Division")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
+    csv.writer(out, lineterminator="\n").writerow(names)
     count = 0
-    write = writer.writerow
+    write = out.write
     for record in _chain(first, records):
-        write(csv_row(record, names, raw=raw))
+        write(csv_line(record, names, raw=raw))
         count += 1
     out.flush()
     return count
