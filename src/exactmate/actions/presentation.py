@@ -164,14 +164,26 @@ def csv_row(record: Mapping[str, Any], names: Sequence[str], *, raw: bool = Fals
     a number JSON cannot carry (NaN, infinities, an integer beyond 64 bits) or text that is not
     valid Unicode is made value by value by ``csv_cell`` itself."""
     values = list(map(record.get, names))
+    return _cells(values, _row_json(values, raw), raw)
+
+
+def _row_json(values: list[Any], raw: bool) -> bytes | None:
+    """The values as a JSON list, formula texts neutralised (unless ``raw``); ``None`` when orjson
+    cannot write them or one is nested."""
     try:
         data = orjson.dumps(values, json_default, _CELL_OPTIONS)
     except orjson.JSONEncodeError:
-        return [csv_cell(value, raw=raw) for value in values]
+        return None
     if data.find(b"{") != -1 or data.find(b"[", 1) != -1:
-        return [csv_cell(value, raw=raw) for value in values]
+        return None
     if not raw and (found := _FORMULA_START.search(data)) is not None:
         data = _neutralised(data, found.start())
+    return data
+
+
+def _cells(values: list[Any], data: bytes | None, raw: bool) -> list[Any]:
+    if data is None:
+        return [csv_cell(value, raw=raw) for value in values]
     cells: list[Any] = orjson.loads(data)
     if cells.count(None) != values.count(None):  # a number that is not finite became null
         return [csv_cell(value, raw=raw) for value in values]
@@ -191,26 +203,18 @@ def csv_line(record: Mapping[str, Any], names: Sequence[str], *, raw: bool = Fal
     the JSON when no cell needs quoting: no escape in it (so no quote, line break or control
     character in a text), no comma but the separators, no number in exponent form (written
     differently by orjson and ``str``). Any other row is written by ``csv.writer``."""
-    if len(names) > 1:
-        values = list(map(record.get, names))
-        try:
-            data = orjson.dumps(values, json_default, _CELL_OPTIONS)
-        except orjson.JSONEncodeError:
-            data = b"{"
-        if not raw and (found := _FORMULA_START.search(data)) is not None:
-            data = _neutralised(data, found.start())
-        if (
-            data.find(b"\\") == -1
-            and data.find(b"{") == -1
-            and data.find(b"[", 1) == -1
-            and data.count(b",") == len(values) - 1
-            and data.count(b"null") == values.count(None)
-            and _EXPONENT.search(data) is None
-        ):
-            body = (b"," + data[1:-1] + b",").replace(b",null,", b",,").replace(b",null,", b",,")
-            return body[1:-1].replace(b'"', b"").decode() + "\n"
+    values = list(map(record.get, names))
+    data = _row_json(values, raw)
+    if data is not None and len(values) > 1 and (
+        data.find(b"\\") == -1
+        and data.count(b",") == len(values) - 1
+        and data.count(b"null") == values.count(None)
+        and _EXPONENT.search(data) is None
+    ):
+        body = (b"," + data[1:-1] + b",").replace(b",null,", b",,").replace(b",null,", b",,")
+        return body[1:-1].replace(b'"', b"").decode() + "\n"
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(csv_row(record, names, raw=raw))
+    csv.writer(buffer, lineterminator="\n").writerow(_cells(values, data, raw))
     return buffer.getvalue()
 
 
