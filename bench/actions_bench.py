@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from exactmate.actions import Listing, create_time_transactions, list_or_get, open_connection, read_entries
+from exactmate.actions import create_time_transactions, list_records, open_connection, read_entries
 from exactmate.cli.demo_consent import EmulatorConsent
 from exactmate.config import Settings
 from exactmate.connect.connector import Connector
@@ -140,7 +140,7 @@ def count_entries(settings: Settings, marker: str) -> tuple[int, int]:
     notes: Counter[str] = Counter()
     with open_connection(CREDENTIAL, settings=settings) as conn:
         for division in DIVISIONS:
-            listing = list_or_get(
+            listing = list_records(
                 conn,
                 "project/TimeTransactions",
                 division=division,
@@ -148,7 +148,6 @@ def count_entries(settings: Settings, marker: str) -> tuple[int, int]:
                 select="Notes",
                 filter=f"startswith(Notes,'{marker}') eq true",
             )
-            assert isinstance(listing, Listing)
             notes.update(str(r["Notes"]) for r in listing)
     return sum(notes.values()), sum(1 for n in notes.values() if n > 1)
 

@@ -1,8 +1,8 @@
 """exactmate: connect workflow automation to Exact Online.
 
 A credentials vault, the four actions (create and update project time transactions, delete any
-endpoint's record by ID, list or get any endpoint), the ``exactmate`` command, a local web UI and a
-faithful emulator of Exact Online.
+endpoint's record by ID, list or get any endpoint: ``list_records`` and ``get_record``), the
+``exactmate`` command, a local web UI and a faithful emulator of Exact Online.
 
 The front door offers what a script needs, from one import:
 
@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     from exactmate.actions import (
         create_time_transactions,
         delete_record,
-        list_or_get,
+        get_record,
+        list_records,
         open_connection,
         run_test_connect,
         update_time_transaction,
@@ -89,7 +90,8 @@ _ERRORS = (
 _ACTIONS = (
     "create_time_transactions",
     "delete_record",
-    "list_or_get",
+    "get_record",
+    "list_records",
     "open_connection",
     "run_test_connect",
     "update_time_transaction",

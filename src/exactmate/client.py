@@ -220,13 +220,14 @@ class ExactClient:
 
     # -- endpoints -----------------------------------------------------------------------------------
 
-    def resource(self, path: str, division: int | None = None) -> Resource:
-        """``service/Endpoint`` (any case) in ``division``; None means the current division.
+    def resource(self, path: str | Endpoint, division: int | None = None) -> Resource:
+        """``service/Endpoint`` (any case, or the catalogue's ``Endpoint`` itself, which is not looked
+        up again) in ``division``; None means the current division.
 
         An unknown endpoint raises ``CatalogueError`` with suggestions, before any call. The current
         division is looked up only when the resource is first used for a call.
         """
-        endpoint = self.catalogue.endpoint(path)
+        endpoint = path if isinstance(path, Endpoint) else self.catalogue.endpoint(path)
         if division is None:
             return Resource(self._api, endpoint, self.current_division)
         return Resource(self._api, endpoint, self._accessible(division))

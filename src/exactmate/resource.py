@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -78,13 +78,103 @@ class EndpointCaller:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """Which endpoint a listing reads, with which query, and which fields the caller gets back."""
+class ReadQuery:
+    """A read of one endpoint, checked against the catalogue and built once: the checks and the calls
+    use this one object, so nothing is worked out twice and nothing checked can differ from what is
+    sent. ``check_read`` builds it (no call is made); ``Resource.read`` sends it.
+
+    ``endpoint`` is the endpoint asked for, ``source`` the one called (it, or its bulk/sync/row twin
+    for a whole-endpoint read, 1000 rows a call); ``options`` the OData options of the first call
+    (``__next`` links are then followed verbatim); ``fields`` the caller's ``$select`` as the
+    catalogue spells it (None: every field); ``keep`` the fields the caller gets back from a twin
+    (None: every field the server sends); ``rows`` a row twin's rule (keep the base's rows, renamed).
+    """
 
     endpoint: Endpoint
-    query: odata.Query
-    keep: frozenset[str] | None  # None: every field the server sends
-    rows: RowTwin | None = None  # a row twin: keep its rows of the base's kind, fields renamed
+    source: Endpoint
+    options: odata.Query
+    fields: tuple[str, ...] | None = None
+    keep: frozenset[str] | None = None
+    rows: RowTwin | None = None
+
+    @property
+    def top(self) -> int | None:
+        """The ``$top`` sent: the most records the read gives (None: every matching record)."""
+        return self.options.top
+
+    @property
+    def filter(self) -> str | None:
+        """The caller's ``$filter`` text (a twin serves only unfiltered reads, so None there)."""
+        return self.options.filter if self.source is self.endpoint else None
+
+
+class ReadOptions(TypedDict, total=False):
+    """What a read may ask for: ``$select``, ``$filter`` (OData text, a ``Filter`` or ``{"Field":
+    value}``), ``$top``, ``$orderby`` and ``$expand``, each a sequence or comma-separated text.
+
+    ``page_size_hint``: when a whole-endpoint read will only use a few records, a hint no larger than
+    the endpoint's own page size keeps it on the base endpoint instead of the 1000-row twin.
+    """
+
+    select: Sequence[str] | str | None
+    filter: odata.FilterInput
+    top: int | None
+    order_by: Sequence[str] | str | None
+    expand: Sequence[str] | str | None
+    page_size_hint: int | None
+
+
+def check_read(catalogue: Catalogue, endpoint: Endpoint, **options: Unpack[ReadOptions]) -> ReadQuery:
+    """The read of ``endpoint`` with these options, every field name checked (and spelt as the
+    catalogue spells it) before any call; ``ValidationError`` otherwise."""
+    endpoint.require_method("GET")
+    select, filter, top = options.get("select"), options.get("filter"), options.get("top")
+    order_by, expand, hint = options.get("order_by"), options.get("expand"), options.get("page_size_hint")
+    fields = endpoint.resolve_fields(_names(select, "select")) if select is not None else None
+    if expand is not None:
+        endpoint.resolve_fields(_names(expand, "expand"))
+    order = _order(endpoint, order_by) if order_by is not None else None
+    _check_filter_fields(endpoint, filter)
+    whole = filter is None and top is None and not order and not expand
+    small = hint is not None and hint <= (endpoint.page_size or 60)
+    if whole and not small and endpoint.kind == "rest":
+        twins = catalogue.twins(endpoint.path)
+        twin = twins.twin_for(fields)
+        if twin is not None:
+            since = SYNC_FROM_START if twin.kind == "sync" else None
+            return _through_twin(endpoint, twins, twin, fields, since, keep_timestamp=False)
+    asked = fields
+    if asked is None and endpoint.kind in ("bulk", "sync") and endpoint.fields:
+        # Bulk endpoints require $select and sync ones refuse "*": name every plain field.
+        asked = tuple(n for n, f in endpoint.fields.items() if not f.is_collection)
+    sent = odata.build_query(
+        select=asked, filter=filter, top=top, order_by=order, expand=expand, field_types=_types(endpoint)
+    )
+    return ReadQuery(endpoint, endpoint, sent, fields)
+
+
+def _through_twin(
+    endpoint: Endpoint,
+    twins: Twins,
+    twin: Endpoint,
+    fields: Sequence[str] | None,
+    filter: str | None,
+    *,
+    keep_timestamp: bool,
+) -> ReadQuery:
+    """Reading the base's records through ``twin``: its fields asked under the twin's names (and the
+    row twin's kind field), the answer kept to the base's fields (and ``Timestamp``)."""
+    wanted = list(fields or twins.common_fields(twin))
+    rule = twins.row_rule if twin is twins.rows else None
+    asked = [rule.twin_name(name) for name in wanted] if rule else list(wanted)
+    if rule is not None and rule.kind_field not in asked:
+        asked.append(rule.kind_field)
+    if keep_timestamp and TIMESTAMP not in asked:
+        asked.append(TIMESTAMP)
+        wanted.append(TIMESTAMP)
+    options = odata.build_query(select=asked, filter=filter)
+    chosen = tuple(fields) if fields is not None else None
+    return ReadQuery(endpoint, twin, options, chosen, keep=frozenset(wanted), rows=rule)
 
 
 class Resource:
@@ -110,45 +200,25 @@ class Resource:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def list(
-        self,
-        *,
-        select: Sequence[str] | None = None,
-        filter: odata.FilterInput = None,
-        top: int | None = None,
-        order_by: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        page_size_hint: int | None = None,
-    ) -> Iterator[Record]:
-        """Every matching record, lazily, page after page (following ``__next`` verbatim).
+    def list(self, **options: Unpack[ReadOptions]) -> Iterator[Record]:
+        """Every matching record, lazily, page after page (following ``__next`` verbatim); the
+        options are those of ``check_read``."""
+        return chain.from_iterable(page.records for page in self.pages(**options))
 
-        ``page_size_hint``: when a whole-endpoint read will only use a few records, a hint no larger
-        than the endpoint's own page size keeps it on the base endpoint instead of the 1000-row twin.
-        """
-        pages = self.pages(
-            select=select,
-            filter=filter,
-            top=top,
-            order_by=order_by,
-            expand=expand,
-            page_size_hint=page_size_hint,
-        )
-        return chain.from_iterable(page.records for page in pages)
-
-    def pages(
-        self,
-        *,
-        select: Sequence[str] | None = None,
-        filter: odata.FilterInput = None,
-        top: int | None = None,
-        order_by: Sequence[str] | None = None,
-        expand: Sequence[str] | None = None,
-        page_size_hint: int | None = None,
-    ) -> Iterator[Page]:
+    def pages(self, **options: Unpack[ReadOptions]) -> Iterator[Page]:
         """The listing page by page, lazily; the checks run now, the first call on first ``next()``."""
-        self.endpoint.require_method("GET")
-        plan = self._plan(select, filter, top, order_by, expand, page_size_hint)
-        return self._follow(plan)
+        return self.read(self.query(**options))
+
+    def query(self, **options: Unpack[ReadOptions]) -> ReadQuery:
+        """The checked read of this endpoint with these options (see ``check_read``); no call is made.
+        Its ``source`` is the endpoint the calls go to, whose ``page_size`` is what a call brings."""
+        return check_read(self._api.catalogue, self.endpoint, **options)
+
+    def read(self, query: ReadQuery) -> Iterator[Page]:
+        """The pages of a checked read of this endpoint, lazily: the first call on first ``next()``."""
+        if query.endpoint is not self.endpoint and query.endpoint.path != self.endpoint.path:
+            raise ValueError(f"a read of {query.endpoint.path} was given to {self.endpoint.path}")
+        return self._follow(query)
 
     def changes(self, since: int = 1, *, select: Sequence[str] | None = None) -> Iterator[Page]:
         """Records changed after the Timestamp ``since``, oldest change first, 1,000 a call: the one
@@ -179,18 +249,7 @@ class Resource:
                 + ": only those page by Timestamp",
                 hint="see which endpoints have one: exactmate endpoints sync/",
             )
-        return self._follow(self._twin_plan(twins, feed, fields, cursor, keep_timestamp=True))
-
-    def source_of(
-        self,
-        *,
-        select: Sequence[str] | None = None,
-        filter: odata.FilterInput = None,
-        order_by: Sequence[str] | None = None,
-    ) -> Endpoint:
-        """The endpoint a ``pages()`` listing with these options reads (a bulk or sync twin for a
-        whole endpoint, else this one): its ``page_size`` is what a call brings. No call is made."""
-        return self._plan(select, filter, None, order_by, None, None).endpoint
+        return self._follow(_through_twin(self.endpoint, twins, feed, fields, cursor, keep_timestamp=True))
 
     def get(self, key: object) -> Record:
         """The record with ``key`` (formatted by the endpoint's key type; a mapping for composite keys)."""
@@ -255,76 +314,17 @@ class Resource:
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _plan(
-        self,
-        select: Sequence[str] | None,
-        filter: odata.FilterInput,
-        top: int | None,
-        order_by: Sequence[str] | None,
-        expand: Sequence[str] | None,
-        page_size_hint: int | None,
-    ) -> _Plan:
-        endpoint = self.endpoint
-        fields = endpoint.resolve_fields(_names(select, "select")) if select is not None else None
-        if expand is not None:
-            endpoint.resolve_fields(_names(expand, "expand"))
-        if order_by is not None:
-            endpoint.resolve_fields(name.split()[0] for name in _names(order_by, "order_by") if name.split())
-        _check_filter_fields(endpoint, filter)
-        whole = filter is None and top is None and not order_by and not expand
-        small = page_size_hint is not None and page_size_hint <= (endpoint.page_size or 60)
-        if whole and not small and endpoint.kind == "rest":
-            twins = self._api.catalogue.twins(endpoint.path)
-            twin = twins.twin_for(fields)
-            if twin is not None:
-                since = SYNC_FROM_START if twin.kind == "sync" else None
-                return self._twin_plan(twins, twin, fields, since, keep_timestamp=False)
-        if fields is None and endpoint.kind in ("bulk", "sync") and endpoint.fields:
-            # Bulk endpoints require $select and sync ones refuse "*": name every plain field.
-            fields = tuple(n for n, f in endpoint.fields.items() if not f.is_collection)
-        query = odata.build_query(
-            select=fields,
-            filter=filter,
-            top=top,
-            order_by=order_by,
-            expand=expand,
-            field_types=_types(endpoint),
-        )
-        return _Plan(endpoint, query, keep=None)
-
-    def _twin_plan(
-        self,
-        twins: Twins,
-        twin: Endpoint,
-        fields: Sequence[str] | None,
-        filter: str | None,
-        *,
-        keep_timestamp: bool,
-    ) -> _Plan:
-        """Reading the base's records through ``twin``: its fields asked under the twin's names (and
-        the row twin's kind field), the answer kept to the base's fields (and ``Timestamp``)."""
-        wanted = list(fields or twins.common_fields(twin))
-        rule = twins.row_rule if twin is twins.rows else None
-        asked = [rule.twin_name(name) for name in wanted] if rule else list(wanted)
-        if rule is not None and rule.kind_field not in asked:
-            asked.append(rule.kind_field)
-        if keep_timestamp and TIMESTAMP not in asked:
-            asked.append(TIMESTAMP)
-            wanted.append(TIMESTAMP)
-        query = odata.build_query(select=asked, filter=filter)
-        return _Plan(twin, query, keep=frozenset(wanted), rows=rule)
-
-    def _follow(self, plan: _Plan) -> Iterator[Page]:
-        convert = self._converter(plan.endpoint).page
+    def _follow(self, plan: ReadQuery) -> Iterator[Page]:
+        convert = self._converter(plan.source).page
         keep = plan.keep
         url: str | None = None
         seen: set[str] = set()
         number = 0
         while True:
             if url is None:
-                response = self._api.send("GET", plan.endpoint, self.division, params=plan.query.params())
+                response = self._api.send("GET", plan.source, self.division, params=plan.options.params())
             else:
-                response = self._api.send("GET", plan.endpoint, self.division, url=url)
+                response = self._api.send("GET", plan.source, self.division, url=url)
             payload = response.json()
             raw, next_url, _ = odata.unwrap(payload)
             number += 1
@@ -338,7 +338,7 @@ class Resource:
                 if next_url in seen:
                     raise ExactmateError(
                         f"Exact Online sent the same next-page link twice while listing "
-                        f"{plan.endpoint.path}; stopped to avoid an endless loop"
+                        f"{plan.source.path}; stopped to avoid an endless loop"
                     )
                 seen.add(next_url)
             yield Page(records, next_url, number)
@@ -349,6 +349,14 @@ class Resource:
     def _converter(self, endpoint: Endpoint) -> odata.RecordConverter:
         """Strips ``__metadata`` and converts the endpoint's ``Edm.DateTime`` fields, in one pass."""
         return odata.date_converter(endpoint.fields, strip=True)
+
+
+def _order(endpoint: Endpoint, order_by: Sequence[str] | str) -> tuple[str, ...]:
+    """``$orderby`` clauses with each field spelt as the catalogue spells it (the syntax of a clause
+    is ``odata.build_query``'s to check)."""
+    clauses = [clause.split() for clause in _names(order_by, "order_by")]
+    names = endpoint.resolve_fields(parts[0] for parts in clauses)
+    return tuple(" ".join([name, *parts[1:]]) for name, parts in zip(names, clauses, strict=True))
 
 
 def _names(values: Sequence[str] | str, what: str) -> list[str]:

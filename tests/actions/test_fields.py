@@ -127,5 +127,6 @@ def test_every_operation_of_the_product_is_offered_by_the_actions_package() -> N
     from exactmate.connect import run_test_connect
 
     assert actions.run_test_connect is run_test_connect
-    for name in ("create_time_transactions", "update_time_transaction", "delete_record", "list_or_get"):
+    operations = ("create_time_transactions", "update_time_transaction", "delete_record")
+    for name in (*operations, "get_record", "list_records"):
         assert callable(getattr(actions, name))

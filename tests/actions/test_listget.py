@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from exactmate.actions import Listing, custom_call, list_or_get, parse_division
+from exactmate.actions import by_key, custom_call, get_record, list_records, parse_division
 from exactmate.actions.divisions import ALL, CURRENT, DivisionChoice
 from exactmate.actions.dryrun import PlannedRequest
 from exactmate.actions.listget import shares
@@ -14,15 +16,14 @@ from tests.actions.conftest import D1, D2, SERVER, World
 
 
 def test_without_a_key_it_lists_one_page_by_default(world: World) -> None:
-    listing = list_or_get(world.conn, "project/timetransactions", division=D1)
-    assert isinstance(listing, Listing)
+    listing = list_records(world.conn, "project/timetransactions", division=D1)
     records = list(listing)
     assert len(records) == 40 and listing.count == 40 and listing.divisions == [D1]
     assert world.sent() == [f"GET /api/v1/{D1}/project/TimeTransactions"]
 
 
 def test_top_select_filter_and_order(world: World) -> None:
-    listing = list_or_get(
+    listing = list_records(
         world.conn,
         "crm/Accounts",
         division=D1,
@@ -31,7 +32,6 @@ def test_top_select_filter_and_order(world: World) -> None:
         top=7,
         order_by="Code desc",
     )
-    assert isinstance(listing, Listing)
     records = list(listing)
     assert len(records) == 7 and listing.fields == ("ID", "Code", "Name")
     assert set(records[0]) == {"ID", "Code", "Name"}
@@ -40,41 +40,38 @@ def test_top_select_filter_and_order(world: World) -> None:
 
 
 def test_with_a_key_it_gets_one_record(world: World) -> None:
-    some = next(iter(list_or_get(world.conn, "crm/Accounts", division=D1, top=1, select="ID")))  # type: ignore[arg-type]
+    some = next(iter(list_records(world.conn, "crm/Accounts", division=D1, top=1, select="ID")))
     world.transport.requests.clear()
-    record = list_or_get(world.conn, "crm/Accounts", some["ID"], division=D1, select=["ID", "Name"])
-    assert isinstance(record, dict) and set(record) == {"ID", "Name"} and record["ID"] == some["ID"]
+    record = get_record(world.conn, "crm/Accounts", some["ID"], division=D1, select=["ID", "Name"])
+    assert set(record) == {"ID", "Name"} and record["ID"] == some["ID"]
     assert world.sent() == [f"GET /api/v1/{D1}/crm/Accounts(guid'{some['ID']}')"]
 
 
 def test_all_streams_everything_through_the_bulk_twin(world: World) -> None:
-    listing = list_or_get(world.conn, "crm/Accounts", division=D1, all=True)
-    assert isinstance(listing, Listing)
+    listing = list_records(world.conn, "crm/Accounts", division=D1, all=True)
     pages: list[int] = []
-    listing_with_hook = list_or_get(
+    listing_with_hook = list_records(
         world.conn, "crm/Accounts", division=D1, all=True, on_page=lambda d, n: pages.append(n)
     )
-    count = sum(1 for _ in listing_with_hook)  # type: ignore[union-attr]
+    count = sum(1 for _ in listing_with_hook)
     assert count == sum(pages) and count > 0
     assert any("bulk/CRM/Accounts" in s for s in world.sent())
     assert "Timestamp" not in next(iter(listing))
 
 
 def test_division_all_fans_out_and_tags_each_record(world: World) -> None:
-    listing = list_or_get(world.conn, "project/Projects", division="all", top=3, select="ID,Code")
-    assert isinstance(listing, Listing)
+    listing = list_records(world.conn, "project/Projects", division="all", top=3, select="ID,Code")
     records = list(listing)
     assert listing.divisions == [D1, D2]
     assert [r["Division"] for r in records] == [D1, D1, D2]  # top 3 in all, shared in turn
     assert list(records[0]) == ["Division", "ID", "Code"]
-    everything = list_or_get(world.conn, "project/Projects", division="all", all=True, select="ID")
-    assert {r["Division"] for r in everything} == {D1, D2}  # type: ignore[union-attr]
+    everything = list_records(world.conn, "project/Projects", division="all", all=True, select="ID")
+    assert {r["Division"] for r in everything} == {D1, D2}
 
 
 def test_a_failing_division_is_reported_while_the_others_go_on(world: World) -> None:
     world.fault(kind="drop_before", count=10, path=f"/{D2}/project/Projects")
-    listing = list_or_get(world.conn, "project/Projects", division="all", top=2)
-    assert isinstance(listing, Listing)
+    listing = list_records(world.conn, "project/Projects", division="all", top=2)
     records = list(listing)
     assert {r["Division"] for r in records} == {D1}
     assert [number for number, _ in listing.errors] == [D2]
@@ -91,22 +88,22 @@ def test_a_failing_division_is_reported_while_the_others_go_on(world: World) -> 
         ({"select": "ID,,Name"}, "empty field name"),
     ],
 )
-def test_bad_listing_options_cost_no_call(world: World, kwargs: dict[str, object], fragment: str) -> None:
+def test_bad_listing_options_cost_no_call(world: World, kwargs: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ValidationError) as info:
-        list_or_get(world.conn, "crm/Accounts", division=D1, **kwargs)  # type: ignore[arg-type]
+        list_records(world.conn, "crm/Accounts", division=D1, **kwargs)
     assert fragment in str(info.value)
     assert world.sent() == []
 
 
 def test_bad_endpoint_key_and_options_with_a_key_cost_no_call(world: World) -> None:
     with pytest.raises(CatalogueError, match="Did you mean"):
-        list_or_get(world.conn, "crm/Acounts", division=D1)
+        list_records(world.conn, "crm/Acounts", division=D1)
     with pytest.raises(ValidationError, match="Expected a GUID"):
-        list_or_get(world.conn, "crm/Accounts", "123", division=D1)
+        get_record(world.conn, "crm/Accounts", "123", division=D1)
     with pytest.raises(ValidationError, match="apply to listings"):
-        list_or_get(world.conn, "crm/Accounts", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", top=3, division=D1)
+        by_key("crm/Accounts", "3f2504e0-4f89-11d3-9a0c-0305e82c3301", top=3)
     with pytest.raises(CatalogueError, match="does not support GET"):
-        list_or_get(world.conn, _post_only(world), division=D1)
+        list_records(world.conn, _post_only(world), division=D1)
     assert world.sent() == []
 
 
@@ -115,15 +112,15 @@ def _post_only(world: World) -> str:
 
 
 def test_current_division_comes_from_current_me(world: World) -> None:
-    listing = list_or_get(world.conn, "project/Projects", top=1)
-    list(listing)  # type: ignore[arg-type]
+    listing = list_records(world.conn, "project/Projects", top=1)
+    list(listing)
     assert world.sent() == ["GET /api/v1/current/Me", f"GET /api/v1/{D1}/project/Projects"]
 
 
 def test_a_division_outside_the_consent_is_forbidden(world: World) -> None:
-    listing = list_or_get(world.conn, "project/Projects", division=world.config.forbidden_division)
+    listing = list_records(world.conn, "project/Projects", division=world.config.forbidden_division)
     with pytest.raises(ForbiddenError, match="NoDivisionAccess"):
-        list(listing)  # type: ignore[arg-type]
+        list(listing)
 
 
 @pytest.mark.parametrize(
@@ -185,15 +182,15 @@ def test_custom_call_write_dry_run_and_checks(world: World) -> None:
 
 def test_a_misspelt_field_in_a_text_filter_costs_no_call(world: World) -> None:
     with pytest.raises(ValidationError, match="Did you mean: Code"):
-        list_or_get(world.conn, "crm/Accounts", division=D1, filter="Cdoe eq 'A'")
+        list_records(world.conn, "crm/Accounts", division=D1, filter="Cdoe eq 'A'")
     assert world.sent() == []
 
 
 def test_misspelt_fields_in_mapping_and_built_filters_cost_no_call(world: World) -> None:
     with pytest.raises(ValidationError, match="Did you mean: Name"):
-        list_or_get(world.conn, "crm/Accounts", division=D1, filter={"Nmae": "O'Brien"})
+        list_records(world.conn, "crm/Accounts", division=D1, filter={"Nmae": "O'Brien"})
     with pytest.raises(ValidationError, match="Did you mean: Name"):
-        list_or_get(world.conn, "crm/Accounts", division=D1, filter=F("Nmae") == "O'Brien")
+        list_records(world.conn, "crm/Accounts", division=D1, filter=F("Nmae") == "O'Brien")
     assert world.sent() == []
 
 

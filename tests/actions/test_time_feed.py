@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exactmate.actions import Listing, list_or_get
+from exactmate.actions import list_records
 from exactmate.errors import ValidationError
 from tests.actions.conftest import D1, World, build_world
 
@@ -24,8 +24,7 @@ def big(tmp_path: Path) -> Iterator[World]:
 
 
 def test_the_feed_gives_the_same_records_as_sixty_a_call_in_ceil_n_over_1000_calls(big: World) -> None:
-    feed = list_or_get(big.conn, TT, division=D1, all=True)
-    assert isinstance(feed, Listing)
+    feed = list_records(big.conn, TT, division=D1, all=True)
     fast = {record["ID"]: record for record in feed}
     feed_calls = big.sent("GET")
     assert len(fast) == ENTRIES  # the cost entries of the same feed are left out
@@ -36,16 +35,14 @@ def test_the_feed_gives_the_same_records_as_sixty_a_call_in_ceil_n_over_1000_cal
     assert {record["Type"] for record in fast.values()} == {1}
     big.transport.requests.clear()
     # The same read on 60-row pages: Price is not in the feed, so asking for it stays on the base.
-    slow = list_or_get(big.conn, TT, division=D1, all=True, select=[*shared, "Price"])
-    assert isinstance(slow, Listing)
+    slow = list_records(big.conn, TT, division=D1, all=True, select=[*shared, "Price"])
     by_page = {record["ID"]: {name: record[name] for name in shared} for record in slow}
     assert len(big.sent("GET")) == ENTRIES // 60 + 1
     assert by_page == fast
 
 
 def test_a_read_of_fields_the_feed_carries_under_another_name(big: World) -> None:
-    listing = list_or_get(big.conn, TT, division=D1, all=True, select="ID,Activity,ActivityDescription")
-    assert isinstance(listing, Listing)
+    listing = list_records(big.conn, TT, division=D1, all=True, select="ID,Activity,ActivityDescription")
     first = next(iter(listing))
     assert set(first) == {"ID", "Activity", "ActivityDescription"}
     [(_, path)] = big.transport.requests[:1]

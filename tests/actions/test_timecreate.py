@@ -315,6 +315,20 @@ def test_dry_run_shows_the_exact_request_and_sends_nothing(world: World) -> None
     assert world.count({"Notes": "dry"}) == 0
 
 
+def test_dry_run_tells_a_row_booked_earlier_with_other_values(world: World) -> None:
+    values = entry(world, "dry changed")
+    [booked] = create_time_transactions(world.conn, values, division=D1).outcomes
+    world.transport.requests.clear()
+    edited = {**values, "Quantity": 3}
+    [outcome] = create_time_transactions(world.conn, edited, division=D1, dry_run=True).outcomes
+    assert outcome.status == "changed" and outcome.record_id == booked.record_id
+    assert "with other values" in (outcome.message or "") and outcome.request is None
+    assert world.sent() == []
+    rebooked = create_time_transactions(world.conn, edited, division=D1, dry_run=True, rebook_changed=True)
+    [again] = rebooked.outcomes
+    assert again.status == "planned"
+
+
 def test_dry_run_with_the_current_division_reads_only_current_me(world: World) -> None:
     values = entry(world, "dry current")
     world.transport.requests.clear()

@@ -114,8 +114,8 @@ def run(*args: str, input: str | None = None) -> Run:
 def first_id(emu: Emu, path: str, division: int = D1, **filters: Any) -> str:
     """The ID of the first record of ``path`` (matching ``filters``), read over plain HTTP by the test."""
     del emu
-    from exactmate.actions import list_or_get, open_connection
+    from exactmate.actions import list_records, open_connection
 
     with open_connection(CREDENTIAL) as conn:
-        listing = list_or_get(conn, path, division=division, filter=filters or None, top=1, select="ID")
-        return str(next(iter(listing))["ID"])  # type: ignore[arg-type]
+        listing = list_records(conn, path, division=division, filter=filters or None, top=1, select="ID")
+        return str(next(iter(listing))["ID"])

@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -120,3 +121,33 @@ def test_the_bar_says_when_the_rate_limit_holds_the_calls(tmp_path: Path) -> Non
         assert shown.tasks[0].description == "Reading" and shown.tasks[0].completed == 5
     finally:
         store.close()
+
+
+def test_the_cost_told_and_the_read_done_are_one_checked_query(
+    emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exactmate.actions import listget, readcost
+    from exactmate.resource import Resource
+
+    checked: list[object] = []
+    used: list[object] = []
+    check_read, estimate_read, read = listget.check_read, readcost.estimate_read, Resource.read
+
+    def check(*args: Any, **kwargs: Any) -> Any:
+        checked.append(check_read(*args, **kwargs))
+        return checked[-1]
+
+    def estimate(conn: Any, query: Any, division: int) -> Any:
+        used.append(query)
+        return estimate_read(conn, query, division)
+
+    def reading(resource: Resource, query: Any) -> Any:
+        used.append(query)
+        return read(resource, query)
+
+    monkeypatch.setattr(listget, "check_read", check)
+    monkeypatch.setattr(readcost, "estimate_read", estimate)
+    monkeypatch.setattr(Resource, "read", reading)
+    result = run("get", TT, "--all", "--select", "ID,Quantity,Price", "-f", "ndjson", "-d", "100001")
+    assert result.exit_code == 0, result.stderr
+    assert len(checked) == 1 and len(used) == 2 and all(query is checked[0] for query in used)

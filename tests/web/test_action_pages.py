@@ -288,3 +288,90 @@ def test_exacts_own_message_is_shown_when_exact_refuses(ui, world: Live) -> None
     assert answer.status_code == 400 and "is final" in answer.text
     unknown = run(ui, action="get", endpoint="project/Projects", key="00000000-0000-0000-0000-000000000001")
     assert unknown.status_code == 502 and "HTTP 404" in unknown.text
+
+
+def _export_form(answer: httpx.Response) -> dict[str, list[str]]:
+    """The page's "download all" form, as its fields (a name may repeat)."""
+    form = re.search(r'<form method="post" action="/actions/export".*?</form>', answer.text, re.S)
+    assert form, answer.text[:800]
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(0)):
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
+def test_a_listing_cut_off_says_so_and_exports_every_record(ui, serve, monkeypatch) -> None:
+    live = serve(records=250, minutely_limit=100_000, daily_limit=1_000_000)
+    create_credential(ui, live)
+    listing = {"action": "get", "endpoint": "project/TimeTransactions", "all": "1"}
+    start = rest_calls(live)
+    everything = rows(ui, run(ui, **listing))
+    read_all = rest_calls(live) - start
+    assert len(everything) > 100
+    monkeypatch.setattr("exactmate.web.action_pages.MAX_ROWS", 100)
+
+    cut = run(ui, **listing)
+    assert len(rows(ui, cut)) == 100
+    assert "The first 100 records of project/TimeTransactions are shown; there are more." in cut.text
+    assert "100 records shown; more exist." in cut.text and "Download all as CSV" in cut.text
+    fields = _export_form(cut)
+    assert fields["all"] == ["1"] and fields["endpoint"] == ["project/TimeTransactions"]
+    assert fields["csrf_token"]  # the form carries the page's CSRF token
+
+    before = rest_calls(live)
+    with ui.stream("POST", "/actions/export", data={**fields, "format": "csv"}) as answer:
+        assert answer.status_code == 200, answer.read()[:500]
+        assert answer.headers["content-type"].startswith("text/csv")
+        assert 'filename="exactmate-project-TimeTransactions.csv"' in answer.headers["content-disposition"]
+        text = "".join(answer.iter_text())
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert [r["ID"] for r in exported] == [r["ID"] for r in everything]
+    assert rest_calls(live) - before == read_all  # the same pages as the page's own read
+
+    ndjson = ui.post("/actions/export", data={**fields, "format": "ndjson"})
+    assert ndjson.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in ndjson.text.splitlines()]
+    assert [r["ID"] for r in lines] == [r["ID"] for r in everything]
+
+
+def test_the_export_is_guarded_and_refuses_what_is_not_a_listing(ui, world: Live) -> None:
+    base = {"credential": "Demo NL", "division": str(D1), "action": "get", "endpoint": "crm/Accounts"}
+    base["all"] = "1"
+    refused = ui.post("/actions/export", data={**base, "format": "csv"})
+    assert refused.status_code == 403  # no CSRF token
+    token = csrf(ui, "/actions")
+    calls = rest_calls(world)
+    for extra, expected in (
+        ({"format": "xlsx"}, "An export is written as csv or ndjson, not &#39;xlsx&#39;"),
+        ({"format": "csv", "key": "6e0e2f4a-1111-4222-8333-944455556666"}, "Only a listing can be exported"),
+        ({"format": "csv", "action": "delete"}, "Only a listing can be exported"),
+        ({"format": "csv", "filter": "Name = 'x'"}, "Cannot list crm/Accounts"),
+    ):
+        answer = ui.post("/actions/export", data={**base, **extra, "csrf_token": token})
+        assert answer.status_code == 400 and expected in answer.text, answer.text[:800]
+        assert "Nothing was exported" in answer.text
+    assert rest_calls(world) == calls
+
+
+def test_an_export_with_a_failed_division_is_broken_off_not_shortened(
+    ui, world: Live, monkeypatch
+) -> None:
+    """With division ``all`` a division that fails is skipped by the listing; the export then ends
+    in an error (the browser marks the download failed) instead of a file that looks whole."""
+    from exactmate.errors import ExactmateError
+    from exactmate.web import action_pages
+
+    real = action_pages.list_records
+
+    def one_division_fails(*args: Any, **kwargs: Any) -> Any:
+        listing = real(*args, **kwargs)
+        listing.errors.append((100002, ExactmateError("HTTP 500 from Exact")))
+        return listing
+
+    monkeypatch.setattr(action_pages, "list_records", one_division_fails)
+    form = {"credential": "Demo NL", "division": "all", "action": "get", "endpoint": "crm/Accounts"}
+    form.update({"all": "1", "format": "ndjson", "csrf_token": csrf(ui, "/actions")})
+    with pytest.raises(Exception) as raised:  # under a server: the connection is cut mid-answer
+        ui.post("/actions/export", data=form)
+    chain = [raised.value, raised.value.__cause__, raised.value.__context__]
+    assert any("incomplete: division 100002 failed" in str(e) for e in chain if e is not None), chain

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -408,6 +409,7 @@ def test_a_date_means_the_same_day_in_every_browser_locale(
         date = page.locator("#f-Date")
         expect(date).to_have_attribute("type", "text")
         expect(date).to_have_attribute("placeholder", "yyyy-mm-dd")
+        expect(page.locator("[data-field='Date']")).to_contain_text("Dutch time (CET/CEST)")
         for typed in ("04-05-2026", "05/04/2026", "2026-02-30"):
             date.fill(typed)
             expect(page.locator("#f-Date-error")).not_to_be_empty()
@@ -434,3 +436,119 @@ def test_a_date_means_the_same_day_in_every_browser_locale(
     assert link, answer.text[:500]
     [booked] = http.get(link.group(1)).json()
     assert booked["Date"].startswith("2026-05-04T00:00:00"), booked  # midnight, Dutch wall clock
+
+
+def test_return_all_beyond_the_page_limit_says_so_and_downloads_every_record(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots, monkeypatch: Any
+) -> None:
+    create_credential(http, emulator)
+    monkeypatch.setattr("exactmate.web.action_pages.MAX_ROWS", 20)
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#division", "100001")
+    choose_action(page, "List or Get Endpoint")
+    page.fill("#endpoint", "project/TimeTransactions")
+    page.check("#return-all")
+    page.click("#run")
+    expect(page.locator("#result-table tbody tr")).to_have_count(20)
+    expect(page.locator("#export-all")).to_contain_text("20 records shown; more exist.")
+    expect(page.locator("#result-summary")).to_contain_text("there are more")
+    shots.take(page, "15-list-cut-off-export")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download all as CSV").click()
+    assert info.value.suggested_filename == "exactmate-project-TimeTransactions.csv"
+    exported = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    ids = [r["ID"] for r in exported]
+    assert len(ids) > 20 and len(set(ids)) == len(ids)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download all as NDJSON").click()
+    lines = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["ID"] for line in lines] == ids
+
+
+def test_create_from_a_file_previews_each_row_and_books_with_progress(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, shots: Shots, tmp_path: Path
+) -> None:
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "IsTime eq 1")
+    project = lookup(http, "project/Projects")
+    lines = ["Date;Item;Project;Quantity;Notes"]  # as Dutch Excel saves it
+    lines += [f"2026-06-{n:02d};{item};{project};7,5;File row {n}" for n in range(1, 13)]
+    hours = tmp_path / "uren.csv"
+    hours.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    broken = tmp_path / "broken.csv"
+    bad_row = f"31-06-2026;{item};{project};x;Bad row"
+    broken.write_text("\n".join([*lines[:3], bad_row]) + "\n", encoding="utf-8")
+
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#division", "100001")
+    expect(page.locator("#file-panel")).to_be_visible()
+    page.set_input_files("#entries-file", str(broken))
+    page.click("#check-file")
+    bad = page.locator("#upload-table tr[data-row='3']")
+    expect(bad).to_have_attribute("data-check", "invalid")
+    expect(bad).to_contain_text("is not a date")
+    expect(page.locator("#upload-refused")).to_be_visible()
+    expect(page.locator("#book-upload")).to_have_count(0)
+
+    page.set_input_files("#entries-file", str(hours))
+    page.click("#check-file")
+    expect(page.locator("#upload-title")).to_contain_text("uren.csv: 12 entries")
+    expect(page.locator("#upload-summary")).to_contain_text("separated by semicolons")
+    expect(page.locator("#upload-table tbody tr[data-check='planned']")).to_have_count(12)
+    shots.take(page, "16-create-from-file-preview")
+    page.click("#book-upload")
+    expect(page.locator("#result-title")).to_contain_text("Entries booked")
+    expect(page.locator("#result-summary")).to_contain_text("12 entries, 12 created")
+    expect(page.locator("#result-table tbody tr")).to_have_count(12)
+    shots.take(page, "17-create-from-file-booked")
+
+    page.set_input_files("#entries-file", str(hours))  # the same file again: nothing is new
+    page.click("#check-file")
+    expect(page.locator("#upload-summary")).to_contain_text("12 booked earlier")
+    expect(page.locator("#upload-nothing")).to_contain_text("Nothing to book")
+
+    choose_action(page, "List or Get Endpoint")
+    expect(page.locator("#file-panel")).to_be_hidden()
+
+
+def test_booking_a_file_shows_its_progress(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The booking is held after its third entry (its progress callback waits), so the page is seen
+    polling mid-way; released, it finishes and shows the results."""
+    from exactmate.web import upload_pages
+
+    create_credential(http, emulator)
+    item = lookup(http, "logistics/Items", "IsTime eq 1")
+    project = lookup(http, "project/Projects")
+    hours = tmp_path / "hours.csv"
+    rows = [f"2026-07-{n:02d},{item},{project},4,Progress {n}" for n in range(1, 13)]
+    hours.write_text("Date,Item,Project,Quantity,Notes\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    release = threading.Event()
+    real = upload_pages.create_time_transactions
+
+    def held(*args: Any, progress: Any = None, **kwargs: Any) -> Any:
+        seen: list[int] = []
+
+        def report(outcome: Any) -> None:
+            progress(outcome)
+            seen.append(outcome.row)
+            if len(seen) >= 3:
+                release.wait(30)
+
+        return real(*args, progress=report if progress else None, **kwargs)
+
+    monkeypatch.setattr(upload_pages, "create_time_transactions", held)
+    page.goto(server.url + "actions")
+    expect(page.locator("#division-hint")).to_contain_text("Current division: 100001")
+    page.fill("#division", "100001")
+    page.set_input_files("#entries-file", str(hours))
+    page.click("#check-file")
+    page.click("#book-upload")
+    expect(page.locator("#book-status")).to_have_text(re.compile(r"Booked ([3-9]|1[01]) of 12"))
+    expect(page.locator("#book-progress")).to_be_visible()
+    expect(page.locator("#book-upload")).to_be_disabled()  # no second press while it books
+    release.set()
+    expect(page.locator("#result-summary")).to_contain_text("12 entries, 12 created")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a n
     from exactmate.actions.divisions import DivisionChoice, parse_division
     from exactmate.actions.dryrun import PlannedRequest
     from exactmate.actions.journal import CreateOutcome
-    from exactmate.actions.listget import Listing, list_or_get
+    from exactmate.actions.listget import Listing, by_key, get_record, list_records
     from exactmate.actions.picker import describe_endpoints, describe_fields
     from exactmate.actions.sources import EntrySource, read_entries
     from exactmate.actions.timecreate import CreateResult, create_time_transactions
@@ -41,7 +41,9 @@ _HOMES = {
     "PlannedRequest": "exactmate.actions.dryrun",
     "CreateOutcome": "exactmate.actions.journal",
     "Listing": "exactmate.actions.listget",
-    "list_or_get": "exactmate.actions.listget",
+    "by_key": "exactmate.actions.listget",
+    "get_record": "exactmate.actions.listget",
+    "list_records": "exactmate.actions.listget",
     "describe_endpoints": "exactmate.actions.picker",
     "describe_fields": "exactmate.actions.picker",
     "EntrySource": "exactmate.actions.sources",
@@ -82,7 +84,9 @@ __all__ = [
     "delete_record",
     "describe_endpoints",
     "describe_fields",
-    "list_or_get",
+    "by_key",
+    "get_record",
+    "list_records",
     "open_connection",
     "parse_division",
     "pick_credential",

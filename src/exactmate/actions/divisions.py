@@ -109,7 +109,7 @@ def division_holding(client: ExactClient, endpoint: Endpoint, key: object) -> in
     select = list(endpoint.keys)
 
     def probe(number: int) -> bool:
-        resource = client.resource(endpoint.path, number)
+        resource = client.resource(endpoint, number)
         return any(True for _ in resource.list(select=select, filter=wanted, top=1))
 
     holders: list[int] = []

@@ -1,10 +1,15 @@
-"""List or Get Endpoint: any endpoint, with a key one record, without one a listing.
+"""List or Get Endpoint: any endpoint, with a key one record (``get_record``), without one a
+listing (``list_records``); ``by_key`` is the rule that tells which of the two a request is.
 
 Everything a user can get wrong (the endpoint, a ``$select`` or ``$orderby`` field, the key and its
 type, a ``$filter`` mapping's values, ``--top`` with ``--all``) is checked before the first call. A
 listing is lazy: records stream page by page, so even a whole endpoint read with ``all=True`` (through
 its bulk or sync twin when it has one, 1000 rows a call) runs in flat memory. Without ``all`` a
 listing stops after ``top`` records (default: one page of 60).
+
+A listing's options are checked once into a ``ReadQuery`` (``check_query``), and that same object is
+what ``read_listing`` sends in each division and what ``estimate_read`` counts: nothing is checked
+or worked out twice.
 """
 
 from __future__ import annotations
@@ -25,24 +30,14 @@ from exactmate.actions.divisions import (
 )
 from exactmate.actions.filtercheck import check_filter_text
 from exactmate.actions.keys import parse_key, record_key
-from exactmate.catalogue import Endpoint
+from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.errors import ExactmateError, ValidationError
+from exactmate.resource import ReadQuery, check_read
 
 DEFAULT_LIMIT = 60
 Record = dict[str, Any]
 PageHook = Callable[[int, int], None]
 """Called with (division, number of records in the page) as each page arrives."""
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    """A listing's options, checked against the endpoint before any call."""
-
-    select: tuple[str, ...] | None = None
-    filter: odata.FilterInput = None
-    top: int | None = None
-    order_by: tuple[str, ...] | None = None
-    everything: bool = False
 
 
 @dataclass
@@ -63,10 +58,58 @@ class Listing:
             yield record
 
 
-def list_or_get(
+def by_key(
+    endpoint: str | Endpoint,
+    key: object,
+    *,
+    filter: object = None,
+    top: int | None = None,
+    order_by: object = None,
+    all: bool = False,
+) -> bool:
+    """Whether List or Get Endpoint gets one record (``key`` given, not blank) rather than lists:
+    the one rule the CLI, the web form and flows dispatch on. Listing options with a key are refused."""
+    if key is None or (isinstance(key, str) and not key.strip()):
+        return False
+    if filter is not None or top is not None or order_by or all:
+        path = endpoint.path if isinstance(endpoint, Endpoint) else endpoint
+        raise ValidationError(
+            "--filter, --top, --order-by and --all apply to listings, not to one record by key",
+            hint=f"leave the key out to list: exactmate get {path} --filter …",
+        )
+    return True
+
+
+def get_record(
     conn: ActionContext,
-    endpoint: str,
-    key: object = None,
+    endpoint: str | Endpoint,
+    key: object,
+    *,
+    division: DivisionInput | DivisionChoice = None,
+    select: Sequence[str] | str | None = None,
+) -> Record:
+    """The record ``key`` of ``endpoint`` (only the ``select`` fields when given); one GET.
+
+    ``division``: a number, ``current`` (default) or ``all`` (the division that holds the key, which
+    each record then names in its ``Division``)."""
+    target = _endpoint(conn, endpoint)
+    target.require_method("GET")
+    parsed = parse_key(target, key)
+    record_key(target, parsed)  # the key's type is checked before any call
+    fields = target.resolve_fields(_names(select)) if select else None
+    choice = parse_division(division)
+    number = one_division(conn.client, choice, target, parsed)
+    found = conn.client.resource(target, number).get(parsed)
+    if fields is not None:
+        found = {name: found.get(name) for name in fields}
+    if choice.mode == "all":
+        found = {"Division": number, **found}
+    return found
+
+
+def list_records(
+    conn: ActionContext,
+    endpoint: str | Endpoint,
     *,
     division: DivisionInput | DivisionChoice = None,
     select: Sequence[str] | str | None = None,
@@ -75,48 +118,26 @@ def list_or_get(
     order_by: Sequence[str] | str | None = None,
     all: bool = False,
     on_page: PageHook | None = None,
-) -> Record | Listing:
-    """With ``key``: the record (a dict). Without: a lazy ``Listing`` of the matching records.
+) -> Listing:
+    """A lazy listing of the records of ``endpoint`` that match, checked before the first call.
 
-    ``division``: a number, ``current`` (default) or ``all`` (every accessible division; for a key,
-    the division that holds it). ``filter``: OData text, a ``Filter`` or ``{"Field": value}``.
-    """
-    target = conn.client.catalogue.endpoint(endpoint)
-    if key is not None and not (isinstance(key, str) and not key.strip()):
-        if filter is not None or top is not None or order_by or all:
-            raise ValidationError(
-                "--filter, --top, --order-by and --all apply to listings, not to one record by key",
-                hint=f"leave the key out to list: exactmate get {target.path} --filter …",
-            )
-        return get_record(conn, target, key, division=division, select=select)
-    query = check_query(target, select=select, filter=filter, top=top, order_by=order_by, everything=all)
-    return list_records(conn, target, query, division=division, on_page=on_page)
-
-
-def get_record(
-    conn: ActionContext,
-    target: Endpoint,
-    key: object,
-    *,
-    division: DivisionInput | DivisionChoice = None,
-    select: Sequence[str] | str | None = None,
-) -> Record:
-    """The record ``key`` (only the ``select`` fields when given); one GET."""
-    target.require_method("GET")
-    parsed = parse_key(target, key)
-    record_key(target, parsed)  # the key's type is checked before any call
-    fields = target.resolve_fields(_names(select)) if select else None
-    choice = parse_division(division)
-    number = one_division(conn.client, choice, target, parsed)
-    found = conn.client.resource(target.path, number).get(parsed)
-    if fields is not None:
-        found = {name: found.get(name) for name in fields}
-    if choice.mode == "all":
-        found = {"Division": number, **found}
-    return found
+    ``division``: a number, ``current`` (default) or ``all`` (every accessible division).
+    ``filter``: OData text, a ``Filter`` or ``{"Field": value}``. Without ``all``, at most ``top``
+    records (default: one page of 60)."""
+    query = check_query(
+        conn.client.catalogue,
+        _endpoint(conn, endpoint),
+        select=select,
+        filter=filter,
+        top=top,
+        order_by=order_by,
+        everything=all,
+    )
+    return read_listing(conn, query, division=division, on_page=on_page)
 
 
 def check_query(
+    catalogue: Catalogue,
     target: Endpoint,
     *,
     select: Sequence[str] | str | None = None,
@@ -124,69 +145,64 @@ def check_query(
     top: int | None = None,
     order_by: Sequence[str] | str | None = None,
     everything: bool = False,
-) -> ListQuery:
-    """The listing options, every problem reported at once; no call is made."""
+) -> ReadQuery:
+    """The listing's read, checked once, every problem reported at once; no call is made. Without
+    ``everything`` its ``top`` is the number of records to give (default: one page of 60)."""
     target.require_method("GET")
     problems: list[str] = []
     if everything and top is not None:
         problems.append("--all reads every record and --top only the first N: give one of them")
     if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         problems.append(f"--top must be a whole number of at least 1, got {top!r}")
-    fields = order = None
+        top = None
+    query = None
     try:
-        fields = target.resolve_fields(_names(select)) if select else None
-        order = _order(target, order_by)
-        types = {name: f.type for name, f in target.fields.items()}
-        odata.build_query(select=fields, filter=filter, order_by=order, field_types=types)
-        if isinstance(filter, Mapping):
-            target.resolve_fields([str(name) for name in filter])
-        elif filter is not None:
+        limit = None if everything else (top if top is not None else DEFAULT_LIMIT)
+        fields = _names(select) if select else None
+        order = _names(order_by) if order_by else None
+        query = check_read(catalogue, target, select=fields, filter=filter, top=limit, order_by=order)
+        if filter is not None and not isinstance(filter, Mapping):
             check_filter_text(target, str(filter))  # OData text, or a Filter built with F(...)
     except ValidationError as exc:
         problems.extend(exc.problems or [exc.message])
-    if problems:
+    if problems or query is None:
         raise ValidationError(f"Cannot list {target.path}; nothing was sent", problems=problems)
-    limit = None if everything else (top if top is not None else DEFAULT_LIMIT)
-    return ListQuery(fields, filter, limit, order, everything)
+    return query
 
 
-def list_records(
+def read_listing(
     conn: ActionContext,
-    target: Endpoint,
-    query: ListQuery,
+    query: ReadQuery,
     *,
     division: DivisionInput | DivisionChoice = None,
     on_page: PageHook | None = None,
 ) -> Listing:
-    """A lazy listing of ``target`` in one division or (``all``) in each accessible one."""
+    """A lazy listing of a checked ``query`` in one division or (``all``) in each accessible one."""
     choice = parse_division(division)
     numbers = division_numbers(conn.client, choice)
-    listing = Listing(target, numbers, query.select, iter(()))
+    listing = Listing(query.endpoint, numbers, query.fields, iter(()))
     if choice.mode != "all":
-        listing._records = _stream(conn, target, query, numbers[0], on_page, tag=False)
-    elif query.everything:
-        listing._records = _each_division(conn, target, query, numbers, on_page, listing.errors)
+        listing._records = _stream(conn, query, numbers[0], on_page, tag=False)
+    elif query.top is None:
+        listing._records = _each_division(conn, query, numbers, on_page, listing.errors)
     else:
-        listing._records = _fan_out(conn, target, query, numbers, listing.errors)
+        listing._records = _fan_out(conn, query, numbers, listing.errors)
     return listing
+
+
+def _endpoint(conn: ActionContext, endpoint: str | Endpoint) -> Endpoint:
+    return endpoint if isinstance(endpoint, Endpoint) else conn.client.catalogue.endpoint(endpoint)
 
 
 def _stream(
     conn: ActionContext,
-    target: Endpoint,
-    query: ListQuery,
+    query: ReadQuery,
     number: int,
     on_page: PageHook | None,
     *,
     tag: bool,
 ) -> Iterator[Record]:
-    resource = conn.client.resource(target.path, number)
-    pages = resource.pages(
-        select=list(query.select) if query.select else None,
-        filter=query.filter,
-        top=query.top,
-        order_by=list(query.order_by) if query.order_by else None,
-    )
+    pages = conn.client.resource(query.endpoint, number).read(query)
     left = query.top
     for page in pages:
         if on_page is not None:
@@ -201,8 +217,7 @@ def _stream(
 
 def _each_division(
     conn: ActionContext,
-    target: Endpoint,
-    query: ListQuery,
+    query: ReadQuery,
     numbers: list[int],
     on_page: PageHook | None,
     errors: list[tuple[int, ExactmateError]],
@@ -210,15 +225,14 @@ def _each_division(
     """Division after division, streaming: a whole endpoint in many divisions stays in flat memory."""
     for number in numbers:
         try:
-            yield from _stream(conn, target, query, number, on_page, tag=True)
+            yield from _stream(conn, query, number, on_page, tag=True)
         except ExactmateError as exc:
             errors.append((number, exc))
 
 
 def _fan_out(
     conn: ActionContext,
-    target: Endpoint,
-    query: ListQuery,
+    query: ReadQuery,
     numbers: list[int],
     errors: list[tuple[int, ExactmateError]],
 ) -> Iterator[Record]:
@@ -228,7 +242,7 @@ def _fan_out(
     gives its turn's share (``shares``), so ``--top 2`` over two divisions shows one of each."""
 
     def fetch(number: int) -> list[Record]:
-        return list(islice(_stream(conn, target, query, number, None, tag=True), query.top))
+        return list(islice(_stream(conn, query, number, None, tag=True), query.top))
 
     results: dict[int, list[Record]] = {}
     for number, result in conn.client.fan_out(numbers, fetch):
@@ -268,15 +282,3 @@ def _names(value: Sequence[str] | str | None) -> list[str]:
     if any(not name for name in names):
         raise ValidationError("--select has an empty field name", hint="e.g. --select ID,Code,Name")
     return names
-
-
-def _order(target: Endpoint, order_by: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    if not order_by:
-        return None
-    clauses = _names(order_by)
-    resolved: list[str] = []
-    for clause in clauses:
-        parts = clause.split()
-        name = target.resolve_fields([parts[0]])[0]
-        resolved.append(" ".join([name, *parts[1:]]))
-    return tuple(resolved)

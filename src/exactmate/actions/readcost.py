@@ -9,11 +9,10 @@ what share of today's calls it uses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from exactmate import odata
 from exactmate.actions.context import ActionContext
+from exactmate.resource import ReadQuery
 
 DEFAULT_PAGE = 60
 MINUTELY_DEFAULT = 60  # Exact's limit per division when no answer has announced one yet
@@ -77,27 +76,19 @@ class ReadCost:
         return text
 
 
-def estimate_read(
-    conn: ActionContext,
-    endpoint: str,
-    division: int,
-    *,
-    select: Sequence[str] | None = None,
-    filter: odata.FilterInput = None,
-    order_by: Sequence[str] | None = None,
-) -> ReadCost:
-    """Count the matching records (one ``$count`` call) and work out the cost of reading them all."""
-    resource = conn.client.resource(endpoint, division)
-    source = resource.source_of(select=select, filter=filter, order_by=order_by)
-    records = resource.count(filter)
+def estimate_read(conn: ActionContext, query: ReadQuery, division: int) -> ReadCost:
+    """Count the records ``query`` reads in ``division`` (one ``$count`` call) and work out the cost
+    of reading them all; the query is the one the read then sends, checked once."""
+    endpoint, source = query.endpoint, query.source
+    records = conn.client.resource(endpoint, division).count(query.filter)
     ledger = conn.store.ledger(conn.client.client_id, division)
     left_out: tuple[str, ...] = ()
-    if select is None and source.path != resource.endpoint.path:
-        carried = set(conn.client.catalogue.twins(resource.endpoint.path).common_fields(source))
-        plain = [name for name, field in resource.endpoint.fields.items() if not field.is_collection]
+    if query.fields is None and source.path != endpoint.path:
+        carried = set(conn.client.catalogue.twins(endpoint.path).common_fields(source))
+        plain = [name for name, field in endpoint.fields.items() if not field.is_collection]
         left_out = tuple(name for name in plain if name not in carried)
     return ReadCost(
-        endpoint=resource.endpoint.path,
+        endpoint=endpoint.path,
         source=source.path,
         division=division,
         records=records,

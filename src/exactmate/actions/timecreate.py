@@ -375,6 +375,13 @@ class _Run:
                     skipped = CreateOutcome(entry.row, number, "skipped", done.record_key, BOOKED_EARLIER)
                     outcomes.append(skipped)
                     continue
+                if done is not None and booked and not self.rebook_changed:
+                    message = (
+                        f"booked earlier as {done.record_key} with other values; a run does not book it "
+                        "again but says how to update it (or books it anew with --rebook-changed)"
+                    )
+                    outcomes.append(CreateOutcome(entry.row, number, "changed", done.record_key, message))
+                    continue
                 request = plan(self.conn.server_url, "POST", endpoint, number, body=entry.body)
                 outcomes.append(CreateOutcome(entry.row, number, "planned", request=request))
         return outcomes

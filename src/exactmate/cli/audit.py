@@ -15,8 +15,9 @@ from exactmate.actions.audit import AuditEntry
 from exactmate.actions.dryrun import PlannedRequest
 from exactmate.actions.presentation import cell, local_text
 from exactmate.actions.restore import Confirm, RestoreResult, restore_credential, restore_entry
+from exactmate.actions.writers import to_json
 from exactmate.cli import session
-from exactmate.cli.output import Format, table_console, to_json, write_record, write_records
+from exactmate.cli.output import Format, table_console, write_record, write_records
 from exactmate.errors import ValidationError
 
 app = typer.Typer(

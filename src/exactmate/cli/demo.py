@@ -22,10 +22,10 @@ from rich.console import Console
 
 from exactmate.actions import (
     ActionContext,
-    Listing,
     create_time_transactions,
     delete_record,
-    list_or_get,
+    get_record,
+    list_records,
     open_connection,
     read_entries,
     update_time_transaction,
@@ -189,19 +189,17 @@ def _update(run: Demo, conn: ActionContext) -> None:
 
 def _list_and_get(run: Demo, conn: ActionContext) -> None:
     run.step("List or Get Endpoint")
-    listing = list_or_get(
+    listing = list_records(
         conn,
         TIME_TRANSACTIONS,
         select="ID,Date,Quantity,Notes",
         filter=f"startswith(Notes,'{NOTES}') eq true",
     )
-    assert isinstance(listing, Listing)
     for record in listing:
         run.say(f"{record['ID']}  {cell(record['Date'])[:10]}  {record['Quantity']:>4} h  {record['Notes']}")
-    one = list_or_get(conn, TIME_TRANSACTIONS, run.created[1], select="ID,Quantity,HourStatus")
+    one = get_record(conn, TIME_TRANSACTIONS, run.created[1], select="ID,Quantity,HourStatus")
     run.say(f"get by key: {_short(one)}")
-    projects = list_or_get(conn, "project/Projects", division="all", top=2, select="Code,Description")
-    assert isinstance(projects, Listing)
+    projects = list_records(conn, "project/Projects", division="all", top=2, select="Code,Description")
     for project in projects:
         run.say(f"division {project['Division']}: project {project['Code']} {project['Description']}")
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from exactmate.actions.writers import to_json
 from exactmate.cli.context import context_of
-from exactmate.cli.output import Format, to_json, write_records
+from exactmate.cli.output import Format, write_records
 from exactmate.errors import ValidationError
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ scoped to the flow). Then its history is shown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -66,7 +66,7 @@ def demo(
     ] = None,
 ) -> None:
     """Run a flow against the built-in emulator: read a CSV, look up the project, book, list back."""
-    from exactmate.actions import Listing, list_or_get, open_connection
+    from exactmate.actions import list_records, open_connection
     from exactmate.cli.demo import CREDENTIAL, Demo, _connect, _home
     from exactmate.cli.flow import _inputs, _print_steps
     from exactmate.config import Settings
@@ -88,12 +88,12 @@ def demo(
             _connect(run)
             with open_connection(CREDENTIAL, settings=settings) as conn:
                 division = conn.client.current_division()
-                projects = list_or_get(conn, "project/Projects", division=division, select="Code", top=1)
-                items = list_or_get(
+                projects = list_records(conn, "project/Projects", division=division, select="Code", top=1)
+                items = list_records(
                     conn, "logistics/Items", division=division, select="Code", filter="IsTime eq 1", top=1
                 )
-                project: dict[str, Any] = next(iter(cast(Listing, projects)))
-                item: dict[str, Any] = next(iter(cast(Listing, items)))
+                project: dict[str, Any] = next(iter(projects))
+                item: dict[str, Any] = next(iter(items))
             flow_file = where / "demo-hours.yaml"
             flow_file.write_text(DEMO_FLOW, encoding="utf-8")
             hours = where / "hours.csv"

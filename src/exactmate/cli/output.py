@@ -1,7 +1,8 @@
 """Records out: a table, JSON, NDJSON or CSV, streamed so that any number of records runs in flat
 memory.
 
-JSON, NDJSON and CSV write each record as it arrives. A table needs its column widths, so it is
+JSON, NDJSON and CSV are written by ``actions.writers`` (shared with the web UI's downloads), each
+record as it arrives. A table needs its column widths, so it is
 printed in batches of ``TABLE_BATCH`` rows; a table of records with many fields shows the identifying
 ones first (``actions.picker.IDENTIFYING_FIELDS``), at most ``TABLE_COLUMNS``, and says how to see
 the rest. An ID, a GUID, a date or a number is never cut or wrapped: text columns wrap first, and
@@ -12,8 +13,6 @@ is an empty cell.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import re
 import sys
@@ -30,8 +29,10 @@ from uuid import UUID
 from rich.console import Console
 from rich.table import Table
 
+from exactmate.actions import writers
 from exactmate.actions.picker import identifying_first
-from exactmate.actions.presentation import cell, csv_line, json_default, json_line
+from exactmate.actions.presentation import cell
+from exactmate.actions.writers import to_json
 from exactmate.errors import ValidationError
 
 TABLE_BATCH = 500
@@ -50,9 +51,11 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def to_json(value: Any, *, indent: int | None = None) -> str:
-    """JSON text of any result (records, summaries, requests)."""
-    return json.dumps(value, default=json_default, ensure_ascii=False, indent=indent)
+_FILE_FORMATS: dict[Format, writers.FileFormat] = {
+    Format.json: "json",
+    Format.ndjson: "ndjson",
+    Format.csv: "csv",
+}
 
 
 def check_output(path: Path | None, *, overwrite: bool) -> None:
@@ -100,53 +103,9 @@ def write_records(
 ) -> int:
     """Write ``records`` as they come; returns how many were written. CSV cells a spreadsheet would
     run as formulas are neutralised unless ``raw_csv`` (see ``actions.presentation.csv_cell``)."""
-    if fmt is Format.csv:
-        return _write_csv(iter(records), out, columns, raw_csv)
-    writer = {Format.json: _write_json, Format.ndjson: _write_ndjson, Format.table: _write_table}[fmt]
-    return writer(iter(records), out, columns, title)
-
-
-def _write_ndjson(records: Iterator[Mapping[str, Any]], out: IO[str], _c: object, _t: object) -> int:
-    count = 0
-    write = out.write
-    for record in records:
-        write(json_line(record))
-        count += 1
-    out.flush()
-    return count
-
-
-def _write_json(records: Iterator[Mapping[str, Any]], out: IO[str], _c: object, _t: object) -> int:
-    count = 0
-    out.write("[")
-    for record in records:
-        out.write(",\n  " if count else "\n  ")
-        out.write(json_line(record)[:-1])
-        count += 1
-    out.write("\n]\n" if count else "]\n")
-    out.flush()
-    return count
-
-
-def _write_csv(
-    records: Iterator[Mapping[str, Any]], out: IO[str], columns: Sequence[str] | None, raw: bool
-) -> int:
-    first = next(records, None)
-    if first is None:
-        if columns:
-            csv.writer(out).writerow(columns)
-        return 0
-    names = list(columns) if columns else list(first)
-    if "Division" in first and "Division" not in names:
-        names.insert(0, "Division")
-    csv.writer(out, lineterminator="\n").writerow(names)
-    count = 0
-    write = out.write
-    for record in _chain(first, records):
-        write(csv_line(record, names, raw=raw))
-        count += 1
-    out.flush()
-    return count
+    if fmt is Format.table:
+        return _write_table(iter(records), out, columns, title)
+    return writers.write(records, _FILE_FORMATS[fmt], out, columns=columns, raw_csv=raw_csv)
 
 
 def _write_table(

@@ -12,15 +12,17 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from exactmate.actions.writers import to_json
 from exactmate.cli import session
 from exactmate.cli.exit_codes import exit_code_for
-from exactmate.cli.output import Format, check_output, destination, to_json, write_record, write_records
+from exactmate.cli.output import Format, check_output, destination, write_record, write_records
 from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
 
 if TYPE_CHECKING:  # each command imports what it runs: its --help needs neither the client nor the store
     from exactmate.actions import ActionContext, DivisionChoice
     from exactmate.actions.delete import Confirm, DeleteResult
+    from exactmate.resource import ReadQuery
 
 app = typer.Typer()
 
@@ -62,11 +64,11 @@ def get(
 
     With --all, what the read will cost is told first (records, calls, time, share of today's
     calls), and asked about on a terminal when it is more than a tenth of what is left today."""
-    from exactmate.actions import Listing, list_or_get
-    
+    from exactmate.actions.listget import by_key, check_query, get_record, read_listing
+
     check_output(output, overwrite=overwrite)
     choice = session.division(division)
-    session.endpoint(ctx, endpoint, "GET", key)
+    target = session.endpoint(ctx, endpoint, "GET", key)
     bar_on = all_ and session.show_progress(data_on_screen=output is None)
     calls = [0]
 
@@ -75,70 +77,49 @@ def get(
         bar(records)
 
     with session.connect(ctx, credential) as conn:
-        total = counted = None
-        if all_ and key is None and session.catalogue(ctx).endpoint(endpoint).kind == "rest":
-            total, counted = _tell_the_cost(
-                conn, endpoint, choice, select=select, filter=filter, top=top, order_by=order_by, yes=yes
-            )
-        with progress(f"Reading {endpoint}", total, enabled=bar_on) as bar:
-            found = list_or_get(
-                conn,
-                endpoint,
-                key,
-                division=choice,
-                select=select,
-                filter=filter,
-                top=top,
-                order_by=order_by,
-                all=all_,
-                on_page=on_page,
-            )
+        if by_key(target, key, filter=filter, top=top, order_by=order_by, all=all_):
+            record = get_record(conn, target, key, division=choice, select=select)
             with destination(output, overwrite=overwrite) as out:
-                if isinstance(found, Listing):
-                    write_records(
-                        found, fmt, out, columns=found.fields, title=found.endpoint.path, raw_csv=raw_csv
-                    )
-                else:
-                    write_record(found, fmt, out, title=f"{endpoint} {key}", raw_csv=raw_csv)
-    if isinstance(found, Listing) and all_:
+                write_record(record, fmt, out, title=f"{endpoint} {key}", raw_csv=raw_csv)
+            return
+        query = check_query(
+            conn.client.catalogue,
+            target,
+            select=select,
+            filter=filter,
+            top=top,
+            order_by=order_by,
+            everything=all_,
+        )
+        total = counted = None
+        if all_ and target.kind == "rest":
+            total, counted = _tell_the_cost(conn, query, choice, yes=yes)
+        with progress(f"Reading {endpoint}", total, enabled=bar_on) as bar:
+            found = read_listing(conn, query, division=choice, on_page=on_page)
+            with destination(output, overwrite=overwrite) as out:
+                write_records(found, fmt, out, columns=found.fields, title=target.path, raw_csv=raw_csv)
+    if all_:
         where = f"written to {output}" if output is not None else "read"
         counting = f", plus {counted} to count them" if counted else ""
         session.echo_err(f"{found.count:,} records {where} in {calls[0]:,} calls{counting}")
-    if isinstance(found, Listing) and found.errors:
+    if found.errors:
         for number, error in found.errors:
             session.echo_err(f"error: division {number}: {error}")
         raise typer.Exit(exit_code_for(found.errors[0][1]))
 
 
 def _tell_the_cost(
-    conn: ActionContext,
-    endpoint: str,
-    choice: DivisionChoice,
-    *,
-    select: str | None,
-    filter: str | None,
-    top: int | None,
-    order_by: str | None,
-    yes: bool,
+    conn: ActionContext, query: ReadQuery, choice: DivisionChoice, *, yes: bool
 ) -> tuple[int, int]:
     """Print what reading every record will cost (one ``$count`` call a division); on a terminal, ask
     when it is more than a tenth of the calls left today. The number of records (for the bar) and
     of the counting calls."""
     from exactmate.actions.divisions import division_numbers
-    from exactmate.actions.listget import check_query
     from exactmate.actions.readcost import estimate_read
-    
-    target = conn.client.catalogue.endpoint(endpoint)
-    query = check_query(target, select=select, filter=filter, top=top, order_by=order_by, everything=True)
-    numbers = division_numbers(conn.client, choice)
-    fields = list(query.select) if query.select else None
-    order = list(query.order_by) if query.order_by else None
-    costs = [
-        estimate_read(conn, endpoint, number, select=fields, filter=filter, order_by=order)
-        for number in numbers
-    ]
+
+    costs = [estimate_read(conn, query, number) for number in division_numbers(conn.client, choice)]
     for cost in costs:
-        session.echo_err(f"Reading {endpoint} in {cost.describe()}")
+        session.echo_err(f"Reading {query.endpoint.path} in {cost.describe()}")
     big = [cost for cost in costs if cost.big]
     asked = big and not yes and session.someone_can_answer()
     if asked and not session.agree("This read uses more than a tenth of the calls left today. Go on?"):
@@ -161,7 +142,7 @@ def delete(
 ) -> None:
     """Delete one record by its key: shown first, confirmed (unless --yes), kept in the audit log."""
     from exactmate.actions import delete_record
-    
+
     console = Console(highlight=False, soft_wrap=True)
     session.endpoint(ctx, endpoint, "DELETE", key)
     shown_on = console.file if fmt is Format.table else sys.stderr  # keep JSON output clean
@@ -176,7 +157,7 @@ def delete(
 def _confirm_delete(title: str, yes: bool, shown_on: IO[str], *, dry_run: bool) -> Confirm:
     """Show the record, then ask (unless ``--yes``); with nobody at the terminal, refuse to ask."""
     from exactmate.actions.dryrun import PlannedRequest
-    
+
     if not yes and not dry_run and not session.someone_can_answer():
         raise ValidationError(
             "A delete must be confirmed, and nobody at a terminal can answer; nothing was deleted",
@@ -220,7 +201,7 @@ def endpoints(
 ) -> None:
     """The service and endpoint picker: service, endpoint, methods, key, page size, status."""
     from exactmate.actions import describe_endpoints
-    
+
     catalogue = session.catalogue(ctx)
     rows = describe_endpoints(search, method=method, include_removed=include_removed, catalogue=catalogue)
     columns = ["path", "methods", "key", "key_type", "page_size", "status"]
@@ -238,7 +219,7 @@ def fields(
     """The Data Manager's field list: name, type, mandatory, read-only."""
     from exactmate.actions import describe_fields
     from exactmate.actions.picker import field_suggestions
-    
+
     catalogue = session.catalogue(ctx)
     rows = describe_fields(endpoint, search, writable=writable, catalogue=catalogue)
     if not rows and search:
@@ -275,7 +256,7 @@ def call(
     A DELETE addresses one record and is shown and confirmed first, like ``exactmate delete``; a
     DELETE and a PUT to one record are kept in the audit log."""
     from exactmate.actions import DeleteResult, PlannedRequest, custom_call
-    
+
     check_output(output, overwrite=overwrite)
     body = _data(data)
     options = {"$select": select, "$filter": filter, "$top": None if top is None else str(top)}

@@ -16,7 +16,7 @@ import typer
 
 from exactmate.actions.divisions import DivisionChoice, parse_division
 from exactmate.actions.keys import key_text
-from exactmate.catalogue import Catalogue
+from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.cli.context import context_of
 from exactmate.cli.output import Format
 
@@ -82,13 +82,15 @@ def catalogue(ctx: typer.Context) -> Catalogue:
     return context_of(ctx).catalogue
 
 
-def endpoint(ctx: typer.Context, path: str, method: str, key: str | None = None) -> None:
+def endpoint(ctx: typer.Context, path: str, method: str, key: str | None = None) -> Endpoint:
     """Check ``path`` (its method and, when given, the key's form) against the catalogue before the
-    vault is opened, so a typo is named with suggestions even when no credential is set up yet."""
+    vault is opened, so a typo is named with suggestions even when no credential is set up yet; the
+    catalogue's ``Endpoint``, for the command to pass along instead of its path."""
     target = catalogue(ctx).endpoint(path)
     target.require_method(method)
     if key is not None and key.strip():
         key_text(target, key)
+    return target
 
 
 def division(value: str) -> DivisionChoice:

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 
 from exactmate.actions.divisions import DivisionChoice
+from exactmate.actions.writers import to_json
 from exactmate.cli import session
 from exactmate.cli.context import context_of
 from exactmate.cli.exit_codes import exit_code_for
-from exactmate.cli.output import Format, to_json, write_records
+from exactmate.cli.output import Format, write_records
 from exactmate.cli.progress import part_bars
 from exactmate.errors import ValidationError
 from exactmate.sync import EndpointReport, default_target, plan_sync, sync_endpoints

@@ -15,9 +15,10 @@ from exactmate.actions import CreateResult, UpdateResult, create_time_transactio
 from exactmate.actions.fields import parse_assignments
 from exactmate.actions.presentation import cell
 from exactmate.actions.sources import read_entries
+from exactmate.actions.writers import to_json
 from exactmate.cli import session
 from exactmate.cli.exit_codes import INCOMPLETE, INTERRUPTED, exit_code_for
-from exactmate.cli.output import Format, to_json, write_records
+from exactmate.cli.output import Format, write_records
 from exactmate.cli.progress import progress
 from exactmate.errors import ValidationError
 

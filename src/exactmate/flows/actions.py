@@ -88,25 +88,27 @@ def _conn(call: Call) -> ActionContext:
 
 
 def _list_or_get(call: Call) -> dict[str, Any]:
-    from exactmate.actions import list_or_get
+    from exactmate.actions import by_key, get_record, list_records
 
     a = call.args
-    found = list_or_get(
-        _conn(call),
-        a["endpoint"],
-        a.get("key"),
-        division=call.division,
-        select=a.get("select"),
-        filter=a.get("filter"),
-        top=a.get("top"),
-        order_by=a.get("order_by"),
-        all=bool(a.get("all", False)),
-    )
-    if isinstance(found, Mapping):
+    filter, top, order_by, everything = a.get("filter"), a.get("top"), a.get("order_by"), bool(a.get("all"))
+    if by_key(a["endpoint"], a.get("key"), filter=filter, top=top, order_by=order_by, all=everything):
+        conn = _conn(call)
+        found = get_record(conn, a["endpoint"], a["key"], division=call.division, select=a.get("select"))
         record = plain(found)
         return {"record": record, "records": [record], "count": 1}
+    listing = list_records(
+        _conn(call),
+        a["endpoint"],
+        division=call.division,
+        select=a.get("select"),
+        filter=filter,
+        top=top,
+        order_by=order_by,
+        all=everything,
+    )
     records: list[Any] = []
-    for record in found:
+    for record in listing:
         if len(records) == MAX_RECORDS:
             from exactmate.errors import ValidationError
 

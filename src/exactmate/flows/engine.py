@@ -137,7 +137,9 @@ class FlowEngine:
             try:
                 DBOS(config=config)
                 DBOS.launch()
-                self._queue = DBOS.register_queue(QUEUE, partition_concurrency=1, worker_concurrency=4)
+                self._queue = DBOS.register_queue(
+                    QUEUE, partition_concurrency=1, worker_concurrency=4, polling_interval_sec=0.1
+                )
             except Exception as exc:
                 DBOS.destroy()
                 raise FlowEngineError(f"the flow engine could not start: {exc}") from None
@@ -185,7 +187,7 @@ class FlowEngine:
         flow = run_id.partition(":")[0]
         new_id = f"{flow}:rerun:{uuid.uuid4().hex[:12]}"
         with SetWorkflowID(new_id):
-            handle = DBOS.fork_workflow(run_id, start_step, queue_name=QUEUE)
+            handle = DBOS.fork_workflow(run_id, start_step)
         return str(handle.workflow_id)
 
     def wait(self, run_id: str, timeout: float | None = None) -> Any:
@@ -279,9 +281,16 @@ def _with_timeout(handle: Any, timeout: float) -> Any:
 
 
 def _quiet_dbos() -> None:
-    """DBOS logs every failed workflow with its traceback; exactmate reports failures itself."""
-    for name in ("dbos", "dbos._core", "dbos._dbos"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    """DBOS logs every failed workflow with its traceback to a console handler it binds to the
+    standard error of the moment; exactmate reports failures itself. Its records go to Python's
+    logging instead (where ``exactmate`` shows warnings and worse), through no handler of its own."""
+    logger = logging.getLogger("dbos")
+    for handler in list(logger.handlers):
+        if handler.name == "__dbos_console_log_handler__":
+            logger.removeHandler(handler)
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())  # DBOS adds its console handler only to a bare logger
+    logger.propagate = True
 
 
 @contextmanager

@@ -112,7 +112,7 @@ class RunHistory:
         if not self.exists():
             raise _unknown(run_id)
         with self._client() as client:
-            found = client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=False)
+            found = client.list_workflows(workflow_ids=[run_id], load_input=False, load_output=True)
             if not found:
                 raise _unknown(run_id)
             steps = client.list_workflow_steps(run_id)

@@ -1,22 +1,29 @@
 """The action forms: choose a credential, a division and one of the four actions, then Run or Dry run.
 
 The page posts its form with ``fetch`` and shows the answer (a result table, or the problems) in
-place. The work is done by :mod:`exactmate.actions`, exactly as for the command line; this module only
-turns the form into arguments and the outcome into a :class:`~exactmate.web.results.Result`.
+place. A listing shows at most ``MAX_ROWS`` records; when there are more, the page says so and offers
+``POST /actions/export``, which streams every record as CSV or NDJSON through ``actions.writers`` (the
+command line's writers), reading page by page through the governor as ``exactmate get --all`` does,
+so memory stays flat whatever the number of records. The work is done by :mod:`exactmate.actions`,
+exactly as for the command line; this module only turns the form into arguments and the outcome
+into a :class:`~exactmate.web.results.Result`.
 """
 
 from __future__ import annotations
 
-from itertools import islice
+from collections.abc import Iterator
+from itertools import chain, islice
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
+from exactmate.actions import writers
 from exactmate.actions.context import ActionContext, open_connection
 from exactmate.actions.delete import delete_record
-from exactmate.actions.listget import list_or_get
+from exactmate.actions.listget import Listing, by_key, get_record, list_records
 from exactmate.actions.presentation import plain
 from exactmate.actions.timecreate import create_time_transactions
 from exactmate.actions.timeupdate import update_time_transaction
@@ -30,7 +37,8 @@ from exactmate.web.templating import render, render_fragment
 router = APIRouter()
 
 MAX_ROWS = 5_000
-"""Rows shown and offered for download at most; more is a job for ``exactmate get --all``."""
+"""Rows shown (and in the result's own downloads) at most; more are exported (``/actions/export``)."""
+EXPORT_FORMATS: tuple[writers.FileFormat, ...] = ("csv", "ndjson")
 
 ACTION_CHOICES: tuple[tuple[str, str, str], ...] = (
     ("create", "Create Project Time Transactions", "a new entry in project/TimeTransactions"),
@@ -81,6 +89,75 @@ def download(request: Request, result_id: str, fmt: str) -> Response:
     kind = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
     disposition = f'attachment; filename="exactmate-{result.slug}.{fmt}"'
     return Response(body, media_type=kind, headers={"content-disposition": disposition})
+
+
+@router.post("/actions/export")
+async def export(request: Request) -> Response:
+    """Every record of a listing as a CSV or NDJSON file, streamed as the pages arrive.
+
+    The first page is read before the answer starts, so a refused query or an unreachable Exact is
+    shown as a page; a failure after that (or a division of ``all`` that failed) breaks the download
+    off, so no browser keeps a shortened file as if it were whole."""
+    form = await request.form()
+    try:
+        action, fmt = _export_request(form)
+        conn, listing, records = await run_in_threadpool(_open_listing, request, action)
+    except ExactmateError as exc:
+        title = "Nothing was exported"
+        return render(request, "error.html", _status(exc), section="actions", title=title, message=str(exc))
+
+    def body() -> Iterator[str]:
+        try:
+            yield from writers.chunks(records, fmt)
+            if listing.errors:
+                failed = ", ".join(str(number) for number, _ in listing.errors)
+                path = listing.endpoint.path
+                raise ExactmateError(f"the export of {path} is incomplete: division {failed} failed")
+        finally:
+            conn.close()
+
+    name = f"exactmate-{listing.endpoint.path.replace('/', '-')}.{fmt}"
+    headers = {"content-disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(body(), media_type=writers.MEDIA_TYPES[fmt], headers=headers)
+
+
+def _export_request(form: FormData) -> tuple[ActionForm, writers.FileFormat]:
+    action = parse_action_form(form)
+    chosen = form.get("format")
+    fmt = next((f for f in EXPORT_FORMATS if f == chosen), None)
+    if fmt is None:
+        raise ValidationError(f"An export is written as {' or '.join(EXPORT_FORMATS)}, not {chosen!r}")
+    if action.action != "get" or action.key:
+        raise ValidationError(
+            "Only a listing can be exported", hint="choose List or Get Endpoint and leave the key empty"
+        )
+    return action, fmt
+
+
+def _open_listing(
+    request: Request, form: ActionForm
+) -> tuple[ActionContext, Listing, Iterator[dict[str, Any]]]:
+    """An open connection, the lazy listing, and its records with the first one read already."""
+    context = ui(request)
+    conn = open_connection(
+        form.credential or None, settings=context.settings, clock=context.clock, transport=context.transport
+    )
+    try:
+        found = list_records(
+            conn,
+            form.endpoint,
+            division=form.division,
+            select=form.select or None,
+            filter=form.filter or None,
+            top=None if form.everything else form.top,
+            all=form.everything,
+        )
+        records = iter(found)
+        first = next(records, None)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, found, records if first is None else chain([first], records)
 
 
 def _run(request: Request, form: ActionForm) -> Result:
@@ -155,27 +232,42 @@ def _delete(conn: ActionContext, form: ActionForm) -> Result:
 
 
 def _get(conn: ActionContext, form: ActionForm) -> Result:
-    found = list_or_get(
+    filter, top = form.filter or None, None if form.everything or form.key else form.top
+    if by_key(form.endpoint, form.key, filter=filter, top=top, all=form.everything):
+        record = get_record(conn, form.endpoint, form.key, division=form.division, select=form.select or None)
+        return Result(f"{form.endpoint} {form.key}", [plain(record)], "One record.", slug="get")
+    found = list_records(
         conn,
         form.endpoint,
-        form.key or None,
         division=form.division,
         select=form.select or None,
-        filter=form.filter or None,
-        top=None if form.everything or form.key else form.top,
+        filter=filter,
+        top=top,
         all=form.everything,
     )
-    if isinstance(found, dict):
-        return Result(f"{form.endpoint} {form.key}", [plain(found)], "One record.", slug="get")
     rows: list[dict[str, Any]] = [plain(r) for r in islice(found, MAX_ROWS + 1)]
     more = len(rows) > MAX_ROWS
     rows = rows[:MAX_ROWS]
     problems = [f"division {number}: {error}" for number, error in found.errors]
     summary = f"{len(rows)} record(s) from {found.endpoint.path} in division(s) "
     summary += ", ".join(str(d) for d in found.divisions) + "."
+    export: list[tuple[str, str]] = []
     if more:
-        summary += f" Only the first {MAX_ROWS} are shown; use `exactmate get --all` for everything."
-    return Result(found.endpoint.path, rows, summary, None, problems, slug="list")
+        summary = (
+            f"The first {MAX_ROWS:,} records of {found.endpoint.path} are shown; there are more. "
+            "Download all of them as a file below (read page by page, as `exactmate get --all` does)."
+        )
+        export = _export_fields(form)
+    return Result(found.endpoint.path, rows, summary, None, problems, slug="list", export=export)
+
+
+def _export_fields(form: ActionForm) -> list[tuple[str, str]]:
+    """The listing's query as the export form's hidden fields."""
+    fields = [("action", "get"), ("credential", form.credential), ("division", form.division)]
+    fields += [("endpoint", form.endpoint), ("filter", form.filter)]
+    fields += [("select", name) for name in form.select]
+    fields.append(("all", "1") if form.everything else ("top", str(form.top or "")))
+    return fields
 
 
 def _status(exc: ExactmateError) -> int:

@@ -32,6 +32,7 @@ from exactmate.web import (
     login,
     lookups,
     oauth_callback,
+    upload_pages,
     vault_pages,
 )
 from exactmate.web.context import UiContext
@@ -48,6 +49,7 @@ from exactmate.web.security import (
     verify_csrf,
 )
 from exactmate.web.templating import render, render_fragment
+from exactmate.web.uploads import Uploads
 
 log = logging.getLogger("exactmate.web")
 
@@ -89,11 +91,21 @@ def create_app(
         divisions=DivisionCache(),
         tests=PendingTests(clock),
         results=ResultStore(),
+        uploads=Uploads(),
         transport=transport,
     )
     app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)
     app.mount("/static", StaticFiles(packages=[("exactmate.web", "static")]), name="static")
-    pages = (login, vault_pages, credential_pages, oauth_callback, action_pages, audit_pages, journal_pages)
+    pages = (
+        login,
+        vault_pages,
+        credential_pages,
+        oauth_callback,
+        action_pages,
+        upload_pages,
+        audit_pages,
+        journal_pages,
+    )
     for module in (*pages, lookups):
         app.include_router(module.router)
     app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # their modules read the context through ui(), so they are bu
     from exactmate.web.lookups import DivisionCache
     from exactmate.web.pending_tests import PendingTests
     from exactmate.web.results import ResultStore
+    from exactmate.web.uploads import Uploads
 
 Level = Literal["ok", "warn", "bad"]
 
@@ -71,6 +72,7 @@ class UiContext:
     divisions: DivisionCache
     tests: PendingTests
     results: ResultStore
+    uploads: Uploads
     transport: httpx.BaseTransport | None = None
     flashes: Flashes = field(default_factory=Flashes)
 

@@ -1,15 +1,13 @@
 """Action results as the page shows them (a table) and hands them out (JSON and CSV downloads).
 
 The last results are kept in memory under unguessable ids so the download links work without running
-the action again; older ones drop out. Values are made plain first: dates as ISO text, nested
+the action again; older ones drop out. The files are written by ``actions.writers``, as the command
+line writes them. Values are made plain first: dates as ISO text, nested
 objects as JSON, so the table, the JSON file and the CSV file say the same thing.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import secrets
 import threading
 from collections import OrderedDict
@@ -17,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from exactmate.actions.presentation import cell, csv_cell
+from exactmate.actions import writers
+from exactmate.actions.presentation import cell
 
 VERTICAL_FROM = 6
 """A single record with more columns than this is shown as field / value lines."""
@@ -42,6 +41,7 @@ class Result:
     request: str | None = None  # a dry run's planned request, as text
     problems: Sequence[str] = ()
     slug: str = "result"  # names the download files: exactmate-<slug>.json
+    export: Sequence[tuple[str, str]] = ()  # a cut-off listing's query, for /actions/export
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
 
     @property
@@ -58,14 +58,10 @@ class Result:
         return [[cell(row.get(name)) for name in names] for row in self.rows]
 
     def as_json(self) -> str:
-        return json.dumps([dict(row) for row in self.rows], indent=2, ensure_ascii=False)
+        return "".join(writers.chunks(self.rows, "json"))
 
     def as_csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(self.columns)
-        writer.writerows([[csv_cell(row.get(name)) for name in self.columns] for row in self.rows])
-        return out.getvalue()
+        return "".join(writers.chunks(self.rows, "csv", columns=self.columns))
 
 
 class ResultStore:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from starlette.datastructures import Headers
+from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -208,6 +208,11 @@ class Signer:
         return bool(value) and hmac.compare_digest(self.sign(purpose, value), signature)
 
 
+def browser_id(request: Request) -> str:
+    """Which browser sent ``request``: its CSRF cookie's seed (what the pages tie per-browser state to)."""
+    return str(request.scope["state"]["csrf_seed"])
+
+
 def csrf_token(request: Request) -> str:
     """The CSRF token to put into the page answering ``request`` (see :class:`SecurityMiddleware`)."""
     signer: Signer = request.app.state.ui.signer  # the UiContext (web/context.py)
@@ -226,13 +231,57 @@ async def verify_csrf(request: Request) -> None:
     _check_origin(request)
     seed = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER, "")
+    form: FormData | None = None
     if not sent and _is_form(request):
-        form = await request.form()
+        form = await request.form(max_files=1)  # no form here takes more than one file
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else ""
     signer: Signer = request.app.state.ui.signer  # the UiContext (web/context.py)
     if not sent or not signer.verify("csrf", seed, sent):
+        if form is not None:
+            await form.close()  # a refused upload's temporary file goes at once
         raise CsrfError("The form's security token is missing or stale. Reload the page and try again.")
+
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+"""The largest file the page accepts (about 50,000 time entries); larger ones are for the command line."""
+UPLOAD_FIELDS = 20
+"""Form fields next to an upload at most (the Create form sends a handful)."""
+
+
+class UploadTooLarge(Exception):
+    """A file larger than ``MAX_UPLOAD_BYTES`` (answered 413, before the body is read where possible)."""
+
+
+async def read_upload(request: Request, field_name: str) -> tuple[str, bytes, FormData]:
+    """The name and bytes of the one file in ``field_name`` and the rest of the form.
+
+    A request whose ``Content-Length`` already exceeds the limit is refused before its body is read;
+    one that arrives without a length is cut off at the limit. Starlette spools the file part to a
+    temporary file; it is closed (and so deleted) here, whatever happens."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + 64 * 1024:
+        raise UploadTooLarge(_too_large())
+    form = await request.form(max_files=1, max_fields=UPLOAD_FIELDS)
+    part = form.get(field_name)
+    try:
+        if not isinstance(part, UploadFile):
+            return "", b"", form
+        data = await part.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UploadTooLarge(_too_large())
+        return part.filename or "upload", data, form
+    finally:
+        if isinstance(part, UploadFile):
+            await part.close()
+
+
+def _too_large() -> str:
+    size = MAX_UPLOAD_BYTES // (1024 * 1024)
+    return (
+        f"The file is larger than the {size} MB the page accepts: split it, or book it from the "
+        "command line with `exactmate time create --file FILE`"
+    )
 
 
 class CsrfError(Exception):

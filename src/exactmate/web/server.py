@@ -177,4 +177,7 @@ def serve_ui(
         if open_browser:
             browser.open_browser(sign_in)
 
-    server.run(on_started=started)
+    try:
+        server.run(on_started=started)
+    finally:
+        app.state.ui.uploads.close()  # a booking in progress finishes; uploaded files are removed

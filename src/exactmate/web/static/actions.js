@@ -125,6 +125,7 @@
       $("dm-help").textContent = spec.help;
     }
     $("dry-run").hidden = action() === "get";
+    $("file-panel").hidden = action() !== "create";
     fieldError(key, "");
     loadEndpoint();
   }
@@ -308,7 +309,9 @@
       const control = inputFor(f); // an input, a select, or a lookup box holding its input
       const input = control.matches("input, select") ? control : control.querySelector("input");
       label.replaceChildren(el("label", { for: input.id }, f.name), el("small", {}, f.type + " ", ...badges(f)));
-      body = el("div", {}, control, el("div", { class: "field-error", id: input.id + "-error" }));
+      const dated = f.input.kind === "date" || f.input.kind === "datetime";
+      const note = dated ? el("div", { class: "hint", text: "Year-month-day, Dutch time (CET/CEST) as Exact keeps it." }) : null;
+      body = el("div", {}, control, note, el("div", { class: "field-error", id: input.id + "-error" }));
     } else {
       body = el("div", { class: "hint" }, "returned", el("input", { type: "hidden", name: "select", value: f.name }));
     }
@@ -363,6 +366,61 @@
     result.scrollIntoView({ behavior: "smooth", block: "start" });
   }
 
+  // ---- create from a file -----------------------------------------------------------------------
+  async function checkFile() {
+    const file = $("entries-file");
+    fieldError(file, file.files.length ? "" : "Choose a CSV, JSON or NDJSON file first.");
+    if (!file.files.length) return;
+    const body = new FormData();
+    body.set("file", file.files[0]);
+    body.set("credential", credential.value);
+    body.set("division", division.value || "current");
+    body.set("delimiter", $("entries-delimiter").value);
+    body.set("file_format", $("entries-format").value);
+    runStatus.replaceChildren(el("span", { class: "spinner" }), " Checking " + file.files[0].name + "…");
+    $("check-file").disabled = true;
+    try {
+      const response = await post("/actions/upload", body, "application/json");
+      const answer = await response.json().catch(() => ({ html: "" }));
+      result.innerHTML = answer.html || "";
+      if (!answer.html) throw new Error("no answer");
+      const book = $("book-upload");
+      if (book) book.addEventListener("click", () => bookUpload(book));
+    } catch (e) {
+      result.replaceChildren(el("div", { class: "notice bad", role: "alert",
+        text: "The file could not be checked: is the exactmate UI still running?" }));
+    } finally {
+      $("check-file").disabled = false;
+      runStatus.textContent = "";
+    }
+    result.scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+
+  /** Book a checked upload and show its progress until the results replace the preview. */
+  async function bookUpload(button) {
+    const id = button.dataset.uploadId;
+    const bar = $("book-progress");
+    const status = $("book-status");
+    button.disabled = true;
+    bar.hidden = false;
+    let answer = await (await post("/actions/upload/" + encodeURIComponent(id) + "/book", new FormData(),
+      "application/json")).json().catch(() => ({ error: "The booking could not be started." }));
+    while (!answer.error && answer.status === "running") {
+      bar.value = answer.done;
+      status.textContent = "Booked " + answer.done + " of " + answer.total + "…";
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const polled = await getJSON("/actions/upload/" + encodeURIComponent(id));
+      answer = polled.data;
+    }
+    if (answer.error) {
+      status.textContent = answer.error;
+      button.disabled = false;
+      return;
+    }
+    result.innerHTML = answer.html;
+  }
+
+  $("check-file").addEventListener("click", checkFile);
   credential.addEventListener("change", () => loadDivisions(false));
   $("reload-divisions").addEventListener("click", () => loadDivisions(true));
   division.addEventListener("input", checkDivision);
