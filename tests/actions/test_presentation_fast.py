@@ -166,3 +166,11 @@ def test_floats_keep_the_text_str_gives_them() -> None:
     for value in floats:
         record = {"A": value, "B": "x"}
         assert csv_line(record, ["A", "B"]) == f"{value!s},x\n"
+
+
+def test_summaries_written_by_json_carry_the_same_date_text() -> None:
+    from exactmate.actions.writers import to_json
+
+    for moment in (SUMMER, OLD, datetime(2026, 3, 2, 9, 30)):
+        expected = {"At": moment.isoformat()}
+        assert json.loads(to_json({"At": moment})) == json.loads(json_line({"At": moment})) == expected

@@ -100,7 +100,7 @@ def local_iso(epoch: float) -> str:
     return local_moment(epoch).isoformat(timespec="seconds")
 
 
-# Dates and datetimes go through ``json_default``: orjson's own text of a datetime rounds its UTC
+# Dates and datetimes go through ``_orjson_default``: orjson's own text of a datetime rounds its UTC
 # offset to the minute, and Amsterdam before 1937 was 19 minutes 32 seconds ahead. No IANA zone has
 # had an offset of odd seconds since 1972, so from 1973 on (naive, UTC or a ZoneInfo zone) orjson's
 # text is ``isoformat``'s, at half the cost; any other datetime is written by ``isoformat`` itself.
@@ -111,15 +111,20 @@ _LINE_OPTIONS = _JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
 
 def json_default(value: Any) -> Any:
     """What JSON carries for a value it has no type for: ``plain``'s copy, else its text."""
+    converted = plain(value)
+    if converted is value:
+        return str(value)
+    return converted
+
+
+def _orjson_default(value: Any) -> Any:
+    """``json_default`` for orjson, a datetime's text made by orjson where it is ``isoformat``'s."""
     if type(value) is datetime:
         zone = value.tzinfo
         if value.year >= _WHOLE_MINUTES_FROM and (zone is None or zone is UTC or type(zone) is ZoneInfo):
             return orjson.Fragment(orjson.dumps(value))
         return value.isoformat()
-    converted = plain(value)
-    if converted is value:
-        return str(value)
-    return converted
+    return json_default(value)
 
 
 def json_line(value: Any) -> str:
@@ -130,7 +135,7 @@ def json_line(value: Any) -> str:
     bits, text that is not valid Unicode) is written by ``json`` instead, non-ASCII escaped: the
     same values, never lost."""
     try:
-        return orjson.dumps(value, json_default, _LINE_OPTIONS).decode()
+        return orjson.dumps(value, _orjson_default, _LINE_OPTIONS).decode()
     except orjson.JSONEncodeError:
         return json.dumps(value, default=json_default, separators=(",", ":")) + "\n"
 
@@ -171,7 +176,7 @@ def _row_json(values: list[Any], raw: bool) -> bytes | None:
     """The values as a JSON list, formula texts neutralised (unless ``raw``); ``None`` when orjson
     cannot write them or one is nested."""
     try:
-        data = orjson.dumps(values, json_default, _CELL_OPTIONS)
+        data = orjson.dumps(values, _orjson_default, _CELL_OPTIONS)
     except orjson.JSONEncodeError:
         return None
     if data.find(b"{") != -1 or data.find(b"[", 1) != -1:

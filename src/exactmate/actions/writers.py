@@ -6,8 +6,9 @@ web page's downloads and its export of all rows all write through here. ``chunks
 piece by piece (a web response streams it as it comes); ``write`` puts it on an open file. Values
 are made plain first (dates as ISO text, GUIDs as text, see ``actions.presentation``); CSV cells that a
 spreadsheet would run as formulas are neutralised unless ``raw_csv`` (see ``actions.presentation.csv_cell``).
-Each record's line is made by orjson (``presentation.json_line`` and ``presentation.csv_line``): the
-same text, several times faster than ``json`` and ``csv.DictWriter`` (see docs/benchmarks.md).
+NDJSON and CSV lines are made by orjson (``presentation.json_line``, compact JSON, and
+``presentation.csv_line``, the same text as before), several times faster than ``json`` and
+``csv.DictWriter`` (see docs/benchmarks.md); a JSON file keeps ``json``'s spacing.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _json(records: Iterator[Mapping[str, Any]]) -> Iterator[str]:
     yield "["
     first = True
     for record in records:
-        yield ("\n  " if first else ",\n  ") + json_line(record)[:-1]
+        yield ("\n  " if first else ",\n  ") + to_json(record)
         first = False
     yield "]\n" if first else "\n]\n"
 
