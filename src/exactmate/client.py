@@ -179,7 +179,7 @@ class ExactClient:
         """
         endpoint = self.catalogue.endpoint("current/Me")
         response = self._api.send("GET", endpoint, None)
-        records, _, _ = odata.unwrap(response.json())
+        records, _, _ = odata.unwrap(odata.parse_json(response.content))
         if not records:
             raise ExactmateError("Exact Online answered current/Me without the user's record")
         me = odata.date_converter(endpoint.fields, strip=True)(records[0])
@@ -336,7 +336,7 @@ class ExactClient:
         if "json" not in response.headers.get("Content-Type", "json"):
             text = response.text.strip()
             return int(text) if text.isdigit() else text
-        payload = response.json()
+        payload = odata.parse_json(response.content)
         if not isinstance(payload, dict) or "d" not in payload:
             return payload
         convert = odata.date_converter(endpoint.fields, strip=True)
@@ -348,7 +348,7 @@ class ExactClient:
         while next_url is not None:
             url = str(response.request.url.join(next_url))
             response = self._api.send("GET", endpoint, division, url=url)
-            records, next_url, _ = odata.unwrap(response.json())
+            records, next_url, _ = odata.unwrap(odata.parse_json(response.content))
             out += [convert(r) for r in records]
         return out
 

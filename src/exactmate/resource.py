@@ -256,7 +256,7 @@ class Resource:
         self.endpoint.require_method("GET")
         suffix = key_suffix(self.endpoint, key)
         response = self._api.send("GET", self.endpoint, self.division, suffix=suffix)
-        records, _, _ = odata.unwrap(response.json())
+        records, _, _ = odata.unwrap(odata.parse_json(response.content))
         if not records:
             raise ExactmateError(f"Exact Online answered GET {self.endpoint.path}{suffix} without a record")
         return self._converter(self.endpoint)(records[0])
@@ -296,7 +296,7 @@ class Resource:
         )
         if not response.content.strip():
             return {}
-        records, _, _ = odata.unwrap(response.json())
+        records, _, _ = odata.unwrap(odata.parse_json(response.content))
         return self._converter(self.endpoint)(records[0]) if records else {}
 
     def update(self, key: object, fields: Mapping[str, Any]) -> None:
@@ -325,7 +325,7 @@ class Resource:
                 response = self._api.send("GET", plan.source, self.division, params=plan.options.params())
             else:
                 response = self._api.send("GET", plan.source, self.division, url=url)
-            payload = response.json()
+            payload = odata.parse_json(response.content)
             raw, next_url, _ = odata.unwrap(payload)
             number += 1
             records = convert(raw, flat=odata.flat_page(response.content, payload, raw))

@@ -179,3 +179,27 @@ def test_the_progress_bar_draws_on_standard_error(monkeypatch: pytest.MonkeyPatc
         advance(1000)
         advance(500)
     assert "Reading crm/Accounts" in err.getvalue()
+
+
+def test_file_formats_are_pinned_byte_for_byte() -> None:
+    """NDJSON lines are compact JSON, ``--format json`` keeps ``json``'s spacing, CSV is
+    comma-separated with ``\\n`` ends: the exact text, so a change of format is a decision."""
+    texts = {}
+    for fmt in (Format.ndjson, Format.json, Format.csv):
+        out = io.StringIO()
+        write_records(RECORDS, fmt, out)
+        texts[fmt] = out.getvalue()
+    assert texts[Format.ndjson] == (
+        '{"ID":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","Date":"2026-03-02T09:30:00","Quantity":7.5,"Notes":null}\n'
+        '{"ID":"3f2504e0-4f89-11d3-9a0c-0305e82c3302","Date":null,"Quantity":2.0,"Notes":"a, \\"b\\""}\n'
+    )
+    assert texts[Format.json] == (
+        '[\n  {"ID": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "Date": "2026-03-02T09:30:00", "Quantity": 7.5, '
+        '"Notes": null},\n  {"ID": "3f2504e0-4f89-11d3-9a0c-0305e82c3302", "Date": null, "Quantity": 2.0, '
+        '"Notes": "a, \\"b\\""}\n]\n'
+    )
+    assert texts[Format.csv] == (
+        "ID,Date,Quantity,Notes\n"
+        "3f2504e0-4f89-11d3-9a0c-0305e82c3301,2026-03-02T09:30:00,7.5,\n"
+        '3f2504e0-4f89-11d3-9a0c-0305e82c3302,,2.0,"a, ""b"""\n'
+    )

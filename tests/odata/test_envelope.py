@@ -160,3 +160,17 @@ def test_error_message_refuses_entities_and_caps_length() -> None:
     long = json.dumps({"error": {"message": {"value": "x" * 10_000}}})
     text = error_message(long)
     assert text is not None and len(text) == 2000 and text.endswith("...")
+
+
+def test_parse_json_reads_what_json_reads() -> None:
+    parse_json = odata.parse_json
+    page = '{"d":{"results":[{"Name":"Café Zoë","Amount":1.5,"ID":"3f2504e0-4f89-11d3-9a0c-0305e82c3301"}]}}'
+    assert parse_json(page.encode()) == json.loads(page)
+    # What orjson refuses and json takes is still read: NaN, integers beyond 64 bits, UTF-16.
+    odd = '{"d":{"results":[{"Amount":NaN,"Big":123456789012345678901234567890}]}}'
+    parsed = parse_json(odd.encode())
+    assert parsed["d"]["results"][0]["Big"] == 123456789012345678901234567890
+    assert parsed["d"]["results"][0]["Amount"] != parsed["d"]["results"][0]["Amount"]  # NaN
+    assert parse_json(page.encode("utf-16")) == json.loads(page)
+    with pytest.raises(ValueError):
+        parse_json(b"<html>not json</html>")

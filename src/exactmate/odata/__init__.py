@@ -25,13 +25,14 @@ from exactmate.odata.dates import (
     format_datetime,
     parse_date,
 )
-from exactmate.odata.envelope import ODataPage, error_message, flat_page, strip_metadata, unwrap
+from exactmate.odata.envelope import ODataPage, error_message, flat_page, parse_json, strip_metadata, unwrap
 from exactmate.odata.filters import F, Filter
 from exactmate.odata.keys import KeyedEndpoint, key_suffix, key_text, parse_key, record_key
 from exactmate.odata.literals import format_key, literal
 from exactmate.odata.query import FilterInput, Query, build_query
 
 __all__ = [
+    "parse_json",
     "AMSTERDAM",
     "F",
     "Filter",

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from exactmate.errors import ExactmateError
 from exactmate.odata._show import shorten
 
@@ -25,6 +27,16 @@ class ODataPage:
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.records, self.next_url, self.count))
+
+
+def parse_json(content: bytes) -> Any:
+    """A response body's JSON: the one parser of Exact's answers. orjson reads a page several times
+    faster than ``json``; what it refuses and ``json`` takes (NaN, an integer beyond 64 bits, UTF-16)
+    is read by ``json``, so nothing that parsed before fails now."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content)
 
 
 def unwrap(payload: object) -> ODataPage:
