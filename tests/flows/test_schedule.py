@@ -70,7 +70,7 @@ def test_two_serve_processes_fire_each_tick_once(tmp_path: Path) -> None:
     env = dict(os.environ)
     servers = [
         subprocess.Popen(
-            [str(exe), "flow", "serve", "--flows", str(flows)],
+            [str(exe), "flow", "serve", "--flows", str(flows), "--port", "0"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -27,6 +27,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from exactmate.errors import ExactmateError, ValidationError
@@ -373,12 +374,13 @@ def _with_timeout(handle: Any, timeout: float) -> Any:
 
 def _sqlite_engine(url: str) -> Any:
     """DBOS's SQLite engine as DBOS sets it up (IMMEDIATE transactions, a long busy timeout, foreign
-    keys), in WAL mode with ``synchronous=NORMAL``: a step's checkpoint commits without waiting for
-    the disk twice, and stays durable when the process is killed (only a power cut can lose the last
-    commits, as with exactmate's own store)."""
+    keys), on a file in WAL mode with ``synchronous=NORMAL``: a step's checkpoint commits without
+    waiting for the disk twice, and stays durable when the process is killed (only a power cut can lose
+    the last commits, as with exactmate's own store)."""
     import sqlalchemy as sa
     from sqlalchemy import event
 
+    _wal(url.removeprefix("sqlite:///"))
     engine = sa.create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -386,10 +388,27 @@ def _sqlite_engine(url: str) -> Any:
         dbapi_conn.isolation_level = "IMMEDIATE"
         dbapi_conn.execute("PRAGMA busy_timeout=30000")
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
     return engine
+
+
+def _wal(path: str) -> None:
+    """Put the file in WAL mode once (the mode stays with the file). Switching needs the file to
+    itself, which SQLite refuses at once rather than waiting for; a process that finds it busy leaves
+    the switch to the one holding it (every ``flow serve`` starting on one home asks the same)."""
+    import sqlite3
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+    finally:
+        conn.close()
 
 
 def _quiet_dbos() -> None:
