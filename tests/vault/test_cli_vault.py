@@ -288,7 +288,7 @@ def test_a_division_test_connect_found_inaccessible_costs_no_call(serve: Serve, 
 
 def test_refresh_token_authentication_from_standard_input(serve: Serve, cli: Cli) -> None:
     live = serve(refresh_guard_seconds=0.0)
-    from tests.vault.test_connect import _refresh_token
+    from tests.connect.test_connector import _refresh_token
 
     token = _refresh_token(live)
     args = add_args(live, "Headless", "--auth-type", "refresh-token")

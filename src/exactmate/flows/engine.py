@@ -155,6 +155,7 @@ class FlowEngine:
         self._connections: dict[tuple[str, str | None], ActionContext] = {}
         self._connections_lock = threading.Lock()
         self._queue: Any = None
+        self._engine: Any = None  # the SQLite system database's engine, when exactmate made it
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class FlowEngine:
                 "scheduler_polling_interval_sec": self.scheduler_poll,
             }
             if url.startswith("sqlite:"):
-                config["system_database_engine"] = _sqlite_engine(url)
+                self._engine = config["system_database_engine"] = _sqlite_engine(url)
             _quiet_dbos()
             try:
                 DBOS(config=config)
@@ -188,7 +189,10 @@ class FlowEngine:
                 )
             except Exception as exc:
                 DBOS.destroy()
-                raise FlowEngineError(f"the flow engine could not start: {exc}") from None
+                self._dispose()
+                raise FlowEngineError(
+                    f"the flow engine could not start: {_without_secrets(exc, url)}"
+                ) from None
             _current = self
         return self
 
@@ -201,9 +205,15 @@ class FlowEngine:
                 return
             DBOS.destroy(workflow_completion_timeout_sec=0)
             _current = None
+        self._dispose()
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
+
+    def _dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     def __enter__(self) -> FlowEngine:
         return self.open()
@@ -370,6 +380,17 @@ def _with_timeout(handle: Any, timeout: float) -> Any:
     if "error" in done:
         raise done["error"]
     return done.get("result")
+
+
+def _without_secrets(exc: BaseException, url: str) -> str:
+    """``exc``'s message with the system database's URL shown without its password."""
+    from sqlalchemy.engine import make_url
+
+    from exactmate.config import describe_db_url
+
+    text = str(exc).replace(url, describe_db_url(url))
+    password = make_url(url).password
+    return text.replace(str(password), "***") if password else text
 
 
 def _sqlite_engine(url: str) -> Any:
