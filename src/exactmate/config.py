@@ -70,6 +70,8 @@ def describe_db_url(url: str) -> str:
 
 
 def _check_db_url(url: str, source: str) -> str:
+    if url.startswith("sqlite:///") and "?" not in url:
+        return url  # a SQLite file, the default: SQLAlchemy reads any such URL (and is not imported)
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

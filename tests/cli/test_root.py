@@ -47,3 +47,26 @@ def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
     )
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert ran.stdout.strip() == ""
+
+
+def test_listing_a_vault_not_created_yet_imports_no_database_and_creates_nothing(tmp_path) -> None:
+    """`exactmate vault list` on a fresh home: the vault is empty without opening (or creating) the
+    database, so it needs neither SQLAlchemy nor the client (issue 17; bench/startup.py)."""
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "fresh"
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from exactmate.cli import app\n"
+        "result = CliRunner().invoke(app, ['vault', 'list'])\n"
+        "assert result.exit_code == 0 and 'No credentials yet' in result.stdout, result.stdout\n"
+        "heavy = ('sqlalchemy', 'httpx', 'cryptography', 'exactmate.client', 'exactmate.store')\n"
+        "print(','.join(name for name in heavy if name in sys.modules))\n"
+    )
+    env = {**os.environ, "EXACTMATE_HOME": str(home)}
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert ran.stdout.strip() == ""
+    assert not home.exists() or not any(home.iterdir())  # no database, no master key made for a listing

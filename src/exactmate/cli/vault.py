@@ -14,7 +14,8 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,9 +26,12 @@ from exactmate import errors
 from exactmate.cli.context import context_of, read_hidden
 from exactmate.cli.exit_codes import EXIT_CODES
 from exactmate.clock import utc
-from exactmate.connect import Cause, ConnectCheck, Connector, SaveResult, TerminalConsent
 from exactmate.errors import ValidationError
-from exactmate.vault import AUTH_TYPES, DEFAULT_REDIRECT_URI, Credential, Vault
+from exactmate.vault.fields import AUTH_TYPES, DEFAULT_REDIRECT_URI
+
+if TYPE_CHECKING:  # the commands import these when they run: `vault list` needs neither httpx nor the client
+    from exactmate.connect import Cause, ConnectCheck, Connector, SaveResult
+    from exactmate.vault import Credential, Vault
 
 app = typer.Typer(
     help="Application credentials for Exact Online: add, test, connect, list, edit, remove.",
@@ -73,19 +77,19 @@ CustomHostOpt = Annotated[
     ),
 ]
 
-_CAUSE_ERRORS: dict[Cause, type[errors.ExactmateError]] = {
-    Cause.UNREACHABLE: errors.APIConnectionError,
-    Cause.NEEDS_REAUTHORIZATION: errors.ReauthorizationRequired,
-    Cause.NO_DIVISION_ACCESS: errors.ForbiddenError,
-    Cause.SCOPE_MISSING: errors.ForbiddenError,
-    Cause.RATE_LIMITED: errors.RateLimitError,
-    Cause.EXACT_ERROR: errors.APIStatusError,
+_CAUSE_ERRORS: dict[str, type[errors.ExactmateError]] = {  # by the name of a connect.Cause
+    "UNREACHABLE": errors.APIConnectionError,
+    "NEEDS_REAUTHORIZATION": errors.ReauthorizationRequired,
+    "NO_DIVISION_ACCESS": errors.ForbiddenError,
+    "SCOPE_MISSING": errors.ForbiddenError,
+    "RATE_LIMITED": errors.RateLimitError,
+    "EXACT_ERROR": errors.APIStatusError,
 }
 
 
 def exit_code_for_cause(cause: Cause | None) -> int:
     """The exit code of a failed test: that of the error class its cause corresponds to."""
-    cls = _CAUSE_ERRORS.get(cause, errors.AuthError) if cause else errors.ExactmateError
+    cls = _CAUSE_ERRORS.get(cause.name, errors.AuthError) if cause else errors.ExactmateError
     return next((code for klass, code in EXIT_CODES if issubclass(cls, klass)), 1)
 
 
@@ -94,11 +98,22 @@ def exit_code_for_cause(cause: Cause | None) -> int:
 
 @contextmanager
 def _opened(ctx: typer.Context) -> Iterator[Vault]:
+    from exactmate.vault import Vault
+
     with Vault.open(context_of(ctx).settings) as vault:
         yield vault
 
 
+def _no_database_yet(ctx: typer.Context) -> bool:
+    """Whether the default SQLite store has not been created yet: the vault is then empty, and
+    saying so needs neither the database nor SQLAlchemy."""
+    url = context_of(ctx).settings.db_url
+    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+
+
 def _connector(ctx: typer.Context, vault: Vault, no_browser: bool) -> Connector:
+    from exactmate.connect import Connector, TerminalConsent
+
     consent = TerminalConsent(
         no_browser=no_browser,
         read_line=lambda: sys.stdin.readline(),
@@ -210,8 +225,10 @@ def list_(
     fmt: Annotated[ListFormat, typer.Option("--format", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List the credentials (nothing is decrypted)."""
-    with _opened(ctx) as vault:
-        found = vault.list(search)
+    found: list[Credential] = []
+    if not _no_database_yet(ctx):
+        with _opened(ctx) as vault:
+            found = vault.list(search)
     if fmt is ListFormat.json:
         typer.echo(json.dumps([c.to_dict() for c in found], indent=2))
         return

@@ -23,27 +23,73 @@ with Vault.open() as vault:
 
 from __future__ import annotations
 
-from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest
-from exactmate.vault.fields import (
-    AUTH_TYPES,
-    DEFAULT_AUTH_TYPE,
-    DEFAULT_REDIRECT_URI,
-    EXACT_HOSTS,
-    CredentialFields,
-    check_auth_type,
-    check_client_id,
-    check_fields,
-    check_name,
-    check_redirect_uri,
-    check_secret,
-    check_server_url,
-    is_exact_host,
-    is_loopback,
-)
-from exactmate.vault.rotation import RotationReport
-from exactmate.vault.storage import Vault
-from exactmate.vault.tokens import CredentialTokens, TokenValues, refresh_lock_name
-from exactmate.vault.values import CONNECTION_FIELDS, CredentialEdit, NewCredential, connection_changed
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a name's module on first use
+    from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest
+    from exactmate.vault.fields import (
+        AUTH_TYPES,
+        DEFAULT_AUTH_TYPE,
+        DEFAULT_REDIRECT_URI,
+        EXACT_HOSTS,
+        CredentialFields,
+        check_auth_type,
+        check_client_id,
+        check_fields,
+        check_name,
+        check_redirect_uri,
+        check_secret,
+        check_server_url,
+        is_exact_host,
+        is_loopback,
+    )
+    from exactmate.vault.rotation import RotationReport
+    from exactmate.vault.storage import Vault
+    from exactmate.vault.tokens import CredentialTokens, TokenValues, refresh_lock_name
+    from exactmate.vault.values import CONNECTION_FIELDS, CredentialEdit, NewCredential, connection_changed
+
+# Where each name lives: importing ``exactmate.vault`` (or its light modules: ``fields``) does not pull
+# in the store and SQLAlchemy until a name that needs them is used, which keeps the command line's
+# start-up short.
+_HOMES = {
+    "AUTH_TYPES": "exactmate.vault.fields",
+    "CONNECTION_FIELDS": "exactmate.vault.values",
+    "Credential": "exactmate.vault.credential",
+    "CredentialEdit": "exactmate.vault.values",
+    "CredentialFields": "exactmate.vault.fields",
+    "CredentialTokens": "exactmate.vault.tokens",
+    "DEFAULT_AUTH_TYPE": "exactmate.vault.fields",
+    "DEFAULT_REDIRECT_URI": "exactmate.vault.fields",
+    "EXACT_HOSTS": "exactmate.vault.fields",
+    "LastTest": "exactmate.vault.credential",
+    "NewCredential": "exactmate.vault.values",
+    "RotationReport": "exactmate.vault.rotation",
+    "STATUS_LABELS": "exactmate.vault.credential",
+    "TokenValues": "exactmate.vault.tokens",
+    "Vault": "exactmate.vault.storage",
+    "check_auth_type": "exactmate.vault.fields",
+    "check_client_id": "exactmate.vault.fields",
+    "check_fields": "exactmate.vault.fields",
+    "check_name": "exactmate.vault.fields",
+    "check_redirect_uri": "exactmate.vault.fields",
+    "check_secret": "exactmate.vault.fields",
+    "check_server_url": "exactmate.vault.fields",
+    "connection_changed": "exactmate.vault.values",
+    "is_exact_host": "exactmate.vault.fields",
+    "is_loopback": "exactmate.vault.fields",
+    "refresh_lock_name": "exactmate.vault.tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'exactmate.vault' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CONNECTION_FIELDS",
