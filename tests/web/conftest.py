@@ -88,8 +88,12 @@ def browser(
 
 @pytest.fixture
 def ui(settings: Settings) -> Iterator[TestClient]:
-    with browser(create_app(settings)) as client:
-        yield client
+    app = create_app(settings)
+    try:
+        with browser(app) as client:
+            yield client
+    finally:
+        app.state.ui.flow_starts.close()  # the flow engine of a Run now, if one was opened
 
 
 def csrf(client: TestClient | httpx.Client, path: str = "/vault") -> str:

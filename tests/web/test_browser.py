@@ -47,8 +47,10 @@ def emulator(serve: Callable[..., Live]) -> Live:
 
 
 @pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+def app(settings: Settings) -> Iterator[FastAPI]:
+    app = create_app(settings)
+    yield app
+    app.state.ui.flow_starts.close()
 
 
 @pytest.fixture
@@ -85,14 +87,14 @@ def sign_in(popup: Page, shots: Shots | None = None) -> None:
     popup.get_by_role("button", name="Allow").click()
 
 
-def lookup(http: httpx.Client, endpoint: str, filter: str = "") -> str:
-    """The ID of the first record, read through the UI's own List action."""
+def lookup(http: httpx.Client, endpoint: str, filter: str = "", field: str = "ID") -> str:
+    """The ``field`` (ID) of the first record, read through the UI's own List action."""
     form = {
         "credential": "Demo NL",
         "division": "100001",
         "action": "get",
         "endpoint": endpoint,
-        "select": "ID",
+        "select": field,
         "filter": filter,
         "top": "1",
         "mode": "run",
@@ -100,7 +102,7 @@ def lookup(http: httpx.Client, endpoint: str, filter: str = "") -> str:
     answer = http.post("/actions/run", data=form, headers={"X-CSRF-Token": csrf(http, "/actions")})
     link = re.search(r'href="(/actions/results/[^"]+\.json)"', answer.text)
     assert link, answer.text[:500]
-    return str(http.get(link.group(1)).json()[0]["ID"])
+    return str(http.get(link.group(1)).json()[0][field])
 
 
 def result(page: Page) -> Any:
@@ -552,3 +554,34 @@ def test_booking_a_file_shows_its_progress(
     expect(page.locator("#book-upload")).to_be_disabled()  # no second press while it books
     release.set()
     expect(page.locator("#result-summary")).to_contain_text("12 entries, 12 created")
+
+
+def test_run_a_flow_now_with_its_inputs_and_follow_its_timeline(
+    page: Page, server: UiServer, emulator: Live, http: httpx.Client, settings: Settings, shots: Shots
+) -> None:
+    """Flows → Run now on the weekly-hours example: a file input uploaded, a value typed, a mistake
+    shown on the form first, then the run's timeline refreshing until the run has booked the hours."""
+    create_credential(http, emulator)
+    examples = Path(__file__).resolve().parents[2] / "examples" / "flows"
+    folder = settings.home / "flows"
+    folder.mkdir(parents=True)
+    (folder / "weekly-hours.yaml").write_text((examples / "weekly-hours.yaml").read_text(encoding="utf-8"))
+    code = lookup(http, "project/Projects", field="Code")
+
+    page.goto(server.url + "flows")
+    row = page.locator("#flow-rows tr", has_text="weekly-hours")
+    expect(row).to_contain_text("manual")
+    shots.take(page, "18-flows")
+    row.get_by_role("link", name="Run now").click()
+    expect(page.locator("h1")).to_contain_text("Run “weekly-hours” now")
+    page.fill("#input-project", code)
+    page.click("#run-now")
+    expect(page.locator("#run-problems")).to_contain_text("input 'hours' is missing")
+    expect(page.locator("#input-project")).to_have_value(code)  # kept for the second try
+    page.set_input_files("#input-hours", str(examples / "week.csv"))
+    shots.take(page, "19-flow-run-now")
+    page.click("#run-now")
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=30_000)
+    expect(page.locator("#run-steps li")).to_have_count(3)
+    expect(page.locator("#run-steps")).to_contain_text("4 booked, 0 booked before, 0 failed")
+    shots.take(page, "20-flow-run-timeline")

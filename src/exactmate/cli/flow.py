@@ -65,48 +65,31 @@ def validate(
 
 
 def _inputs(flow: Flow, values: list[str], files: list[str]) -> dict[str, Any]:
-    """The trigger of a manual run: ``inputs`` by name, and ``rows`` of the first file input."""
+    """The trigger of a manual run from ``--input NAME=VALUE`` and ``--input-file NAME=PATH``."""
     from exactmate.actions.sources import read_entries
+    from exactmate.flows.inputs import Given, manual_trigger
 
-    declared = flow.trigger.inputs
-    inputs: dict[str, Any] = {}
-    rows: list[dict[str, Any]] | None = None
-    problems: list[str] = []
-    for given, is_file in [(v, False) for v in values] + [(f, True) for f in files]:
-        name, sep, value = given.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            problems.append(f"{given!r}: write NAME=VALUE")
-            continue
-        kind = declared.get(name, {}).get("type", "string")
-        if declared and name not in declared:
-            problems.append(f"input {name!r} is not one the flow declares ({', '.join(declared) or 'none'})")
-            continue
-        if is_file != (kind == "file"):
-            flag = "--input-file" if kind == "file" else "--input"
-            problems.append(f"input {name!r} is a {kind}: give it with {flag} {name}=…")
-            continue
-        if is_file:
-            source = read_entries(value)
-            inputs[name] = [dict(row.values) for row in source.rows]
-            rows = inputs[name] if rows is None else rows
-        elif kind == "number":
-            try:
-                inputs[name] = float(value) if "." in value else int(value)
-            except ValueError:
-                problems.append(f"input {name!r} is a number, not {value!r}")
+    given: list[Given] = []
+    malformed: list[str] = []
+    for text, is_file in [(v, False) for v in values] + [(f, True) for f in files]:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            malformed.append(f"{text!r}: write NAME=VALUE")
+        elif is_file:
+            given.append(Given(name.strip(), rows=[dict(r.values) for r in read_entries(value).rows]))
         else:
-            inputs[name] = value
-    for name, spec in declared.items():
-        if name not in inputs and spec.get("required", True):
-            flag = "--input-file" if spec.get("type") == "file" else "--input"
-            problems.append(f"input {name!r} is missing: {flag} {name}=…")
-    if problems:
-        raise ValidationError(f"Cannot run flow {flow.name}; nothing was sent", problems=problems)
-    trigger: dict[str, Any] = {"kind": "manual", "inputs": inputs}
-    if rows is not None:
-        trigger["rows"] = rows
+            given.append(Given(name.strip(), text=value))
+    try:
+        trigger = manual_trigger(flow, given, _flag)
+    except ValidationError as exc:
+        raise ValidationError(exc.message, problems=[*malformed, *exc.problems]) from None
+    if malformed:
+        raise ValidationError(f"Cannot run flow {flow.name}; nothing was sent", problems=malformed)
     return trigger
+
+
+def _flag(name: str, kind: str) -> str:
+    return f"{'--input-file' if kind == 'file' else '--input'} {name}=…"
 
 
 @app.command()

@@ -28,6 +28,7 @@ from exactmate.web import (
     action_pages,
     audit_pages,
     credential_pages,
+    flow_pages,
     journal_pages,
     login,
     lookups,
@@ -37,6 +38,7 @@ from exactmate.web import (
     vault_pages,
 )
 from exactmate.web.context import UiContext
+from exactmate.web.flow_starts import FlowStarts
 from exactmate.web.lookups import DivisionCache
 from exactmate.web.pending_tests import PendingTests
 from exactmate.web.results import ResultStore
@@ -93,6 +95,7 @@ def create_app(
         tests=PendingTests(clock),
         results=ResultStore(),
         uploads=Uploads(),
+        flow_starts=FlowStarts(settings),
         transport=transport,
     )
     app.add_middleware(SecurityMiddleware, policy=policy, sessions=sessions)
@@ -106,6 +109,7 @@ def create_app(
         upload_pages,
         audit_pages,
         journal_pages,
+        flow_pages,
         run_pages,
     )
     for module in (*pages, lookups):

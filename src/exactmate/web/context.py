@@ -24,6 +24,7 @@ from exactmate.store import Store
 from exactmate.web.security import AccessPolicy, Sessions, Signer
 
 if TYPE_CHECKING:  # their modules read the context through ui(), so they are built by create_app
+    from exactmate.web.flow_starts import FlowStarts
     from exactmate.web.lookups import DivisionCache
     from exactmate.web.pending_tests import PendingTests
     from exactmate.web.results import ResultStore
@@ -73,6 +74,7 @@ class UiContext:
     tests: PendingTests
     results: ResultStore
     uploads: Uploads
+    flow_starts: FlowStarts
     transport: httpx.BaseTransport | None = None
     flashes: Flashes = field(default_factory=Flashes)
 

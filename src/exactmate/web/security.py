@@ -28,7 +28,7 @@ import os
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -254,25 +254,38 @@ class UploadTooLarge(Exception):
 
 
 async def read_upload(request: Request, field_name: str) -> tuple[str, bytes, FormData]:
-    """The name and bytes of the one file in ``field_name`` and the rest of the form.
+    """The name and bytes of the one file in ``field_name`` and the rest of the form (see
+    ``read_uploads``)."""
+    files, form = await read_uploads(request, [field_name])
+    name, data = files.get(field_name, ("", b""))
+    return name, data, form
+
+
+async def read_uploads(
+    request: Request, field_names: Sequence[str]
+) -> tuple[dict[str, tuple[str, bytes]], FormData]:
+    """The name and bytes of the file in each of ``field_names`` that has one, and the rest of the form.
 
     A request whose ``Content-Length`` already exceeds the limit is refused before its body is read;
-    one that arrives without a length is cut off at the limit. Starlette spools the file part to a
-    temporary file; it is closed (and so deleted) here, whatever happens."""
+    a file over the limit is cut off at it. Starlette spools the file parts to temporary files;
+    they are closed (and so deleted) here, whatever happens."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + 64 * 1024:
         raise UploadTooLarge(_too_large())
-    form = await request.form(max_files=1, max_fields=UPLOAD_FIELDS)
-    part = form.get(field_name)
+    form = await request.form(max_files=max(1, len(field_names)), max_fields=UPLOAD_FIELDS)
+    parts = [(name, part) for name in field_names if isinstance(part := form.get(name), UploadFile)]
+    files: dict[str, tuple[str, bytes]] = {}
     try:
-        if not isinstance(part, UploadFile):
-            return "", b"", form
-        data = await part.read(MAX_UPLOAD_BYTES + 1)
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadTooLarge(_too_large())
-        return part.filename or "upload", data, form
+        total = 0
+        for name, part in parts:
+            data = await part.read(MAX_UPLOAD_BYTES + 1)
+            total += len(data)
+            if total > MAX_UPLOAD_BYTES:
+                raise UploadTooLarge(_too_large())
+            files[name] = (part.filename or "upload", data)
+        return files, form
     finally:
-        if isinstance(part, UploadFile):
+        for _, part in parts:
             await part.close()
 
 

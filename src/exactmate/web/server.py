@@ -181,3 +181,4 @@ def serve_ui(
         server.run(on_started=started)
     finally:
         app.state.ui.uploads.close()  # a booking in progress finishes; uploaded files are removed
+        app.state.ui.flow_starts.close()  # a run in progress is handed back (see web/flow_starts.py)
