@@ -78,14 +78,17 @@ def test_two_serve_processes_fire_each_tick_once(tmp_path: Path) -> None:
         )
         for _ in range(2)
     ]
-    time.sleep(5)  # DBOS's scheduler owns this clock: five seconds of ticks
+    history = RunHistory(Settings.from_env())
+    deadline = time.monotonic() + 60  # DBOS's scheduler owns this clock: wait for three ticks' runs
+    while time.monotonic() < deadline and len(history.runs("every-second", status="succeeded")) < 3:
+        time.sleep(0.2)
     for server in servers:
         server.send_signal(signal.SIGTERM)
     outputs = [server.communicate(timeout=30) for server in servers]
     assert all("stopping" in out for out, _ in outputs), outputs
     runs = RunHistory(Settings.from_env()).runs("every-second", limit=100)
     ticks = sorted(tick_of(r.run_id) for r in runs)
-    assert len(ticks) >= 2 and len(ticks) == len(set(ticks))
+    assert len(ticks) >= 3 and len(ticks) == len(set(ticks))
     assert all(r.status == "succeeded" for r in runs)
     seconds = [(b - a).total_seconds() for a, b in zip(ticks, ticks[1:], strict=False)]  # type: ignore[operator]
     assert all(s == 1.0 for s in seconds), ticks  # every second once: none twice, none skipped
