@@ -20,11 +20,24 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection as Database
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import make_url
 
@@ -338,6 +351,7 @@ class _Feed:
             for column in table.columns
             if column.name in self._fields and isinstance(column.type, DateTime)
         ]
+        self._stamps = _SqliteStamps()
 
     def run(self, *, full: bool, progress: Progress | None, renew: Callable[[], None] = lambda: None) -> None:
         report, number = self.report, self.report.division
@@ -409,39 +423,52 @@ class _Feed:
 
     def _write(self, db: Database, records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
         number = self.report.division
-        rows = self._rows(records, number)
-        keys = [row[self.key] for row in rows]
+        names, rows = self._rows(records, number)
+        at = names.index(self.key)
+        keys = [row[at] for row in rows]
         existing = set(
             db.execute(
                 select(self.table.c[self.key]).where(
-                    self.table.c[DIVISION] == number, self.table.c[self.key].in_(keys)
-                )
+                    self.table.c[DIVISION] == number,
+                    self.table.c[self.key].in_(bindparam("keys", expanding=True)),
+                ),
+                {"keys": keys},
             ).scalars()
         )
-        _upsert(db, self.table, rows, [DIVISION, self.key])
+        if db.dialect.name == "sqlite":
+            _sqlite_upsert(db, self.table, names, rows, [DIVISION, self.key])
+        else:
+            _upsert(
+                db, self.table, [dict(zip(names, row, strict=True)) for row in rows], [DIVISION, self.key]
+            )
         updated = sum(1 for key in set(keys) if key in existing)
         return len(set(keys)) - updated, updated
 
-    def _rows(self, records: Sequence[Mapping[str, Any]], division: int) -> list[dict[str, Any]]:
-        """Each record as a row with every column of the table (absent fields None), dates in UTC
-        (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``)."""
+    def _rows(
+        self, records: Sequence[Mapping[str, Any]], division: int
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The column names, and each record as a row of every column (absent fields None), dates in
+        UTC (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``).
+        A record that has every field is read with one ``itemgetter`` call (C, not a loop per field)."""
         fields = self._fields
-        dates = self._dates
-        stamp = _sqlite_value if self.engine.dialect.name == "sqlite" else _utc
+        dates = [fields.index(name) for name in self._dates]
+        sqlite = self.engine.dialect.name == "sqlite"
+        stamp = self._stamps.text if sqlite else _utc
         now = stamp(datetime.now(UTC))
-        rows: list[dict[str, Any]] = []
+        own = (division, None, now, False)
+        getter = itemgetter(*fields) if len(fields) > 1 else (lambda record: (record[fields[0]],))
+        rows: list[tuple[Any, ...]] = []
         for record in records:
-            row = {name: record.get(name) for name in fields}
-            for name in dates:
-                value = row[name]
+            try:
+                values = list(getter(record))
+            except KeyError:
+                values = [record.get(name) for name in fields]
+            for at in dates:
+                value = values[at]
                 if value is not None:
-                    row[name] = stamp(value)
-            row[DIVISION] = division
-            row[TIMESTAMP] = record.get(PAGE_TIMESTAMP)
-            row[SYNCED_AT] = now
-            row[DELETED_COLUMN] = False
-            rows.append(row)
-        return rows
+                    values[at] = stamp(value)
+            rows.append((*values, division, record.get(PAGE_TIMESTAMP), *own[2:]))
+        return [*fields, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN], rows
 
 
 def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
@@ -451,7 +478,7 @@ def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[s
     filled = rows
     dialect = db.dialect.name
     if dialect == "sqlite":
-        _sqlite_upsert(db, table, names, rows, keys)
+        _sqlite_upsert(db, table, names, [tuple(row.values()) for row in rows], keys)
         return
     if dialect == "postgresql":
         pg = postgresql_insert(table)
@@ -464,7 +491,7 @@ def _upsert(db: Database, table: Table, rows: list[dict[str, Any]], keys: list[s
 
 
 def _sqlite_upsert(
-    db: Database, table: Table, names: list[str], rows: list[dict[str, Any]], keys: list[str]
+    db: Database, table: Table, names: list[str], rows: Sequence[Sequence[Any]], keys: list[str]
 ) -> None:
     """SQLite's upsert through the driver's own executemany: SQLAlchemy's per-row parameter work cost
     more than the writes (see bench/sync_load.py). Values are stored as SQLAlchemy stores them, so
@@ -478,7 +505,7 @@ def _sqlite_upsert(
         f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks}) "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {changes}"
     )
-    db.exec_driver_sql(statement, [tuple(row.values()) for row in rows])
+    db.exec_driver_sql(statement, list(rows))
 
 
 def _utc(value: datetime) -> datetime:
@@ -486,8 +513,30 @@ def _utc(value: datetime) -> datetime:
 
 
 def _sqlite_value(value: datetime) -> str:
-    """A date as SQLAlchemy's SQLite dialect stores it (naive UTC text), so it reads back as a date."""
-    return _utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """A date as SQLAlchemy's SQLite dialect stores it: naive UTC text, four-digit year, microseconds."""
+    if value.tzinfo is not None:
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        value = value.replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+class _SqliteStamps:
+    """``_sqlite_value`` remembered for the dates seen last: a page's dates repeat (a day's entries
+    share their Date), and a lookup costs a twentieth of a conversion."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._seen: dict[datetime, str] = {}
+
+    def text(self, value: datetime) -> str:
+        found = self._seen.get(value)
+        if found is None:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            found = self._seen[value] = _sqlite_value(value)
+        return found
 
 
 def _cursor(db: Database, cursors: Table, owner: str, division: int, feed: str) -> int:
