@@ -54,7 +54,12 @@ trigger:
       sheet: {type: file}
       note: {type: string, required: false}
 steps:
-  - {id: say, action: log, with: {message: "{{ trigger.inputs.who }} x{{ trigger.inputs.times * 2 }}: {{ trigger.rows | length }} rows, first {{ trigger.rows[0].hours }}"}}
+  - id: say
+    action: log
+    with:
+      message: >-
+        {{ trigger.inputs.who }} x{{ trigger.inputs.times * 2 }}:
+        {{ trigger.rows | length }} rows, first {{ trigger.rows[0].hours }}
 """
 
 
