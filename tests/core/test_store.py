@@ -11,21 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import make_url
 
 from exactmate.clock import FakeClock
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import StoreError, VaultError
 from exactmate.store import (
-    SCHEMA_VERSION,
     LedgerRow,
     SecretBinding,
     Store,
     locks,
     name_key,
     new_id,
-    schema_version,
 )
 
 
@@ -140,15 +138,6 @@ def test_repr_names_the_database_and_hides_passwords(db_url: str, store: Store) 
     assert database in repr(store)
     with_password = make_url(db_url).set(password="s3cret-pw")
     assert "s3cret-pw" not in describe_db_url(with_password.render_as_string(hide_password=False))
-
-
-def test_schema_version_is_recorded_and_a_newer_database_refused(db_url: str, store: Store) -> None:
-    with store.reading() as conn:
-        assert conn.execute(select(schema_version.c.version)).scalar() == SCHEMA_VERSION
-    with store.transaction() as conn:
-        conn.execute(update(schema_version).values(version=SCHEMA_VERSION + 1))
-    with pytest.raises(StoreError, match="upgrade exactmate"):
-        Store(db_url)
 
 
 def test_reopening_keeps_the_data(db_url: str, store: Store) -> None:
