@@ -184,3 +184,19 @@ def schema_diff(url: str, expected: MetaData | None = None) -> list[Any]:
             return list(compare_metadata(context, expected if expected is not None else metadata))
     finally:
         engine.dispose()
+
+
+def wait_for_a_lock_wait(url: str, alive: Any) -> None:
+    """Return once a session of the PostgreSQL database at ``url`` waits for a lock (the race a test
+    sets up has begun); ``alive()`` false, or ten seconds, fail the test."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + 10
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while query(url, waiting)[0][0] == 0:
+        assert alive() and time.monotonic() < deadline, "the second writer never waited for the first"
+        threading.Event().wait(0.005)

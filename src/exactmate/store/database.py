@@ -442,7 +442,9 @@ class Store:
         with self.transaction() as conn:
             conn.execute(delete(error_blocks).where(scope))
             values = {"client_id": client_id, "division": division, "endpoint": endpoint, "until": until}
-            conn.execute(insert(error_blocks).values(**values))
+            if not insert_guarded(conn, insert(error_blocks).values(**values)):
+                # PostgreSQL: another process recorded a block here meanwhile; this answer came later
+                conn.execute(update(error_blocks).where(scope).values(until=until))
 
     def error_state(
         self, client_id: str, division: int, endpoint: str, *, since: float, now: float
