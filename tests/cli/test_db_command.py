@@ -90,9 +90,7 @@ def test_an_operator_adopts_a_postgresql_database_made_before_the_migrations(pg_
     assert status["state"] == "older" and status["legacy_schema_version"] == 2 and status["revision"] is None
     upgraded = run("db", "upgrade")
     assert upgraded.exit_code == 0
-    assert upgraded.stdout.endswith(
-        f": schema version 2 (an exactmate before Alembic migrations) → {HEAD}\n"
-    )
+    assert upgraded.stdout.endswith(f": schema version 2 (an exactmate before Alembic migrations) → {HEAD}\n")
     assert query(pg_with_password, "SELECT name FROM credentials") == [("Acme",)]
 
 
