@@ -153,6 +153,14 @@ class Settings:
             f"timeout={self.timeout!r}, user_agent={self.user_agent!r}, max_retries={self.max_retries!r})"
         )
 
+    @property
+    def db_file(self) -> Path | None:
+        """The store's SQLite file when ``db_url`` names one plainly (``sqlite:///path``, no query
+        string); None for any other database. Telling whether it exists needs no SQLAlchemy."""
+        if self.db_url.startswith("sqlite:///") and "?" not in self.db_url:
+            return Path(self.db_url.removeprefix("sqlite:///"))
+        return None
+
     @classmethod
     def from_env(
         cls,

@@ -1,5 +1,6 @@
 """The actions against the emulator, in process: a ActionContext whose client talks to an ``Emulator``
-through ``EmulatorTransport``, sharing one FakeClock with it, and a SQLite store in a temp dir."""
+through ``EmulatorTransport``, sharing one FakeClock with it, and a SQLite store in a temp dir (the
+audit log and journal readers' tests, test_restore.py, also on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ class World:
         return self.conn.client.resource("project/TimeTransactions", division).count(filter=filter)
 
 
-def build_world(tmp_path: Path, **config: Any) -> Iterator[World]:
+def build_world(tmp_path: Path, store_url: str | None = None, **config: Any) -> Iterator[World]:
+    """The world on a SQLite store in ``tmp_path``, or on the store at ``store_url``."""
     settings: dict[str, Any] = {
         "records": 40,
         "divisions": 2,
@@ -111,7 +113,7 @@ def build_world(tmp_path: Path, **config: Any) -> Iterator[World]:
     transport = CountingTransport(emulator)
     with httpx.Client(transport=transport, base_url=SERVER) as http:
         tokens = authorize(http, cfg)
-    store = Store(f"sqlite:///{tmp_path / 'actions.db'}", clock=clock)
+    store = Store(store_url or f"sqlite:///{tmp_path / 'actions.db'}", clock=clock)
     client = ExactClient(
         server_url=SERVER,
         client_id=cfg.client_id,

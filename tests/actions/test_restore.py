@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,11 +15,18 @@ from exactmate.actions import audit, create_time_transactions, delete_record
 from exactmate.actions.journal import journal_entries
 from exactmate.actions.restore import create_values, restore_entry
 from exactmate.errors import APIConnectionError, APIStatusError, ValidationError
-from tests.actions.conftest import D1, World
+from tests.actions.conftest import D1, World, build_world
 from tests.actions.test_timeupdate_delete import new_entry
 
 TT = "project/TimeTransactions"
 GUID = "0c6a9f3e-0000-4000-8000-000000000001"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    """The world on each database the store supports: the audit log and the journal live there."""
+    url = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
+    yield from build_world(tmp_path, url)
 
 
 def deleted(world: World, notes: str) -> tuple[str, int]:

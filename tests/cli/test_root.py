@@ -28,7 +28,7 @@ def test_the_root_help_names_every_command_with_its_own_first_line() -> None:
         assert CliRunner().invoke(app, [name, "--help"]).exit_code == 0, name
 
 
-@pytest.mark.parametrize("args", [["--help"], ["get", "--help"], ["call", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["get", "--help"], ["call", "--help"], ["db", "--help"]])
 def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
     """The start-up budget: help is typer, Rich and the command's own module, not the client, the
     store, SQLAlchemy, httpx, the web stack or the emulator (issue 17; bench/startup.py)."""

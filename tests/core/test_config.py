@@ -27,6 +27,14 @@ def test_defaults_derive_from_home(tmp_path: Path) -> None:
     assert settings.timeout == 30.0
     assert settings.max_retries == 2
     assert settings.user_agent == f"exactmate/{__version__}"
+    assert settings.db_file == tmp_path / "h" / "exactmate.db"
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg://u@127.0.0.1/exactmate", "sqlite:////x.db?timeout=5", "sqlite://"]
+)
+def test_only_a_plain_sqlite_url_names_a_database_file(url: str) -> None:
+    assert Settings.from_env({}, db_url=url).db_file is None
 
 
 def test_home_defaults_to_the_user_data_directory() -> None:

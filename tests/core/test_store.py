@@ -11,21 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.engine import make_url
 
 from exactmate.clock import FakeClock
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import StoreError, VaultError
 from exactmate.store import (
-    SCHEMA_VERSION,
     LedgerRow,
     SecretBinding,
     Store,
     locks,
     name_key,
     new_id,
-    schema_version,
 )
 
 
@@ -140,15 +138,6 @@ def test_repr_names_the_database_and_hides_passwords(db_url: str, store: Store) 
     assert database in repr(store)
     with_password = make_url(db_url).set(password="s3cret-pw")
     assert "s3cret-pw" not in describe_db_url(with_password.render_as_string(hide_password=False))
-
-
-def test_schema_version_is_recorded_and_a_newer_database_refused(db_url: str, store: Store) -> None:
-    with store.reading() as conn:
-        assert conn.execute(select(schema_version.c.version)).scalar() == SCHEMA_VERSION
-    with store.transaction() as conn:
-        conn.execute(update(schema_version).values(version=SCHEMA_VERSION + 1))
-    with pytest.raises(StoreError, match="upgrade exactmate"):
-        Store(db_url)
 
 
 def test_reopening_keeps_the_data(db_url: str, store: Store) -> None:
@@ -432,3 +421,34 @@ def test_lock_excludes_processes(db_url: str, tmp_path: Path) -> None:
         p.join(timeout=120)
         assert p.exitcode == 0
     assert counter.read_text() == "100"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_processes_recording_a_block_for_one_scope_at_once_both_succeed(
+    db_url: str, store: Store
+) -> None:
+    """SQLite's BEGIN IMMEDIATE makes the second writer wait; on PostgreSQL its insert meets the first
+    writer's row once that commits, and it updates that row instead of failing on the key."""
+    from exactmate.store import error_blocks
+    from tests.old_stores import wait_for_a_lock_wait
+
+    failures: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            store.block_errors("app", 1, "crm/Accounts", 200.0)
+        except BaseException as exc:
+            failures.append(exc)
+
+    first = Store(db_url)  # as another process
+    thread = threading.Thread(target=second)
+    with first.transaction() as conn:
+        conn.execute(delete(error_blocks))
+        scope = {"client_id": "app", "division": 1, "endpoint": "crm/Accounts"}
+        conn.execute(insert(error_blocks).values(**scope, until=100.0))
+        thread.start()
+        wait_for_a_lock_wait(db_url, thread.is_alive)
+    thread.join(timeout=30)
+    first.close()
+    assert failures == []
+    assert store.error_state("app", 1, "crm/Accounts", since=0, now=0)[0] == 200.0  # the later answer's

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, insert, select
 
 from exactmate.clock import FakeClock
 from exactmate.errors import ValidationError
-from exactmate.store import Store, new_id
+from exactmate.store import Store, credentials, known_divisions, new_id
 from exactmate.vault.divisions import KnownDivisions
 
 
@@ -60,3 +61,36 @@ def test_a_new_list_replaces_the_old_and_each_credential_has_its_own(store: Stor
     assert set(KnownDivisions(store, second, "B").get().names) == {3}  # type: ignore[union-attr]
     store.delete_credential(first)
     assert KnownDivisions(store, first, "A").get() is None
+
+
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
+def test_two_processes_remembering_one_credentials_divisions_at_once_both_succeed(store: Store) -> None:
+    """The second list waits for the first (SQLite: BEGIN IMMEDIATE; PostgreSQL: the credential's row
+    locked) and replaces it, instead of failing on the first's rows."""
+    import threading
+
+    from tests.old_stores import wait_for_a_lock_wait
+
+    cid = _credential(store, "Acme")
+    failures: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            KnownDivisions(store, cid, "Acme").remember([(2, "Two BV")])
+        except BaseException as exc:
+            failures.append(exc)
+
+    KnownDivisions(store, cid, "Acme").remember([(1, "One BV")])
+    first = Store(store.url)  # another process, halfway through remember(): its statements, held open
+    thread = threading.Thread(target=second)
+    with first.transaction() as conn:
+        conn.execute(select(credentials.c.id).where(credentials.c.id == cid).with_for_update(key_share=True))
+        conn.execute(delete(known_divisions).where(known_divisions.c.credential_id == cid))
+        conn.execute(insert(known_divisions).values(credential_id=cid, code=2, description="x", learned_at=1))
+        thread.start()
+        wait_for_a_lock_wait(store.url, thread.is_alive)
+    thread.join(timeout=30)
+    first.close()
+    assert failures == []
+    listed = KnownDivisions(store, cid, "Acme").get()
+    assert listed is not None and dict(listed.names) == {2: "Two BV"}

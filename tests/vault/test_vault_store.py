@@ -37,6 +37,15 @@ SECRET = "Sup3r-S3cret-Value-42"
 EMULATOR = "http://127.0.0.1:8555"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    """The vault on each database the store supports: this home's SQLite file, and a throwaway
+    PostgreSQL database (the key file stays in the home either way)."""
+    if request.param == "postgresql":
+        return Settings.from_env(db_url=request.getfixturevalue("pg_database"))
+    return Settings.from_env()
+
+
 def pair(clock: FakeClock, n: int = 1) -> TokenSet:
     now = clock.now()
     return TokenSet(f"ACCESS-{n}-plaintext-token", f"REFRESH-{n}-plaintext-token", now + 600, now)
@@ -301,6 +310,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)  # the files of the home
 def test_secrets_are_nowhere_in_plain_text_and_files_are_private(vault: Vault, settings: Settings) -> None:
     add(vault)
     token_pair = pair(FakeClock())

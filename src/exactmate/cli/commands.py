@@ -84,6 +84,11 @@ COMMANDS: dict[str, Lazy] = {
         "group",
         "Application credentials for Exact Online: add, test, connect, list, edit, remove.",
     ),
+    "db": Lazy(
+        "exactmate.cli.db",
+        "group",
+        "exactmate's own database: its schema revision, and upgrading it to this exactmate's.",
+    ),
     "audit": Lazy(
         "exactmate.cli.audit",
         "group",

@@ -43,6 +43,13 @@ def context_of(ctx: typer.Context) -> CliContext:
     return root.obj
 
 
+def no_database_yet(ctx: typer.Context) -> bool:
+    """Whether the store is a SQLite file not created yet (a fresh home): nothing is stored, and
+    saying so needs neither the database nor SQLAlchemy."""
+    path = context_of(ctx).settings.db_file
+    return path is not None and not path.exists()
+
+
 def read_hidden(prompt: str, *, prompt_when_piped: bool = False) -> str:
     """A value typed without echo on a terminal; otherwise the next line of standard input.
 

@@ -14,7 +14,6 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from exactmate import errors
-from exactmate.cli.context import context_of, read_hidden
+from exactmate.cli.context import context_of, no_database_yet, read_hidden
 from exactmate.cli.exit_codes import EXIT_CODES
 from exactmate.clock import utc
 from exactmate.errors import ValidationError
@@ -102,13 +101,6 @@ def _opened(ctx: typer.Context) -> Iterator[Vault]:
 
     with Vault.open(context_of(ctx).settings) as vault:
         yield vault
-
-
-def _no_database_yet(ctx: typer.Context) -> bool:
-    """Whether the default SQLite store has not been created yet: the vault is then empty, and
-    saying so needs neither the database nor SQLAlchemy."""
-    url = context_of(ctx).settings.db_url
-    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
 
 
 def _connector(ctx: typer.Context, vault: Vault, no_browser: bool) -> Connector:
@@ -226,7 +218,7 @@ def list_(
 ) -> None:
     """List the credentials (nothing is decrypted)."""
     found: list[Credential] = []
-    if not _no_database_yet(ctx):
+    if not no_database_yet(ctx):
         with _opened(ctx) as vault:
             found = vault.list(search)
     if fmt is ListFormat.json:

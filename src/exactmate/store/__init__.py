@@ -8,15 +8,19 @@ never sees a plaintext secret: encrypted columns hold secret-box ciphertexts.
 - ``database``: :class:`Store` (engine, transactions, lock, row helpers)
 - ``lease``: the cross-process lease lock behind :meth:`Store.lock`
 - ``sqlite``: SQLite's file mode, WAL and ``BEGIN IMMEDIATE``
+- ``revision``: the schema revision the code needs (``HEAD``) and the one a database has, read without
+  Alembic; the refusals of a schema that is older (PostgreSQL) or unknown
+- ``upgrade``: the one module that imports Alembic: upgrading to ``HEAD``, concurrent upgrades queued
+- ``migrations``: Alembic's environment and the revisions, one set for SQLite and PostgreSQL
 """
 
 from __future__ import annotations
 
 from exactmate.store.database import Store
+from exactmate.store.revision import HEAD, SchemaState, SchemaStatus
 from exactmate.store.schema import (
     CREDENTIAL_STATUSES,
     ENCRYPTED_COLUMNS,
-    SCHEMA_VERSION,
     CredentialRow,
     LedgerRow,
     SecretBinding,
@@ -32,16 +36,17 @@ from exactmate.store.schema import (
     name_key,
     new_id,
     rate_ledger,
-    schema_version,
     tokens,
 )
 
 __all__ = [
     "CREDENTIAL_STATUSES",
     "ENCRYPTED_COLUMNS",
-    "SCHEMA_VERSION",
+    "HEAD",
     "CredentialRow",
     "LedgerRow",
+    "SchemaState",
+    "SchemaStatus",
     "SecretBinding",
     "Store",
     "TokenRow",
@@ -56,6 +61,5 @@ __all__ = [
     "name_key",
     "new_id",
     "rate_ledger",
-    "schema_version",
     "tokens",
 ]

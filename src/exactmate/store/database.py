@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, delete, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from exactmate.clock import Clock, SystemClock
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import StoreError, VaultError
-from exactmate.store import ledger, sqlite
+from exactmate.store import ledger, revision, sqlite
 from exactmate.store.guarded import insert_guarded
 from exactmate.store.lease import Leases, new_owner
+from exactmate.store.revision import SchemaState
 from exactmate.store.schema import (
     CREDENTIAL_STATUSES,
-    SCHEMA_VERSION,
     CredentialRow,
     LedgerRow,
     TokenRow,
@@ -28,15 +29,17 @@ from exactmate.store.schema import (
     error_blocks,
     error_budget,
     known_divisions,
-    metadata,
     name_key,
     rate_ledger,
     row_to,
-    schema_version,
     tokens,
 )
 
+if TYPE_CHECKING:  # imported when a schema is not at HEAD: the usual start needs no Alembic
+    from exactmate.store.upgrade import Upgraded
+
 T = TypeVar("T")
+log = logging.getLogger("exactmate.store")
 _UPDATABLE = {c.name for c in credentials.columns} - {"id", "name_key", "created_at", "updated_at"}
 
 
@@ -47,9 +50,19 @@ class Store:
     safe for several processes at once; other URLs (PostgreSQL) lock the rows a decision reads
     with ``SELECT … FOR UPDATE``. Database failures surface as StoreError, never with SQL
     parameters (which may hold ciphertexts) in the message.
+
+    Opening checks the schema revision (``_open_schema``); ``check_schema=False`` opens the database
+    as it is, for ``exactmate db status`` and ``db upgrade``.
     """
 
-    def __init__(self, url: str, *, clock: Clock | None = None, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        busy_timeout: float = 30.0,
+        check_schema: bool = True,
+    ) -> None:
         self.url = url
         self.clock: Clock = clock or SystemClock()
         self._busy_timeout = busy_timeout
@@ -57,15 +70,18 @@ class Store:
         self._engine = self._create_engine()
         self._leases = Leases(self.transaction, self.clock)
         try:
-            self._init_schema()
+            if check_schema:
+                self._open_schema()
         except BaseException:
             self._engine.dispose()  # a refused database (too new, unreachable) leaves no connection open
             raise
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> Store:
+    def from_settings(
+        cls, settings: Settings, *, clock: Clock | None = None, check_schema: bool = True
+    ) -> Store:
         """The store at ``settings.db_url``."""
-        return cls(settings.db_url, clock=clock)
+        return cls(settings.db_url, clock=clock, check_schema=check_schema)
 
     def __repr__(self) -> str:
         return f"Store({describe_db_url(self.url)!r})"
@@ -104,27 +120,47 @@ class Store:
         sqlite.install_transaction_control(engine, self._busy_timeout)
         return engine
 
-    def _init_schema(self) -> None:
-        """Create the tables on first use; refuse a database written by a newer exactmate."""
+    def schema_status(self) -> revision.SchemaStatus:
+        """The database's schema against this code's (``exactmate db status``); changes nothing."""
         with self.reading() as conn:
-            version = _schema_version(conn)
-        if version == SCHEMA_VERSION:
+            found = revision.read(conn)
+        state = revision.state_of(found, _known_revision)
+        return revision.SchemaStatus(describe_db_url(self.url), found, state)
+
+    def upgrade_schema(self) -> Upgraded:
+        """Bring the schema to ``revision.HEAD`` (``exactmate db upgrade``): an empty database gets
+        every table, an older one its migrations, one at HEAD nothing. Concurrent upgrades queue."""
+        from exactmate.store import upgrade  # Alembic, only now
+
+        with self._errors("upgrade"):
+            return upgrade.to_head(self.engine, describe_db_url(self.url))
+
+    def _open_schema(self) -> None:
+        """The policy on opening: HEAD is used as it is, an empty database is created at HEAD, an older
+        SQLite file is upgraded (one machine, no operator: its write lock serialises concurrent
+        starts), an older PostgreSQL database is refused until ``exactmate db upgrade`` (workers on
+        several machines must not migrate behind an operator's back), and a schema this code does not
+        know is refused on both."""
+        with self.reading() as conn:
+            found = revision.read(conn)
+        if found.revision == revision.HEAD:
             return
-        with self.transaction() as conn:
-            if conn.dialect.name == "postgresql":  # serialise concurrent first starts
-                conn.execute(text("SELECT pg_advisory_xact_lock(7378473701)"))
-            metadata.create_all(conn)  # creates the tables a newer version added, touches no other
-            version = conn.execute(select(schema_version.c.version)).scalar()
-            if version is None:
-                conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
-            elif version < SCHEMA_VERSION:
-                conn.execute(update(schema_version).values(version=SCHEMA_VERSION))
-        if version is not None and version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database at {describe_db_url(self.url)} has schema version {version}; "
-                f"this exactmate knows versions up to {SCHEMA_VERSION}",
-                hint="upgrade exactmate",
-            )
+        status = revision.SchemaStatus(
+            describe_db_url(self.url), found, revision.state_of(found, _known_revision)
+        )
+        if status.state is SchemaState.empty or (
+            status.state is SchemaState.older and self.engine.dialect.name == "sqlite"
+        ):
+            done = self.upgrade_schema()
+            if done.changed:
+                log.info(
+                    "upgraded the database at %s from %s to %s",
+                    done.database,
+                    done.before.describe(),
+                    done.after.describe(),
+                )
+            return
+        raise revision.refusal(status)
 
     # -- transactions and the lock ----------------------------------------------------------------
 
@@ -406,7 +442,9 @@ class Store:
         with self.transaction() as conn:
             conn.execute(delete(error_blocks).where(scope))
             values = {"client_id": client_id, "division": division, "endpoint": endpoint, "until": until}
-            conn.execute(insert(error_blocks).values(**values))
+            if not insert_guarded(conn, insert(error_blocks).values(**values)):
+                # PostgreSQL: another process recorded a block here meanwhile; this answer came later
+                conn.execute(update(error_blocks).where(scope).values(until=until))
 
     def error_state(
         self, client_id: str, division: int, endpoint: str, *, since: float, now: float
@@ -464,11 +502,10 @@ def _check_status(status: str) -> None:
         raise ValueError(f"credential status must be one of {CREDENTIAL_STATUSES}, not {status!r}")
 
 
+def _known_revision(rev: str) -> bool:
+    from exactmate.store import upgrade  # Alembic's script directory: only for a revision not at HEAD
 
-def _schema_version(conn: Connection) -> int | None:
-    if not conn.dialect.has_table(conn, schema_version.name):
-        return None
-    return conn.execute(select(schema_version.c.version)).scalar()
+    return upgrade.known(rev)
 
 
 def _reason(exc: BaseException) -> str:

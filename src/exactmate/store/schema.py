@@ -1,5 +1,9 @@
 """The database schema: tables, row types, and the associated data of each encrypted column.
 
+``metadata`` is what the code expects at Alembic's head revision; the migrations in
+``store/migrations/versions/`` build it (a test compares the two on SQLite and PostgreSQL), so a
+change here needs a new revision there.
+
 Every time is epoch seconds (``Float``); ids are UUID4 strings. Encrypted columns
 (``credentials.client_secret``, ``tokens.access_token``, ``tokens.refresh_token``) hold secret-box
 ciphertexts bound, through :class:`SecretBinding`, to the credential's id, the column and the
@@ -28,7 +32,6 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3  # 2: error_blocks; 3: known_divisions
 CREDENTIAL_STATUSES = ("connected", "needs_reauthorization", "disconnected")
 
 metadata = MetaData()
@@ -144,12 +147,6 @@ locks = Table(
     Column("name", String(200), primary_key=True),
     Column("owner", String(200), nullable=False),
     Column("expires_at", Float, nullable=False),
-)
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("version", Integer, nullable=False),
 )
 
 

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from sqlalchemy import delete, insert, select
 
 from exactmate.errors import ValidationError, local_time
-from exactmate.store import Store, known_divisions
+from exactmate.store import Store, credentials, known_divisions
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,10 @@ class KnownDivisions:
         at = self._store.clock.now()
         table = known_divisions
         with self._store.transaction() as conn:
+            # PostgreSQL: the credential's row locked, so two lists for it queue as under SQLite's
+            # BEGIN IMMEDIATE (NO KEY UPDATE: inserts that refer to the row still go ahead)
+            owner_row = credentials.c.id == self._credential_id
+            conn.execute(select(credentials.c.id).where(owner_row).with_for_update(key_share=True))
             conn.execute(delete(table).where(table.c.credential_id == self._credential_id))
             if rows:
                 owner = self._credential_id
