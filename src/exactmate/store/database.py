@@ -115,6 +115,10 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(7378473701)"))
             metadata.create_all(conn)  # creates the tables a newer version added, touches no other
             version = conn.execute(select(schema_version.c.version)).scalar()
+            if version is not None and version < 4:  # 4 added a column to a table older versions made
+                column = credentials.c.webhook_secret
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE credentials ADD COLUMN {column.name} {kind}"))
             if version is None:
                 conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
             elif version < SCHEMA_VERSION:
@@ -214,6 +218,7 @@ class Store:
         auth_type: str = "oauth2-code",
         status: str = "disconnected",
         is_default: bool = False,
+        webhook_secret: bytes | None = None,
         conn: Connection | None = None,
     ) -> CredentialRow:
         """Add a credential; ``client_secret`` is already sealed with ``credential_secret_aad(id)``.
@@ -239,6 +244,7 @@ class Store:
             last_test_message=None,
             created_at=now,
             updated_at=now,
+            webhook_secret=webhook_secret,
         )
         with self._write(conn) as c:
             taken = c.execute(select(credentials.c.id).where(credentials.c.name_key == row.name_key)).first()
@@ -462,7 +468,6 @@ def _block_scope(client_id: str, division: int, endpoint: str) -> Any:
 def _check_status(status: str) -> None:
     if status not in CREDENTIAL_STATUSES:
         raise ValueError(f"credential status must be one of {CREDENTIAL_STATUSES}, not {status!r}")
-
 
 
 def _schema_version(conn: Connection) -> int | None:

@@ -1,7 +1,8 @@
 """The database schema: tables, row types, and the associated data of each encrypted column.
 
 Every time is epoch seconds (``Float``); ids are UUID4 strings. Encrypted columns
-(``credentials.client_secret``, ``tokens.access_token``, ``tokens.refresh_token``) hold secret-box
+(``credentials.client_secret``, ``credentials.webhook_secret``, ``tokens.access_token``,
+``tokens.refresh_token``) hold secret-box
 ciphertexts bound, through :class:`SecretBinding`, to the credential's id, the column and the
 connection values they are sent with, so re-encryption after a key rotation knows which associated
 data each one needs, and a connection value changed behind exactmate's back opens no secret.
@@ -28,7 +29,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3  # 2: error_blocks; 3: known_divisions
+SCHEMA_VERSION = 4  # 2: error_blocks; 3: known_divisions; 4: credentials.webhook_secret
 CREDENTIAL_STATUSES = ("connected", "needs_reauthorization", "disconnected")
 
 metadata = MetaData()
@@ -52,6 +53,8 @@ credentials = Table(
     Column("last_test_message", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The app's webhook secret (Exact's App Center), sealed like the client secret; NULL: none given.
+    Column("webhook_secret", LargeBinary, nullable=True),
 )
 tokens = Table(
     "tokens",
@@ -182,7 +185,8 @@ class SecretBinding:
         return cls(row.id, row.server_url, row.client_id, row.redirect_uri)
 
     def aad(self, column: str) -> str:
-        """The associated data of ``column`` (``client_secret``, ``access_token``, ``refresh_token``)."""
+        """The associated data of ``column`` (``client_secret``, ``webhook_secret``, ``access_token``,
+        ``refresh_token``)."""
         values = (self.credential_id, column, self.server_url, self.client_id, self.redirect_uri)
         return json.dumps(["exactmate/2", *values], separators=(",", ":"))
 
@@ -214,6 +218,7 @@ class CredentialRow:
     last_test_message: str | None
     created_at: float
     updated_at: float
+    webhook_secret: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,6 @@ def row_to(cls: type[_R], row: Any) -> _R:
 
 
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "credentials": ("client_secret",),
+    "credentials": ("client_secret", "webhook_secret"),
     "tokens": ("access_token", "refresh_token"),
 }
