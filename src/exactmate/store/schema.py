@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 4  # 2: error_blocks; 3: known_divisions; 4: credentials.webhook_secret
+SCHEMA_VERSION = 4  # 2: error_blocks; 3: known_divisions; 4: credentials.webhook_secret, event_cursors
 CREDENTIAL_STATUSES = ("connected", "needs_reauthorization", "disconnected")
 
 metadata = MetaData()
@@ -140,6 +141,19 @@ known_divisions = Table(
     Column("code", Integer, primary_key=True, autoincrement=False),
     Column("description", Text, nullable=False),
     Column("learned_at", Float, nullable=False),
+)
+# The exact trigger's cursors per (credential, division, topic): the last Timestamp read of the
+# topic's sync/ feed and of sync/Deleted (see flows/events.py).
+event_cursors = Table(
+    "event_cursors",
+    metadata,
+    Column("credential_id", String(36), ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True),
+    Column("division", Integer, primary_key=True, autoincrement=False),
+    Column("topic", String(100), primary_key=True),
+    Column("feed_cursor", BigInteger, nullable=False),
+    Column("deleted_cursor", BigInteger, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 locks = Table(
     "locks",
