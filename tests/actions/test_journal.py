@@ -16,11 +16,7 @@ SETTLE = 90.0
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[CreateJournal, FakeClock]]:
-    url = (
-        request.getfixturevalue("pg_database")
-        if request.param == "postgresql"
-        else f"sqlite:///{tmp_path}/j.db"
-    )
+    url = request.getfixturevalue("pg_database") if request.param == "postgresql" else f"sqlite:///{tmp_path}/j.db"
     clock = FakeClock(1_800_000_000.0)
     store = Store(url, clock=clock)
     yield CreateJournal(store, credential="c", endpoint="project/TimeTransactions"), clock

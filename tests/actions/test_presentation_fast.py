@@ -91,25 +91,14 @@ def _by_csv_cell(record: dict[str, Any], names: list[str], raw: bool) -> str:
 
 def test_csv_row_text_is_pinned() -> None:
     record = {
-        "ID": GUID,
-        "Created": SUMMER,
-        "Born": OLD,
-        "Quantity": -7.5,
-        "Text": "-7.5",
-        "Phone": "+31 20 555",
-        "Formula": '=HYPERLINK("x")',
-        "Tab": "\tcmd",
-        "Blocked": True,
-        "Notes": None,
-        "Name": 'a, "b"',
-        "Price": Decimal("1.10"),
-        "Count": 1,
-        "Nested": {"a": 1},
+        "ID": GUID, "Created": SUMMER, "Born": OLD, "Quantity": -7.5, "Text": "-7.5", "Phone": "+31 20 555",
+        "Formula": '=HYPERLINK("x")', "Tab": "\tcmd", "Blocked": True, "Notes": None, "Name": 'a, "b"',
+        "Price": Decimal("1.10"), "Count": 1, "Nested": {"a": 1},
     }
     names = [*record, "Absent"]
     assert _line(csv_row(record, names)) == (
         "3f2504e0-4f89-11d3-9a0c-0305e82c3301,2026-07-01T09:30:15.123000+02:00,"
-        '1920-01-15T00:00:00+00:19:32,-7.5,-7.5,\'+31 20 555,"\'=HYPERLINK(""x"")",\'\tcmd,true,,'
+        "1920-01-15T00:00:00+00:19:32,-7.5,-7.5,'+31 20 555,\"'=HYPERLINK(\"\"x\"\")\",'\tcmd,true,,"
         '"a, ""b""",1.1,1,"{""a"": 1}",\n'
     )
     assert _line(csv_row(record, names, raw=True)).split(",")[5:7] == ["+31 20 555", '"=HYPERLINK(""x"")"']
@@ -121,7 +110,7 @@ SCALARS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.decimals(allow_nan=False, allow_infinity=False, places=3),
-    st.text(alphabet=st.sampled_from(list("=+-@\t\r\\\",.0123456789eE aZë\n[]{}'")), max_size=8),
+    st.text(alphabet=st.sampled_from(list('=+-@\t\r\\",.0123456789eE aZë\n[]{}\'')), max_size=8),
     st.text(max_size=6),
     st.sampled_from(["null", "a null", "true", "false", "1e-07", "", " ", "'x"]),
     st.datetimes(timezones=st.sampled_from([None, UTC, AMSTERDAM])),
@@ -160,16 +149,9 @@ def test_records_of_a_real_shape_agree() -> None:
     """Many rows of one shape (as ``get`` writes them): every row's text is ``csv_cell``'s."""
     names = ["ID", "Code", "Name", "Phone", "Created", "Blocked", "Credit", "Notes"]
     rows = [
-        {
-            "ID": GUID,
-            "Code": f"{n:>6}",
-            "Name": f"Klant {n}",
-            "Phone": "+31 6 1234" if n % 2 else "06-1234",
-            "Created": SUMMER + timedelta(minutes=n),
-            "Blocked": n % 3 == 0,
-            "Credit": n * 1.25 - 10,
-            "Notes": None if n % 4 else "=SUM(A1)",
-        }
+        {"ID": GUID, "Code": f"{n:>6}", "Name": f"Klant {n}", "Phone": "+31 6 1234" if n % 2 else "06-1234",
+         "Created": SUMMER + timedelta(minutes=n), "Blocked": n % 3 == 0, "Credit": n * 1.25 - 10,
+         "Notes": None if n % 4 else "=SUM(A1)"}
         for n in range(200)
     ]
     for row in rows:

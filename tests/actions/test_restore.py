@@ -118,7 +118,8 @@ def test_a_refused_restore_can_be_tried_again(world: World) -> None:
                 "before": {"Name": "Old", "City": "Haarlem"},
                 "after": {"Name": "New"},
             },
-            f'exactmate call PUT "crm/Accounts(guid\'{GUID}\')" --division {D1} --data \'{{"Name": "Old"}}\'',
+            f"exactmate call PUT \"crm/Accounts(guid'{GUID}')\" --division {D1} "
+            "--data '{\"Name\": \"Old\"}'",
         ),
     ],
 )

@@ -41,10 +41,10 @@ def test_empty_inputs() -> None:
 
 
 def test_csv_neutralises_formulas_unless_raw() -> None:
-    record = [{"Notes": '=HYPERLINK("http://x")', "Code": "+31"}]
+    record = [{"Notes": "=HYPERLINK(\"http://x\")", "Code": "+31"}]
     safe = "".join(writers.chunks(record, "csv")).splitlines()[1]
     raw = "".join(writers.chunks(record, "csv", raw_csv=True)).splitlines()[1]
-    assert safe.startswith("\"'=HYPERLINK") and raw.startswith('"=HYPERLINK')
+    assert safe.startswith('"\'=HYPERLINK') and raw.startswith('"=HYPERLINK')
 
 
 def test_division_is_kept_in_csv_when_columns_are_chosen() -> None:

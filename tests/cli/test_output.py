@@ -22,7 +22,7 @@ from exactmate.errors import ValidationError
 WHEN = datetime(2026, 3, 2, 9, 30)
 RECORDS = [
     {"ID": UUID("3f2504e0-4f89-11d3-9a0c-0305e82c3301"), "Date": WHEN, "Quantity": 7.5, "Notes": None},
-    {"ID": UUID("3f2504e0-4f89-11d3-9a0c-0305e82c3302"), "Date": None, "Quantity": 2.0, "Notes": 'a, "b"'},
+    {"ID": UUID("3f2504e0-4f89-11d3-9a0c-0305e82c3302"), "Date": None, "Quantity": 2.0, "Notes": "a, \"b\""},
 ]
 
 
@@ -30,12 +30,8 @@ def test_ndjson_and_json_carry_dates_and_guids_as_text() -> None:
     out = io.StringIO()
     assert write_records(RECORDS, Format.ndjson, out) == 2
     first = json.loads(out.getvalue().splitlines()[0])
-    assert first == {
-        "ID": "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
-        "Date": "2026-03-02T09:30:00",
-        "Quantity": 7.5,
-        "Notes": None,
-    }
+    assert first == {"ID": "3f2504e0-4f89-11d3-9a0c-0305e82c3301", "Date": "2026-03-02T09:30:00",
+                     "Quantity": 7.5, "Notes": None}
     out = io.StringIO()
     write_records(RECORDS, Format.json, out)
     assert [r["Quantity"] for r in json.loads(out.getvalue())] == [7.5, 2.0]
@@ -62,13 +58,13 @@ def test_csv_neutralises_formulas_unless_raw_is_asked_for() -> None:
     write_records(FORMULAS, Format.csv, out)
     [header, row] = list(csv.reader(io.StringIO(out.getvalue())))
     cells = dict(zip(header, row, strict=True))
-    assert cells["Name"] == '\'=HYPERLINK("http://x","y")'
+    assert cells["Name"] == "'=HYPERLINK(\"http://x\",\"y\")"
     assert (cells["Code"], cells["Notes"], cells["City"]) == ("'+31 20 1234", "'-2+3", "'@SUM(A1)")
     assert cells["Tab"] == "'\tcmd"
     assert (cells["Quantity"], cells["Text"], cells["Plain"]) == ("-7.5", "-7.5", "A-1")  # numbers stay
     raw = io.StringIO()
     write_records(FORMULAS, Format.csv, raw, raw_csv=True)
-    assert list(csv.reader(io.StringIO(raw.getvalue())))[1][0] == '=HYPERLINK("http://x","y")'
+    assert list(csv.reader(io.StringIO(raw.getvalue())))[1][0] == "=HYPERLINK(\"http://x\",\"y\")"
     single = io.StringIO()
     write_record(FORMULAS[0], Format.csv, single)
     assert "'=HYPERLINK" in single.getvalue()

@@ -71,9 +71,7 @@ def test_all_syncable_or_named_endpoints_not_both(emu: Emu, tmp_path: Path) -> N
     assert both.exit_code == 3 and "not both" in both.stderr
     neither = run("sync", "--to", f"sqlite:///{tmp_path}/x.db")
     assert neither.exit_code == 3 and "exactmate sync crm/Accounts" in neither.stderr
-    plan = run(
-        "sync", "--all-syncable", "--plan", "-d", str(D1), "-f", "json", "--to", f"sqlite:///{tmp_path}/x.db"
-    )
+    plan = run("sync", "--all-syncable", "--plan", "-d", str(D1), "-f", "json", "--to", f"sqlite:///{tmp_path}/x.db")
     assert plan.exit_code == 0, plan.stderr
     assert len(json.loads(plan.stdout)["feeds"]) >= 40
 

@@ -613,9 +613,7 @@ def vault(tmp_path: Any) -> Iterator[tuple[Settings, Store, SecretBox]]:
         client_id="client-acme",
         client_secret=box.encrypt(
             "app-secret-value",
-            SecretBinding(credential_id, SERVER, "client-acme", "http://127.0.0.1:8765/callback").aad(
-                "client_secret"
-            ),
+            SecretBinding(credential_id, SERVER, "client-acme", "http://127.0.0.1:8765/callback").aad("client_secret"),
         ),
         redirect_uri="http://127.0.0.1:8765/callback",
         status="connected",

@@ -398,6 +398,8 @@ def test_an_error_budget_429_is_remembered_and_never_retried() -> None:
     assert governor.blocks[-1][3] == clock.now() + 3600  # an hour when Exact does not say
 
 
+
+
 def test_minutely_429_waits_for_the_announced_reset_then_retries() -> None:
     clock = FakeClock()
     reset = clock.now() + 7.5  # not a 60-second assumption: whatever the header says

@@ -22,6 +22,7 @@ from exactmate.odata import (
 GUID = "c5d3a5f2-1b2c-4d5e-8f90-0a1b2c3d4e5f"
 
 
+
 def test_parse_date_reads_wall_clock_in_amsterdam() -> None:
     # 1382667872203 ms read as UTC is 2013-10-25 02:24:32.203: that IS the Dutch wall clock (CEST).
     parsed = parse_date("/Date(1382667872203)/")

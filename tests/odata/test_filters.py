@@ -15,6 +15,7 @@ from exactmate.odata import (
 GUID = "c5d3a5f2-1b2c-4d5e-8f90-0a1b2c3d4e5f"
 
 
+
 def test_comparisons() -> None:
     assert str(F("Name") == "O'Brien") == "Name eq 'O''Brien'"
     assert str(F("Name") != None) == "Name ne null"  # noqa: E711

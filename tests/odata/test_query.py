@@ -14,6 +14,7 @@ from exactmate.odata import (
 GUID = "c5d3a5f2-1b2c-4d5e-8f90-0a1b2c3d4e5f"
 
 
+
 def test_build_query_params_in_stable_order() -> None:
     query = build_query(
         select=["ID", "Name", "ID"],

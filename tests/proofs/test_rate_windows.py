@@ -44,3 +44,4 @@ def test_five_windows_of_calls_meet_no_429(make_world: WorldFactory) -> None:
     assert all(windows.count(w) == LIMIT for w in set(windows))  # every window used to the full
     elapsed = world.clock.now() - start
     assert 4 * WINDOW <= elapsed <= 1.15 * 4 * WINDOW
+

@@ -159,7 +159,9 @@ def test_a_target_whose_driver_is_missing_says_which_extra_installs_it(
 CHANGES = 1_000
 
 
-def test_after_a_thousand_random_changes_one_run_makes_the_tables_equal(world: World, tmp_path: Path) -> None:
+def test_after_a_thousand_random_changes_one_run_makes_the_tables_equal(
+    world: World, tmp_path: Path
+) -> None:
     import random
 
     target = f"sqlite:///{tmp_path / 'exact.db'}"

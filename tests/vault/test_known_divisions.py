@@ -15,11 +15,7 @@ from exactmate.vault.divisions import KnownDivisions
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = (
-        request.getfixturevalue("pg_database")
-        if request.param == "postgresql"
-        else f"sqlite:///{tmp_path}/x.db"
-    )
+    url = request.getfixturevalue("pg_database") if request.param == "postgresql" else f"sqlite:///{tmp_path}/x.db"
     opened = Store(url, clock=FakeClock(1_800_000_000.0))
     try:
         yield opened
@@ -30,11 +26,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def _credential(store: Store, name: str) -> str:
     cid = new_id()
     store.insert_credential(
-        id=cid,
-        name=name,
-        server_url="https://start.exactonline.nl",
-        client_id="c",
-        client_secret=b"x",
+        id=cid, name=name, server_url="https://start.exactonline.nl", client_id="c", client_secret=b"x",
         redirect_uri="http://127.0.0.1:8765/callback",
     )
     return cid

@@ -79,13 +79,7 @@ def test_server_url_normalised(given: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "host",
-    [
-        "https://169.254.169.254",
-        "https://10.0.0.7",
-        "https://exact.example.com/proxy/",
-        "https://exactonl1ne.nl",
-    ],
+    "host", ["https://169.254.169.254", "https://10.0.0.7", "https://exact.example.com/proxy/", "https://exactonl1ne.nl"]
 )
 def test_a_custom_host_must_be_allowed_explicitly(host: str, caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(ValidationError, match="neither one of Exact Online's hosts") as refused:
@@ -443,11 +437,7 @@ def test_a_server_url_changed_in_the_database_opens_no_secret(
     vault.save_tokens("Acme NL", pair(clock))
     row_id = vault.get("Acme NL").id
     with vault.store.transaction() as conn:  # no key needed to do this
-        conn.execute(
-            credentials.update()
-            .where(credentials.c.id == row_id)
-            .values(server_url="https://capture.example")
-        )
+        conn.execute(credentials.update().where(credentials.c.id == row_id).values(server_url="https://capture.example"))
     sent: list[str] = []
 
     def capture(request: httpx.Request) -> httpx.Response:

@@ -353,7 +353,9 @@ def test_the_export_is_guarded_and_refuses_what_is_not_a_listing(ui, world: Live
     assert rest_calls(world) == calls
 
 
-def test_an_export_with_a_failed_division_is_broken_off_not_shortened(ui, world: Live, monkeypatch) -> None:
+def test_an_export_with_a_failed_division_is_broken_off_not_shortened(
+    ui, world: Live, monkeypatch
+) -> None:
     """With division ``all`` a division that fails is skipped by the listing; the export then ends
     in an error (the browser marks the download failed) instead of a file that looks whole."""
     from exactmate.errors import ExactmateError

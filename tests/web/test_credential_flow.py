@@ -84,11 +84,7 @@ def test_a_value_changed_after_the_test_is_not_saved(ui, live: Live, settings: S
     tested = test_connect(ui, form)
     assert tested["status"] == "ok"
     # the name is not part of the connection: renaming after the test is allowed (test_credential_checks)
-    changes = (
-        ("client_id", "someone-else"),
-        ("client_secret", "other"),
-        ("redirect_uri", "http://127.0.0.1:9/elsewhere"),
-    )
+    changes = (("client_id", "someone-else"), ("client_secret", "other"), ("redirect_uri", "http://127.0.0.1:9/elsewhere"))
     for field, value in changes:
         changed = dict(form, test_id=tested["test_id"], **{field: value})
         refused = ui.post("/vault/save", data=changed, headers={"X-CSRF-Token": csrf(ui)})

@@ -91,22 +91,10 @@ def test_a_file_is_previewed_row_by_row_then_booked_once(ui, world: Live) -> Non
         assert said in final["html"]
     assert "row 2:" in final["html"] and "exactmate time update" in final["html"]
     assert tt_calls(world) == before + 4
-    listed = rows(
-        ui,
-        ui.post(
-            "/actions/run",
-            data={
-                "credential": "Demo NL",
-                "division": str(D1),
-                "action": "get",
-                "mode": "run",
-                "endpoint": "project/TimeTransactions",
-                "filter": f"startswith(Notes, '{NOTES}')",
-                "top": "100",
-            },
-            headers={"X-CSRF-Token": csrf(ui, "/actions")},
-        ),
-    )
+    listed = rows(ui, ui.post("/actions/run", data={
+        "credential": "Demo NL", "division": str(D1), "action": "get", "mode": "run",
+        "endpoint": "project/TimeTransactions", "filter": f"startswith(Notes, '{NOTES}')", "top": "100",
+    }, headers={"X-CSRF-Token": csrf(ui, "/actions")}))
     assert sorted(r["Notes"] for r in listed) == [f"{NOTES} {n}" for n in range(1, 5)]
 
 
@@ -135,7 +123,7 @@ def test_each_bad_row_is_marked_and_nothing_can_be_booked(ui, world: Live) -> No
     [
         ("hours.txt", b"Date,Notes\n2026-05-04,x\n", "Cannot tell the format of"),
         ("hours.csv", b"", "Choose a CSV, JSON or NDJSON file"),
-        ("hours.json", b'[{"Notes": ', "hours.json cannot be read"),
+        ("hours.json", b"[{\"Notes\": ", "hours.json cannot be read"),
         ("hours.csv", b"Date,Notes\n", "holds no entries"),
     ],
 )

@@ -81,6 +81,7 @@ def test_beta_calls_reach_the_data_plane_flagged(make_env: MakeEnv) -> None:
     assert req.granted_scopes == frozenset({"Projects billing"})
 
 
+
 def test_current_me_names_a_granted_division_and_is_not_rate_limited(make_env: MakeEnv) -> None:
     env = make_env(minutely_limit=1)
     tokens = env.login([env.config.accessible_divisions[1]])
