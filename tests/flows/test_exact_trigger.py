@@ -9,7 +9,11 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -336,3 +340,47 @@ def _triggers(run_ids: list[str]) -> list[dict[str, Any]]:
     found = DBOS.list_workflows(workflow_ids=run_ids, load_output=False)
     assert len(found) == len(run_ids)
     return [dict(status.input["args"][1]) for status in found if status.input is not None]
+
+
+def test_flow_serve_starts_one_run_within_two_seconds_of_a_change(
+    live: Callable[..., Live], tmp_path: Path
+) -> None:
+    """``exactmate flow serve`` itself, in its own process on its own port: the subscription, the
+    signed notification and the feed read end in one run (real time: the process owns its clock)."""
+    running = live([])  # the emulator and a connected credential with its webhook secret
+    running.events.close()
+    running.engine.close()  # the served process opens the engine of this home
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "entries.yaml").write_text(ENTRIES.format(division=D1), encoding="utf-8")
+    port = free_port()
+    exe = Path(sys.executable).with_name("exactmate")
+    serving = subprocess.Popen(
+        [str(exe), "flow", "serve", "--flows", str(flows), "--port", str(port), "--reload-seconds", "0.2"],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        path = f"/api/v1/{D1}/webhooks/WebhookSubscriptions"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not running.other.get(path).json()["d"]["results"]:
+            assert serving.poll() is None, serving.communicate()
+            time.sleep(0.05)
+        subscribed = running.other.get(path).json()["d"]["results"]
+        assert [s["CallbackURL"] for s in subscribed] == [
+            f"http://127.0.0.1:{port}/events/{callback_key(_credential_id())}"
+        ]
+        made = _create(running, _item(running), _project(running), "served")
+        created = time.monotonic()
+        history = RunHistory(Settings.from_env())
+        while time.monotonic() < created + 2.0 and not history.runs("entries"):
+            time.sleep(0.02)
+        found = [r.run_id for r in history.runs("entries")]
+        assert len(found) == 1 and made in found[0], found
+    finally:
+        serving.send_signal(signal.SIGTERM)
+        out, err = serving.communicate(timeout=30)
+    assert "subscribed (" in out and "stopping" in out, (out, err)
+    assert len(RunHistory(Settings.from_env()).runs("entries")) == 1

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEBOUNCE = 1.0
+DEBOUNCE = 0.5
 """Seconds a notification waits for others before its feed is read: a burst costs one read."""
 RETRY_AFTER = 60.0
 """Seconds before a read that failed (Exact unreachable, a limit reached) is tried again."""
