@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
 import random
@@ -111,7 +112,13 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Live]]:
     monkeypatch.setenv("EXACTMATE_MAX_RETRIES", "0")
     stack: list[Callable[[], None]] = []
 
-    def start(flow_texts: list[str], *, debounce: float = 0.0, with_secret: bool = True) -> Live:
+    def start(
+        flow_texts: list[str],
+        *,
+        debounce: float = 0.0,
+        with_secret: bool = True,
+        since: datetime | None = None,
+    ) -> Live:
         config = EmulatorConfig(records=60, divisions=2, minutely_limit=100_000, daily_limit=1_000_000)
         emulator_cm = serve_emulator(config)
         base_url, emulator = emulator_cm.__enter__()
@@ -126,7 +133,7 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Live]]:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         clock = FakeClock(time.time())
-        events = ExactEvents(engine, settings, public_url=url, clock=clock, debounce=debounce)
+        events = ExactEvents(engine, settings, public_url=url, clock=clock, debounce=debounce, since=since)
         stack.append(events.close)
         app = receiver(engine, dict, HookTokens(settings.home), events.routes())
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -240,7 +247,10 @@ def _notification(secret: str, key: str, topic: str = "BankAccounts", action: st
     return b'{"Content":' + content + b',"HashCode":"' + signature.encode() + b'"}'
 
 
-def test_a_changed_byte_a_wrong_secret_or_a_repeat_starts_no_run(live: Callable[..., Live]) -> None:
+def test_a_changed_byte_a_wrong_secret_or_a_repeat_starts_no_run(
+    live: Callable[..., Live], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="exactmate.flows.events")
     running = live([BANK])  # BankAccounts has no sync/ feed: a notification starts its run itself
     url = f"{running.receiver_url}/events/{callback_key(_credential_id())}"
     secret = running.emulator.config.webhook_secret
@@ -257,6 +267,9 @@ def test_a_changed_byte_a_wrong_secret_or_a_repeat_starts_no_run(live: Callable[
         assert http.post(url, content=b"").status_code == 200  # the check Exact makes on subscribing
         assert running.runs("bank") == []
         assert running.events.refused == 4
+        refusals = [r.getMessage() for r in caplog.records if "refused a notification" in r.getMessage()]
+        assert len(refusals) == 4 and all("HashCode is missing or does not match" in m for m in refusals)
+        assert secret not in caplog.text
         assert http.post(url, content=good).status_code == 200
         runs = running.wait_for_runs("bank", 1)
         assert len(runs) == 1
@@ -330,16 +343,47 @@ def test_the_example_flow_reads_each_new_time_entry(live: Callable[..., Live]) -
     result = running.engine.wait(runs[0], timeout=DEADLINE)
     assert "1.5 h on" in result["outputs"]["tell"]["message"]
     assert made in runs[0]
-    _ = datetime.now(UTC)
+
+
+def test_from_a_date_backfills_the_changes_since_then_once(live: Callable[..., Live]) -> None:
+    running = live([ENTRIES], since=datetime(2000, 1, 1, tzinfo=UTC))
+    count = int(running.other.get(f"/api/v1/{D1}/project/TimeTransactions/$count").text)
+    assert count > 0
+    running.reconcile()
+    runs = running.wait_for_runs("entries", count)
+    assert len(runs) == count == len({run.split(":")[4] for run in runs})
+    assert {trigger["action"] for trigger in _triggers(runs)} <= {"Create", "Update"}
+    for trigger, run in zip(_triggers(runs), runs, strict=True):
+        assert trigger["record"]["ID"] == trigger["key"] and trigger["key"] in run
+        assert trigger["division"] == D1 and trigger["topic"] == "TimeTransactions"
+    again = running.events.apply([load_flow(ENTRIES.format(division=D1))])  # a restart with --from again
+    assert any("reconciles from 2000-01-01" in line for line in again), again
+    running.reconcile()
+    running.settle()
+    assert running.wait_for_runs("entries", count + 1) == runs  # each change ran once, not twice
+
+
+def test_without_a_webhook_secret_no_subscription_is_made_and_reconciliation_still_runs(
+    live: Callable[..., Live],
+) -> None:
+    running = live([], with_secret=False)
+    said = running.events.apply([load_flow(ENTRIES.format(division=D1))])
+    assert any("has no webhook secret" in line and "--webhook-secret-stdin" in line for line in said), said
+    assert running.other.get(f"/api/v1/{D1}/webhooks/WebhookSubscriptions").json()["d"]["results"] == []
+    made = _create(running, _item(running), _project(running), "no secret")
+    running.reconcile()
+    runs = running.wait_for_runs("entries", 1)
+    assert len(runs) == 1 and made in runs[0]
 
 
 def _triggers(run_ids: list[str]) -> list[dict[str, Any]]:
-    """The trigger each run was started with (the workflow's second argument), from DBOS."""
+    """The trigger each run was started with (the workflow's second argument), from DBOS, in order."""
     from dbos import DBOS
 
-    found = DBOS.list_workflows(workflow_ids=run_ids, load_output=False)
-    assert len(found) == len(run_ids)
-    return [dict(status.input["args"][1]) for status in found if status.input is not None]
+    found = {s.workflow_id: s for s in DBOS.list_workflows(workflow_ids=run_ids, load_output=False)}
+    assert set(found) == set(run_ids)
+    inputs = [found[run].input for run in run_ids]
+    return [dict(given["args"][1]) for given in inputs if given is not None]
 
 
 def test_flow_serve_starts_one_run_within_two_seconds_of_a_change(

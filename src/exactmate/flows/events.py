@@ -31,7 +31,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -159,7 +159,6 @@ class ExactEvents:
         clock: Clock | None = None,
         since: datetime | None = None,
         debounce: float = DEBOUNCE,
-        connect: Callable[[str | None], ActionContext] | None = None,
     ) -> None:
         from exactmate.clock import SystemClock
 
@@ -169,7 +168,6 @@ class ExactEvents:
         self.clock = clock or SystemClock()
         self.since = since
         self.debounce = debounce
-        self._connect = connect
         self._connections: dict[str | None, ActionContext] = {}
         self._topics: dict[str, Topic] = {}
         self._scopes: dict[Scope, _Served] = {}
@@ -177,6 +175,7 @@ class ExactEvents:
         self._pending: dict[Scope, list[tuple[str, str]]] = {}
         self._due: dict[Scope, float] = {}
         self._lock = threading.Lock()
+        self._connect_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -256,9 +255,14 @@ class ExactEvents:
             return said
         key = callback_key(scope.credential_id)
         self._secrets[key] = (scope.credential_id, secret)
-        said.append(
-            f"{self._name(scope)}: {self._subscribe(conn, scope, f'{self.public_url}{EVENTS_PATH}{key}')}"
-        )
+        callback = f"{self.public_url}{EVENTS_PATH}{key}"
+        try:
+            said.append(f"{self._name(scope)}: {self._subscribe(conn, scope, callback)}")
+        except ExactmateError as exc:  # the feed is still read on the reconcile interval
+            said.append(
+                f"{self._name(scope)}: no subscription to {callback}: {exc.message}; runs start from "
+                "reconciliation until a restart subscribes (is --public-url reachable from Exact?)"
+            )
         return said
 
     def _name(self, scope: Scope) -> str:
@@ -272,14 +276,13 @@ class ExactEvents:
         return self._topics[name]
 
     def _connection(self, credential: str | None) -> ActionContext:
-        if credential not in self._connections:
-            if self._connect is not None:
-                self._connections[credential] = self._connect(credential)
-            else:
+        """One connection per credential, shared by the reloads and the worker."""
+        with self._connect_lock:
+            if credential not in self._connections:
                 from exactmate.actions import open_connection
 
                 self._connections[credential] = open_connection(credential, settings=self.settings)
-        return self._connections[credential]
+            return self._connections[credential]
 
     def _webhook_secret(self, scope: Scope) -> str | None:
         from exactmate.vault import Vault
