@@ -174,6 +174,7 @@ class ExactEvents:
         self._secrets: dict[str, tuple[str, str]] = {}  # callback key -> (credential id, secret)
         self._pending: dict[Scope, list[tuple[str, str]]] = {}
         self._due: dict[Scope, float] = {}
+        self._backfilled: set[Scope] = set()
         self._lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self._wake = threading.Event()
@@ -206,7 +207,8 @@ class ExactEvents:
                 continue
             with self._lock:
                 self._scopes[scope] = served
-                self._due.setdefault(scope, self.clock.now() + served.reconcile)
+                # a scope new to this process is read at once: the changes made while nothing served it
+                self._due.setdefault(scope, self.clock.now())
         with self._lock:
             for gone in [s for s in self._scopes if s not in scopes]:
                 del self._scopes[gone]
@@ -315,8 +317,9 @@ class ExactEvents:
         from exactmate.store.guarded import insert_guarded
 
         found = self.cursor(scope)
-        if found is not None and self.since is None:
+        if found is not None and (self.since is None or scope in self._backfilled):
             return f"reconciles from Timestamp {found[0]}"
+        self._backfilled.add(scope)  # --from moves a cursor back once per process, not at each reload
         moment = self.since or datetime.fromtimestamp(self.clock.now(), UTC)
         value = self._sync_timestamp(conn, scope, topic, moment)
         now = self.clock.now()
@@ -578,8 +581,9 @@ class ExactEvents:
             return
         try:
             report = self.read(scope)
-        except ExactmateError as exc:
-            log.warning("reading %s failed: %s; trying again in %g s", self._name(scope), exc, RETRY_AFTER)
+        except Exception as exc:  # the worker goes on serving every other scope, and this one later
+            reason = exc.message if isinstance(exc, ExactmateError) else f"{type(exc).__name__}: {exc}"
+            log.warning("reading %s failed: %s; trying again in %g s", self._name(scope), reason, RETRY_AFTER)
             with self._lock:
                 self._due[scope] = self.clock.now() + min(RETRY_AFTER, served.reconcile)
             return
