@@ -147,6 +147,7 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Live]]:
         said = events.apply(flows)
         assert not [line for line in said if "not served" in line], said
         events.start()
+        _until(lambda: events.reads >= len(events.scopes))  # each scope's first read, made at once
         other = httpx.Client(base_url=base_url, timeout=10)
         stack.append(other.close)
         other.headers.update(bearer(authorize(other, emulator.config)))
@@ -155,6 +156,13 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Live]]:
     yield start
     for undo in reversed(stack):
         undo()
+
+
+def _until(done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while not done():
+        assert time.monotonic() < deadline, "not done within the deadline"
+        time.sleep(0.01)
 
 
 def _item(live: Live) -> str:
@@ -356,10 +364,24 @@ def test_from_a_date_backfills_the_changes_since_then_once(live: Callable[..., L
     for trigger, run in zip(_triggers(runs), runs, strict=True):
         assert trigger["record"]["ID"] == trigger["key"] and trigger["key"] in run
         assert trigger["division"] == D1 and trigger["topic"] == "TimeTransactions"
-    again = running.events.apply([load_flow(ENTRIES.format(division=D1))])  # a restart with --from again
-    assert any("reconciles from 2000-01-01" in line for line in again), again
+    flow = load_flow(ENTRIES.format(division=D1))
+    reloaded = running.events.apply([flow])  # a file read again: the cursor is not moved back again
+    assert not any("2000-01-01" in line for line in reloaded), reloaded
+    restarted = ExactEvents(  # a restart with --from again reads every change again, and runs none twice
+        running.engine,
+        Settings.from_env(),
+        public_url=None,
+        clock=running.clock,
+        since=datetime(2000, 1, 1, tzinfo=UTC),
+    )
+    try:
+        said = restarted.apply([flow])
+        assert any("reconciles from 2000-01-01" in line for line in said), said
+        report = restarted.read(restarted.scopes[0])
+        assert report.changes == count and sorted(report.runs) == sorted(runs)
+    finally:
+        restarted.close()
     running.reconcile()
-    running.settle()
     assert running.wait_for_runs("entries", count + 1) == runs  # each change ran once, not twice
 
 
@@ -369,6 +391,7 @@ def test_without_a_webhook_secret_no_subscription_is_made_and_reconciliation_sti
     running = live([], with_secret=False)
     said = running.events.apply([load_flow(ENTRIES.format(division=D1))])
     assert any("has no webhook secret" in line and "--webhook-secret-stdin" in line for line in said), said
+    _until(lambda: running.events.reads >= 1)  # its first read, at once
     assert running.other.get(f"/api/v1/{D1}/webhooks/WebhookSubscriptions").json()["d"]["results"] == []
     made = _create(running, _item(running), _project(running), "no secret")
     running.reconcile()

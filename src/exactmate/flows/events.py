@@ -180,7 +180,8 @@ class ExactEvents:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
-        self.refused = 0  # notifications refused for their signature (for /health and tests)
+        self.refused = 0  # notifications refused for their signature
+        self.reads = 0  # reads of the feeds done (each scope's, successful or not)
 
     # -- the served flows ------------------------------------------------------------------------
 
@@ -581,11 +582,13 @@ class ExactEvents:
             return
         try:
             report = self.read(scope)
+            self.reads += 1
         except Exception as exc:  # the worker goes on serving every other scope, and this one later
             reason = exc.message if isinstance(exc, ExactmateError) else f"{type(exc).__name__}: {exc}"
             log.warning("reading %s failed: %s; trying again in %g s", self._name(scope), reason, RETRY_AFTER)
             with self._lock:
                 self._due[scope] = self.clock.now() + min(RETRY_AFTER, served.reconcile)
+            self.reads += 1
             return
         if report.runs:
             log.info(
