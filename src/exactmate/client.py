@@ -353,8 +353,6 @@ class ExactClient:
         return out
 
 
-
-
 def _check_division(division: object) -> int:
     if isinstance(division, int) and not isinstance(division, bool) and 0 < division <= MAX_DIVISION:
         return division

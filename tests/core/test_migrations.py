@@ -46,7 +46,7 @@ def test_head_is_the_head_of_the_migrations_and_their_history_one_line() -> None
     scripts = upgrade.script()
     assert scripts.get_heads() == [HEAD]  # store/revision.py's constant cannot drift from Alembic's
     history = [s.revision for s in scripts.walk_revisions()]
-    assert history == [HEAD, FIRST]
+    assert history == [HEAD, "0002_no_schema_version", FIRST]
     assert upgrade.known(FIRST) and not upgrade.known("0001")  # exact ids, never Alembic's prefixes
 
 

@@ -117,6 +117,20 @@ BAD = [
         "is not one of Exact's",
     ),
     (
+        "reconcile too often",
+        "name: f\ntrigger:\n  exact: {topic: TimeTransactions, reconcile: 2s}\nsteps: [{id: a, action: log, "
+        "with: {message: x}}]\n",
+        3,
+        "reconcile is how often the feed is read, 10 s or more",
+    ),
+    (
+        "reconcile not a duration",
+        "name: f\ntrigger:\n  exact: {topic: TimeTransactions, reconcile: hourly}\nsteps: [{id: a, "
+        "action: log, with: {message: x}}]\n",
+        3,
+        "(seconds, or e.g. 90s, 5m, 1h)",
+    ),
+    (
         "bad input type",
         "name: f\ntrigger: {manual: {inputs: {rows: {type: sheet}}}}\nsteps: [{id: a, action: log, "
         "with: {message: x}}]\n",
@@ -273,3 +287,15 @@ def test_expressions_keep_types_and_refuse_what_is_not_there() -> None:
         render("{{ trigger.__class__.__mro__ }}", scope)  # a mapping's keys only
     with pytest.raises(ExpressionError, match="not allowed in a flow|unsafe"):
         render("{{ (1).__class__.__mro__ }}", scope)
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"), [(None, 300.0), (45, 45.0), ("90s", 90.0), ("5m", 300.0), ("1h", 3600.0)]
+)
+def test_an_exact_triggers_reconcile_interval(given: object, seconds: float) -> None:
+    option = "" if given is None else f", reconcile: {given}"
+    flow = load_flow(
+        f"name: f\ntrigger: {{exact: {{topic: TimeTransactions{option}}}}}\n"
+        "steps: [{id: a, action: log, with: {message: x}}]\n"
+    )
+    assert flow.trigger.reconcile_seconds == seconds

@@ -17,6 +17,7 @@ from tests.web.conftest import (
 
 from exactmate.config import Settings
 from exactmate.store import Store
+from exactmate.vault import Vault
 
 
 def test_new_form_shows_the_redirect_uri_to_register_and_a_disabled_connect_and_create(ui) -> None:
@@ -84,7 +85,11 @@ def test_a_value_changed_after_the_test_is_not_saved(ui, live: Live, settings: S
     tested = test_connect(ui, form)
     assert tested["status"] == "ok"
     # the name is not part of the connection: renaming after the test is allowed (test_credential_checks)
-    changes = (("client_id", "someone-else"), ("client_secret", "other"), ("redirect_uri", "http://127.0.0.1:9/elsewhere"))
+    changes = (
+        ("client_id", "someone-else"),
+        ("client_secret", "other"),
+        ("redirect_uri", "http://127.0.0.1:9/elsewhere"),
+    )
     for field, value in changes:
         changed = dict(form, test_id=tested["test_id"], **{field: value})
         refused = ui.post("/vault/save", data=changed, headers={"X-CSRF-Token": csrf(ui)})
@@ -119,3 +124,32 @@ def test_the_secret_never_comes_back_to_the_page(ui, live: Live, settings: Setti
     edit = pages[1]
     assert 'id="client_secret" name="client_secret" value=""' in edit
     assert "leave empty to keep the stored secret" in edit
+
+
+def test_the_webhook_secret_is_saved_from_the_form_and_never_comes_back(
+    ui, live: Live, settings: Settings
+) -> None:
+    hook = "Webhook-S3cret-on-the-form"
+    create_credential(ui, live, webhook_secret=hook)
+    credential = stored(settings, "Demo NL")
+    with Vault.open(settings) as vault:
+        assert vault.webhook_secret(credential) == hook
+    edit_page = ui.get(f"/vault/{credential.id}/edit").text
+    assert 'id="webhook_secret" name="webhook_secret" value=""' in edit_page
+    assert "Stored: leave empty to keep it" in edit_page
+    for page in ("/vault", f"/vault/{credential.id}/edit", "/vault/new"):
+        assert hook not in ui.get(page).text
+    # an edit that leaves it empty keeps it; a bad one is named under its input
+    form = credential_form(live, credential_id=credential.id, name="Demo Renamed", client_secret="")
+    tested = ui.post("/vault/test", data=form, headers={"X-CSRF-Token": csrf(ui)}).json()
+    saved = ui.post(
+        "/vault/save", data=dict(form, test_id=tested["test_id"]), headers={"X-CSRF-Token": csrf(ui)}
+    )
+    assert saved.json()["ok"]
+    with Vault.open(settings) as vault:
+        assert vault.webhook_secret(vault.get("Demo Renamed")) == hook
+    bad = credential_form(live, credential_id=credential.id, name="Demo Renamed", client_secret="",
+                          webhook_secret="two\nlines")  # fmt: skip
+    refused = ui.post("/vault/test", data=bad, headers={"X-CSRF-Token": csrf(ui)})
+    assert refused.status_code == 400
+    assert "control characters" in refused.json()["errors"]["webhook_secret"]

@@ -482,10 +482,7 @@ class SafeCreator:
             self._journal.learn(self._source, identity.key, identity.content_hash)
             message = f"{BOOKED_EARLIER}; updated in Exact since to these values"
             return CreateOutcome(row, self._division, "skipped", record_key, message)
-        sets = " ".join(
-            f"--set {shlex.quote(f'{name}={_text(value)}')}"
-            for name, value in content.items()
-        )
+        sets = " ".join(f"--set {shlex.quote(f'{name}={_text(value)}')}" for name, value in content.items())
         message = (
             f"booked earlier as {record_key} with other values; not booked again. Update it with: "
             f"exactmate time update {record_key} --division {self._division} {sets}, "

@@ -210,11 +210,15 @@ def csv_line(record: Mapping[str, Any], names: Sequence[str], *, raw: bool = Fal
     differently by orjson and ``str``). Any other row is written by ``csv.writer``."""
     values = list(map(record.get, names))
     data = _row_json(values, raw)
-    if data is not None and len(values) > 1 and (
-        data.find(b"\\") == -1
-        and data.count(b",") == len(values) - 1
-        and data.count(b"null") == values.count(None)
-        and _EXPONENT.search(data) is None
+    if (
+        data is not None
+        and len(values) > 1
+        and (
+            data.find(b"\\") == -1
+            and data.count(b",") == len(values) - 1
+            and data.count(b"null") == values.count(None)
+            and _EXPONENT.search(data) is None
+        )
     ):
         body = (b"," + data[1:-1] + b",").replace(b",null,", b",,").replace(b",null,", b",,")
         return body[1:-1].replace(b'"', b"").decode() + "\n"

@@ -359,7 +359,10 @@ class _Run:
         old = self.journal.get(self.legacy_source, f"{entry.row}@{division}")
         if old is not None and old.state == "created" and old.record_key:
             self.journal.adopt(
-                self.source, identity.key, division=division, content_hash=identity.content_hash,
+                self.source,
+                identity.key,
+                division=division,
+                content_hash=identity.content_hash,
                 record_key=old.record_key,
             )
 

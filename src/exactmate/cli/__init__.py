@@ -51,8 +51,6 @@ def version() -> None:
     typer.echo(__version__)
 
 
-
-
 def _show_warnings() -> None:
     """exactmate's own warnings (a database file others could read, ...) on standard error."""
     handler = logging.StreamHandler()

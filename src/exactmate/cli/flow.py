@@ -356,10 +356,28 @@ def serve(
     ] = 2.0,
     host: Annotated[str, typer.Option(help="Where the http triggers' receiver listens.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Its port (0: do not listen).")] = 8401,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="Where Exact reaches the receiver (https, behind a reverse proxy); the exact triggers' "
+            "callbacks are <URL>/events/<key>. Default: http://HOST:PORT.",
+        ),
+    ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from",
+            help="exact triggers: also start runs for changes since this date (Europe/Amsterdam), "
+            "instead of only those after the flow was first served.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the schedule and http triggers of every flow file in a directory until stopped (Ctrl-C or
-    SIGTERM): a changed file is validated and applied, an invalid one keeps the version that was valid.
-    http triggers: POST JSON to http://HOST:PORT/hooks/FLOW with the flow's token (exactmate flow token)."""
+    """Run the schedule, http and exact triggers of every flow file in a directory until stopped (Ctrl-C
+    or SIGTERM): a changed file is validated and applied, an invalid one keeps the version that was valid.
+    http triggers: POST JSON to http://HOST:PORT/hooks/FLOW with the flow's token (exactmate flow token).
+    exact triggers: Exact's webhooks to PUBLIC-URL/events/KEY, and each topic's sync/ feed read on the
+    flow's reconcile interval (docs/flows.md)."""
     import signal
     import threading
 
@@ -375,22 +393,41 @@ def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     with FlowEngine(settings, scheduler_poll=1.0) as engine:
+        from exactmate.flows.events import ExactEvents
+
         served = _Served(folder)
-        listener = _listen(engine, served, settings, host, port) if port else None
-        while True:
-            if served.reload(engine):
-                names = ", ".join(engine.schedule(list(served.flows.values()))) or "none"
-                typer.echo(f"serving {len(served.flows)} flow(s) from {folder}; schedules: {names}")
-            if stop.wait(reload_seconds):
-                typer.echo("stopping: the runs in progress are recorded and go on at the next start")
-                if listener is not None:
-                    listener.should_exit = True
-                return
+        url = (public_url or f"http://{host}:{port}") if port else None
+        events = ExactEvents(engine, settings, public_url=url, since=_from(since))
+        listener = _listen(engine, served, settings, host, port, events.routes()) if port else None
+        events.start()
+        try:
+            while True:
+                if served.reload(engine):
+                    names = ", ".join(engine.schedule(list(served.flows.values()))) or "none"
+                    typer.echo(f"serving {len(served.flows)} flow(s) from {folder}; schedules: {names}")
+                    for line in events.apply(served.flows.values()):
+                        typer.echo(line)
+                if stop.wait(reload_seconds):
+                    typer.echo("stopping: the runs in progress are recorded and go on at the next start")
+                    if listener is not None:
+                        listener.should_exit = True
+                    return
+        finally:
+            events.close()
 
 
-def _listen(engine: Any, served: _Served, settings: Settings, host: str, port: int) -> Any:
-    """The http triggers' receiver on a background thread (uvicorn); its server, to stop it."""
+def _from(since: datetime | None) -> datetime | None:
+    """``--from``'s date in Exact's time zone (Europe/Amsterdam) when it names none."""
+    from exactmate.odata import AMSTERDAM
+
+    return since.replace(tzinfo=AMSTERDAM) if since is not None and since.tzinfo is None else since
+
+
+def _listen(engine: Any, served: _Served, settings: Settings, host: str, port: int, more: Any) -> Any:
+    """The http and exact triggers' receiver on a background thread (uvicorn); its server, to stop
+    it. Returns once it listens: Exact checks a new subscription's callback at once."""
     import threading
+    import time
 
     import uvicorn
 
@@ -399,9 +436,17 @@ def _listen(engine: Any, served: _Served, settings: Settings, host: str, port: i
     def by_name() -> dict[str, Flow]:
         return {flow.name: flow for flow in served.flows.values()}
 
-    app = receiver(engine, by_name, HookTokens(settings.home))
+    app = receiver(engine, by_name, HookTokens(settings.home), more)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    threading.Thread(target=server.run, name="exactmate-hooks", daemon=True).start()
+    thread = threading.Thread(target=server.run, name="exactmate-hooks", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not server.started:
+        raise ValidationError(
+            f"the receiver cannot listen on {host}:{port}", hint="pick another --port, or --port 0"
+        )
     typer.echo(f"http triggers: POST http://{host}:{port}/hooks/FLOW (health: http://{host}:{port}/health)")
     return server
 

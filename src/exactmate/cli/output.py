@@ -156,6 +156,7 @@ def _print_batch(
 
     def needed() -> int:
         return 1 + sum((whole[n] or min(len(n), _NARROWEST_TEXT)) + _CELL_FRAME for n in fitted)
+
     while len(fitted) > 1 and needed() > console.width:
         dropped = fitted.pop()
         if dropped not in hidden:

@@ -3,8 +3,9 @@ test, connect, disconnect, remove, rotate-key.
 
 Secrets never travel as option values (they would land in shell history and process lists): the
 client secret comes from a hidden prompt or, with ``--client-secret-stdin``, from the first line of
-standard input. With ``--no-browser`` the sign-in address is printed on a line by itself and the
-address the browser ended on is read from the next line of standard input.
+standard input; the webhook secret (``--webhook-secret-stdin``) from the next line. With
+``--no-browser`` the sign-in address is printed on a line by itself and the address the browser
+ended on is read from the next line of standard input.
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ SecretStdin = Annotated[
     bool,
     typer.Option(
         "--client-secret-stdin", help="Read the client secret from the first line of standard input."
+    ),
+]
+WebhookSecretStdin = Annotated[
+    bool,
+    typer.Option(
+        "--webhook-secret-stdin",
+        help="Read the app's webhook secret (App Center, Webhooks) from standard input: the first "
+        "line, or the second with --client-secret-stdin. exactmate flow serve checks Exact's "
+        "notifications with it.",
     ),
 ]
 DivisionOpt = Annotated[
@@ -129,6 +139,20 @@ def _secret(from_stdin: bool) -> str:
     return read_hidden("Client secret", prompt_when_piped=True).strip()
 
 
+def _webhook_secret(from_stdin: bool) -> str | None:
+    """The webhook secret from the next line of standard input, when asked for."""
+    if not from_stdin:
+        return None
+    value = sys.stdin.readline().strip()
+    if not value:
+        raise ValidationError(
+            "no webhook secret on standard input",
+            hint="pipe it in, e.g. printf '%s\\n' \"$WEBHOOK_SECRET\" | exactmate vault edit NAME "
+            "--webhook-secret-stdin",
+        )
+    return value
+
+
 def _when(ts: float | None) -> str:
     return utc(ts).strftime("%Y-%m-%d %H:%M UTC") if ts is not None else "never"
 
@@ -178,6 +202,7 @@ def add(
         str, typer.Option(help="The redirect URI registered for the app.")
     ] = DEFAULT_REDIRECT_URI,
     client_secret_stdin: SecretStdin = False,
+    webhook_secret_stdin: WebhookSecretStdin = False,
     skip_test: Annotated[
         bool, typer.Option("--skip-test", help="Save without Test Connect (no sign-in, nothing checked).")
     ] = False,
@@ -191,6 +216,7 @@ def add(
 ) -> None:
     """Connect & Create: test the values (signing in to Exact) and save them only if the test succeeds."""
     secret = _secret(client_secret_stdin)
+    hook = _webhook_secret(webhook_secret_stdin)
     with _opened(ctx) as vault:
         values = vault.new_values(
             name,
@@ -200,6 +226,7 @@ def add(
             auth_type=auth_type,
             redirect_uri=redirect_uri,
             allow_custom_host=allow_custom_host,
+            webhook_secret=hook,
         )
         outcome = _connector(ctx, vault, no_browser).create(
             values, make_default=default, skip_test=skip_test, division=division
@@ -274,6 +301,7 @@ def _show_rows(c: Credential) -> list[tuple[str, str]]:
         ("Server URL", c.server_url),
         ("Client ID", c.client_id),
         ("Client Secret", "(stored encrypted; never shown)"),
+        ("Webhook Secret", "(stored encrypted; never shown)" if c.has_webhook_secret else "none"),
         ("Redirect URI", c.redirect_uri),
         ("Tokens", f"issued {_when(c.tokens_issued_at)}" if c.has_tokens else "none"),
         ("Last test", last),
@@ -301,6 +329,7 @@ def edit(
     auth_type: Annotated[str | None, typer.Option(help=f"One of: {', '.join(AUTH_TYPES)}.")] = None,
     redirect_uri: Annotated[str | None, typer.Option(help="A new redirect URI.")] = None,
     client_secret_stdin: SecretStdin = False,
+    webhook_secret_stdin: WebhookSecretStdin = False,
     new_secret: Annotated[
         bool, typer.Option("--new-secret", help="Ask for a new client secret (hidden prompt).")
     ] = False,
@@ -316,11 +345,12 @@ def edit(
     A rename alone needs no test.
     """
     secret = _secret(client_secret_stdin) if client_secret_stdin or new_secret else None
-    if all(v is None for v in (new_name, server_url, client_id, auth_type, redirect_uri, secret)):
+    hook = _webhook_secret(webhook_secret_stdin)
+    if all(v is None for v in (new_name, server_url, client_id, auth_type, redirect_uri, secret, hook)):
         raise ValidationError(
             "nothing to change",
             hint="pass --name, --server-url, --client-id, --auth-type, --redirect-uri, "
-            "--new-secret or --client-secret-stdin",
+            "--new-secret, --client-secret-stdin or --webhook-secret-stdin",
         )
     with _opened(ctx) as vault:
         change = vault.plan_edit(
@@ -332,6 +362,7 @@ def edit(
             redirect_uri=redirect_uri,
             client_secret=secret,
             allow_custom_host=allow_custom_host,
+            webhook_secret=hook,
         )
         outcome = _connector(ctx, vault, no_browser).edit(change, skip_test=skip_test, division=division)
     _finish_save(outcome, fmt)
@@ -341,7 +372,9 @@ def edit(
 def test(
     ctx: typer.Context,
     name: NameArg,
-    division: DivisionOpt = None, no_browser: NoBrowser = False, fmt: FormatOpt = Format.text
+    division: DivisionOpt = None,
+    no_browser: NoBrowser = False,
+    fmt: FormatOpt = Format.text,
 ) -> None:
     """Test Connect: sign in if there are no tokens, call current/Me, report or diagnose."""
     with _opened(ctx) as vault:
@@ -355,7 +388,9 @@ def test(
 def connect(
     ctx: typer.Context,
     name: NameArg,
-    no_browser: NoBrowser = False, division: DivisionOpt = None, fmt: FormatOpt = Format.text
+    no_browser: NoBrowser = False,
+    division: DivisionOpt = None,
+    fmt: FormatOpt = Format.text,
 ) -> None:
     """Sign in to Exact again (new tokens), then test."""
     with _opened(ctx) as vault:
@@ -380,7 +415,7 @@ def disconnect(ctx: typer.Context, name: NameArg) -> None:
 def remove(
     ctx: typer.Context,
     name: NameArg,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Delete a credential and its tokens."""
     with _opened(ctx) as vault:

@@ -90,6 +90,7 @@ TIME_AND_COST_TABLES = ("project/timetransactions", "project/costtransactions")
 def _as_time_and_cost(row: Row) -> Row:
     return {**row, "WBS": row.get("Activity"), "WBSDescription": row.get("ActivityDescription")}
 
+
 @dataclass(frozen=True)
 class Route:
     endpoint: Endpoint

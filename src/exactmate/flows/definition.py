@@ -33,7 +33,22 @@ INPUT_TYPES = frozenset({"string", "number", "file"})
 CATCH_UP = ("none", "last", "all")
 EXACT_ACTIONS = frozenset({"Create", "Update", "Delete"})
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
+DEFAULT_RECONCILE = 300.0  # seconds between an exact trigger's reads of its sync/ feed
+MIN_RECONCILE = 10.0
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 MAX_RETRIES = 10
+
+
+def duration_seconds(value: Any) -> float | None:
+    """Seconds from a number or ``90s`` / ``5m`` / ``1h`` text; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    found = _DURATION.match(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    return float(found[1]) * {"s": 1, "m": 60, "h": 3600}[found[2] or "s"]
 
 
 class FlowError(ValidationError):
@@ -55,6 +70,11 @@ class Step:
 class Trigger:
     kind: str  # manual | schedule | exact | http
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def reconcile_seconds(self) -> float:
+        """An exact trigger's reconciliation interval (``reconcile``: seconds, or ``90s``, ``5m``, ``1h``)."""
+        return duration_seconds(self.options.get("reconcile", DEFAULT_RECONCILE)) or DEFAULT_RECONCILE
 
     @property
     def inputs(self) -> Mapping[str, Mapping[str, Any]]:
@@ -200,7 +220,7 @@ class _Reader:
             self.problem((*path, "catch_up"), f"catch_up: one of {', '.join(CATCH_UP)}")
 
     def _exact(self, options: Mapping[str, Any], path: Path) -> None:
-        self.only(options, {"topic", "actions"}, path)
+        self.only(options, {"topic", "actions", "reconcile"}, path)
         topic = options.get("topic")
         topics = sorted({e.name for e in self.catalogue if e.webhook})
         if topic not in topics:
@@ -210,6 +230,14 @@ class _Reader:
         actions = options.get("actions", sorted(EXACT_ACTIONS))
         if not isinstance(actions, list) or not set(actions) <= EXACT_ACTIONS or not actions:
             self.problem((*path, "actions"), "exact: actions is a list of Create, Update, Delete")
+        if "reconcile" in options:
+            seconds = duration_seconds(options["reconcile"])
+            if seconds is None or seconds < MIN_RECONCILE:
+                self.problem(
+                    (*path, "reconcile"),
+                    f"exact: reconcile is how often the feed is read, {MIN_RECONCILE:g} s or more "
+                    "(seconds, or e.g. 90s, 5m, 1h)",
+                )
 
     def _http(self, options: Mapping[str, Any], path: Path) -> None:
         self.only(options, set(), path)

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
+    from starlette.routing import BaseRoute
 
     from exactmate.flows.definition import Flow
     from exactmate.flows.engine import FlowEngine
@@ -65,9 +66,15 @@ class HookTokens:
         return hmac.compare_digest(expected, hashlib.sha256(token.encode()).hexdigest())
 
 
-def receiver(engine: FlowEngine, flows: Callable[[], Mapping[str, Flow]], tokens: HookTokens) -> Starlette:
+def receiver(
+    engine: FlowEngine,
+    flows: Callable[[], Mapping[str, Flow]],
+    tokens: HookTokens,
+    more: Sequence[BaseRoute] = (),
+) -> Starlette:
     """The receiver's app: ``POST /hooks/<flow>`` starts a run with the JSON body as ``trigger.body``;
-    ``GET /health`` says it is up and how many flows it serves."""
+    ``GET /health`` says it is up and how many flows it serves; ``more`` routes beside them (the
+    exact trigger's ``/events/<key>``)."""
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -108,7 +115,7 @@ def receiver(engine: FlowEngine, flows: Callable[[], Mapping[str, Flow]], tokens
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "flows": len(flows())})
 
-    return Starlette(routes=[Route("/hooks/{flow}", hook, methods=["POST"]), Route("/health", health)])
+    return Starlette(routes=[Route("/hooks/{flow}", hook, methods=["POST"]), Route("/health", health), *more])
 
 
 def check_name(name: str) -> str:

@@ -250,6 +250,7 @@ class Store:
         auth_type: str = "oauth2-code",
         status: str = "disconnected",
         is_default: bool = False,
+        webhook_secret: bytes | None = None,
         conn: Connection | None = None,
     ) -> CredentialRow:
         """Add a credential; ``client_secret`` is already sealed with ``credential_secret_aad(id)``.
@@ -275,6 +276,7 @@ class Store:
             last_test_message=None,
             created_at=now,
             updated_at=now,
+            webhook_secret=webhook_secret,
         )
         with self._write(conn) as c:
             taken = c.execute(select(credentials.c.id).where(credentials.c.name_key == row.name_key)).first()

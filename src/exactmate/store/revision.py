@@ -19,7 +19,7 @@ from sqlalchemy import Connection, inspect, text
 from exactmate.errors import StoreError
 from exactmate.store.schema import metadata
 
-HEAD = "0002_no_schema_version"
+HEAD = "0003_exact_events"
 """The Alembic revision this code's ``schema.metadata`` is; equal to the migrations' head."""
 
 VERSION_TABLE = "alembic_version"

@@ -5,7 +5,8 @@
 change here needs a new revision there.
 
 Every time is epoch seconds (``Float``); ids are UUID4 strings. Encrypted columns
-(``credentials.client_secret``, ``tokens.access_token``, ``tokens.refresh_token``) hold secret-box
+(``credentials.client_secret``, ``credentials.webhook_secret``, ``tokens.access_token``,
+``tokens.refresh_token``) hold secret-box
 ciphertexts bound, through :class:`SecretBinding`, to the credential's id, the column and the
 connection values they are sent with, so re-encryption after a key rotation knows which associated
 data each one needs, and a connection value changed behind exactmate's back opens no secret.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -55,6 +57,8 @@ credentials = Table(
     Column("last_test_message", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The app's webhook secret (Exact's App Center), sealed like the client secret; NULL: none given.
+    Column("webhook_secret", LargeBinary, nullable=True),
 )
 tokens = Table(
     "tokens",
@@ -141,6 +145,19 @@ known_divisions = Table(
     Column("description", Text, nullable=False),
     Column("learned_at", Float, nullable=False),
 )
+# The exact trigger's cursors per (credential, division, topic): the last Timestamp read of the
+# topic's sync/ feed and of sync/Deleted (see flows/events.py).
+event_cursors = Table(
+    "event_cursors",
+    metadata,
+    Column("credential_id", String(36), ForeignKey("credentials.id", ondelete="CASCADE"), primary_key=True),
+    Column("division", Integer, primary_key=True, autoincrement=False),
+    Column("topic", String(100), primary_key=True),
+    Column("feed_cursor", BigInteger, nullable=False),
+    Column("deleted_cursor", BigInteger, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
 locks = Table(
     "locks",
     metadata,
@@ -179,7 +196,8 @@ class SecretBinding:
         return cls(row.id, row.server_url, row.client_id, row.redirect_uri)
 
     def aad(self, column: str) -> str:
-        """The associated data of ``column`` (``client_secret``, ``access_token``, ``refresh_token``)."""
+        """The associated data of ``column`` (``client_secret``, ``webhook_secret``, ``access_token``,
+        ``refresh_token``)."""
         values = (self.credential_id, column, self.server_url, self.client_id, self.redirect_uri)
         return json.dumps(["exactmate/2", *values], separators=(",", ":"))
 
@@ -211,6 +229,7 @@ class CredentialRow:
     last_test_message: str | None
     created_at: float
     updated_at: float
+    webhook_secret: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -252,6 +271,6 @@ def row_to(cls: type[_R], row: Any) -> _R:
 
 
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "credentials": ("client_secret",),
+    "credentials": ("client_secret", "webhook_secret"),
     "tokens": ("access_token", "refresh_token"),
 }

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a n
         check_redirect_uri,
         check_secret,
         check_server_url,
+        check_webhook_secret,
         is_exact_host,
         is_loopback,
     )
@@ -74,6 +75,7 @@ _HOMES = {
     "check_name": "exactmate.vault.fields",
     "check_redirect_uri": "exactmate.vault.fields",
     "check_secret": "exactmate.vault.fields",
+    "check_webhook_secret": "exactmate.vault.fields",
     "check_server_url": "exactmate.vault.fields",
     "connection_changed": "exactmate.vault.values",
     "is_exact_host": "exactmate.vault.fields",
@@ -114,6 +116,7 @@ __all__ = [
     "check_redirect_uri",
     "check_secret",
     "check_server_url",
+    "check_webhook_secret",
     "connection_changed",
     "is_exact_host",
     "is_loopback",

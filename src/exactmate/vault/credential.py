@@ -49,6 +49,7 @@ class Credential:
     created_at: float
     updated_at: float
     tokens_issued_at: float | None = None
+    has_webhook_secret: bool = False
 
     @classmethod
     def from_row(cls, row: CredentialRow, tokens_issued_at: float | None) -> Credential:
@@ -68,6 +69,7 @@ class Credential:
             created_at=row.created_at,
             updated_at=row.updated_at,
             tokens_issued_at=tokens_issued_at,
+            has_webhook_secret=row.webhook_secret is not None,
         )
 
     @property
@@ -113,6 +115,7 @@ class Credential:
                 "message": self.last_test_message,
             },
             "tokens_issued_at": _iso(self.tokens_issued_at),
+            "has_webhook_secret": self.has_webhook_secret,
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
         }

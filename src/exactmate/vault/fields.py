@@ -208,6 +208,18 @@ def _secret(value: str | None) -> str:
     return value
 
 
+def _webhook_secret(value: str | None) -> str:
+    if value is None or not value.strip():
+        raise _Problem(
+            "Webhook Secret is empty: copy it from the app's Webhooks section in Exact's App Center"
+        )
+    if len(value) > MAX_SECRET:
+        raise _Problem(f"Webhook Secret is {len(value)} characters long; use at most {MAX_SECRET}")
+    if _CONTROL.search(value):
+        raise _Problem("Webhook Secret cannot contain control characters such as line breaks")
+    return value
+
+
 def _single(check: Callable[[], T]) -> T:
     try:
         return check()
@@ -251,6 +263,12 @@ def check_secret(value: str | None) -> str:
     The message never repeats the value.
     """
     return _single(lambda: _secret(value))
+
+
+def check_webhook_secret(value: str | None) -> str:
+    """The app's webhook secret as given (what Exact signs its notifications with); ValidationError
+    if empty, too long or with control characters. The message never repeats the value."""
+    return _single(lambda: _webhook_secret(value))
 
 
 def check_fields(

@@ -1,9 +1,9 @@
 """Re-encrypting every stored secret under the key ring's primary key, one credential at a time.
 
-Each credential (its client secret and both tokens) is re-encrypted in its own transaction, so an
-interruption leaves every credential either wholly under the new key or wholly under an old one,
-and old keys stay in the ring: every credential stays readable, and running the rotation again
-finishes the job.
+Each credential (its client secret, its webhook secret and both tokens) is re-encrypted in its own
+transaction, so an interruption leaves every credential either wholly under the new key or wholly
+under an old one, and old keys stay in the ring: every credential stays readable, and running the
+rotation again finishes the job.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ def stored_key_ids(store: Store) -> set[str]:
     """The ids of the keys that sealed anything stored; read from the ciphertexts, nothing decrypted."""
     with store.reading() as conn:
         blobs = list(conn.execute(select(credentials.c.client_secret)).scalars())
+        hooks = conn.execute(
+            select(credentials.c.webhook_secret).where(credentials.c.webhook_secret.is_not(None))
+        )
+        blobs.extend(hooks.scalars())
         for row in conn.execute(select(tokens.c.access_token, tokens.c.refresh_token)):
             blobs.extend(row)
     return {split_blob(bytes(blob))[0] for blob in blobs}
@@ -79,6 +83,12 @@ def reencrypt_credential(store: Store, box: SecretBox, credential_id: str) -> in
             secret = _reseal(box, row.client_secret, binding, "client_secret")
             conn.execute(
                 update(credentials).where(credentials.c.id == credential_id).values(client_secret=secret)
+            )
+            count += 1
+        if row.webhook_secret is not None and box.needs_reencrypt(row.webhook_secret):
+            hook = box.reencrypt(row.webhook_secret, binding.aad("webhook_secret"))
+            conn.execute(
+                update(credentials).where(credentials.c.id == credential_id).values(webhook_secret=hook)
             )
             count += 1
         return count + CredentialTokens(store, box, credential_id).reseal(binding, conn)

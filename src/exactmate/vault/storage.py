@@ -1,8 +1,9 @@
 """``Vault``: the stored credentials, their secrets sealed by the secret box.
 
 Listing and searching read only plain columns; a secret is decrypted only when asked for by
-:meth:`Vault.client_secret`. Every write checks first that the key ring can open what is already
-stored, so a wrong master key is reported before anything is written, never after.
+:meth:`Vault.client_secret` (the webhook secret by :meth:`Vault.webhook_secret`). Every write checks
+first that the key ring can open what is already stored, so a wrong master key is reported before
+anything is written, never after.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ from exactmate.store import (
 from exactmate.vault import rotation
 from exactmate.vault.credential import Credential, LastTest, unknown_credential
 from exactmate.vault.divisions import KnownDivisions
-from exactmate.vault.fields import CredentialFields, check_fields, check_secret
+from exactmate.vault.fields import CredentialFields, check_fields, check_secret, check_webhook_secret
 from exactmate.vault.tokens import CredentialTokens, TokenValues
 from exactmate.vault.values import CredentialEdit, NewCredential
+
+WEBHOOK_SECRET = "webhook_secret"
+"""The credentials column (and associated-data name) of the app's webhook secret."""
 
 
 class Vault:
@@ -113,6 +117,17 @@ class Vault:
         self._check_kids([split_blob(row.client_secret)[0]])
         return self.box.decrypt(row.client_secret, SecretBinding.of(row).aad("client_secret"))
 
+    def webhook_secret(self, credential: Credential) -> str | None:
+        """The app's webhook secret, decrypted (None: none stored). Only the receiver of Exact's
+        webhook notifications asks for it, to check their signatures."""
+        row = self.store.credential(credential.id)
+        if row is None:
+            raise VaultError(f"credential {credential.name!r} no longer exists")
+        if row.webhook_secret is None:
+            return None
+        self._check_kids([split_blob(row.webhook_secret)[0]])
+        return self.box.decrypt(row.webhook_secret, SecretBinding.of(row).aad(WEBHOOK_SECRET))
+
     # -- writing ---------------------------------------------------------------------------------
 
     def new_values(
@@ -125,6 +140,7 @@ class Vault:
         auth_type: str | None = None,
         redirect_uri: str | None = None,
         allow_custom_host: bool = False,
+        webhook_secret: str | None = None,
     ) -> NewCredential:
         """The values of a new credential, checked once (for :meth:`create`); stores nothing.
 
@@ -140,8 +156,9 @@ class Vault:
             allow_custom_host=allow_custom_host,
         )
         secret = check_secret(client_secret)
+        hook = check_webhook_secret(webhook_secret) if webhook_secret is not None else None
         self._check_name_free(fields.name, None)
-        return NewCredential(fields, secret)
+        return NewCredential(fields, secret, hook)
 
     def create(
         self,
@@ -161,6 +178,8 @@ class Vault:
         fields = values.fields
         self.check_key()
         cid = credential_id or new_id()
+        bound = _binding(cid, fields)
+        hook = values.webhook_secret
         with self.store.transaction() as conn:
             defaults = self._default_ids(conn)
             is_default = make_default if make_default is not None else not defaults
@@ -172,10 +191,11 @@ class Vault:
                 name=fields.name,
                 server_url=fields.server_url,
                 client_id=fields.client_id,
-                client_secret=self.box.encrypt(values.secret, _binding(cid, fields).aad("client_secret")),
+                client_secret=self.box.encrypt(values.secret, bound.aad("client_secret")),
                 redirect_uri=fields.redirect_uri,
                 auth_type=fields.auth_type,
                 is_default=is_default,
+                webhook_secret=self.box.encrypt(hook, bound.aad(WEBHOOK_SECRET)) if hook else None,
                 conn=conn,
             )
             self._write_state(cid, conn, tokens=tokens, last_test=last_test)
@@ -192,6 +212,7 @@ class Vault:
         redirect_uri: str | None = None,
         client_secret: str | None = None,
         allow_custom_host: bool = False,
+        webhook_secret: str | None = None,
     ) -> CredentialEdit:
         """The change :meth:`apply_edit` would make, checked once; stores nothing.
 
@@ -208,8 +229,9 @@ class Vault:
             allow_custom_host=allow_custom_host or server_url is None or server_url == current.server_url,
         )
         secret = check_secret(client_secret) if client_secret is not None else None
+        hook = check_webhook_secret(webhook_secret) if webhook_secret is not None else None
         self._check_name_free(fields.name, current)
-        return CredentialEdit(current, fields, secret)
+        return CredentialEdit(current, fields, secret, hook)
 
     def apply_edit(
         self, edit: CredentialEdit, *, tokens: TokenValues | None = None, last_test: LastTest | None = None
@@ -233,6 +255,11 @@ class Vault:
                 secret = self.box.decrypt(row.client_secret, SecretBinding.of(row).aad("client_secret"))
             if secret is not None:
                 changes["client_secret"] = self.box.encrypt(secret, bound.aad("client_secret"))
+            hook = edit.webhook_secret
+            if hook is None and row.webhook_secret is not None and edit.reconnects:  # bound anew too
+                hook = self.box.decrypt(row.webhook_secret, SecretBinding.of(row).aad(WEBHOOK_SECRET))
+            if hook is not None:
+                changes[WEBHOOK_SECRET] = self.box.encrypt(hook, bound.aad(WEBHOOK_SECRET))
             if changes:
                 self.store.update_credential(current.id, conn=conn, **changes)
             if tokens is None and edit.reconnects:

@@ -25,20 +25,24 @@ def connection_changed(before: Credential | CredentialFields, after: CredentialF
 
 @dataclass(frozen=True)
 class NewCredential:
-    """The checked values of a credential to create: its fields and its client secret."""
+    """The checked values of a credential to create: its fields, its client secret and, when given,
+    the app's webhook secret (what Exact signs its webhook notifications with)."""
 
     fields: CredentialFields
     secret: str = field(repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class CredentialEdit:
-    """A checked change of the stored credential ``current``: its fields after the change, and a
-    new client secret (None: keep the stored one)."""
+    """A checked change of the stored credential ``current``: its fields after the change, a new
+    client secret and a new webhook secret (None: keep the stored one). The webhook secret is not a
+    connection value: changing it alone needs no sign-in."""
 
     current: Credential
     fields: CredentialFields
     secret: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @property
     def reconnects(self) -> bool:

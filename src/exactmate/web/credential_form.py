@@ -2,7 +2,8 @@
 
 The checks are the vault's own (:mod:`exactmate.vault.fields`); this module only maps them to the
 form's inputs. In an edit, an empty Client Secret means "keep the stored one": the stored secret is
-then what is tested and fingerprinted, never a mask or an empty string.
+then what is tested and fingerprinted, never a mask or an empty string. The Webhook Secret is
+optional and never shown back; empty in an edit keeps the stored one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from exactmate.vault import (
     check_redirect_uri,
     check_secret,
     check_server_url,
+    check_webhook_secret,
 )
 from exactmate.web.pending_tests import CandidateValues
 
@@ -43,6 +45,7 @@ class CredentialForm:
     client_id: str = ""
     redirect_uri: str = ""
     client_secret: str = field(default="", repr=False)
+    webhook_secret: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
     test_id: str = ""
     allow_custom_host: bool = False
@@ -65,6 +68,7 @@ def read_form(form: FormData) -> CredentialForm:
         client_id=text("client_id"),
         redirect_uri=text("redirect_uri").strip(),
         client_secret=text("client_secret"),
+        webhook_secret=text("webhook_secret"),
         refresh_token=text("refresh_token").strip(),
         test_id=text("test_id").strip(),
         allow_custom_host=text("allow_custom_host") in ("1", "on", "true"),
@@ -111,14 +115,20 @@ def check_form(form: CredentialForm, vault: Vault, editing: Credential | None) -
     new_secret: str | None = None  # in an edit, an empty Client Secret keeps the stored one
     if form.client_secret or editing is None:
         new_secret = run("client_secret", lambda: check_secret(form.client_secret))
+    # optional, and never shown back: empty means none (new) or keep the stored one (edit)
+    new_hook = (
+        run("webhook_secret", lambda: check_webhook_secret(form.webhook_secret))
+        if form.webhook_secret
+        else None
+    )
     if name is None or auth_type is None or server_url is None or client_id is None or redirect_uri is None:
         return Checked(None, errors)
     fields = CredentialFields(name, auth_type, server_url, client_id, redirect_uri)
     change: NewCredential | CredentialEdit
     if editing is not None and "client_secret" not in errors:
-        change = CredentialEdit(editing, fields, new_secret)
+        change = CredentialEdit(editing, fields, new_secret, new_hook)
     elif new_secret is not None:
-        change = NewCredential(fields, new_secret)
+        change = NewCredential(fields, new_secret, new_hook)
     else:
         return Checked(None, errors)
     needs_sign_in = not (

@@ -27,7 +27,6 @@ _USUAL_TIME_SELECT = ("ID", "Date", "Employee", "Item", "Quantity", "Project", "
 _MAX_USUAL = 8
 
 
-
 def input_for(endpoint: Endpoint, field: Field) -> dict[str, Any]:
     """How to ask for ``field``'s value: ``kind`` (guid, int, number, bool, date, datetime, choice,
     text), plus ``min``/``max`` for whole numbers and ``choices`` (value, label) where only some

@@ -87,9 +87,7 @@ async def upload(request: Request) -> Response:
     division = _text(form.get("division")) or "current"
     delimiter_choice = _text(form.get("delimiter"))
     if not data:
-        return _answer(
-            request, 400, ok=False, error="Choose a CSV, JSON or NDJSON file of entries first."
-        )
+        return _answer(request, 400, ok=False, error="Choose a CSV, JSON or NDJSON file of entries first.")
     try:
         if delimiter_choice not in DELIMITERS:
             raise ValidationError(
@@ -99,12 +97,8 @@ async def upload(request: Request) -> Response:
         fmt = _format(name, _text(form.get("file_format")))
         entries = parse_entries(data, fmt, name=name, delimiter=delimiter)
     except ValidationError as exc:
-        return _answer(
-            request, 400, ok=False, error=exc.message, problems=exc.problems, hint=exc.hint
-        )
-    rows, general, planned = await run_in_threadpool(
-        _check, ui(request), entries, credential, division
-    )
+        return _answer(request, 400, ok=False, error=exc.message, problems=exc.problems, hint=exc.hint)
+    rows, general, planned = await run_in_threadpool(_check, ui(request), entries, credential, division)
     ok = not general and all(r.status != "invalid" for r in rows)
     stored = None
     if ok and planned:
@@ -143,8 +137,7 @@ def _check(
     """Each row with its check (a dry run of the create), the problems no row is named in, and how
     many rows would be sent."""
     rows = {
-        row.number: PreviewRow(row.number, {k: plain(v) for k, v in row.values.items()})
-        for row in entries
+        row.number: PreviewRow(row.number, {k: plain(v) for k, v in row.values.items()}) for row in entries
     }
     general: list[str] = []
     try:
@@ -197,22 +190,16 @@ def book(request: Request, upload_id: str) -> Response:
     refused and says so; a press after it finished runs again and books only what is still new."""
     found = _uploads(request).get(upload_id, browser_id(request))
     if found is None:
-        return JSONResponse(
-            {"error": "This upload is unknown or expired: choose the file again."}, 404
-        )
+        return JSONResponse({"error": "This upload is unknown or expired: choose the file again."}, 404)
     context = ui(request)
 
     def work(progress: Progress) -> CreateResult:
         with _connection(context, found.credential) as conn:
-            return create_time_transactions(
-                conn, found.entries(), division=found.division, progress=progress
-            )
+            return create_time_transactions(conn, found.entries(), division=found.division, progress=progress)
 
     booking = _uploads(request).book(found, work)
     if booking is None:
-        return JSONResponse(
-            {"error": f"{found.name} is being booked already: wait for that run."}, 409
-        )
+        return JSONResponse({"error": f"{found.name} is being booked already: wait for that run."}, 409)
     return progress(request, upload_id)
 
 
@@ -222,9 +209,7 @@ def progress(request: Request, upload_id: str) -> Response:
     results as the page shows them (``html``)."""
     found = _uploads(request).get(upload_id, browser_id(request))
     if found is None or found.booking is None:
-        return JSONResponse(
-            {"error": "No booking of this upload is known: choose the file again."}, 404
-        )
+        return JSONResponse({"error": "No booking of this upload is known: choose the file again."}, 404)
     booking = found.booking
     answer: dict[str, Any] = {"done": booking.done, "total": booking.total}
     if booking.future is None or not booking.future.done():
@@ -246,9 +231,7 @@ def progress(request: Request, upload_id: str) -> Response:
         return JSONResponse({"status": "failed", "html": html, **answer})
     result = ui(request).results.add(_booked(found, booking.future.result()))
     html = fragment(request, "_result.html", result=result, error=None)
-    return JSONResponse(
-        {"status": "finished", "ok": booking.future.result().ok, "html": html, **answer}
-    )
+    return JSONResponse({"status": "finished", "ok": booking.future.result().ok, "html": html, **answer})
 
 
 def _booked(upload: Upload, result: CreateResult) -> Result:
@@ -268,9 +251,7 @@ def _booked(upload: Upload, result: CreateResult) -> Result:
         f"{len(found)} {label}" for label, found in counts.items() if found or label == "created"
     )
     summary = f"{upload.name}: {len(result.outcomes)} entries, {said}."
-    problems = [
-        f"row {o.row}: {o.message}" for o in result.failed + result.pending + result.changed
-    ]
+    problems = [f"row {o.row}: {o.message}" for o in result.failed + result.pending + result.changed]
     if result.changed:
         problems.append(
             "A changed entry was booked earlier with other values and is not booked again: change it "

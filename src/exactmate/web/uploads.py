@@ -82,9 +82,7 @@ class Uploads:
         self._uploads: OrderedDict[str, Upload] = OrderedDict()
         self._keep = keep
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(
-            max_workers=BOOKING_WORKERS, thread_name_prefix="exactmate-booking"
-        )
+        self._pool = ThreadPoolExecutor(max_workers=BOOKING_WORKERS, thread_name_prefix="exactmate-booking")
 
     def add(self, browser: str, data: bytes, **described: object) -> Upload:
         """Keep ``data`` (a checked file) for ``browser``; ``described``: the other ``Upload`` fields."""

@@ -36,7 +36,8 @@
   }
 
   function clearErrors() {
-    for (const name of TESTED) if (form.elements[name]) fieldError(form.elements[name], "");
+    // the webhook secret is saved, not tested: its error is cleared with the tested fields' errors
+    for (const name of [...TESTED, "webhook_secret"]) if (form.elements[name]) fieldError(form.elements[name], "");
   }
 
   function showErrors(errors) {
