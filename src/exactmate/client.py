@@ -303,6 +303,11 @@ class ExactClient:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    @property
+    def calls_sent(self) -> int:
+        """Requests this client has sent to Exact's REST API (every attempt, retries included)."""
+        return self._http.sent
+
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def close(self) -> None:

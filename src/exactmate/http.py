@@ -23,6 +23,7 @@ import json as jsonlib
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -183,11 +184,19 @@ class HttpPolicy:
         self._rng = rng or random.Random()
         self._user_agent = user_agent
         self._owns_client = http_client is None
+        self._sent = 0
+        self._sent_lock = threading.Lock()
         self._client = http_client or StatelessClient(
             transport=transport,
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
             follow_redirects=False,
         )
+
+    @property
+    def sent(self) -> int:
+        """Requests sent to Exact so far (every attempt, retries included): what a flow step's record
+        counts as its calls."""
+        return self._sent
 
     def close(self) -> None:
         """Close the HTTP client if this policy created it."""
@@ -283,6 +292,8 @@ class HttpPolicy:
             call.method, call.url, params=call.params, content=call.body, headers=self._headers(call, token)
         )
         started = time.perf_counter()
+        with self._sent_lock:
+            self._sent += 1
         try:
             response = self._client.send(request)
         except httpx.TransportError as exc:

@@ -71,8 +71,10 @@ def _steps(run_id: str) -> list[dict[str, Any]]:
 def test_steps_run_in_order_and_a_second_run_books_nothing_twice(emu: Emu, engine: FlowEngine) -> None:
     flow = load_flow(BOOK)
     rows = _rows(emu, 12, "flow twice")
+    calls = emu.rest_calls()
     first = engine.start(flow, {"inputs": {}, "rows": rows})
     result = engine.wait(first.run_id)
+    made = emu.rest_calls() - calls
     assert result["outputs"]["book"]["created"] == 12
     assert result["outputs"]["tell"]["message"].startswith("12 of 12 on ")
     second = engine.start(flow, {"inputs": {}, "rows": rows})
@@ -86,6 +88,9 @@ def test_steps_run_in_order_and_a_second_run_books_nothing_twice(emu: Emu, engin
     ]
     assert steps[1]["items"] == {"done": 12, "failed": 0, "errors": []}
     assert steps[0]["inputs"] == {"endpoint": "project/Projects", "select": ["ID", "Code"], "top": 1}
+    # each step that talks to Exact keeps its calls, which add up to what the emulator counted
+    assert steps[0]["calls"] == 1 and steps[1]["calls"] >= 12 and "calls" not in steps[2]
+    assert steps[0]["calls"] + steps[1]["calls"] == made
 
 
 def test_one_run_id_starts_one_run(emu: Emu, engine: FlowEngine) -> None:

@@ -165,6 +165,7 @@ def _step_line(record: dict[str, Any]) -> dict[str, Any]:
         "action": record.get("action"),
         "status": record.get("status"),
         "took": took,
+        "calls": record.get("calls", ""),
         "result": said,
     }
 
@@ -186,7 +187,7 @@ def _said(action: Any, output: Any) -> str:
 
 def _print_steps(records: list[dict[str, Any]], fmt: Format, *, title: str) -> None:
     if fmt is Format.table:
-        columns = ["step", "action", "status", "took", "result"]
+        columns = ["step", "action", "status", "took", "calls", "result"]
         write_records(
             [_step_line(r) for r in records], Format.table, sys.stdout, columns=columns, title=title
         )

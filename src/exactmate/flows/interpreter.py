@@ -82,7 +82,9 @@ class Interpreter:
         """Run ``step`` now and describe what happened (never raises for the step's own failure)."""
         started = time.time()
         record: Record = {"id": step.id, "action": step.action, "status": "succeeded", "started": started}
+        sent_before: int | None = None
         try:
+            sent_before = self._calls_sent(step)
             if step.condition is not None and not self._true(step.condition):
                 record.update(status="skipped", reason="if was false")
             elif step.for_each is None:
@@ -96,8 +98,18 @@ class Interpreter:
                     record["error"] = record["items"]["errors"][0]
         except Exception as exc:  # the step's failure is its record; the run decides what follows
             record.update(status="failed", error=_error(exc))
+        if sent_before is not None:
+            record["calls"] = (self._calls_sent(step) or 0) - sent_before
         record["ended"] = time.time()
         return record
+
+    def _calls_sent(self, step: Step) -> int | None:
+        """The calls the flow's connection has sent so far, for a step that talks to Exact (a step's
+        record keeps how many it made: retries included, the token endpoint not)."""
+        if not ACTIONS[step.action].exact:
+            return None
+        sent: int = self.connection_for(self.flow.credential).client.calls_sent
+        return sent
 
     def _true(self, condition: Any) -> bool:
         value = expressions.render(condition, self.scope())
