@@ -131,3 +131,19 @@ def test_a_dry_run_sends_no_write(emu: Emu, tmp_path: Path) -> None:
         "POST", 0
     )
     assert run("flow", "runs", "-f", "json").stdout.strip() == "[]"  # a dry run leaves no run behind
+
+
+def test_runs_while_the_first_engine_is_still_creating_its_tables_lists_none(tmp_path: Path) -> None:
+    """A flow engine's first start makes ``flows.sqlite`` before DBOS's tables: a listing then (the
+    web's Flow runs page, ``flow runs``) shows no runs rather than a database error."""
+    import sqlite3
+
+    from exactmate.config import Settings
+    from exactmate.flows.history import RunHistory
+
+    settings = Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(settings.home / "flows.sqlite").close()
+    assert RunHistory(settings).runs() == []
+    listed = run("flow", "runs", "-f", "json")
+    assert listed.exit_code == 0 and listed.stdout.strip() == "[]"

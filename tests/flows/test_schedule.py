@@ -78,13 +78,19 @@ def test_two_serve_processes_fire_each_tick_once(tmp_path: Path) -> None:
         )
         for _ in range(2)
     ]
-    history = RunHistory(Settings.from_env())
-    deadline = time.monotonic() + 60  # DBOS's scheduler owns this clock: wait for three ticks' runs
-    while time.monotonic() < deadline and len(history.runs("every-second", status="succeeded")) < 3:
-        time.sleep(0.2)
-    for server in servers:
-        server.send_signal(signal.SIGTERM)
-    outputs = [server.communicate(timeout=30) for server in servers]
+    try:
+        history = RunHistory(Settings.from_env())
+        deadline = time.monotonic() + 60  # DBOS's scheduler owns this clock: wait for three ticks' runs
+        while time.monotonic() < deadline and len(history.runs("every-second", status="succeeded")) < 3:
+            time.sleep(0.2)
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        outputs = [server.communicate(timeout=30) for server in servers]
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.kill()
+                server.communicate()
     assert all("stopping" in out for out, _ in outputs), outputs
     runs = RunHistory(Settings.from_env()).runs("every-second", limit=100)
     ticks = sorted(tick_of(r.run_id) for r in runs)

@@ -65,6 +65,19 @@ class RunDetail:
         return {**self.summary.as_dict(), "steps": self.steps}
 
 
+def _has_runs_table(path: Path) -> bool:
+    import sqlite3
+
+    if not path.exists():
+        return False
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workflow_status'")
+        return found.fetchone() is not None
+    finally:
+        conn.close()
+
+
 class RunHistory:
     """The runs kept in the system database of ``settings``."""
 
@@ -73,8 +86,10 @@ class RunHistory:
         self.url = system_database_url(settings)
 
     def exists(self) -> bool:
+        """Whether there can be runs: on SQLite, the file with DBOS's tables in it (a flow engine
+        starting for the first time creates the file before its tables)."""
         if self.url.startswith("sqlite:///"):
-            return Path(self.url.removeprefix("sqlite:///")).exists()
+            return _has_runs_table(Path(self.url.removeprefix("sqlite:///")))
         return True
 
     @contextmanager
