@@ -27,8 +27,13 @@ from exactmate.flows.interpreter import FlowRunFailed
 from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, connect
 
 ROWS = 200
-FLOW = f"""\
-name: crash-hours
+
+
+def booking_flow(name: str, on_error: str = "") -> str:
+    """A flow booking the rows of its file input (project, hours, date, notes), then saying how many."""
+    policy = f"\n    on_error: {on_error}" if on_error else ""
+    return f"""\
+name: {name}
 credential: {CREDENTIAL}
 division: current
 trigger: {{manual: {{inputs: {{rows: {{type: file}}}}}}}}
@@ -38,11 +43,14 @@ steps:
     for_each: "{{{{ trigger.rows }}}}"
     with:
       fields: {{Project: "{{{{ item.project }}}}", Item: "code:DEVELOP", Quantity: "{{{{ item.hours }}}}",
-               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}
+               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}{policy}
   - id: tell
     action: log
     with: {{message: "{{{{ steps.book.created }}}} booked"}}
 """
+
+
+FLOW = booking_flow("crash-hours")
 
 
 class Later(SystemClock):
@@ -54,7 +62,8 @@ class Later(SystemClock):
         return super().now() + self.offset
 
 
-def booked(settings: Settings) -> list[str]:
+def booked(settings: Settings, prefix: str = "crash row") -> list[str]:
+    """The Notes of the entries in the current division whose Notes start with ``prefix``."""
     with open_connection(CREDENTIAL, settings=settings) as conn:
         division = conn.client.current_division()
         listing = list_records(
@@ -62,7 +71,7 @@ def booked(settings: Settings) -> list[str]:
             "project/TimeTransactions",
             division=division,
             select="ID,Notes",
-            filter="startswith(Notes, 'crash row') eq true",
+            filter=f"startswith(Notes, '{prefix}') eq true",
             all=True,
         )
         return [str(r["Notes"]) for r in listing]

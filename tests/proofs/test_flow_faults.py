@@ -24,26 +24,10 @@ from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.interpreter import FlowRunFailed
 from tests.proofs.harness import CREDENTIAL, Home, connect
-from tests.proofs.test_flow_crash import Later
+from tests.proofs.test_flow_crash import Later, booked, booking_flow
 
 ROWS = 200
-FLOW = f"""\
-name: faulty-hours
-credential: {CREDENTIAL}
-division: current
-trigger: {{manual: {{inputs: {{rows: {{type: file}}}}}}}}
-steps:
-  - id: book
-    action: create_time_transactions
-    for_each: "{{{{ trigger.rows }}}}"
-    with:
-      fields: {{Project: "{{{{ item.project }}}}", Item: "code:DEVELOP", Quantity: "{{{{ item.hours }}}}",
-               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}
-    on_error: {{retry: {{times: 3}}}}
-  - id: tell
-    action: log
-    with: {{message: "{{{{ steps.book.created }}}} booked"}}
-"""
+FLOW = booking_flow("faulty-hours", on_error="{retry: {times: 3}}")
 FAULTS = [
     {"kind": "500", "rate": 0.1},
     {"kind": "drop_before", "rate": 0.05},
@@ -53,19 +37,6 @@ FAULTS = [
 
 def _fired(http: httpx.Client) -> dict[str, int]:
     return {f["kind"]: int(f["fired"]) for f in http.get("/_emulator/faults").json()["faults"]}
-
-
-def booked(settings, division: int) -> list[str]:  # type: ignore[no-untyped-def]
-    with open_connection(CREDENTIAL, settings=settings) as conn:
-        listing = list_records(
-            conn,
-            "project/TimeTransactions",
-            division=division,
-            select="ID,Notes",
-            filter="startswith(Notes, 'fault row') eq true",
-            all=True,
-        )
-        return [str(r["Notes"]) for r in listing]
 
 
 def test_every_row_is_booked_once_under_5xx_and_lost_answers_after_at_most_one_rerun(tmp_path: Path) -> None:
@@ -112,7 +83,7 @@ def test_every_row_is_booked_once_under_5xx_and_lost_answers_after_at_most_one_r
             fired = _fired(http)
         http.post("/_emulator/faults/reset")
         assert fired["500"] > 0 and fired["drop_after_commit"] > 0 and fired["drop_before"] > 0, fired
-        notes = booked(settings, division)
+        notes = booked(settings, "fault row")
         assert len(notes) == len(set(notes)) == ROWS  # every row once: none lost, none twice
         final = RunHistory(settings).show(reran or run.run_id)
         assert final.summary.status == "succeeded"
