@@ -1,0 +1,174 @@
+"""Flow runs on PostgreSQL, run by ``exactmate worker`` processes: handed over by ``flow run``, shared
+by two workers across divisions, recovered after ``kill -9`` (the same executor id, or ``--recover``),
+handed back on SIGTERM, and the health check. Real PostgreSQL, a real emulator on 127.0.0.1, real
+child processes; every row is counted in the emulator."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from exactmate.actions.context import SETTLE_MARGIN
+from exactmate.emulator.config import EmulatorConfig
+from exactmate.flows.engine import FlowEngine
+from exactmate.flows.history import RunHistory
+from tests.flows.workers import EXE, Cluster
+from tests.proofs.test_flow_crash import Later
+
+FAST = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000}
+
+
+def test_a_flow_run_is_handed_to_a_worker_process_and_waited_for(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=30, divisions=2, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        division = config.accessible_divisions[1]
+        flow, rows = cluster.booking("handed", division, 12)
+        run = cluster.flow_run(flow, rows)
+        run.wait_for("no worker has taken the run", err=True, timeout=30)  # said once, still waiting
+        assert run.process.poll() is None
+        worker = cluster.worker("w1")
+        assert run.process.wait(timeout=120) == 0, run.stderr()
+        assert "succeeded" in run.stdout() and "12 created" in run.stdout()
+        assert run.stderr().count("no worker has taken the run") == 1
+        (summary,) = cluster.runs("handed")
+        assert cluster.executor_of(summary.run_id) == "w1"  # the worker ran it, not flow run
+        assert sorted(cluster.notes(division, "handed").values()) == [1] * 12
+        # --no-wait hands it over and returns the id at once; the worker runs it.
+        quick = cluster.flow_run(flow, rows, "--no-wait")
+        assert quick.process.wait(timeout=60) == 0
+        assert quick.stdout().startswith("handed:manual:")
+        assert all(r.status == "succeeded" for r in cluster.wait_ended("handed", 2))
+        assert sorted(cluster.notes(division, "handed").values()) == [1] * 12  # booked once, not twice
+        assert worker.stop() == 0
+
+
+def test_two_workers_share_the_runs_of_four_divisions(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=30, divisions=4, latency_ms=20.0, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        workers = [cluster.worker("a", "--concurrency", "2"), cluster.worker("b", "--concurrency", "2")]
+        runs = []
+        for division in config.accessible_divisions:
+            flow, rows = cluster.booking(f"share-{division}", division, 20)
+            runs.append(cluster.flow_run(flow, rows, "--no-wait"))
+        ids = []
+        for run in runs:
+            assert run.process.wait(timeout=60) == 0, run.stderr()
+            ids.append(run.stdout().strip())
+        for division in config.accessible_divisions:
+            (summary,) = cluster.wait_ended(f"share-{division}", 1)
+            assert summary.status == "succeeded", summary
+            assert sorted(cluster.notes(division, f"share-{division}").values()) == [1] * 20
+        executors = {cluster.executor_of(run_id) for run_id in ids}
+        assert executors == {"a", "b"}  # at most two at once each: both took runs
+        assert [w.stop() for w in workers] == [0, 0]
+
+
+def _killed_mid_booking(cluster: Cluster, division: int, tag: str, rows: int) -> str:
+    """Start worker ``dead`` on a booking of ``rows``, ``kill -9`` it part-way; the run's id."""
+    flow, csv = cluster.booking(tag, division, rows)
+    dead = cluster.worker("dead")
+    cluster.flow_run(flow, csv, "--no-wait").process.wait(timeout=60)
+    deadline = time.monotonic() + 120
+    while sum(cluster.notes(division, tag).values()) < rows // 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dead.kill()
+    booked = sum(cluster.notes(division, tag).values())
+    assert 0 < booked < rows, booked  # killed in the middle of the booking
+    (run,) = cluster.runs(tag)
+    assert run.status == "running"
+    return run.run_id
+
+
+def _settle_and_check(cluster: Cluster, division: int, tag: str, rows: int, run_id: str) -> None:
+    """The recovered run ends; rows that were in flight at the kill stay pending until the settle
+    time, then one rerun settles them. Every row is in the emulator exactly once."""
+    (run,) = cluster.wait_ended(tag, 1)
+    if run.status == "failed":
+        detail = RunHistory(cluster.settings).show(run_id)
+        assert "pending" in (run.error or ""), run
+        assert 1 <= detail.steps[0]["output"]["pending"] <= 8
+        clock = Later()
+        clock.offset = cluster.settings.timeout + SETTLE_MARGIN + 1
+        with FlowEngine(cluster.settings, clock=clock, executor_id="settle") as engine:
+            engine.wait(engine.fork(run_id, detail.restart_at or 1), timeout=180)
+    counted = cluster.notes(division, tag)
+    assert len(counted) == rows and set(counted.values()) == {1}, counted  # none lost, none twice
+
+
+def test_a_killed_worker_restarted_with_its_id_recovers_its_run(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=30, divisions=1, latency_ms=30.0, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        division = config.accessible_divisions[0]
+        run_id = _killed_mid_booking(cluster, division, "restart", 150)
+        cluster.worker("dead")  # the same id: DBOS recovers the runs it held at its start
+        _settle_and_check(cluster, division, "restart", 150, run_id)
+
+
+def test_recover_hands_a_dead_workers_run_to_a_living_one(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=30, divisions=1, latency_ms=30.0, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        division = config.accessible_divisions[0]
+        living = cluster.worker("living")
+        refused = cluster.worker("other", "--recover", "living", ready=False)
+        assert refused.process.wait(timeout=60) == 3
+        assert "worker living is running" in refused.stderr()
+        run_id = _killed_mid_booking(cluster, division, "rescue", 150)
+        time.sleep(1)
+        assert cluster.runs("rescue")[0].status == "running"  # nobody else takes a dead worker's run
+        rescuer = cluster.worker("rescuer", "--recover", "dead")
+        rescuer.wait_for("handed 1 run(s) of worker dead back to the queue", err=True)
+        _settle_and_check(cluster, division, "rescue", 150, run_id)
+        assert cluster.executor_of(run_id) in ("living", "rescuer")
+        assert living.stop() == 0 and rescuer.stop() == 0
+
+
+def test_sigterm_lets_the_step_finish_hands_the_run_back_and_exits_0(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=30, divisions=1, latency_ms=30.0, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        division = config.accessible_divisions[0]
+        flow, csv = cluster.booking("graceful", division, 60)
+        first = cluster.worker("first")
+        cluster.flow_run(flow, csv, "--no-wait").process.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while not cluster.notes(division, "graceful") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.stop(timeout=90) == 0, first.stderr()  # the booking step finishes first
+        said = first.stdout()
+        assert "stopping: no new runs" in said and "handed back to the queue: graceful:manual:" in said, said
+        assert "cut off" not in said
+        assert sum(cluster.notes(division, "graceful").values()) == 60  # the step in progress finished
+        (run,) = cluster.runs("graceful")
+        assert run.status == "queued"  # back in the queue, at its next step
+        second = cluster.worker("second")
+        (run,) = cluster.wait_ended("graceful", 1)
+        assert run.status == "succeeded"
+        detail = RunHistory(cluster.settings).show(run.run_id)
+        assert [s["id"] for s in detail.steps] == ["book", "tell"]
+        assert detail.steps[0]["output"]["created"] == 60  # the booking step ran once, not again
+        assert cluster.executor_of(run.run_id) == "second"
+        assert sorted(cluster.notes(division, "graceful").values()) == [1] * 60
+        assert second.stop() == 0
+
+
+def test_check_says_ok_or_what_is_wrong(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=5, divisions=1, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        before = subprocess.run([EXE, "worker", "--check"], env=cluster.env(), capture_output=True, text=True)
+        assert before.returncode != 0 and "exactmate worker" in before.stderr, before
+        cluster.worker("w").stop()
+        started = time.monotonic()
+        good = subprocess.run([EXE, "worker", "--check"], env=cluster.env(), capture_output=True, text=True)
+        assert good.returncode == 0, good.stderr
+        assert good.stdout.startswith("ok: store postgresql") and time.monotonic() - started < 10
+        gone = pg_database.replace("127.0.0.1:5432", "127.0.0.1:1")  # no server answers there
+        bad = subprocess.run(
+            [EXE, "worker", "--check"], env=cluster.env(EXACTMATE_DB=gone), capture_output=True, text=True
+        )
+        assert bad.returncode == 12 and "the store is not usable" in bad.stderr, bad.stderr
+
+
+def test_check_on_a_sqlite_home(tmp_path: Path) -> None:
+    env = {"EXACTMATE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    fresh = subprocess.run([EXE, "worker", "--check"], env=env, capture_output=True, text=True)
+    assert fresh.returncode != 0 and "does not exist yet" in fresh.stderr, fresh.stderr
