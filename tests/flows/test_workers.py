@@ -125,7 +125,7 @@ def test_recover_hands_a_dead_workers_run_to_a_living_one(tmp_path: Path, pg_dat
         assert living.stop() == 0 and rescuer.stop() == 0
 
 
-def test_sigterm_lets_the_step_finish_hands_the_run_back_and_exits_0(tmp_path: Path, pg_database: str) -> None:
+def test_sigterm_lets_the_step_finish_and_hands_the_run_back(tmp_path: Path, pg_database: str) -> None:
     config = EmulatorConfig(records=30, divisions=1, latency_ms=30.0, **FAST)
     with Cluster.start(tmp_path, pg_database, config) as cluster:
         division = config.accessible_divisions[0]

@@ -126,7 +126,8 @@ class Cluster:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EXACTMATE_")}
-        env.update(EXACTMATE_HOME=self.home.path, EXACTMATE_MASTER_KEY=MASTER_KEY, EXACTMATE_DB=self.settings.db_url)
+        env.update(EXACTMATE_HOME=self.home.path, EXACTMATE_MASTER_KEY=MASTER_KEY)
+        env["EXACTMATE_DB"] = self.settings.db_url
         env.update(extra)
         return env
 
@@ -139,15 +140,15 @@ class Cluster:
         return child
 
     def worker(self, executor_id: str, *args: str, ready: bool = True, **env: str) -> Child:
-        child = self.spawn(f"worker-{executor_id}-{len(self.children)}", "worker", "--executor-id", executor_id, *args, **env)
+        name = f"worker-{executor_id}-{len(self.children)}"
+        child = self.spawn(name, "worker", "--executor-id", executor_id, *args, **env)
         if ready:
             child.wait_for(f"worker {executor_id}: taking runs")
         return child
 
     def flow_run(self, flow: Path, rows: Path, *args: str) -> Child:
-        return self.spawn(
-            f"run-{flow.stem}-{len(self.children)}", "flow", "run", str(flow), "--input-file", f"rows={rows}", *args
-        )
+        name = f"run-{flow.stem}-{len(self.children)}"
+        return self.spawn(name, "flow", "run", str(flow), "--input-file", f"rows={rows}", *args)
 
     # -- the data ------------------------------------------------------------------------------------
 
@@ -158,9 +159,7 @@ class Cluster:
         """A flow file booking ``rows`` time entries in ``division`` (notes ``<tag> <n>``), and its CSV."""
         tag = tag or name
         flow = self.root / f"{name}.yaml"
-        flow.write_text(
-            BOOKING.format(name=name, credential=CREDENTIAL, division=division), encoding="utf-8"
-        )
+        flow.write_text(BOOKING.format(name=name, credential=CREDENTIAL, division=division), encoding="utf-8")
         project = self.project(division)
         csv = self.root / f"{name}.csv"
         lines = ["project,hours,date,notes"] + [
@@ -174,9 +173,8 @@ class Cluster:
         table = self.emulator.data._store.existing(division, "project/timetransactions")  # type: ignore[attr-defined]
         if table is None:
             return Counter()
-        return Counter(
-            str(row.get("Notes")) for row in list(table.rows()) if str(row.get("Notes", "")).startswith(tag + " ")
-        )
+        notes = [str(row.get("Notes", "")) for row in list(table.rows())]
+        return Counter(note for note in notes if note.startswith(tag + " "))
 
     def runs(self, flow: str) -> list[RunSummary]:
         return RunHistory(self.settings).runs(flow, limit=100)
