@@ -174,3 +174,27 @@ def test_check_on_a_sqlite_home(tmp_path: Path) -> None:
     env = {"EXACTMATE_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
     fresh = subprocess.run([EXE, "worker", "--check"], env=env, capture_output=True, text=True)
     assert fresh.returncode != 0 and "does not exist yet" in fresh.stderr, fresh.stderr
+
+
+def test_serve_with_no_workers_queues_the_ticks_for_the_workers(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=5, divisions=1, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        flows = tmp_path / "flows"
+        flows.mkdir()
+        (flows / "tick.yaml").write_text(
+            "name: every-second\ntrigger: {schedule: {cron: '* * * * * *', catch_up: none}}\n"
+            "steps:\n  - {id: say, action: log, with: {message: 'tick {{ trigger.tick }}'}}\n",
+            encoding="utf-8",
+        )
+        serve = cluster.spawn("serve", "flow", "serve", "--flows", str(flows), "--port", "0", "--workers", "0")
+        serve.wait_for("serving 1 flow(s)")
+        assert "running no flow here" in serve.stdout()
+        deadline = time.monotonic() + 30
+        while len(cluster.runs("every-second")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {r.status for r in cluster.runs("every-second")} == {"queued"}  # nobody runs them yet
+        worker = cluster.worker("w")
+        ended = cluster.wait_ended("every-second", 3)
+        assert serve.stop() == 0 and worker.stop() == 0
+        done = [r for r in ended if r.status == "succeeded"]
+        assert len(done) >= 3 and {cluster.executor_of(r.run_id) for r in done} == {"w"}
