@@ -186,7 +186,7 @@ def test_serve_with_no_workers_queues_the_ticks_for_the_workers(tmp_path: Path, 
             "steps:\n  - {id: say, action: log, with: {message: 'tick {{ trigger.tick }}'}}\n",
             encoding="utf-8",
         )
-        serve = cluster.spawn("serve", "flow", "serve", "--flows", str(flows), "--port", "0", "--workers", "0")
+        serve = cluster.spawn("serve", "flow", "serve", "--flows", str(flows), "--port=0", "--workers=0")
         serve.wait_for("serving 1 flow(s)")
         assert "running no flow here" in serve.stdout()
         deadline = time.monotonic() + 30
