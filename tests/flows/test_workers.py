@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
+
 from exactmate.actions.context import SETTLE_MARGIN
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.flows.engine import FlowEngine
@@ -198,3 +200,24 @@ def test_serve_with_no_workers_queues_the_ticks_for_the_workers(tmp_path: Path, 
         assert serve.stop() == 0 and worker.stop() == 0
         done = [r for r in ended if r.status == "succeeded"]
         assert len(done) >= 3 and {cluster.executor_of(r.run_id) for r in done} == {"w"}
+
+
+def test_a_failed_run_is_rerun_by_the_workers(tmp_path: Path, pg_database: str) -> None:
+    config = EmulatorConfig(records=30, divisions=1, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        division = config.accessible_divisions[0]
+        flow, csv = cluster.booking("again", division, 5)
+        worker = cluster.worker("w", EXACTMATE_MAX_RETRIES="0")
+        fault = {"kind": "500", "count": 1, "method": "GET", "path": "logistics/Items"}
+        assert httpx.post(cluster.base_url + "/_emulator/faults", json=fault).status_code == 201
+        failed = cluster.flow_run(flow, csv)
+        assert failed.process.wait(timeout=120) == 1, failed.stderr()
+        (run,) = cluster.runs("again")
+        assert run.status == "failed" and f"exactmate flow rerun {run.run_id}" in failed.stderr()
+        rerun = cluster.spawn("rerun", "flow", "rerun", run.run_id)
+        assert rerun.process.wait(timeout=120) == 0, rerun.stderr()
+        assert "succeeded" in rerun.stdout() and "5 created" in rerun.stdout()
+        rerun_id = rerun.stderr().split()[1]  # "run <id> goes on from step N of <run>"
+        assert rerun_id.startswith("again:rerun:") and cluster.executor_of(rerun_id) == "w"
+        assert sorted(cluster.notes(division, "again").values()) == [1] * 5
+        assert worker.stop() == 0
