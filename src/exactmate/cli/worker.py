@@ -139,7 +139,7 @@ def _serve(
 def _refuse_if_running(store: Store, executor_id: str) -> None:
     """Refuse to recover the runs of a worker that holds its id right now (it is running them)."""
     from exactmate.errors import StoreError, ValidationError
-    from exactmate.flows.workers import LEASE_PREFIX
+    from exactmate.flows.workers import LEASE_PREFIX, LEASE_TTL
 
     try:
         with store.lock(LEASE_PREFIX + executor_id, timeout=0, ttl=30):
@@ -147,5 +147,6 @@ def _refuse_if_running(store: Store, executor_id: str) -> None:
     except StoreError:
         raise ValidationError(
             f"worker {executor_id} is running: its runs are its own (recovering them would run them twice)",
-            hint=f"stop it first; then: exactmate worker --recover {executor_id}",
+            hint=f"stop it first (a worker of a machine that is gone frees its id within {LEASE_TTL:g} s "
+            f"of its last renewal); then: exactmate worker --recover {executor_id}",
         ) from None

@@ -226,7 +226,7 @@ class FlowEngine:
                 DBOS.destroy()
                 self._dispose()
                 raise FlowEngineError(
-                    f"the flow engine could not start: {_without_secrets(exc, url)}"
+                    f"the flow engine could not start: {without_secrets(exc, url)}"
                 ) from None
             _current = self
         return self
@@ -486,7 +486,7 @@ def _with_timeout(handle: Any, timeout: float) -> Any:
     return done.get("result")
 
 
-def _without_secrets(exc: BaseException, url: str) -> str:
+def without_secrets(exc: BaseException, url: str) -> str:
     """``exc``'s message with the system database's URL shown without its password."""
     from sqlalchemy.engine import make_url
 

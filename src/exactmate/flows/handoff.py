@@ -22,11 +22,11 @@ from exactmate.flows.engine import (
     RESULT_POLL,
     WORKFLOW,
     FlowEngineError,
-    _without_secrets,
     new_run_id,
     partition_of,
     run_arguments,
     system_database_url,
+    without_secrets,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Handoff:
             return DBOSClient(system_database_url=self.url, application_name=APP_NAME)
         except Exception as exc:
             raise FlowEngineError(
-                f"cannot reach the flows' system database: {_without_secrets(exc, self.url)}",
+                f"cannot reach the flows' system database: {without_secrets(exc, self.url)}",
                 hint="check EXACTMATE_DB and that the PostgreSQL server answers: exactmate worker --check",
             ) from None
 

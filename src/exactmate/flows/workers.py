@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exactmate.errors import ExactmateError, StoreError, ValidationError
-from exactmate.flows.engine import APP_NAME, FlowEngineError, _without_secrets, system_database_url
+from exactmate.flows.engine import APP_NAME, FlowEngineError, system_database_url, without_secrets
 
 if TYPE_CHECKING:
     from exactmate.config import Settings
@@ -161,7 +161,7 @@ def _check_system_database(url: str) -> None:
         client = DBOSClient(system_database_url=url, application_name=APP_NAME, retry_connection_errors=False)
     except Exception as exc:
         raise FlowEngineError(
-            f"the flows' system database cannot be reached: {_first_line(_without_secrets(exc, url))}",
+            f"the flows' system database cannot be reached: {_first_line(without_secrets(exc, url))}",
             hint="check EXACTMATE_DB and that the database server answers; a worker creates the database at "
             "its first start: exactmate worker",
         ) from None
@@ -170,7 +170,7 @@ def _check_system_database(url: str) -> None:
     except Exception as exc:
         raise FlowEngineError(
             f"the flows' system database is not at the schema this exactmate expects: "
-            f"{_first_line(_without_secrets(exc, url))}",
+            f"{_first_line(without_secrets(exc, url))}",
             hint="start a worker, which brings it up to date: exactmate worker",
         ) from None
     finally:
