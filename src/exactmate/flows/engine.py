@@ -209,7 +209,7 @@ class FlowEngine:
             }
             if url.startswith("sqlite:"):
                 self._engine = config["system_database_engine"] = _sqlite_engine(url)
-            _quiet_dbos()
+            quiet_dbos()
             try:
                 DBOS(config=config)
                 if self.concurrency == 0:
@@ -536,7 +536,7 @@ def _wal(path: str) -> None:
         conn.close()
 
 
-def _quiet_dbos() -> None:
+def quiet_dbos() -> None:
     """DBOS logs every failed workflow with its traceback to a console handler it binds to the
     standard error of the moment; exactmate reports failures itself. Its records go to Python's
     logging instead (where ``exactmate`` shows warnings and worse), through no handler of its own."""

@@ -24,6 +24,7 @@ from exactmate.flows.engine import (
     FlowEngineError,
     new_run_id,
     partition_of,
+    quiet_dbos,
     run_arguments,
     system_database_url,
     without_secrets,
@@ -55,6 +56,7 @@ class Handoff:
     def _connect(self) -> Any:
         from dbos import DBOS, DBOSClient
 
+        quiet_dbos()
         try:
             return DBOSClient(system_database_url=self.url, application_name=APP_NAME)
         except Exception:  # no system database yet: DBOS creates it, as a worker's start would

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exactmate.errors import ValidationError
-from exactmate.flows.engine import WORKFLOW, system_database_url
+from exactmate.flows.engine import WORKFLOW, quiet_dbos, system_database_url
 
 if TYPE_CHECKING:
     from exactmate.config import Settings
@@ -95,6 +95,7 @@ class RunHistory:
     def _open(self) -> Any:
         from dbos import DBOSClient
 
+        quiet_dbos()
         return DBOSClient(system_database_url=self.url)
 
     @contextmanager

@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exactmate.errors import ExactmateError, StoreError, ValidationError
-from exactmate.flows.engine import APP_NAME, FlowEngineError, system_database_url, without_secrets
+from exactmate.flows.engine import (
+    APP_NAME,
+    FlowEngineError,
+    quiet_dbos,
+    system_database_url,
+    without_secrets,
+)
 
 if TYPE_CHECKING:
     from exactmate.config import Settings
@@ -157,9 +163,15 @@ def _check_system_database(url: str) -> None:
             "the flows' system database does not exist yet (no flow engine has started on this home)",
             hint="start one: exactmate worker",
         )
+    quiet_dbos()
     try:
         client = DBOSClient(system_database_url=url, application_name=APP_NAME, retry_connection_errors=False)
     except Exception as exc:
+        if "database" in str(exc) and "does not exist" in str(exc):
+            raise FlowEngineError(
+                "the flows' system database does not exist yet (no worker has started on this database)",
+                hint="start one: exactmate worker",
+            ) from None
         raise FlowEngineError(
             f"the flows' system database cannot be reached: {_first_line(without_secrets(exc, url))}",
             hint="check EXACTMATE_DB and that the database server answers; a worker creates the database at "
