@@ -221,3 +221,29 @@ def test_a_failed_run_is_rerun_by_the_workers(tmp_path: Path, pg_database: str) 
         assert rerun_id.startswith("again:rerun:") and cluster.executor_of(rerun_id) == "w"
         assert sorted(cluster.notes(division, "again").values()) == [1] * 5
         assert worker.stop() == 0
+
+
+def test_the_web_uis_run_now_on_postgresql_is_run_by_a_worker(tmp_path: Path, pg_database: str) -> None:
+    from exactmate.flows import load_flow
+    from exactmate.web.flow_starts import FlowStarts
+
+    config = EmulatorConfig(records=30, divisions=1, **FAST)
+    with Cluster.start(tmp_path, pg_database, config) as cluster:
+        division = config.accessible_divisions[0]
+        flow, _ = cluster.booking("clicked", division, 3)
+        project = cluster.project(division)
+        entry = {"project": project, "hours": 2, "date": "2026-11-02"}
+        rows = [{**entry, "notes": f"clicked {n}"} for n in range(3)]
+        worker = cluster.worker("w")
+        starts = FlowStarts(cluster.settings)
+        try:
+            trigger = {"kind": "manual", "inputs": {"rows": rows}, "rows": rows}
+            run_id = starts.start(load_flow(flow.read_text(), source=str(flow)), trigger)
+            assert starts._engine is None  # no engine in the UI's process: it runs nothing itself
+        finally:
+            starts.close()
+        (run,) = cluster.wait_ended("clicked", 1)
+        assert run.run_id == run_id and run.status == "succeeded"
+        assert cluster.executor_of(run_id) == "w"
+        assert sorted(cluster.notes(division, "clicked").values()) == [1] * 3
+        assert worker.stop() == 0
