@@ -247,3 +247,30 @@ def test_the_web_uis_run_now_on_postgresql_is_run_by_a_worker(tmp_path: Path, pg
         assert cluster.executor_of(run_id) == "w"
         assert sorted(cluster.notes(division, "clicked").values()) == [1] * 3
         assert worker.stop() == 0
+
+
+def test_default_executor_ids_are_this_hosts_lowest_free_slots(tmp_path: Path) -> None:
+    """On a SQLite home (workers allowed on its one machine): HOSTNAME-0, HOSTNAME-1; a killed
+    worker's slot goes to the next worker started, which therefore recovers the runs it held."""
+    import os
+    import socket
+
+    from tests.flows.workers import Child
+
+    host = socket.gethostname()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXACTMATE_")}
+    env["EXACTMATE_HOME"] = str(tmp_path / "home")
+
+    def start(n: int) -> Child:
+        out, err = tmp_path / f"w{n}.out", tmp_path / f"w{n}.err"
+        with out.open("wb") as o, err.open("wb") as e:
+            child = Child(subprocess.Popen([EXE, "worker"], env=env, stdout=o, stderr=e), out, err, f"w{n}")
+        child.wait_for("taking runs")
+        return child
+
+    first, second = start(0), start(1)
+    assert first.stdout().startswith(f"worker {host}-0:") and second.stdout().startswith(f"worker {host}-1:")
+    first.kill()
+    third = start(2)
+    assert third.stdout().startswith(f"worker {host}-0:")  # the dead worker's id, and with it its runs
+    assert second.stop() == 0 and third.stop() == 0
