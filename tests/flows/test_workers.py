@@ -48,7 +48,8 @@ def test_a_flow_run_is_handed_to_a_worker_process_and_waited_for(tmp_path: Path,
 def test_two_workers_share_the_runs_of_four_divisions(tmp_path: Path, pg_database: str) -> None:
     config = EmulatorConfig(records=30, divisions=4, latency_ms=20.0, **FAST)
     with Cluster.start(tmp_path, pg_database, config) as cluster:
-        workers = [cluster.worker("a", "--concurrency", "2"), cluster.worker("b", "--concurrency", "2")]
+        workers = [cluster.worker("a", "--concurrency", "2"), cluster.worker("b")]
+        assert "(2 at once" in workers[1].stdout()  # DBOS keeps the number with the queue: one for all
         runs = []
         for division in config.accessible_divisions:
             flow, rows = cluster.booking(f"share-{division}", division, 20)

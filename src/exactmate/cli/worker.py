@@ -86,7 +86,7 @@ def _serve(
     import threading
 
     from exactmate.errors import ValidationError
-    from exactmate.flows.engine import DEFAULT_CONCURRENCY, QUEUE, FlowEngine
+    from exactmate.flows.engine import QUEUE, FlowEngine
     from exactmate.flows.workers import RENEW_EVERY, ExecutorId, check_executor_id
     from exactmate.store import Store
 
@@ -112,9 +112,9 @@ def _serve(
                 typer.echo(f"handed {len(handed)} run(s) of worker {other} back to the queue", err=True)
                 for run_id in handed:
                     typer.echo(f"  {run_id}", err=True)
-            at_once = concurrency or DEFAULT_CONCURRENCY
             typer.echo(
-                f"worker {executor}: taking runs from {QUEUE} ({at_once} at once, one per division); "
+                f"worker {executor}: taking runs from {QUEUE} ({engine.worker_concurrency} at once, one "
+                "per division); "
                 "stop with Ctrl-C or SIGTERM"
             )
             while not stop.wait(RENEW_EVERY):

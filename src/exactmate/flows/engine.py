@@ -332,6 +332,14 @@ class FlowEngine:
 
     # -- workers: recovery and a graceful stop --------------------------------------------------------
 
+    @property
+    def worker_concurrency(self) -> int:
+        """Runs each worker takes at once: the number DBOS keeps with the queue (0 when this process
+        listens to no queue)."""
+        if self.concurrency == 0:
+            return 0
+        return int(self._queue.worker_concurrency or DEFAULT_CONCURRENCY)
+
     def recover(self, executor_ids: list[str]) -> list[str]:
         """Hand the runs the executors ``executor_ids`` left running (PENDING) back to the queue, where
         any worker takes them and goes on from their last checkpointed step (DBOS's recovery call);
