@@ -26,7 +26,8 @@ PG_ADMIN = os.environ.get("EXACTMATE_TEST_PG", "postgresql://postgres@127.0.0.1:
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    """A throwaway PostgreSQL database for one test (a SQLAlchemy URL), dropped afterwards.
+    """A throwaway PostgreSQL database for one test (a SQLAlchemy URL), dropped afterwards with the
+    flows' system database DBOS may have made beside it (``<name>_flows``).
 
     The server is the one ``scripts/postgres.sh`` makes sure of (127.0.0.1:5432, trust auth); a run
     without it fails here, loudly, rather than skipping what it cannot prove."""
@@ -46,3 +47,4 @@ def pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}_flows" WITH (FORCE)')

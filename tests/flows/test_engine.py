@@ -232,10 +232,10 @@ steps:
 
 
 def test_an_engine_that_cannot_start_never_shows_the_database_password() -> None:
-    from exactmate.flows.engine import _without_secrets, system_database_url
+    from exactmate.flows.engine import system_database_url, without_secrets
 
     settings = Settings.from_env(db_url="postgresql+psycopg://me:s3cret-pw@db.example/exact")
     url = system_database_url(settings)
     assert url.endswith("@db.example/exact_flows")
-    said = _without_secrets(ValueError(f"connection to {url} failed: password s3cret-pw refused"), url)
+    said = without_secrets(ValueError(f"connection to {url} failed: password s3cret-pw refused"), url)
     assert "s3cret-pw" not in said and "db.example" in said

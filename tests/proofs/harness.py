@@ -72,11 +72,13 @@ def connect(
     *,
     base_url: str,
     clock: Clock | None = None,
+    divisions: Sequence[int] | None = None,
 ) -> Credential:
     """Sign in on the emulator's consent page (over ``http``, whose base URL is the emulator) and
-    store the credential with the tokens it got, as connecting in the CLI or web UI would."""
+    store the credential with the tokens it got, as connecting in the CLI or web UI would; the
+    consent grants ``divisions`` (default: every division of the emulator)."""
     clock = clock or SystemClock()
-    answer = authorize(http, config)
+    answer = authorize(http, config, divisions)
     tokens = TokenSet.from_response(answer, clock.now())
     with Vault.open(home.settings(), clock=clock) as vault:
         values = vault.new_values(

@@ -51,6 +51,12 @@ COMMANDS: dict[str, Lazy] = {
         "group",
         "Flows: steps that run unattended, validated first, durable, with a run history (docs/flows.md).",
     ),
+    "worker": Lazy(
+        "exactmate.cli.worker",
+        "function",
+        "Take flow runs from the shared queue and run them until stopped (SIGTERM or Ctrl-C).",
+        "worker",
+    ),
     "emulator": Lazy("exactmate.cli.emulator", "group", "Run the built-in Exact Online emulator."),
     "time": Lazy(
         "exactmate.cli.time", "group", "Project time transactions: create (one or many) and update."

@@ -9,6 +9,7 @@ flows of a directory; ``demo`` runs a flow against the built-in emulator. See do
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -121,6 +122,18 @@ def run(
         if any(r["status"] == "failed" for r in records):
             raise typer.Exit(RUN_FAILED)
         return
+    from exactmate.flows.handoff import uses_workers
+
+    if uses_workers(settings):  # PostgreSQL: the workers run it (exactmate worker)
+        from exactmate.flows.handoff import Handoff
+
+        with Handoff(settings) as handoff:
+            run_id = handoff.submit(flow, trigger)
+            if no_wait:
+                typer.echo(run_id)
+                return
+            _finish(_waiting_for_workers(handoff), run_id, fmt, settings)
+        return
     from exactmate.flows.engine import FlowEngine
 
     with FlowEngine(settings) as engine:
@@ -128,15 +141,28 @@ def run(
         if no_wait:
             typer.echo(handle.run_id)
             return
-        _finish(engine, handle.run_id, fmt, settings)
+        _finish(engine.wait, handle.run_id, fmt, settings)
 
 
-def _finish(engine: Any, run_id: str, fmt: Format, settings: Settings) -> None:
+def _waiting_for_workers(handoff: Any) -> Callable[[str], Any]:
+    """Waiting for a handed-over run, saying once on stderr when no worker has taken it yet."""
+
+    def unclaimed(seconds: float) -> None:
+        typer.echo(
+            f"no worker has taken the run after {seconds:.0f} s; start one: exactmate worker "
+            "(still waiting; Ctrl-C stops waiting, the run stays queued)",
+            err=True,
+        )
+
+    return lambda run_id: handoff.wait(run_id, unclaimed=unclaimed)
+
+
+def _finish(wait: Callable[[str], Any], run_id: str, fmt: Format, settings: Settings) -> None:
     from exactmate.flows.history import RunHistory
 
     failed = False
     try:
-        engine.wait(run_id)
+        wait(run_id)
     except Exception:  # the run's failure is in its history, shown below
         failed = True
     detail = RunHistory(settings).show(run_id)
@@ -276,10 +302,18 @@ def rerun(
             f"Run {run_id} is {detail.summary.status}; only a failed run goes on again from its failed step",
             hint=f"see it with: exactmate flow show {run_id}",
         )
+    from exactmate.flows.handoff import Handoff, uses_workers
+
+    if uses_workers(settings):
+        with Handoff(settings) as handoff:
+            new_id = handoff.fork(run_id, detail.restart_at)
+            typer.echo(f"run {new_id} goes on from step {detail.restart_at} of {run_id}", err=True)
+            _finish(_waiting_for_workers(handoff), new_id, fmt, settings)
+        return
     with FlowEngine(settings) as engine:
         new_id = engine.fork(run_id, detail.restart_at)
         typer.echo(f"run {new_id} goes on from step {detail.restart_at} of {run_id}", err=True)
-        _finish(engine, new_id, fmt, settings)
+        _finish(engine.wait, new_id, fmt, settings)
 
 
 @app.command()
@@ -373,6 +407,18 @@ def serve(
             "instead of only those after the flow was first served.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "--concurrency",
+            min=0,
+            max=256,
+            help="0: run no flow here, only queue the runs the triggers start, for the workers "
+            "(exactmate worker). Default: this process runs them too (N: as exactmate worker "
+            "--concurrency N).",
+        ),
+    ] = None,
 ) -> None:
     """Run the schedule, http and exact triggers of every flow file in a directory until stopped (Ctrl-C
     or SIGTERM): a changed file is validated and applied, an invalid one keeps the version that was valid.
@@ -383,6 +429,7 @@ def serve(
     import threading
 
     from exactmate.flows.engine import FlowEngine
+    from exactmate.flows.workers import holding
 
     settings = context_of(ctx).settings
     folder = flows or settings.home / "flows"
@@ -393,9 +440,14 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with FlowEngine(settings, scheduler_poll=1.0) as engine:
+    with (
+        holding(settings) as me,
+        FlowEngine(settings, executor_id=me.value, scheduler_poll=1.0, concurrency=workers) as engine,
+    ):
         from exactmate.flows.events import ExactEvents
 
+        if workers == 0:
+            typer.echo("running no flow here: the runs wait in the queue for exactmate worker")
         served = _Served(folder)
         url = (public_url or f"http://{host}:{port}") if port else None
         events = ExactEvents(engine, settings, public_url=url, since=_from(since))
@@ -413,6 +465,7 @@ def serve(
                     if listener is not None:
                         listener.should_exit = True
                     return
+                me.keep()
         finally:
             events.close()
 

@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 
 WORKFLOW = "exactmate.flow"
 QUEUE = "exactmate-flows"
+APP_NAME = "exactmate"  # DBOS's application name: the owner of the queue and of every run
+APP_VERSION = "exactmate-flows-1"  # one version for every process, so any worker recovers any run
+DEFAULT_CONCURRENCY = 4
+"""Runs one process takes from the queue at once, unless ``exactmate worker --concurrency`` set
+another number: DBOS keeps this limit with the queue in the system database (one for every worker)."""
 RESULT_POLL = 0.02  # seconds between looks at a run's end while waiting for it (DBOS's default: 1 s)
 RETRY_INTERVAL = 1.0  # seconds before a step's first retry; DBOS doubles it each time
 
@@ -53,6 +58,22 @@ class StepFailed(Exception):
 
 class FlowEngineError(ExactmateError):
     """The engine cannot start or cannot find a run."""
+
+
+def run_arguments(flow: Flow, trigger: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The workflow's input for a run of ``flow``: the pinned flow, the trigger, the options. One
+    home for what a run is handed, whether this process queues it or a client does."""
+    pinned = {"name": flow.name, "text": flow.text, "source": flow.source, "digest": flow.digest}
+    return pinned, dict(trigger), {}
+
+
+def partition_of(flow: Flow) -> str:
+    """The queue partition a run of ``flow`` waits in: its division (``current`` when not fixed)."""
+    return str(flow.division or "current")
+
+
+def new_run_id(flow: Flow) -> str:
+    return f"{flow.name}:manual:{uuid.uuid4().hex[:12]}"
 
 
 def system_database_url(settings: Settings) -> str:
@@ -146,9 +167,17 @@ class FlowEngine:
         retry_interval: float = RETRY_INTERVAL,
         scheduler_poll: float = 30.0,
         clock: Clock | None = None,
+        concurrency: int | None = None,
     ):
+        """``concurrency``: None takes runs under the queue's stored per-worker limit; 0 takes no run
+        from the queue (the process only queues runs and fires schedules); N > 0 stores N as that
+        limit for every worker (DBOS keeps it with the queue)."""
         self.settings = settings
         self.executor_id = executor_id
+        self.concurrency = concurrency
+        self._draining = threading.Event()
+        self._parked: set[str] = set()
+        self._parked_lock = threading.Lock()
         self.retry_interval = retry_interval
         self.scheduler_poll = scheduler_poll
         self.clock = clock  # the steps' connections' clock (None: the system's)
@@ -171,27 +200,33 @@ class FlowEngine:
             self.settings.home.mkdir(parents=True, exist_ok=True)
             url = system_database_url(self.settings)
             config: DBOSConfig = {
-                "name": "exactmate",
+                "name": APP_NAME,
                 "system_database_url": url,
                 "executor_id": self.executor_id,
                 "log_level": "CRITICAL",
-                "application_version": "exactmate-flows-1",
+                "application_version": APP_VERSION,
                 "scheduler_polling_interval_sec": self.scheduler_poll,
             }
             if url.startswith("sqlite:"):
                 self._engine = config["system_database_engine"] = _sqlite_engine(url)
-            _quiet_dbos()
+            quiet_dbos()
             try:
                 DBOS(config=config)
+                if self.concurrency == 0:
+                    DBOS.listen_queues([])  # DBOS's own queues still run here: the schedules' ticks
                 DBOS.launch()
                 self._queue = DBOS.register_queue(
-                    QUEUE, partition_concurrency=1, worker_concurrency=4, polling_interval_sec=0.1
+                    QUEUE,
+                    partition_concurrency=1,
+                    worker_concurrency=self.concurrency or DEFAULT_CONCURRENCY,
+                    polling_interval_sec=0.1,
+                    on_conflict="always_update" if self.concurrency else "never_update",
                 )
             except Exception as exc:
                 DBOS.destroy()
                 self._dispose()
                 raise FlowEngineError(
-                    f"the flow engine could not start: {_without_secrets(exc, url)}"
+                    f"the flow engine could not start: {without_secrets(exc, url)}"
                 ) from None
             _current = self
         return self
@@ -228,11 +263,9 @@ class FlowEngine:
         that exists already starts nothing and names that run."""
         from dbos import SetEnqueueOptions, SetWorkflowID
 
-        run_id = run_id or f"{flow.name}:manual:{uuid.uuid4().hex[:12]}"
-        pinned = {"name": flow.name, "text": flow.text, "source": flow.source, "digest": flow.digest}
-        partition = str(flow.division or "current")
-        with SetWorkflowID(run_id), SetEnqueueOptions(queue_partition_key=partition):
-            self._queue.enqueue(_register(), pinned, dict(trigger), {})
+        run_id = run_id or new_run_id(flow)
+        with SetWorkflowID(run_id), SetEnqueueOptions(queue_partition_key=partition_of(flow)):
+            self._queue.enqueue(_register(), *run_arguments(flow, trigger))
         return RunHandle(run_id, flow.name)
 
     def schedule(self, flows: list[Flow]) -> list[str]:
@@ -297,6 +330,54 @@ class FlowEngine:
             return handle.get_result(polling_interval_sec=RESULT_POLL)
         return _with_timeout(handle, timeout)
 
+    # -- workers: recovery and a graceful stop --------------------------------------------------------
+
+    @property
+    def worker_concurrency(self) -> int:
+        """Runs each worker takes at once: the number DBOS keeps with the queue (0 when this process
+        listens to no queue)."""
+        if self.concurrency == 0:
+            return 0
+        return int(self._queue.worker_concurrency or DEFAULT_CONCURRENCY)
+
+    def recover(self, executor_ids: list[str]) -> list[str]:
+        """Hand the runs the executors ``executor_ids`` left running (PENDING) back to the queue, where
+        any worker takes them and goes on from their last checkpointed step (DBOS's recovery call);
+        their run ids."""
+        from dbos import DBOS
+
+        handles = DBOS._recover_pending_workflows(executor_ids)
+        return [str(h.workflow_id) for h in handles]
+
+    def drain(self, grace: float) -> Drained:
+        """Stop taking runs, let each run's step in progress finish (for up to ``grace`` seconds), then
+        hand this process's unfinished runs back to the queue for the next worker. A run waits at its
+        next step boundary instead of starting that step; a step still running after ``grace`` is cut
+        off when the process ends, and runs again where the run is taken up (creates go through the
+        create journal, so nothing is booked twice). The process must end after this: the runs'
+        threads stay parked."""
+        import time
+
+        self._draining.set()
+        _stop_taking_runs()
+        deadline = time.monotonic() + grace
+        while True:
+            with self._parked_lock:
+                busy = [r for r in _active_runs() if r not in self._parked]
+            if not busy or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        handed = self.recover([self.executor_id])
+        return Drained(handed_back=handed, cut_off=busy)
+
+    def _park(self) -> None:
+        """Called before a step starts while draining: the run stays where it is, to be handed back."""
+        from dbos import DBOS
+
+        with self._parked_lock:
+            self._parked.add(DBOS.workflow_id or "?")
+        threading.Event().wait()
+
     # -- inside the workflow -------------------------------------------------------------------------
 
     def interpret(
@@ -324,6 +405,8 @@ class FlowEngine:
                 raise StepFailed(json.dumps(record))
             return record
 
+        if self._draining.is_set():
+            self._park()
         options: dict[str, Any] = {"name": f"step:{step.id}"}
         if step.on_error == "retry":
             options.update(
@@ -363,6 +446,35 @@ class FlowEngine:
             connection.close()
 
 
+@dataclass(frozen=True)
+class Drained:
+    """What a graceful stop did: the runs handed back to the queue, and those of them whose step was
+    still running when the grace period ended (that step runs again where the run is taken up)."""
+
+    handed_back: list[str]
+    cut_off: list[str]
+
+
+def _dbos_instance() -> Any:
+    """The launched DBOS object. Its queue thread's stop events and its set of running workflows are
+    not part of DBOS's public API (DBOS.destroy uses both); the pinned version is tested for them."""
+    from dbos._dbos import _get_dbos_instance
+
+    return _get_dbos_instance()
+
+
+def _stop_taking_runs() -> None:
+    """Stop DBOS's queue and scheduler threads, as DBOS.destroy starts by doing, so this process
+    takes no further run while its runs in progress go on."""
+    for event in _dbos_instance().background_thread_stop_events:
+        event.set()
+
+
+def _active_runs() -> list[str]:
+    """The workflows running in this process, until DBOS has recorded their end."""
+    return [str(w) for w in _dbos_instance()._active_workflows_set.activeList()]
+
+
 def _with_timeout(handle: Any, timeout: float) -> Any:
     done: dict[str, Any] = {}
 
@@ -382,7 +494,7 @@ def _with_timeout(handle: Any, timeout: float) -> Any:
     return done.get("result")
 
 
-def _without_secrets(exc: BaseException, url: str) -> str:
+def without_secrets(exc: BaseException, url: str) -> str:
     """``exc``'s message with the system database's URL shown without its password."""
     from sqlalchemy.engine import make_url
 
@@ -432,7 +544,7 @@ def _wal(path: str) -> None:
         conn.close()
 
 
-def _quiet_dbos() -> None:
+def quiet_dbos() -> None:
     """DBOS logs every failed workflow with its traceback to a console handler it binds to the
     standard error of the moment; exactmate reports failures itself. Its records go to Python's
     logging instead (where ``exactmate`` shows warnings and worse), through no handler of its own."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exactmate.errors import ValidationError
-from exactmate.flows.engine import WORKFLOW, system_database_url
+from exactmate.flows.engine import WORKFLOW, quiet_dbos, system_database_url
 
 if TYPE_CHECKING:
     from exactmate.config import Settings
@@ -92,11 +92,15 @@ class RunHistory:
             return _has_runs_table(Path(self.url.removeprefix("sqlite:///")))
         return True
 
-    @contextmanager
-    def _client(self) -> Iterator[Any]:
+    def _open(self) -> Any:
         from dbos import DBOSClient
 
-        client = DBOSClient(system_database_url=self.url)
+        quiet_dbos()
+        return DBOSClient(system_database_url=self.url)
+
+    @contextmanager
+    def _client(self) -> Iterator[Any]:
+        client = self._open()
         try:
             yield client
         finally:
@@ -111,16 +115,24 @@ class RunHistory:
             )
         if not self.exists():
             return []
-        with self._client() as client:
-            found = client.list_workflows(
-                name=WORKFLOW,
-                workflow_id_prefix=f"{flow}:" if flow else None,
-                status=DBOS_STATUS[status] if status else None,
-                limit=limit,
-                sort_desc=True,
-                load_input=False,
-                load_output=False,
-            )
+        try:
+            client = self._open()
+            try:
+                found = client.list_workflows(
+                    name=WORKFLOW,
+                    workflow_id_prefix=f"{flow}:" if flow else None,
+                    status=DBOS_STATUS[status] if status else None,
+                    limit=limit,
+                    sort_desc=True,
+                    load_input=False,
+                    load_output=False,
+                )
+            finally:
+                client.destroy()
+        except Exception as exc:
+            if _no_database(exc):  # PostgreSQL: no flow engine has created it yet
+                return []
+            raise
         return [_summary(w) for w in found]
 
     def show(self, run_id: str) -> RunDetail:
@@ -154,6 +166,12 @@ class RunHistory:
         with self._client() as client:
             client.cancel_workflow(run_id)
         return self.show(run_id).summary
+
+
+def _no_database(exc: BaseException) -> bool:
+    """Whether the server said the system database does not exist (no flow engine has made it yet)."""
+    text = str(exc)
+    return "database" in text and "does not exist" in text
 
 
 def _summary(workflow: Any) -> RunSummary:
