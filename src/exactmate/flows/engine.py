@@ -527,19 +527,16 @@ def _sqlite_engine(url: str) -> Any:
 
 
 def _wal(path: str) -> None:
-    """Put the file in WAL mode once (the mode stays with the file). Switching needs the file to
-    itself, which SQLite refuses at once rather than waiting for; a process that finds it busy leaves
-    the switch to the one holding it (every ``flow serve`` starting on one home asks the same)."""
+    """Put DBOS's file in WAL mode, as exactmate's own store is (``store.sqlite.use_wal``: every
+    ``flow serve`` starting on one home asks the same, and only the first switches it)."""
     import sqlite3
+
+    from exactmate.store.sqlite import use_wal
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30)
     try:
-        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
+        use_wal(conn.cursor())
     finally:
         conn.close()
 

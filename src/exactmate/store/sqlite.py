@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def install_transaction_control(engine: Engine, busy_timeout: float) -> None:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -101,3 +102,17 @@ def install_transaction_control(engine: Engine, busy_timeout: float) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("exactmate_begin", "IMMEDIATE")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def use_wal(cursor: Any) -> None:
+    """Put the file in WAL mode (the mode stays with the file, so this switches once). The switch needs
+    the file to itself, and SQLite refuses it at once, without the busy timeout, while another
+    connection holds it: a process that finds it busy leaves the switch to the one holding it (two
+    processes opening a file made elsewhere at the same moment), and the next connection switches."""
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
