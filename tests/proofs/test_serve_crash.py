@@ -1,0 +1,147 @@
+"""``kill -9`` of ``exactmate flow serve`` in the middle of a 200-row booking that its http trigger
+started, then a restart of ``flow serve`` on the same home: the restarted process gets the killed
+one's executor id back (its slot on this machine), DBOS recovers the run there, and the create step
+runs again from its checkpoint; the create journal skips the rows booked before the kill and holds
+back the few in flight until the settle time has passed, when one rerun settles them by lookup (a
+moved clock, not a wait). Every row ends booked exactly once, counted in the emulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from exactmate.actions import list_records, open_connection
+from exactmate.actions.context import SETTLE_MARGIN
+from exactmate.emulator.config import EmulatorConfig
+from exactmate.emulator.server import BackgroundServer
+from exactmate.flows.engine import FlowEngine
+from exactmate.flows.history import RunHistory
+from exactmate.flows.hooks import HookTokens
+from exactmate.flows.interpreter import FlowRunFailed
+from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, connect
+from tests.proofs.test_flow_crash import Later, booked
+
+ROWS = 200
+FLOW = f"""\
+name: serve-hours
+credential: {CREDENTIAL}
+division: current
+trigger: {{http: {{}}}}
+steps:
+  - id: book
+    action: create_time_transactions
+    for_each: "{{{{ trigger.body.rows }}}}"
+    with:
+      fields: {{Project: "{{{{ item.project }}}}", Item: "code:DEVELOP", Quantity: "{{{{ item.hours }}}}",
+               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serve(folder: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("exactmate")
+    command = [str(exe), "flow", "serve", "--flows", str(folder), "--port", str(port)]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return child
+        except httpx.TransportError:
+            time.sleep(0.1)  # not listening yet
+    child.kill()
+    raise AssertionError("flow serve did not start")
+
+
+def _ended(settings, run_id: str) -> str:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status = RunHistory(settings).show(run_id).summary.status
+        if status not in ("queued", "running"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not end")
+
+
+def test_a_killed_serve_restarted_resumes_the_run_and_books_every_row_once(tmp_path: Path) -> None:
+    limits = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000}
+    config = EmulatorConfig(port=0, records=60, divisions=1, latency_ms=40.0, **limits)
+    with BackgroundServer(config) as server:
+        home = Home(str(tmp_path / "home"))
+        with httpx.Client(base_url=server.base_url) as http:
+            connect(home, config, http, base_url=server.base_url)
+        settings = home.settings()
+        with open_connection(CREDENTIAL, settings=settings) as conn:
+            division = conn.client.current_division()
+            project = next(
+                iter(list_records(conn, "project/Projects", division=division, select="ID", top=1))
+            )
+        rows = [
+            {
+                "project": project["ID"],
+                "hours": 1 + n % 7,
+                "date": f"2026-11-{1 + n % 28:02d}",
+                "notes": f"serve row {n}",
+            }
+            for n in range(ROWS)
+        ]
+        folder = Path(home.path) / "flows"
+        folder.mkdir(parents=True)
+        (folder / "serve-hours.yaml").write_text(FLOW, encoding="utf-8")
+        token = HookTokens(Path(home.path)).issue("serve-hours")
+        env = {**os.environ, "EXACTMATE_HOME": home.path, "EXACTMATE_MASTER_KEY": MASTER_KEY}
+        port = _free_port()
+
+        first = _serve(folder, port, env)
+        try:
+            answer = httpx.post(
+                f"http://127.0.0.1:{port}/hooks/serve-hours",
+                json={"rows": rows},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            assert answer.status_code in (200, 202), answer.text
+            run_id = answer.json()["run"]
+            deadline = time.monotonic() + 120
+            while len(booked(settings, "serve row")) < ROWS // 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=30)
+        at_kill = len(booked(settings, "serve row"))
+        assert 0 < at_kill < ROWS, at_kill  # killed in the middle of the booking
+        assert RunHistory(settings).show(run_id).summary.status == "running"
+
+        second = _serve(folder, port, env)  # the restart recovers the run it held
+        try:
+            status = _ended(settings, run_id)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=60)
+        reran = None
+        if status == "failed":  # rows in flight at the kill: pending until they settle
+            detail = RunHistory(settings).show(run_id)
+            assert 1 <= detail.steps[0]["output"]["pending"] <= 8, detail.steps[0]["output"]
+            clock = Later()
+            clock.offset = settings.timeout + SETTLE_MARGIN + 1  # the settle time has passed
+            with FlowEngine(settings, clock=clock) as engine:
+                reran = engine.fork(run_id, detail.restart_at or 1)
+                try:
+                    engine.wait(reran, timeout=180)
+                except FlowRunFailed as failed:
+                    raise AssertionError(f"the rerun did not settle the pending rows: {failed}") from None
+        notes = booked(settings, "serve row")
+        assert len(notes) == len(set(notes)) == ROWS  # every row once: none lost, none twice
+        assert RunHistory(settings).show(reran or run_id).summary.status == "succeeded"
