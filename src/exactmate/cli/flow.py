@@ -451,13 +451,21 @@ def serve(
         served = _Served(folder)
         url = (public_url or f"http://{host}:{port}") if port else None
         events = ExactEvents(engine, settings, public_url=url, since=_from(since))
+
+        def scheduled() -> None:
+            names = ", ".join(engine.schedule(list(served.flows.values()))) or "none"
+            typer.echo(f"serving {len(served.flows)} flow(s) from {folder}; schedules: {names}")
+
+        # The flows are read before the receiver listens, so once /health answers, /hooks/<flow>
+        # knows them; Exact's subscriptions come after, as subscribing calls the receiver.
+        changed = served.reload(engine)
+        if changed:
+            scheduled()
         listener = _listen(engine, served, settings, host, port, events.routes()) if port else None
         events.start()
         try:
             while True:
-                if served.reload(engine):
-                    names = ", ".join(engine.schedule(list(served.flows.values()))) or "none"
-                    typer.echo(f"serving {len(served.flows)} flow(s) from {folder}; schedules: {names}")
+                if changed:
                     for line in events.apply(served.flows.values()):
                         typer.echo(line)
                 if stop.wait(reload_seconds):
@@ -466,6 +474,9 @@ def serve(
                         listener.should_exit = True
                     return
                 me.keep()
+                changed = served.reload(engine)
+                if changed:
+                    scheduled()
         finally:
             events.close()
 
