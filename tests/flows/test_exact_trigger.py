@@ -338,6 +338,31 @@ def test_with_30_percent_of_notifications_dropped_every_change_starts_exactly_on
     assert calls <= math.ceil(300 / 1000) + 2, calls
 
 
+def test_a_create_notification_arriving_late_does_not_make_the_next_change_a_create(
+    live: Callable[..., Live],
+) -> None:
+    """Exact's Create notification can reach the receiver after a reconciliation already started the
+    record's run; the record's next change is still its Update."""
+    running = live([ENTRIES])
+    item, project = _item(running), _project(running)
+    running.emu.control("POST", "faults", {"kind": "drop_notification", "rate": 1.0})
+    key = _create(running, item, project, "late create")
+    running.settle()
+    running.reconcile()
+    assert len(running.wait_for_runs("entries", 1)) == 1
+    url = f"{running.receiver_url}/events/{callback_key(_credential_id())}"
+    late = _notification(
+        running.emulator.config.webhook_secret, key, topic="TimeTransactions", action="Create"
+    )
+    with httpx.Client(timeout=10) as http:
+        assert http.post(url, content=late).status_code == 200
+    _update(running, key, "changed after")
+    running.settle()
+    running.reconcile()
+    runs = running.wait_for_runs("entries", 2)
+    assert sorted(t["action"] for t in _triggers(runs)) == ["Create", "Update"]
+
+
 def test_the_example_flow_reads_each_new_time_entry(live: Callable[..., Live]) -> None:
     text = (EXAMPLES / "new-time-entry.yaml").read_text()
     flow: Flow = load_flow(text.replace("division: current", f"division: {D1}"))

@@ -31,6 +31,7 @@ import json
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE = 0.5
 """Seconds a notification waits for others before its feed is read: a burst costs one read."""
+CREATED_KEYS = 100_000
+"""Keys per scope remembered as created by this process (see ``ExactEvents._created_once``)."""
 RETRY_AFTER = 60.0
 """Seconds before a read that failed (Exact unreachable, a limit reached) is tried again."""
 MAX_BODY = 64 * 1024
@@ -173,6 +176,7 @@ class ExactEvents:
         self._scopes: dict[Scope, _Served] = {}
         self._secrets: dict[str, tuple[str, str]] = {}  # callback key -> (credential id, secret)
         self._pending: dict[Scope, list[tuple[str, str]]] = {}
+        self._created: dict[Scope, OrderedDict[str, None]] = {}  # keys whose Create this process started
         self._due: dict[Scope, float] = {}
         self._backfilled: set[Scope] = set()
         self._lock = threading.Lock()
@@ -489,7 +493,7 @@ class ExactEvents:
                 if not isinstance(stamp, int):
                     continue
                 stamps.append(stamp)
-                action = _action(said.get(key.lower(), set()), record)
+                action = self._created_once(scope, key, _action(said.get(key.lower(), set()), record))
                 self._start(Change(scope, action, key, f"t{stamp}", record=plain(record)), report)
             if stamps:
                 self._move(scope, "feed_cursor", max(stamps))
@@ -512,6 +516,21 @@ class ExactEvents:
             if stamps:
                 self._move(scope, "deleted_cursor", max(stamps))
         return report
+
+    def _created_once(self, scope: Scope, key: str, action: str) -> str:
+        """``action``, except that a record whose Create was already started is an Update: Exact's
+        Create notification can arrive after the read that started the record's run, and would then
+        label the record's next change a Create (the last ``CREATED_KEYS`` keys of a scope are kept)."""
+        with self._lock:
+            created = self._created.setdefault(scope, OrderedDict())
+            lowered = key.lower()
+            if lowered in created:
+                return "Update" if action == "Create" else action
+            if action == "Create":
+                created[lowered] = None
+                if len(created) > CREATED_KEYS:
+                    created.popitem(last=False)
+            return action
 
     def _start(self, change: Change, report: ReadReport | None = None) -> None:
         with self._lock:
