@@ -50,10 +50,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _serve(folder: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _serve(folder: Path, port: int, env: dict[str, str], *more: str) -> subprocess.Popen[bytes]:
     exe = Path(sys.executable).with_name("exactmate")
-    command = [str(exe), "flow", "serve", "--flows", str(folder), "--port", str(port)]
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [str(exe), "flow", "serve", "--flows", str(folder), "--port", str(port), *more]
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and child.poll() is None:
         try:
@@ -62,6 +62,7 @@ def _serve(folder: Path, port: int, env: dict[str, str]) -> subprocess.Popen[byt
         except httpx.TransportError:
             time.sleep(0.1)  # not listening yet
     child.kill()
+    child.communicate()
     raise AssertionError("flow serve did not start")
 
 
@@ -76,6 +77,17 @@ def _ended(settings, run_id: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_a_killed_serve_restarted_resumes_the_run_and_books_every_row_once(tmp_path: Path) -> None:
+    _stopped_mid_run_then_restarted(tmp_path, signal.SIGKILL)
+
+
+def test_sigterm_hands_the_run_back_and_the_next_serve_finishes_it_once(tmp_path: Path) -> None:
+    """SIGTERM: no new step starts, the step in progress gets --grace-seconds, then the run goes back
+    to the queue (said on the way out, exit 0), and the next process serving the queue runs it on."""
+    said = _stopped_mid_run_then_restarted(tmp_path, signal.SIGTERM, "--grace-seconds", "0.5")
+    assert "flow serve: stopping: no new runs" in said and "handed back to the queue: serve-hours:" in said
+
+
+def _stopped_mid_run_then_restarted(tmp_path: Path, how: signal.Signals, *more: str) -> str:
     limits = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000}
     config = EmulatorConfig(port=0, records=60, divisions=1, latency_ms=40.0, **limits)
     with BackgroundServer(config) as server:
@@ -104,7 +116,7 @@ def test_a_killed_serve_restarted_resumes_the_run_and_books_every_row_once(tmp_p
         env = {**os.environ, "EXACTMATE_HOME": home.path, "EXACTMATE_MASTER_KEY": MASTER_KEY}
         port = _free_port()
 
-        first = _serve(folder, port, env)
+        first = _serve(folder, port, env, *more)
         try:
             answer = httpx.post(
                 f"http://127.0.0.1:{port}/hooks/serve-hours",
@@ -118,18 +130,22 @@ def test_a_killed_serve_restarted_resumes_the_run_and_books_every_row_once(tmp_p
             while len(booked(settings, "serve row")) < ROWS // 4 and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(timeout=30)
+            first.send_signal(how)
+            out, _ = first.communicate(timeout=60)
         at_kill = len(booked(settings, "serve row"))
-        assert 0 < at_kill < ROWS, at_kill  # killed in the middle of the booking
-        assert RunHistory(settings).show(run_id).summary.status == "running"
+        assert 0 < at_kill < ROWS, at_kill  # stopped in the middle of the booking
+        if how is signal.SIGTERM:
+            assert first.returncode == 0
+            assert RunHistory(settings).show(run_id).summary.status == "queued"  # handed back
+        else:
+            assert RunHistory(settings).show(run_id).summary.status == "running"  # held by the dead
 
         second = _serve(folder, port, env)  # the restart recovers the run it held
         try:
             status = _ended(settings, run_id)
         finally:
             second.send_signal(signal.SIGTERM)
-            second.wait(timeout=60)
+            second.communicate(timeout=60)
         reran = None
         if status == "failed":  # rows in flight at the kill: pending until they settle
             detail = RunHistory(settings).show(run_id)
@@ -145,3 +161,4 @@ def test_a_killed_serve_restarted_resumes_the_run_and_books_every_row_once(tmp_p
         notes = booked(settings, "serve row")
         assert len(notes) == len(set(notes)) == ROWS  # every row once: none lost, none twice
         assert RunHistory(settings).show(reran or run_id).summary.status == "succeeded"
+        return out.decode()

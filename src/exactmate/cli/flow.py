@@ -8,6 +8,7 @@ flows of a directory; ``demo`` runs a flow against the built-in emulator. See do
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -407,6 +408,15 @@ def serve(
             "instead of only those after the flow was first served.",
         ),
     ] = None,
+    grace_seconds: Annotated[
+        float,
+        typer.Option(
+            "--grace-seconds",
+            min=0,
+            help="On SIGTERM or Ctrl-C: how long the steps in progress may take to finish before the "
+            "unfinished runs are handed back to the queue.",
+        ),
+    ] = 30.0,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -428,6 +438,7 @@ def serve(
     import signal
     import threading
 
+    from exactmate.cli.worker import drain
     from exactmate.flows.engine import FlowEngine
     from exactmate.flows.workers import holding
 
@@ -469,9 +480,14 @@ def serve(
                     for line in events.apply(served.flows.values()):
                         typer.echo(line)
                 if stop.wait(reload_seconds):
-                    typer.echo("stopping: the runs in progress are recorded and go on at the next start")
                     if listener is not None:
                         listener.should_exit = True
+                    if drain(engine, grace_seconds, "flow serve"):
+                        events.close()
+                        me.release()
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                        os._exit(0)  # the handed-back runs' threads are parked for good
                     return
                 me.keep()
                 changed = served.reload(engine)

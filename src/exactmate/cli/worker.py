@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,19 @@ from exactmate.cli.context import context_of
 if TYPE_CHECKING:
     from exactmate.config import Settings
     from exactmate.store import Store
+
+
+def drain(engine: Any, grace: float, who: str) -> bool:
+    """Stop taking runs, give the steps in progress ``grace`` seconds, hand this process's unfinished
+    runs back to the queue, and say so; whether any was handed back (the process must then end with
+    ``os._exit``: their threads stay parked)."""
+    typer.echo(f"{who}: stopping: no new runs; the steps in progress get {grace:g} s")
+    drained = engine.drain(grace)
+    for run_id in drained.handed_back:
+        cut = " (its step was cut off and runs again)" if run_id in drained.cut_off else ""
+        typer.echo(f"  handed back to the queue: {run_id}{cut}")
+    typer.echo(f"{who}: stopped, {len(drained.handed_back)} run(s) handed back")
+    return bool(drained.handed_back or drained.cut_off)
 
 
 def worker(
@@ -119,13 +132,7 @@ def _serve(
             )
             while not stop.wait(RENEW_EVERY):
                 me.keep()
-            typer.echo(f"worker {executor}: stopping: no new runs; the steps in progress get {grace:g} s")
-            drained = engine.drain(grace)
-            for run_id in drained.handed_back:
-                cut = " (its step was cut off and runs again)" if run_id in drained.cut_off else ""
-                typer.echo(f"  handed back to the queue: {run_id}{cut}")
-            typer.echo(f"worker {executor}: stopped, {len(drained.handed_back)} run(s) handed back")
-            if drained.handed_back or drained.cut_off:
+            if drain(engine, grace, f"worker {executor}"):
                 me.release()
                 store.close()
                 sys.stdout.flush()
