@@ -4,9 +4,9 @@ listing (``list_records``); ``by_key`` is the rule that tells which of the two a
 Everything a user can get wrong (the endpoint, a ``$select`` or ``$orderby`` field, the key and its
 type, a ``$filter`` mapping's values, ``--top`` with ``--all``) is checked before the first call. A
 listing is lazy: records stream page by page, so even a whole endpoint read with ``all=True`` (through
-its bulk or sync twin when it has one, 1000 rows a call) runs in flat memory, each page fetched
-while the one before is written (``readahead``). Without ``all`` a listing stops after ``top``
-records (default: one page of 60).
+its bulk or sync twin when it has one, 1000 rows a call) runs in flat memory, each page requested
+while the one before is parsed and written (``Resource.read(ahead=True)``). Without ``all`` a
+listing stops after ``top`` records (default: one page of 60).
 
 A listing's options are checked once into a ``ReadQuery`` (``check_query``), and that same object is
 what ``read_listing`` sends in each division and what ``estimate_read`` counts: nothing is checked
@@ -33,7 +33,6 @@ from exactmate.actions.filtercheck import check_filter_text
 from exactmate.actions.keys import parse_key, record_key
 from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.errors import ExactmateError, ValidationError
-from exactmate.readahead import read_ahead
 from exactmate.resource import ReadQuery, check_read
 
 DEFAULT_LIMIT = 60
@@ -204,9 +203,8 @@ def _stream(
     *,
     tag: bool,
 ) -> Iterator[Record]:
-    pages = conn.client.resource(query.endpoint, number).read(query)
-    if query.top is None:  # a whole read: the next page is fetched while this one is written
-        pages = read_ahead(pages)
+    # a whole read: each next page is requested while this one is parsed and written
+    pages = conn.client.resource(query.endpoint, number).read(query, ahead=query.top is None)
     left = query.top
     for page in pages:
         if on_page is not None:
