@@ -25,7 +25,7 @@ from exactmate.catalogue import Catalogue, Endpoint, RowTwin, Twins
 from exactmate.errors import ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
 from exactmate.odata.keys import key_suffix
-from exactmate.readahead import read_ahead
+from exactmate.readahead import read_ahead_calls
 from exactmate.recordcheck import checked_body
 
 Record = dict[str, Any]
@@ -69,13 +69,15 @@ class EndpointCaller:
         params: QueryParams | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """Send to ``endpoint`` in ``division`` (or to ``url``, a ``__next`` link, verbatim)."""
+        """Send to ``endpoint`` in ``division`` (or to ``url``, a ``__next`` link, verbatim); ``sent``
+        is called once the request has gone out (see ``HttpPolicy.send``)."""
         if url is None:
             url = self.server_url + endpoint.url_path(division) + suffix
         counted = None if endpoint.kind == "me" else division
         scope = CallScope(self.credential_id, self.client_id, counted, endpoint.path)
-        return self.http.send(method, url, scope=scope, params=params, json=json, headers=headers)
+        return self.http.send(method, url, scope=scope, params=params, json=json, headers=headers, sent=sent)
 
 
 @dataclass(frozen=True)
@@ -324,8 +326,11 @@ class Resource:
         convert = self._converter(plan.source).page
         keep = plan.keep
         scan = ahead and not plan.options.expand  # an expansion may hold nested __next links
-        answers = self._answers(plan, scan=scan)
-        for number, answer in enumerate(read_ahead(answers) if ahead else answers, start=1):
+        if ahead:
+            answers = read_ahead_calls(lambda sent: self._answers(plan, scan=scan, sent=sent))
+        else:
+            answers = self._answers(plan, scan=scan)
+        for number, answer in enumerate(answers, start=1):
             content = answer.response.content
             payload = answer.payload if answer.payload is not None else odata.parse_json(content)
             raw, next_url, _ = odata.unwrap(payload)
@@ -343,19 +348,22 @@ class Resource:
                 records = [_only(record, keep) for record in records]
             yield Page(records, next_url, number)
 
-    def _answers(self, plan: ReadQuery, *, scan: bool) -> Iterator[_Answer]:
+    def _answers(
+        self, plan: ReadQuery, *, scan: bool, sent: Callable[[], None] | None = None
+    ) -> Iterator[_Answer]:
         """Each page's answer with its absolute next link, following the links until there is none.
 
         ``scan``: the link is found in the bytes (``odata.next_link``) and the page left for the
         caller to parse, so the next call need not wait for that; otherwise the page is parsed here
-        and handed over parsed."""
+        and handed over parsed. ``sent``: called as each request has gone out."""
         url: str | None = None
         seen: set[str] = set()
         while True:
             if url is None:
-                response = self._api.send("GET", plan.source, self.division, params=plan.options.params())
+                params = plan.options.params()
+                response = self._api.send("GET", plan.source, self.division, params=params, sent=sent)
             else:
-                response = self._api.send("GET", plan.source, self.division, url=url)
+                response = self._api.send("GET", plan.source, self.division, url=url, sent=sent)
             payload = None
             if scan:
                 next_url = odata.next_link(response.content)

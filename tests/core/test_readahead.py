@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -86,3 +86,24 @@ def test_a_consumer_that_fails_stops_the_reader_too() -> None:
             if page == 1:
                 raise OSError("disk full")
     assert source.closed and len(source.asked) <= 3
+
+
+def test_pages_that_are_calls_are_handed_over_once_the_next_request_is_out() -> None:
+    """The consumer's parse would hold the interpreter's lock: the worker's next request goes out first."""
+    from exactmate.readahead import read_ahead_calls
+
+    events: list[tuple[str, int]] = []
+
+    def start(sent: Callable[[], None]) -> Iterator[int]:
+        for number in range(4):
+            events.append(("sent", number))  # the request for this page goes out
+            sent()
+            yield number
+
+    # a generous head start: the wait ends as soon as the request is out, never by the clock
+    for page in read_ahead_calls(start, head_start=WAIT):
+        events.append(("given", page))
+    assert events == [
+        ("sent", 0), ("sent", 1), ("given", 0), ("sent", 2), ("given", 1),
+        ("sent", 3), ("given", 2), ("given", 3),
+    ]  # fmt: skip
