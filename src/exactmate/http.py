@@ -25,7 +25,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -129,6 +129,18 @@ class _Call:
     headers: Mapping[str, str]
     scope: CallScope
     retry_safe: bool
+    extensions: dict[str, Any] | None = None
+
+
+def _when_sent(sent: Callable[[], None]) -> dict[str, Any]:
+    """httpx's trace extension calling ``sent`` once a request has gone out whole (its body sent):
+    the caller is then only waiting for the answer."""
+
+    def trace(event: str, _info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_body.complete"):
+            sent()
+
+    return {"trace": trace}
 
 
 class _NoCookies(httpx.Cookies):
@@ -213,10 +225,12 @@ class HttpPolicy:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """Send one request under the policy and return the successful response.
 
         ``idempotent`` overrides the method's default (GET/PUT/DELETE may be repeated, POST may not).
+        ``sent`` is called each time the request has gone out (a read ahead waits for that).
         Raises the typed ``APIStatusError`` subclass for an error status, ``APIConnectionError`` /
         ``APITimeoutError`` when Exact could not be reached, and whatever the governor or token
         source raise (``BudgetExceeded``, daily ``RateLimitError``, ``ReauthorizationRequired``).
@@ -230,6 +244,7 @@ class HttpPolicy:
             headers=dict(headers or {}),
             scope=scope,
             retry_safe=verb in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            extensions=None if sent is None else _when_sent(sent),
         )
         return self._run(call)
 
@@ -289,7 +304,12 @@ class HttpPolicy:
         if governor is not None and division is not None:
             governor.before_request(scope)
         request = self._client.build_request(
-            call.method, call.url, params=call.params, content=call.body, headers=self._headers(call, token)
+            call.method,
+            call.url,
+            params=call.params,
+            content=call.body,
+            headers=self._headers(call, token),
+            extensions=call.extensions,
         )
         started = time.perf_counter()
         with self._sent_lock:

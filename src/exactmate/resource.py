@@ -25,6 +25,7 @@ from exactmate.catalogue import Catalogue, Endpoint, RowTwin, Twins
 from exactmate.errors import ExactmateError, ValidationError
 from exactmate.http import CallScope, HttpPolicy, QueryParams
 from exactmate.odata.keys import key_suffix
+from exactmate.readahead import read_ahead_calls
 from exactmate.recordcheck import checked_body
 
 Record = dict[str, Any]
@@ -68,13 +69,15 @@ class EndpointCaller:
         params: QueryParams | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """Send to ``endpoint`` in ``division`` (or to ``url``, a ``__next`` link, verbatim)."""
+        """Send to ``endpoint`` in ``division`` (or to ``url``, a ``__next`` link, verbatim); ``sent``
+        is called once the request has gone out (see ``HttpPolicy.send``)."""
         if url is None:
             url = self.server_url + endpoint.url_path(division) + suffix
         counted = None if endpoint.kind == "me" else division
         scope = CallScope(self.credential_id, self.client_id, counted, endpoint.path)
-        return self.http.send(method, url, scope=scope, params=params, json=json, headers=headers)
+        return self.http.send(method, url, scope=scope, params=params, json=json, headers=headers, sent=sent)
 
 
 @dataclass(frozen=True)
@@ -214,11 +217,16 @@ class Resource:
         Its ``source`` is the endpoint the calls go to, whose ``page_size`` is what a call brings."""
         return check_read(self._api.catalogue, self.endpoint, **options)
 
-    def read(self, query: ReadQuery) -> Iterator[Page]:
-        """The pages of a checked read of this endpoint, lazily: the first call on first ``next()``."""
+    def read(self, query: ReadQuery, *, ahead: bool = False) -> Iterator[Page]:
+        """The pages of a checked read of this endpoint, lazily: the first call on first ``next()``.
+
+        ``ahead``: each next page is requested, in a worker thread, while the caller's thread parses
+        and uses this one (never more than one page ahead, see ``readahead``): for whole reads,
+        whose pages all get used. The next link is then found in the page's bytes
+        (``odata.next_link``) and checked against the parsed page."""
         if query.endpoint is not self.endpoint and query.endpoint.path != self.endpoint.path:
             raise ValueError(f"a read of {query.endpoint.path} was given to {self.endpoint.path}")
-        return self._follow(query)
+        return self._follow(query, ahead=ahead)
 
     def changes(self, since: int = 1, *, select: Sequence[str] | None = None) -> Iterator[Page]:
         """Records changed after the Timestamp ``since``, oldest change first, 1,000 a call: the one
@@ -314,25 +322,54 @@ class Resource:
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _follow(self, plan: ReadQuery) -> Iterator[Page]:
+    def _follow(self, plan: ReadQuery, *, ahead: bool = False) -> Iterator[Page]:
         convert = self._converter(plan.source).page
         keep = plan.keep
-        url: str | None = None
-        seen: set[str] = set()
-        number = 0
-        while True:
-            if url is None:
-                response = self._api.send("GET", plan.source, self.division, params=plan.options.params())
-            else:
-                response = self._api.send("GET", plan.source, self.division, url=url)
-            payload = odata.parse_json(response.content)
+        scan = ahead and not plan.options.expand  # an expansion may hold nested __next links
+        if ahead:
+            answers = read_ahead_calls(lambda sent: self._answers(plan, scan=scan, sent=sent))
+        else:
+            answers = self._answers(plan, scan=scan)
+        for number, answer in enumerate(answers, start=1):
+            content = answer.response.content
+            payload = answer.payload if answer.payload is not None else odata.parse_json(content)
             raw, next_url, _ = odata.unwrap(payload)
-            number += 1
-            records = convert(raw, flat=odata.flat_page(response.content, payload, raw))
+            if next_url is not None:
+                next_url = _absolute(next_url, answer.response)
+            if next_url != answer.next_url:
+                raise ExactmateError(
+                    f"Exact Online's page {number} of {plan.source.path} names its next page "
+                    "ambiguously; stopped rather than read a wrong page"
+                )
+            records = convert(raw, flat=odata.flat_page(content, payload, raw))
             if plan.rows is not None:
                 records = _base_rows(records, plan.rows)
             if keep is not None:
                 records = [_only(record, keep) for record in records]
+            yield Page(records, next_url, number)
+
+    def _answers(
+        self, plan: ReadQuery, *, scan: bool, sent: Callable[[], None] | None = None
+    ) -> Iterator[_Answer]:
+        """Each page's answer with its absolute next link, following the links until there is none.
+
+        ``scan``: the link is found in the bytes (``odata.next_link``) and the page left for the
+        caller to parse, so the next call need not wait for that; otherwise the page is parsed here
+        and handed over parsed. ``sent``: called as each request has gone out."""
+        url: str | None = None
+        seen: set[str] = set()
+        while True:
+            if url is None:
+                params = plan.options.params()
+                response = self._api.send("GET", plan.source, self.division, params=params, sent=sent)
+            else:
+                response = self._api.send("GET", plan.source, self.division, url=url, sent=sent)
+            payload = None
+            if scan:
+                next_url = odata.next_link(response.content)
+            else:
+                payload = odata.parse_json(response.content)
+                next_url = odata.unwrap(payload).next_url
             if next_url is not None:
                 next_url = _absolute(next_url, response)
                 if next_url in seen:
@@ -341,7 +378,7 @@ class Resource:
                         f"{plan.source.path}; stopped to avoid an endless loop"
                     )
                 seen.add(next_url)
-            yield Page(records, next_url, number)
+            yield _Answer(response, payload, next_url)
             if next_url is None:
                 return
             url = next_url
@@ -370,6 +407,15 @@ def _names(values: Sequence[str] | str, what: str) -> list[str]:
 
 def _types(endpoint: Endpoint) -> dict[str, str]:
     return {name: field.type for name, field in endpoint.fields.items()}
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One page's response, its parsed body (None: not parsed yet) and its absolute next link."""
+
+    response: httpx.Response
+    payload: Any
+    next_url: str | None
 
 
 def _absolute(next_url: str, response: httpx.Response) -> str:

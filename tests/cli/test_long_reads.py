@@ -141,9 +141,9 @@ def test_the_cost_told_and_the_read_done_are_one_checked_query(
         used.append(query)
         return estimate_read(conn, query, division)
 
-    def reading(resource: Resource, query: Any) -> Any:
+    def reading(resource: Resource, query: Any, **options: Any) -> Any:
         used.append(query)
-        return read(resource, query)
+        return read(resource, query, **options)
 
     monkeypatch.setattr(listget, "check_read", check)
     monkeypatch.setattr(readcost, "estimate_read", estimate)

@@ -31,7 +31,10 @@ def test_the_root_help_names_every_command_with_its_own_first_line() -> None:
 @pytest.mark.parametrize("args", [["--help"], ["get", "--help"], ["call", "--help"], ["db", "--help"]])
 def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
     """The start-up budget: help is typer, Rich and the command's own module, not the client, the
-    store, SQLAlchemy, httpx, the web stack or the emulator (issue 17; bench/startup.py)."""
+    store, SQLAlchemy, httpx, the web stack or the emulator (issue 17; bench/startup.py); nor
+    pydantic (Typer converts an option's value through it, and the root's help flag used to have
+    one to convert), the catalogue, the OData layer or the record writers, which the commands
+    import when they run."""
     import subprocess
     import sys
 
@@ -42,7 +45,8 @@ def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
         f"result = CliRunner().invoke(app, {args!r})\n"
         "assert result.exit_code == 0 and 'Usage' in result.stdout, result.stdout\n"
         "heavy = ('sqlalchemy', 'httpx', 'fastapi', 'uvicorn', 'cryptography', 'exactmate.emulator',\n"
-        "         'exactmate.client', 'exactmate.actions.context', 'exactmate.store')\n"
+        "         'exactmate.client', 'exactmate.actions.context', 'exactmate.store', 'pydantic',\n"
+        "         'exactmate.catalogue', 'exactmate.odata', 'exactmate.cli.output')\n"
         "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
@@ -51,7 +55,8 @@ def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
 
 def test_listing_a_vault_not_created_yet_imports_no_database_and_creates_nothing(tmp_path) -> None:
     """`exactmate vault list` on a fresh home: the vault is empty without opening (or creating) the
-    database, so it needs neither SQLAlchemy nor the client (issue 17; bench/startup.py)."""
+    database, so it needs neither SQLAlchemy nor the client, nor Rich to say so (issue 17;
+    bench/startup.py)."""
     import os
     import subprocess
     import sys
@@ -63,7 +68,7 @@ def test_listing_a_vault_not_created_yet_imports_no_database_and_creates_nothing
         "from exactmate.cli import app\n"
         "result = CliRunner().invoke(app, ['vault', 'list'])\n"
         "assert result.exit_code == 0 and 'No credentials yet' in result.stdout, result.stdout\n"
-        "heavy = ('sqlalchemy', 'httpx', 'cryptography', 'exactmate.client', 'exactmate.store')\n"
+        "heavy = ('sqlalchemy', 'httpx', 'cryptography', 'exactmate.client', 'exactmate.store', 'rich')\n"
         "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
     env = {**os.environ, "EXACTMATE_HOME": str(home)}

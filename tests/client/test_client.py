@@ -705,3 +705,51 @@ def test_from_credential_opens_and_closes_its_own_store(
         assert closed == []
     assert len(closed) == 1 and closed[0] is not store
     assert "app-secret-value" not in repr(vars(client))
+
+
+def test_a_read_ahead_gives_the_pages_a_plain_read_gives_with_the_calls_in_a_worker(
+    exact: FakeExact,
+) -> None:
+    exact.accounts = [account(n) for n in range(2500)]
+    threads: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        threads.append(threading.current_thread().name)
+        return exact(request)
+
+    with ExactClient(
+        server_url=SERVER, client_id="c", tokens=FakeTokens(), transport=httpx.MockTransport(handler)
+    ) as made:
+        resource = made.resource("crm/Accounts", division=DIVISION)
+        query = resource.query()
+        plain = [(p.number, p.next_url, p.records) for p in resource.read(query)]
+        threads.clear()
+        ahead = [(p.number, p.next_url, p.records) for p in resource.read(query, ahead=True)]
+    assert ahead == plain and [n for n, _, _ in ahead] == [1, 2, 3]  # bulk twin, 1000 a call
+    assert sum(len(records) for _, _, records in ahead) == 2500
+    assert threads == ["exactmate-read-ahead"] * 3
+
+
+def test_a_read_ahead_stops_when_the_bytes_and_the_parsed_page_name_different_next_pages() -> None:
+    requests: list[httpx.Request] = []
+    first = f"{SERVER}/api/v1/{DIVISION}/crm/Contacts?$skiptoken=1"
+    other = f"{SERVER}/api/v1/{DIVISION}/crm/Contacts?$skiptoken=2"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        record = {"ID": GUID.format(1)}
+        if "$skiptoken" in request.url.query.decode():
+            return httpx.Response(200, json={"d": {"results": [record]}})
+        # a nested object after the envelope's link: the last "__next" in the bytes is not the envelope's
+        body = {"d": {"results": [record], "__next": first, "Extra": {"__next": other}}}
+        return httpx.Response(200, json=body)
+
+    with ExactClient(
+        server_url=SERVER, client_id="c", tokens=FakeTokens(), transport=httpx.MockTransport(handler)
+    ) as made:
+        resource = made.resource("crm/Contacts", division=DIVISION)
+        with pytest.raises(ExactmateError, match="names its next page ambiguously"):
+            list(resource.read(resource.query(select=["ID"]), ahead=True))
+        plain = list(resource.read(resource.query(select=["ID"])))  # without ahead the page is parsed first
+    assert str(requests[-1].url) == first  # the envelope's link, not the nested one
+    assert [page.number for page in plain] == [1, 2]

@@ -384,15 +384,19 @@ def second(store: Store, clock: FakeClock) -> Iterator[Store]:
 
 
 def _transactions(store: Store) -> list[int]:
-    """A counter of the write and read transactions the store begins from now on."""
+    """A counter of the write and read transactions the store begins from now on.
+
+    Counted as connections taken from the pool: the store runs one transaction per connection,
+    through SQLAlchemy or, on the per-call path, on the driver's own connection (which SQLAlchemy's
+    ``begin`` event does not see)."""
     from sqlalchemy import event
 
     counted = [0]
 
-    def begun(_conn: Any) -> None:
+    def taken(*_args: Any) -> None:
         counted[0] += 1
 
-    event.listen(store.engine, "begin", begun)
+    event.listen(store.engine, "checkout", taken)
     return counted
 
 
@@ -445,3 +449,29 @@ def test_the_budget_is_checked_in_the_reserving_transaction(
     with pytest.raises(BudgetExceeded):
         gov.before_request(SCOPE)
     assert counted[0] == 1 and store.ledger(CLIENT, DIV) is None  # refused, nothing reserved
+
+
+def test_a_reservation_the_database_refuses_is_a_store_error_and_leaves_the_pool_usable(
+    tmp_path: Any, clock: FakeClock
+) -> None:
+    import sqlite3
+
+    from exactmate.errors import StoreError
+
+    path = tmp_path / "busy.db"
+    store = Store(f"sqlite:///{path}", clock=clock, busy_timeout=0)
+    try:
+        gov = Governor(store, clock)
+        gov.before_request(SCOPE)
+        gov.after_response(SCOPE, 200, _headers((60, 59, clock.now() + 30)))  # the row exists now
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        with pytest.raises(StoreError, match="cannot write to the database") as refused:
+            gov.before_request(SCOPE)
+        assert "locked" in str(refused.value)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        gov.before_request(SCOPE)  # the refused connection went back to the pool rolled back
+        assert _ledger(store).minutely_remaining == 58  # the refused call reserved nothing
+    finally:
+        store.close()

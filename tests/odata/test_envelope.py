@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import orjson
 import pytest
 
 from exactmate import odata
@@ -174,3 +175,20 @@ def test_parse_json_reads_what_json_reads() -> None:
     assert parse_json(page.encode("utf-16")) == json.loads(page)
     with pytest.raises(ValueError):
         parse_json(b"<html>not json</html>")
+
+
+def test_next_link_is_found_in_the_bytes_as_unwrap_finds_it() -> None:
+    from exactmate.odata import next_link, parse_json
+
+    link = "https://start.exactonline.nl/api/v1/1/crm/Accounts?$select=ID,Name&$skiptoken=guid'a-b'"
+    text = 'a text holding "__next": "https://elsewhere" is no key'  # JSON escapes its quotes
+    pages = [
+        orjson.dumps({"d": {"results": [{"Name": text}], "__next": link}}),
+        json.dumps({"d": {"results": [{"Name": text}], "__next": link}}, indent=1).encode(),  # spaces, \/
+        json.dumps({"d": {"results": [{"Name": text}], "__next": link.replace("/", "\\/")}}).encode(),
+        orjson.dumps({"d": {"results": [{"Name": text}]}}),  # the last page
+        orjson.dumps({"d": {"results": [], "__next": ""}}),
+    ]
+    for content in pages:
+        assert next_link(content) == unwrap(parse_json(content)).next_url, content
+    assert next_link(pages[0]) == link

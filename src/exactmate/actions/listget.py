@@ -4,7 +4,8 @@ listing (``list_records``); ``by_key`` is the rule that tells which of the two a
 Everything a user can get wrong (the endpoint, a ``$select`` or ``$orderby`` field, the key and its
 type, a ``$filter`` mapping's values, ``--top`` with ``--all``) is checked before the first call. A
 listing is lazy: records stream page by page, so even a whole endpoint read with ``all=True`` (through
-its bulk or sync twin when it has one, 1000 rows a call) runs in flat memory. Without ``all`` a
+its bulk or sync twin when it has one, 1000 rows a call) runs in flat memory, each page requested
+while the one before is parsed and written (``Resource.read(ahead=True)``). Without ``all`` a
 listing stops after ``top`` records (default: one page of 60).
 
 A listing's options are checked once into a ``ReadQuery`` (``check_query``), and that same object is
@@ -202,7 +203,8 @@ def _stream(
     *,
     tag: bool,
 ) -> Iterator[Record]:
-    pages = conn.client.resource(query.endpoint, number).read(query)
+    # a whole read: each next page is requested while this one is parsed and written
+    pages = conn.client.resource(query.endpoint, number).read(query, ahead=query.top is None)
     left = query.top
     for page in pages:
         if on_page is not None:

@@ -143,6 +143,17 @@ class LazyGroup(TyperGroup):
         self.add_command(command, cmd_name)
         return command
 
+    def get_help_option(self, ctx: click.Context) -> Any:
+        """Typer's help flag, whose value is False when it is not given (Typer leaves it None).
+
+        Typer converts every option's value through a pydantic adapter unless the value is a bool
+        already, so the root's absent help flag imported pydantic (about a third of a second's
+        worth of ``exactmate get --help``) before the command's own help was shown."""
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
+
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True
         try:

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
@@ -33,6 +32,7 @@ from exactmate.actions import writers
 from exactmate.actions.picker import identifying_first
 from exactmate.actions.presentation import cell
 from exactmate.actions.writers import to_json
+from exactmate.cli.formats import Format as Format  # re-exported: the commands import it from here
 from exactmate.errors import ValidationError
 
 TABLE_BATCH = 500
@@ -40,15 +40,6 @@ TABLE_COLUMNS = 8
 PIPE_WIDTH = 200
 """Tables written to a file or a pipe are this wide: no terminal tells how wide to be."""
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-
-
-class Format(StrEnum):
-    """How records are written."""
-
-    table = "table"
-    json = "json"
-    ndjson = "ndjson"
-    csv = "csv"
 
 
 _FILE_FORMATS: dict[Format, writers.FileFormat] = {

@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from exactmate.actions.writers import to_json
 from exactmate.cli import session
 from exactmate.cli.exit_codes import exit_code_for
-from exactmate.cli.output import Format, check_output, destination, write_record, write_records
-from exactmate.cli.progress import progress
+from exactmate.cli.formats import Format
 from exactmate.errors import ValidationError
 
-if TYPE_CHECKING:  # each command imports what it runs: its --help needs neither the client nor the store
+if TYPE_CHECKING:  # each command imports what it runs: its --help needs neither the client, the
+    # store, nor the writers (Rich's tables, JSON, CSV)
+    from rich.console import Console
+
     from exactmate.actions import ActionContext, DivisionChoice
     from exactmate.actions.delete import Confirm, DeleteResult
     from exactmate.resource import ReadQuery
@@ -65,6 +65,8 @@ def get(
     With --all, what the read will cost is told first (records, calls, time, share of today's
     calls), and asked about on a terminal when it is more than a tenth of what is left today."""
     from exactmate.actions.listget import by_key, check_query, get_record, read_listing
+    from exactmate.cli.output import check_output, destination, write_record, write_records
+    from exactmate.cli.progress import progress
 
     check_output(output, overwrite=overwrite)
     choice = session.division(division)
@@ -141,6 +143,8 @@ def delete(
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """Delete one record by its key: shown first, confirmed (unless --yes), kept in the audit log."""
+    from rich.console import Console
+
     from exactmate.actions import delete_record
 
     console = Console(highlight=False, soft_wrap=True)
@@ -157,6 +161,7 @@ def delete(
 def _confirm_delete(title: str, yes: bool, shown_on: IO[str], *, dry_run: bool) -> Confirm:
     """Show the record, then ask (unless ``--yes``); with nobody at the terminal, refuse to ask."""
     from exactmate.actions.dryrun import PlannedRequest
+    from exactmate.cli.output import write_record
 
     if not yes and not dry_run and not session.someone_can_answer():
         raise ValidationError(
@@ -173,6 +178,9 @@ def _confirm_delete(title: str, yes: bool, shown_on: IO[str], *, dry_run: bool) 
 
 
 def _show_deleted(result: DeleteResult, fmt: Format, console: Console) -> None:
+    from exactmate.actions.writers import to_json
+    from exactmate.cli.output import write_record
+
     if fmt is not Format.table:
         payload = {**result.as_dict(), "record": result.record}
         typer.echo(to_json(payload, indent=2 if fmt is Format.json else None))
@@ -201,6 +209,7 @@ def endpoints(
 ) -> None:
     """The service and endpoint picker: service, endpoint, methods, key, page size, status."""
     from exactmate.actions import describe_endpoints
+    from exactmate.cli.output import write_records
 
     catalogue = session.catalogue(ctx)
     rows = describe_endpoints(search, method=method, include_removed=include_removed, catalogue=catalogue)
@@ -219,6 +228,7 @@ def fields(
     """The Data Manager's field list: name, type, mandatory, read-only."""
     from exactmate.actions import describe_fields
     from exactmate.actions.picker import field_suggestions
+    from exactmate.cli.output import write_records
 
     catalogue = session.catalogue(ctx)
     rows = describe_fields(endpoint, search, writable=writable, catalogue=catalogue)
@@ -255,7 +265,10 @@ def call(
 
     A DELETE addresses one record and is shown and confirmed first, like ``exactmate delete``; a
     DELETE and a PUT to one record are kept in the audit log."""
+    from rich.console import Console
+
     from exactmate.actions import DeleteResult, PlannedRequest, custom_call
+    from exactmate.cli.output import check_output, destination, write_record, write_records
 
     check_output(output, overwrite=overwrite)
     body = _data(data)

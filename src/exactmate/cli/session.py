@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from exactmate.actions.divisions import DivisionChoice, parse_division
-from exactmate.actions.keys import key_text
-from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.cli.context import context_of
-from exactmate.cli.output import Format
+from exactmate.cli.formats import Format
 
-if TYPE_CHECKING:  # imported where used: a command's --help needs neither the client nor the store
+if TYPE_CHECKING:  # imported where used: a command's --help needs neither the client, the store,
+    # the catalogue nor the OData layer
     from exactmate.actions import ActionContext
+    from exactmate.actions.divisions import DivisionChoice
+    from exactmate.catalogue import Catalogue, Endpoint
     from exactmate.store import Store
 
 CredentialOption = Annotated[
@@ -86,6 +86,8 @@ def endpoint(ctx: typer.Context, path: str, method: str, key: str | None = None)
     """Check ``path`` (its method and, when given, the key's form) against the catalogue before the
     vault is opened, so a typo is named with suggestions even when no credential is set up yet; the
     catalogue's ``Endpoint``, for the command to pass along instead of its path."""
+    from exactmate.actions.keys import key_text
+
     target = catalogue(ctx).endpoint(path)
     target.require_method(method)
     if key is not None and key.strip():
@@ -95,6 +97,8 @@ def endpoint(ctx: typer.Context, path: str, method: str, key: str | None = None)
 
 def division(value: str) -> DivisionChoice:
     """``--division`` parsed (a ValidationError names the fix)."""
+    from exactmate.actions.divisions import parse_division
+
     return parse_division(value)
 
 

@@ -18,9 +18,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from exactmate import errors
 from exactmate.cli.context import context_of, no_database_yet, read_hidden
@@ -29,7 +26,8 @@ from exactmate.clock import utc
 from exactmate.errors import ValidationError
 from exactmate.vault.fields import AUTH_TYPES, DEFAULT_REDIRECT_URI
 
-if TYPE_CHECKING:  # the commands import these when they run: `vault list` needs neither httpx nor the client
+if TYPE_CHECKING:  # the commands import these when they run: `vault list` needs neither httpx nor the
+    # client, and Rich's table only when there is a credential to show
     from exactmate.connect import Cause, ConnectCheck, Connector, SaveResult
     from exactmate.vault import Credential, Vault
 
@@ -256,6 +254,9 @@ def list_(
             "No credentials match." if search else "No credentials yet: add one with exactmate vault add"
         )
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="Application Credentials")
     for column in ("Name", "Default", "Status", "Server URL", "Client ID", "Type", "Last test"):
         fixed = column in ("Default", "Status", "Type")
@@ -276,6 +277,8 @@ def list_(
 
 
 def _plain(text: str) -> str:
+    from rich.markup import escape
+
     return escape(text)
 
 

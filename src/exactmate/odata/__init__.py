@@ -25,7 +25,15 @@ from exactmate.odata.dates import (
     format_datetime,
     parse_date,
 )
-from exactmate.odata.envelope import ODataPage, error_message, flat_page, parse_json, strip_metadata, unwrap
+from exactmate.odata.envelope import (
+    ODataPage,
+    error_message,
+    flat_page,
+    next_link,
+    parse_json,
+    strip_metadata,
+    unwrap,
+)
 from exactmate.odata.filters import F, Filter
 from exactmate.odata.keys import KeyedEndpoint, key_suffix, key_text, parse_key, record_key
 from exactmate.odata.literals import format_key, literal
@@ -52,6 +60,7 @@ __all__ = [
     "key_suffix",
     "key_text",
     "literal",
+    "next_link",
     "parse_date",
     "parse_key",
     "record_key",

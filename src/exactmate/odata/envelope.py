@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,24 @@ def unwrap(payload: object) -> ODataPage:
     else:
         records = [body]
     return ODataPage(records, next_url if isinstance(next_url, str) and next_url else None, count)
+
+
+_NEXT = re.compile(rb'"__next"\s*:\s*("(?:[^"\\]|\\.)*")')
+
+
+def next_link(content: bytes) -> str | None:
+    """The ``__next`` link of a collection page, found in its bytes without parsing the page, so the
+    next call can go out while this page is parsed; None when there is none.
+
+    A quote inside a JSON text is escaped, so ``"__next":`` can only be a key; the envelope's comes
+    after its ``results``, so the last one is the envelope's when the records hold no nested
+    collection (no ``$expand``). The caller compares it with what ``unwrap`` finds once parsed."""
+    at = content.rfind(b'"__next"')
+    found = _NEXT.match(content, at) if at >= 0 else None
+    if found is None:
+        return None
+    link = parse_json(found.group(1))
+    return link if isinstance(link, str) and link else None
 
 
 def flat_page(content: bytes, payload: object, records: list[dict[str, Any]]) -> bool:

@@ -68,6 +68,9 @@ class Store:
         self._busy_timeout = busy_timeout
         self._pid = os.getpid()
         self._engine = self._create_engine()
+        self._sqlite = self._engine.dialect.name == "sqlite"
+        self._driver_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        self._driver_ledger = ledger.DriverLedger(self._engine.dialect)
         self._leases = Leases(self.transaction, self.clock)
         try:
             if check_schema:
@@ -212,10 +215,30 @@ class Store:
             yield held
 
     @contextmanager
+    def _driver_transaction(self) -> Iterator[Any]:
+        """A write transaction on a pooled connection's driver cursor, for the per-call path only
+        (``ledger.DriverLedger``): the same locks as :meth:`transaction`, committed on success."""
+        with self._errors("write to"):
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                try:
+                    if self._sqlite:
+                        sqlite.begin_write(cursor)
+                    yield cursor
+                except BaseException:
+                    raw.rollback()
+                    raise
+                raw.commit()
+                cursor.close()
+            finally:
+                raw.close()
+
+    @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         try:
             yield
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, self._driver_error) as exc:
             raise StoreError(
                 f"cannot {action} the database at {describe_db_url(self.url)}: {_reason(exc)}",
                 hint="check that the file and its directory exist and are writable, or fix EXACTMATE_DB",
@@ -423,7 +446,13 @@ class Store:
         """Before a call, in one write transaction: the scope's announced block (None: none, or over
         by ``now``), its errors after ``since`` and its ledger row go to ``decide``, and the row it
         returns is written (see ``store/ledger.py``). ``decide`` may raise to refuse the call."""
-        for _attempt in range(3):
+        with self._driver_transaction() as cursor:
+            reserved = self._driver_ledger.reserve(
+                cursor, client_id, division, endpoint, since=since, now=now, decide=decide
+            )
+        if reserved is not None:
+            return reserved[0]
+        for _attempt in range(3):  # a ledger row to insert (see ledger.DriverLedger)
             with self.transaction() as conn:
                 done, result = ledger.reserve(
                     conn, client_id, division, endpoint, since=since, now=now, decide=decide

@@ -116,3 +116,9 @@ def use_wal(cursor: Any) -> None:
     except sqlite3.OperationalError as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
             raise
+
+
+def begin_write(cursor: Any) -> None:
+    """Start a write transaction on a driver cursor of a connection from this engine's pool (one
+    the engine's ``begin`` event does not see): ``BEGIN IMMEDIATE``, as every write transaction."""
+    cursor.execute("BEGIN IMMEDIATE")

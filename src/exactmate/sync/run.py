@@ -47,7 +47,7 @@ from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.config import Settings, describe_db_url
 from exactmate.errors import ExactmateError, StoreError, ValidationError
 from exactmate.odata import AMSTERDAM, F
-from exactmate.sync.ahead import read_ahead
+from exactmate.readahead import read_ahead
 from exactmate.sync.deletes import DELETED, ENTITY_TYPES
 from exactmate.sync.tables import DELETED as DELETED_COLUMN
 from exactmate.sync.tables import (
