@@ -8,13 +8,13 @@ not exist yet.
 
 from __future__ import annotations
 
-import enum
 import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from exactmate.cli.context import context_of, no_database_yet
+from exactmate.cli.formats import TextFormat as Format
 
 if TYPE_CHECKING:
     from exactmate.store import SchemaStatus
@@ -25,9 +25,6 @@ app = typer.Typer(
 )
 
 
-class Format(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]

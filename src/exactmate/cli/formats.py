@@ -1,4 +1,4 @@
-"""``Format``: how a command writes records (``--format``), apart from the writers themselves.
+"""``Format`` and ``TextFormat``: what a command's ``--format`` takes, apart from the writers themselves.
 
 A command's options name the formats when its module is imported, also for ``--help``; the writers
 (``cli.output``: Rich's tables, the JSON and CSV writers) are imported only by a command that writes.
@@ -16,3 +16,10 @@ class Format(StrEnum):
     json = "json"
     ndjson = "ndjson"
     csv = "csv"
+
+
+class TextFormat(StrEnum):
+    """How a command that reports one result writes it: words for people, or JSON for scripts."""
+
+    text = "text"
+    json = "json"

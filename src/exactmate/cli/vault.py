@@ -22,6 +22,7 @@ import typer
 from exactmate import errors
 from exactmate.cli.context import context_of, no_database_yet, read_hidden
 from exactmate.cli.exit_codes import EXIT_CODES
+from exactmate.cli.formats import TextFormat as Format
 from exactmate.clock import utc
 from exactmate.errors import ValidationError
 from exactmate.vault.fields import AUTH_TYPES, DEFAULT_REDIRECT_URI
@@ -37,9 +38,6 @@ app = typer.Typer(
 )
 
 
-class Format(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 class ListFormat(enum.StrEnum):
