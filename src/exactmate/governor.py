@@ -290,6 +290,14 @@ class Governor:
         return reserved, None
 
 
+def daily_calls_left(row: LedgerRow | None, now: float) -> tuple[int | None, float | None]:
+    """The calls ``row`` says are left today in its division at ``now``, and when they reset (None:
+    not known until a response in the division says)."""
+    if row is None:
+        return None, None
+    return _current(row.daily_limit, row.daily_remaining, row.daily_reset, now)
+
+
 def _current(
     limit: int | None, remaining: int | None, reset: float | None, now: float
 ) -> tuple[int | None, float | None]:

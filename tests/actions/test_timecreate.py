@@ -13,7 +13,7 @@ from exactmate.actions import create_time_transactions
 from exactmate.actions.journal import CreateJournal, CreateOutcome
 from exactmate.actions.sources import parse_entries
 from exactmate.actions.timecreate import journal_source
-from exactmate.errors import CatalogueError, ValidationError
+from exactmate.errors import CatalogueError, RateLimitError, ValidationError
 from tests.actions.conftest import D1, D2, SERVER, World, build_world
 
 TT_URL = f"/api/v1/{D1}/project/TimeTransactions"
@@ -382,3 +382,30 @@ def test_a_stopped_run_sends_nothing_more_and_a_rerun_books_exactly_the_rest(wor
     assert len(again.created) == 90 and len(again.skipped) == 30 and again.ok
     assert len(world.sent("POST")) == 90
     assert all(world.count({"Notes": f"ctrl-c {n}"}) == 1 for n in (0, 29, 30, 119))
+
+
+def test_entries_beyond_the_calls_left_today_are_refused_before_any_is_sent(tmp_path: Path) -> None:
+    """A division's daily limit, as its last answer said it, is checked for the whole booking first:
+    14 entries to send with 10 calls left send nothing (rather than 10 entries and a failure at a
+    random row); entries the journal knows as booked cost no call and are not counted."""
+    for world in build_world(tmp_path, daily_limit=100):
+        rows = [entry(world, f"daily {n}") for n in range(12)]
+        more = [entry(world, f"daily {n}") for n in range(12, 22)]
+        first = create_time_transactions(world.conn, rows[:8], division=D1)
+        assert first.ok and len(first.created) == 8
+        while _daily_left(world) > 10:  # other work in the division uses the day's calls
+            world.conn.client.resource("project/TimeTransactions", D1).count()
+        world.transport.requests.clear()
+        with pytest.raises(RateLimitError) as refused:
+            create_time_transactions(world.conn, rows + more, division=D1)  # 4 + 10 not booked yet
+        assert refused.value.scope == "daily"
+        assert f"division {D1}: 14 entries to send, 10 calls left today" in str(refused.value)
+        assert world.sent() == []  # refused before any call
+        done = create_time_transactions(world.conn, rows, division=D1)  # 8 booked before: 4 to send
+        assert done.ok and len(done.created) == 4 and len(done.skipped) == 8
+
+
+def _daily_left(world: World) -> int:
+    row = world.store.ledger(world.conn.client.client_id, D1)
+    assert row is not None and row.daily_remaining is not None
+    return int(row.daily_remaining)

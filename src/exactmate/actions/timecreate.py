@@ -30,7 +30,9 @@ from exactmate.actions.references import Lookup, Resolver, lookups_in, resolved,
 from exactmate.actions.sources import EntrySource, Row
 from exactmate.actions.timerules import CREATE_RULES, DEFAULT_MATCH_FIELDS, TIME_TRANSACTIONS
 from exactmate.catalogue import Endpoint
-from exactmate.errors import CatalogueError, ExactmateError, ValidationError
+from exactmate.clock import utc
+from exactmate.errors import CatalogueError, ExactmateError, RateLimitError, ValidationError, local_time
+from exactmate.governor import daily_calls_left
 
 Progress = Callable[[CreateOutcome], None]
 DEFAULT_SCOPE = "entries"
@@ -161,6 +163,8 @@ def create_time_transactions(
         explicit = entry.key if entry.key is not None else (f"{run_key}#{entry.row}" if run_key else None)
         groups.setdefault(number, []).append((entry, row_identity(entry.body, number, explicit)))
     _refuse_twins(groups)
+    if not dry_run:
+        _refuse_beyond_daily_limit(conn, journal, source, groups)
     legacy = (
         journal_source(conn.credential_name, entries.source_id) if isinstance(entries, EntrySource) else None
     )
@@ -192,6 +196,38 @@ def _refuse_twins(groups: Mapping[int, list[tuple[PreparedEntry, RowIdentity]]])
             "Some rows are the same entry; nothing was sent",
             problems=problems,
             hint=f"remove the repeated rows, or give each row its own {KEY_COLUMN} column value to book both",
+        )
+
+
+def _refuse_beyond_daily_limit(
+    conn: ActionContext,
+    journal: CreateJournal,
+    source: str,
+    groups: Mapping[int, list[tuple[PreparedEntry, RowIdentity]]],
+) -> None:
+    """Refuse, before anything is sent, entries that need more calls in a division than its daily
+    limit has left (as the last answer from that division said): booked half-way, they would stop
+    at a random row when the limit runs out. Entries the journal knows as booked cost no call and
+    are not counted; a division nothing was read from yet today is not checked (its limit is not
+    known)."""
+    booked = {entry.row_key for entry in journal.entries(source) if entry.state == "created"}
+    problems: list[str] = []
+    resets: list[float] = []
+    now = conn.store.clock.now()
+    for number, pairs in sorted(groups.items()):
+        needed = sum(1 for _, identity in pairs if identity.key not in booked)
+        left, reset = daily_calls_left(conn.store.ledger(conn.client.client_id, number), now)
+        if left is not None and needed > left:
+            when = f" (it resets at {local_time(utc(reset))})" if reset is not None else ""
+            problems.append(f"division {number}: {needed} entries to send, {left} calls left today{when}")
+            resets += [reset] if reset is not None else []
+    if problems:
+        raise RateLimitError(
+            "These entries would use more calls than today's limit has left; nothing was sent. "
+            + "; ".join(problems),
+            scope="daily",
+            reset_at=utc(min(resets)) if resets else None,
+            hint="book fewer rows now and the rest after the reset (rows booked are never booked twice)",
         )
 
 
