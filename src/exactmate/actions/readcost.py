@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from exactmate.actions.context import ActionContext
+from exactmate.governor import daily_calls_left
 from exactmate.resource import ReadQuery
 
 DEFAULT_PAGE = 60
@@ -94,7 +95,7 @@ def estimate_read(conn: ActionContext, query: ReadQuery, division: int) -> ReadC
         records=records,
         page_size=source.page_size or DEFAULT_PAGE,
         minutely_limit=ledger.minutely_limit if ledger else None,
-        daily_remaining=ledger.daily_remaining if ledger else None,
+        daily_remaining=daily_calls_left(ledger, conn.store.clock.now())[0],  # a passed reset: full again
         left_out=left_out,
     )
 
