@@ -71,13 +71,19 @@ def _killed_mid_booking(cluster: Cluster, division: int, tag: str, rows: int) ->
     """Start worker ``dead`` on a booking of ``rows``, ``kill -9`` it part-way; the run's id."""
     flow, csv = cluster.booking(tag, division, rows)
     dead = cluster.worker("dead")
-    cluster.flow_run(flow, csv, "--no-wait").process.wait(timeout=60)
+    queued = cluster.flow_run(flow, csv, "--no-wait")
+    assert queued.process.wait(timeout=60) == 0, queued.stderr()
     deadline = time.monotonic() + 120
-    while sum(cluster.notes(division, tag).values()) < rows // 4 and time.monotonic() < deadline:
+    while (
+        sum(cluster.notes(division, tag).values()) < rows // 4
+        and time.monotonic() < deadline
+        and dead.process.poll() is None
+    ):
         time.sleep(0.05)
     dead.kill()
     booked = sum(cluster.notes(division, tag).values())
-    assert 0 < booked < rows, booked  # killed in the middle of the booking
+    said = f"worker: {dead.stdout()}{dead.stderr()}\nflow run: {queued.stdout()}{queued.stderr()}"
+    assert 0 < booked < rows, f"{booked} booked\n{said}"  # killed in the middle of the booking
     (run,) = cluster.runs(tag)
     assert run.status == "running"
     return run.run_id
