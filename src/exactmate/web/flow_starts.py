@@ -26,7 +26,8 @@ EXECUTOR_ID = "ui"
 
 
 class FlowStarts:
-    """Starts runs for one web app; ``close`` stops its engine (a run in progress is handed back)."""
+    """Starts runs for one web app; ``close`` stops its engine (a run in progress stays this UI's and
+    goes on at its next Run now, or through ``exactmate worker --recover ui``)."""
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self._settings = settings
