@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -46,8 +45,15 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import httpx
-import psycopg
-from tests.proofs.harness import MASTER_KEY, Home, connect, credential_status, emulator_keys
+from tests.proofs.harness import (
+    MASTER_KEY,
+    Home,
+    booking_flow,
+    connect,
+    credential_status,
+    emulator_keys,
+    throwaway_pg_database,
+)
 
 from bench.client_support import command, machine
 from exactmate.actions.context import SETTLE_MARGIN
@@ -59,24 +65,9 @@ from exactmate.flows.handoff import Handoff
 from exactmate.flows.history import RunHistory, RunSummary
 
 EXE = str(Path(sys.executable).with_name("exactmate"))
-PG_ADMIN = os.environ.get("EXACTMATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 WINDOW = 10.0
 PER_WINDOW = 60
 TIMEOUT = 5.0  # the workers' client timeout: the settle time is this + 60 s
-
-BOOKING = """\
-name: book-{division}
-credential: {credential}
-division: {division}
-trigger: {{manual: {{inputs: {{rows: {{type: file}}}}}}}}
-steps:
-  - id: book
-    action: create_time_transactions
-    for_each: "{{{{ trigger.rows }}}}"
-    with:
-      fields: {{Project: "{{{{ item.project }}}}", Item: "code:DEVELOP", Quantity: "{{{{ item.hours }}}}",
-               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}
-"""
 
 READING = """\
 name: read-{division}
@@ -89,20 +80,6 @@ steps:
     for_each: "{{{{ trigger.rows }}}}"
     with: {{endpoint: crm/Accounts, select: [ID], top: 1}}
 """
-
-
-@contextmanager
-def pg_database() -> Iterator[str]:
-    """A throwaway database (and DBOS's ``<name>_flows`` beside it), dropped afterwards."""
-    name = f"exactmate_bench_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}_flows" WITH (FORCE)')
 
 
 @dataclass
@@ -182,7 +159,7 @@ def setup(config: EmulatorConfig, credentials: dict[str, list[int]]) -> Iterator
     """PostgreSQL, the emulator, and each credential signed in for its divisions."""
     config = replace(config, host="127.0.0.1", port=0)
     emulator = Emulator(config)
-    with TemporaryDirectory() as tmp, pg_database() as db_url:
+    with TemporaryDirectory() as tmp, throwaway_pg_database("exactmate_bench") as db_url:
         try:
             with BackgroundServer(config, emulator=emulator) as server:
                 path = str(Path(tmp) / "home")
@@ -266,7 +243,7 @@ def booking(args: argparse.Namespace, faults: bool) -> str:
             started, wall_start = time.monotonic(), time.time()
             for division in divisions:
                 credential = "Acme" if division in credentials["Acme"] else "Bolt"
-                text = BOOKING.format(division=division, credential=credential)
+                text = booking_flow(f"book-{division}", credential=credential, division=division, tell=False)
                 project = str(emulator_keys(world.emulator, division, "project/projects")[0])
                 for r in range(args.runs_per_division):
                     rows = [

@@ -29,27 +29,9 @@ from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.core import Emulator
 from exactmate.emulator.server import BackgroundServer
 from exactmate.flows.history import RunHistory, RunSummary
-from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, connect, emulator_keys
+from tests.proofs.harness import MASTER_KEY, Home, booking_flow, connect, emulator_keys
 
 EXE = str(Path(sys.executable).with_name("exactmate"))
-
-BOOKING = """\
-name: {name}
-credential: {credential}
-division: {division}
-trigger: {{manual: {{inputs: {{rows: {{type: file}}}}}}}}
-steps:
-  - id: book
-    action: create_time_transactions
-    for_each: "{{{{ trigger.rows }}}}"
-    with:
-      fields: {{Project: "{{{{ item.project }}}}", Item: "code:DEVELOP", Quantity: "{{{{ item.hours }}}}",
-               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}
-  - id: tell
-    action: log
-    with: {{message: "{{{{ steps.book.created }}}} booked"}}
-"""
-
 
 @dataclass
 class Child:
@@ -159,7 +141,7 @@ class Cluster:
         """A flow file booking ``rows`` time entries in ``division`` (notes ``<tag> <n>``), and its CSV."""
         tag = tag or name
         flow = self.root / f"{name}.yaml"
-        flow.write_text(BOOKING.format(name=name, credential=CREDENTIAL, division=division), encoding="utf-8")
+        flow.write_text(booking_flow(name, division=division), encoding="utf-8")
         project = self.project(division)
         csv = self.root / f"{name}.csv"
         lines = ["project,hours,date,notes"] + [

@@ -25,7 +25,8 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +47,57 @@ from tests.emulator_helpers import authorize, redirect_uri_for
 # A fixed master key: it only ever seals tokens of the emulator, in temporary directories.
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 CREDENTIAL = "Emulated"
+PG_ADMIN = os.environ.get("EXACTMATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def booking_flow(
+    name: str,
+    *,
+    credential: str = CREDENTIAL,
+    division: int | str = "current",
+    trigger: str = "{manual: {inputs: {rows: {type: file}}}}",
+    rows: str = "trigger.rows",
+    on_error: str = "",
+    tell: bool = True,
+) -> str:
+    """A flow that books the rows ``rows`` names (each with project, hours, date and notes; item
+    DEVELOP) as time entries, then (``tell``) says how many it booked: the proofs' and benchmarks'
+    one booking flow."""
+    policy = f"\n    on_error: {on_error}" if on_error else ""
+    told = (
+        '\n  - id: tell\n    action: log\n    with: {message: "{{ steps.book.created }} booked"}'
+        if tell
+        else ""
+    )
+    return (
+        f"name: {name}\ncredential: {credential}\ndivision: {division}\ntrigger: {trigger}\nsteps:\n"
+        "  - id: book\n    action: create_time_transactions\n"
+        f'    for_each: "{{{{ {rows} }}}}"\n'
+        "    with:\n"
+        '      fields: {Project: "{{ item.project }}", Item: "code:DEVELOP", Quantity: "{{ item.hours }}",\n'
+        '               Date: "{{ item.date }}", Notes: "{{ item.notes }}"}'
+        f"{policy}{told}\n"
+    )
+
+
+@contextmanager
+def throwaway_pg_database(prefix: str = "exactmate_test") -> Iterator[str]:
+    """A new PostgreSQL database (a SQLAlchemy URL) on the server ``scripts/postgres.sh`` makes sure of,
+    dropped afterwards with the flows' system database DBOS may have made beside it (``<name>_flows``).
+    Raises ``psycopg.OperationalError`` when there is no server."""
+    import secrets
+
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=10) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}_flows" WITH (FORCE)')
 
 
 @dataclass(frozen=True)

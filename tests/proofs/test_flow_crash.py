@@ -24,30 +24,9 @@ from exactmate.emulator.server import BackgroundServer
 from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.interpreter import FlowRunFailed
-from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, connect
+from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, booking_flow, connect
 
 ROWS = 200
-
-
-def booking_flow(name: str, on_error: str = "") -> str:
-    """A flow booking the rows of its file input (project, hours, date, notes), then saying how many."""
-    policy = f"\n    on_error: {on_error}" if on_error else ""
-    return f"""\
-name: {name}
-credential: {CREDENTIAL}
-division: current
-trigger: {{manual: {{inputs: {{rows: {{type: file}}}}}}}}
-steps:
-  - id: book
-    action: create_time_transactions
-    for_each: "{{{{ trigger.rows }}}}"
-    with:
-      fields: {{Project: "{{{{ item.project }}}}", Item: "code:DEVELOP", Quantity: "{{{{ item.hours }}}}",
-               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}{policy}
-  - id: tell
-    action: log
-    with: {{message: "{{{{ steps.book.created }}}} booked"}}
-"""
 
 
 FLOW = booking_flow("crash-hours")

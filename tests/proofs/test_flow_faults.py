@@ -23,8 +23,8 @@ from exactmate.flows import load_flow
 from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.interpreter import FlowRunFailed
-from tests.proofs.harness import CREDENTIAL, Home, connect
-from tests.proofs.test_flow_crash import Later, booked, booking_flow
+from tests.proofs.harness import CREDENTIAL, Home, booking_flow, connect
+from tests.proofs.test_flow_crash import Later, booked
 
 ROWS = 200
 FLOW = booking_flow("faulty-hours", on_error="{retry: {times: 3}}")

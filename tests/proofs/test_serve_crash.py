@@ -25,23 +25,11 @@ from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.hooks import HookTokens
 from exactmate.flows.interpreter import FlowRunFailed
-from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, connect
+from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, booking_flow, connect
 from tests.proofs.test_flow_crash import Later, booked
 
 ROWS = 200
-FLOW = f"""\
-name: serve-hours
-credential: {CREDENTIAL}
-division: current
-trigger: {{http: {{}}}}
-steps:
-  - id: book
-    action: create_time_transactions
-    for_each: "{{{{ trigger.body.rows }}}}"
-    with:
-      fields: {{Project: "{{{{ item.project }}}}", Item: "code:DEVELOP", Quantity: "{{{{ item.hours }}}}",
-               Date: "{{{{ item.date }}}}", Notes: "{{{{ item.notes }}}}"}}
-"""
+FLOW = booking_flow("serve-hours", trigger="{http: {}}", rows="trigger.body.rows", tell=False)
 
 
 def _free_port() -> int:
