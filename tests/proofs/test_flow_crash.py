@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -41,6 +42,19 @@ class Later(SystemClock):
         return super().now() + self.offset
 
 
+def booking_rows(settings: Settings, notes: str, count: int = ROWS) -> list[dict[str, Any]]:
+    """``count`` rows for ``booking_flow`` on the current division's first project, their Notes
+    ``<notes> <n>``."""
+    with open_connection(CREDENTIAL, settings=settings) as conn:
+        division = conn.client.current_division()
+        found = list_records(conn, "project/Projects", division=division, select="ID", top=1)
+        project = next(iter(found))["ID"]
+    return [
+        {"project": project, "hours": 1 + n % 7, "date": f"2026-11-{1 + n % 28:02d}", "notes": f"{notes} {n}"}
+        for n in range(count)
+    ]
+
+
 def booked(settings: Settings, prefix: str = "crash row") -> list[str]:
     """The Notes of the entries in the current division whose Notes start with ``prefix``."""
     with open_connection(CREDENTIAL, settings=settings) as conn:
@@ -64,14 +78,10 @@ def test_a_killed_run_resumes_and_books_every_row_once(tmp_path: Path) -> None:
         with httpx.Client(base_url=server.base_url) as http:
             connect(home, config, http, base_url=server.base_url)
         settings = home.settings()
-        with open_connection(CREDENTIAL, settings=settings) as conn:
-            division = conn.client.current_division()
-            project = next(
-                iter(list_records(conn, "project/Projects", division=division, select="ID", top=1))
-            )
         rows = tmp_path / "rows.csv"
         lines = ["project,hours,date,notes"] + [
-            f"{project['ID']},{1 + n % 7},2026-11-{1 + n % 28:02d},crash row {n}" for n in range(ROWS)
+            f"{r['project']},{r['hours']},{r['date']},{r['notes']}"
+            for r in booking_rows(settings, "crash row")
         ]
         rows.write_text("\n".join(lines) + "\n", encoding="utf-8")
         flow = tmp_path / "crash.yaml"

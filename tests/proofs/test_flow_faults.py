@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 
-from exactmate.actions import list_records, open_connection
 from exactmate.actions.context import SETTLE_MARGIN
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
@@ -23,8 +22,8 @@ from exactmate.flows import load_flow
 from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.interpreter import FlowRunFailed
-from tests.proofs.harness import CREDENTIAL, Home, booking_flow, connect
-from tests.proofs.test_flow_crash import Later, booked
+from tests.proofs.harness import Home, booking_flow, connect
+from tests.proofs.test_flow_crash import Later, booked, booking_rows
 
 ROWS = 200
 FLOW = booking_flow("faulty-hours", on_error="{retry: {times: 3}}")
@@ -46,20 +45,7 @@ def test_every_row_is_booked_once_under_5xx_and_lost_answers_after_at_most_one_r
         home = Home(str(tmp_path / "home"))
         connect(home, config, http, base_url=server.base_url)
         settings = home.settings()
-        with open_connection(CREDENTIAL, settings=settings) as conn:
-            division = conn.client.current_division()
-            project = next(
-                iter(list_records(conn, "project/Projects", division=division, select="ID", top=1))
-            )
-        rows = [
-            {
-                "project": project["ID"],
-                "hours": 1 + n % 7,
-                "date": f"2026-11-{1 + n % 28:02d}",
-                "notes": f"fault row {n}",
-            }
-            for n in range(ROWS)
-        ]
+        rows = booking_rows(settings, "fault row")
         for fault in FAULTS:
             assert http.post("/_emulator/faults", json=fault).status_code in (200, 201)
         clock = Later()

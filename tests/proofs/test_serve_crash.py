@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 
-from exactmate.actions import list_records, open_connection
 from exactmate.actions.context import SETTLE_MARGIN
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
@@ -25,8 +24,8 @@ from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.hooks import HookTokens
 from exactmate.flows.interpreter import FlowRunFailed
-from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, booking_flow, connect
-from tests.proofs.test_flow_crash import Later, booked
+from tests.proofs.harness import MASTER_KEY, Home, booking_flow, connect
+from tests.proofs.test_flow_crash import Later, booked, booking_rows
 
 ROWS = 200
 FLOW = booking_flow("serve-hours", trigger="{http: {}}", rows="trigger.body.rows", tell=False)
@@ -83,20 +82,7 @@ def _stopped_mid_run_then_restarted(tmp_path: Path, how: signal.Signals, *more: 
         with httpx.Client(base_url=server.base_url) as http:
             connect(home, config, http, base_url=server.base_url)
         settings = home.settings()
-        with open_connection(CREDENTIAL, settings=settings) as conn:
-            division = conn.client.current_division()
-            project = next(
-                iter(list_records(conn, "project/Projects", division=division, select="ID", top=1))
-            )
-        rows = [
-            {
-                "project": project["ID"],
-                "hours": 1 + n % 7,
-                "date": f"2026-11-{1 + n % 28:02d}",
-                "notes": f"serve row {n}",
-            }
-            for n in range(ROWS)
-        ]
+        rows = booking_rows(settings, "serve row")
         folder = Path(home.path) / "flows"
         folder.mkdir(parents=True)
         (folder / "serve-hours.yaml").write_text(FLOW, encoding="utf-8")
