@@ -75,9 +75,8 @@ def reserve(
     (False, result) when the row had to be inserted and another writer inserted it first
     (PostgreSQL only), so the caller decides again in a new transaction."""
     scope = {"client_id": client_id, "division": division, "endpoint": endpoint}
-    until = conn.execute(_BLOCK, scope).scalar()
+    block = _open_block(conn.execute(_BLOCK, scope).scalar(), now)
     errors = [float(at) for at in conn.execute(_ERRORS, {**scope, "since": since}).scalars()]
-    block = float(until) if until is not None and until > now else None
     return modify(conn, client_id, division, now=now, decide=lambda row: decide(block, errors, row))
 
 
@@ -97,12 +96,21 @@ def modify(
     new, result = decide(current)
     if new is None:
         return True, result
-    values: dict[str, Any] = {name: getattr(new, name) for name in _VALUES}
-    values["updated_at"] = now
+    values = _written(new, now)
     if current is not None:
         conn.execute(_UPDATE, {**values, "key_client_id": client_id, "key_division": division})
         return True, result
     return insert_guarded(conn, _INSERT.values(**values, **key)), result
+
+
+def _open_block(until: Any, now: float) -> float | None:
+    """When a block Exact announced on the endpoint lifts, if it still holds at ``now``."""
+    return float(until) if until is not None and until > now else None
+
+
+def _written(new: LedgerRow, now: float) -> dict[str, Any]:
+    """The values of ``new`` a ledger write stores, stamped ``now``."""
+    return {**{name: getattr(new, name) for name in _VALUES}, "updated_at": now}
 
 
 class _Compiled:
@@ -153,14 +161,12 @@ class DriverLedger:
         cursor.execute(self._row.sql, self._row.args(scope))
         found = cursor.fetchone()
         current = LedgerRow(**dict(zip(self._columns, found, strict=True))) if found is not None else None
-        until = blocked[0] if blocked is not None else None
-        block = float(until) if until is not None and until > now else None
+        block = _open_block(blocked[0] if blocked is not None else None, now)
         new, result = decide(block, errors, current)
         if new is None:
             return (result,)
         if current is None:
             return None
-        values: dict[str, Any] = {name: getattr(new, name) for name in _VALUES}
-        values.update(updated_at=now, key_client_id=client_id, key_division=division)
+        values = {**_written(new, now), "key_client_id": client_id, "key_division": division}
         cursor.execute(self._update.sql, self._update.args(values))
         return (result,)
