@@ -20,6 +20,7 @@ import typer
 from exactmate.actions.writers import to_json
 from exactmate.cli.context import context_of
 from exactmate.cli.output import Format, write_records
+from exactmate.cli.worker import GraceSeconds
 from exactmate.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -408,15 +409,7 @@ def serve(
             "instead of only those after the flow was first served.",
         ),
     ] = None,
-    grace_seconds: Annotated[
-        float,
-        typer.Option(
-            "--grace-seconds",
-            min=0,
-            help="On SIGTERM or Ctrl-C: how long the steps in progress may take to finish before the "
-            "unfinished runs are handed back to the queue.",
-        ),
-    ] = 30.0,
+    grace_seconds: GraceSeconds = 30.0,
     workers: Annotated[
         int | None,
         typer.Option(

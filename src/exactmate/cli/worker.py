@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     from exactmate.store import Store
 
 
+GraceSeconds = Annotated[
+    float,
+    typer.Option(
+        "--grace-seconds",
+        min=0,
+        help="On SIGTERM or Ctrl-C: how long the steps in progress may take to finish before the "
+        "unfinished runs are handed back to the queue.",
+    ),
+]
+"""``--grace-seconds`` of ``exactmate worker`` and ``exactmate flow serve`` (see ``drain``)."""
+
+
 def drain(engine: Any, grace: float, who: str) -> bool:
     """Stop taking runs, give the steps in progress ``grace`` seconds, hand this process's unfinished
     runs back to the queue, and say so; whether any was handed back (the process must then end with
@@ -61,15 +73,7 @@ def worker(
             help="First hand the runs a dead worker ID held back to the queue (repeatable).",
         ),
     ] = None,
-    grace_seconds: Annotated[
-        float,
-        typer.Option(
-            "--grace-seconds",
-            min=0,
-            help="On SIGTERM or Ctrl-C: how long the steps in progress may take to finish before "
-            "their runs are handed back anyway.",
-        ),
-    ] = 30.0,
+    grace_seconds: GraceSeconds = 30.0,
     check: Annotated[
         bool,
         typer.Option(
