@@ -38,7 +38,7 @@ from tests.proofs.harness import MASTER_KEY, EmulatorProcess, Home, stats
 
 from bench.client_support import client_for, command, machine, median
 from bench.emulator_bench import authorize
-from bench.peer_read import peer_python
+from bench.peer_read import PEER_LOOP, peer_python
 from exactmate.actions.presentation import csv_cell, plain
 from exactmate.catalogue import Catalogue
 from exactmate.cli.output import Format, write_records
@@ -125,25 +125,7 @@ def _cycle(records: list[dict[str, Any]], count: int) -> Iterator[dict[str, Any]
     return islice((record for _ in range(count // len(records) + 1) for record in records), count)
 
 
-# -- the whole command against the peer's bare loop ---------------------------------------------------
-
-PEER_LOOP = """
-import json, os, time
-from exact_online_sdk.client import ExactOnlineClient
-from exact_online_sdk.config import Settings
-
-class Fixed:
-    def get_access_token(self):
-        return os.environ["PEER_TOKEN"]
-
-settings = Settings(client_id="bench", client_secret="bench", redirect_uri="http://127.0.0.1/cb",
-                    base_url=os.environ["PEER_BASE_URL"], division=int(os.environ["PEER_DIVISION"]))
-with ExactOnlineClient(settings, auth=Fixed()) as client:
-    started = time.perf_counter()
-    records = sum(len(page) for page in client.iter_pages(
-        os.environ["PEER_PATH"], params={"$select": os.environ["PEER_SELECT"]}))
-    print(json.dumps({"seconds": time.perf_counter() - started, "records": records}))
-"""
+# -- the whole command against the peer's bare loop (PEER_LOOP: bench/peer_read.py's) ---------------
 
 
 def time_command(records: int, rounds: int) -> dict[str, float]:
