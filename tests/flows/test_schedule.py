@@ -60,19 +60,25 @@ def test_a_tick_is_its_run_id() -> None:
     assert tick_of(run_id) == utc("2026-12-04T16:00") and tick_of("friday-hours:manual:ab12") is None
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_two_serve_processes_fire_each_tick_once(
-    tmp_path: Path, database: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if database == "postgresql":  # one server shared by both: the store and DBOS's <db>_flows
-        monkeypatch.setenv("EXACTMATE_DB", request.getfixturevalue("pg_database"))
-    flows = tmp_path / "flows"
+def every_second_flow(folder: Path) -> Path:
+    """A ``flows`` directory in ``folder`` with one flow that logs every second's tick."""
+    flows = folder / "flows"
     flows.mkdir()
     (flows / "tick.yaml").write_text(
         "name: every-second\ntrigger: {schedule: {cron: '* * * * * *', catch_up: none}}\n"
         "steps:\n  - {id: say, action: log, with: {message: 'tick {{ trigger.tick }}'}}\n",
         encoding="utf-8",
     )
+    return flows
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_serve_processes_fire_each_tick_once(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if database == "postgresql":  # one server shared by both: the store and DBOS's <db>_flows
+        monkeypatch.setenv("EXACTMATE_DB", request.getfixturevalue("pg_database"))
+    flows = every_second_flow(tmp_path)
     exe = Path(sys.executable).with_name("exactmate")
     env = dict(os.environ)
     outs = [tmp_path / f"serve{n}.out" for n in range(2)]

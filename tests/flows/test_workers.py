@@ -15,6 +15,7 @@ from exactmate.actions.context import SETTLE_MARGIN
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
+from tests.flows.test_schedule import every_second_flow
 from tests.flows.workers import EXE, Cluster
 from tests.proofs.test_flow_crash import Later
 
@@ -188,13 +189,7 @@ def test_check_on_a_sqlite_home(tmp_path: Path) -> None:
 def test_serve_with_no_workers_queues_the_ticks_for_the_workers(tmp_path: Path, pg_database: str) -> None:
     config = EmulatorConfig(records=5, divisions=1, **FAST)
     with Cluster.start(tmp_path, pg_database, config) as cluster:
-        flows = tmp_path / "flows"
-        flows.mkdir()
-        (flows / "tick.yaml").write_text(
-            "name: every-second\ntrigger: {schedule: {cron: '* * * * * *', catch_up: none}}\n"
-            "steps:\n  - {id: say, action: log, with: {message: 'tick {{ trigger.tick }}'}}\n",
-            encoding="utf-8",
-        )
+        flows = every_second_flow(tmp_path)
         serve = cluster.spawn("serve", "flow", "serve", "--flows", str(flows), "--port=0", "--workers=0")
         serve.wait_for("serving 1 flow(s)")
         assert "running no flow here" in serve.stdout()
