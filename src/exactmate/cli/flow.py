@@ -32,6 +32,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
+
 RUN_FAILED = 1
 """Exit code of ``flow run`` / ``flow rerun`` when the run ended failed (the failed step is shown)."""
 
@@ -110,7 +112,7 @@ def run(
         bool, typer.Option("--dry-run", help="Show every write the run would send, and send none.")
     ] = False,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Queue the run, print its id, return.")] = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """Run a flow once, now, and wait for it to end (exit 1 if it failed)."""
     settings = context_of(ctx).settings
@@ -240,7 +242,7 @@ def runs(
         str | None, typer.Option(help="queued, running, succeeded, failed or cancelled.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 20,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """The run history, newest first."""
     from exactmate.flows.history import RunHistory
@@ -270,7 +272,7 @@ def runs(
 def show(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run's id (see exactmate flow runs).")],
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """A run's steps as a timeline: each step's status, time, result or error."""
     from exactmate.flows.history import RunHistory
@@ -290,7 +292,7 @@ def show(
 def rerun(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="A failed run's id.")],
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """Run a failed run again from its failed step (the steps before it are not run again; the
     create journal keeps rows booked already from being booked twice)."""
@@ -337,7 +339,7 @@ def list_(
         Path | None,
         typer.Option("--flows", help="The directory of flow files (default: $EXACTMATE_HOME/flows)."),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """The flow files of a directory: name, trigger, steps, whether each is valid, its last run."""
     from exactmate.flows import FlowError, load_flow
