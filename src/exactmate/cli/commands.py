@@ -18,6 +18,8 @@ import typer
 from typer import _click as click  # the click Typer carries and builds its commands with
 from typer.core import TyperCommand, TyperGroup
 
+from exactmate.cli.coercion import absent_help_is_false, plain_params
+
 How = Literal["group", "member", "function"]
 
 
@@ -116,12 +118,12 @@ def load(name: str) -> click.Command:
     if lazy.how == "function":
         single = typer.Typer()
         single.command(name=name)(found)
-        return typer.main.get_command(single)
+        return plain_params(typer.main.get_command(single))
     group = typer.main.get_group(found)
     if lazy.how == "group":
         group.name = name
-        return group
-    return group.commands[name]
+        return plain_params(group)
+    return plain_params(group.commands[name])
 
 
 class LazyGroup(TyperGroup):
@@ -144,15 +146,9 @@ class LazyGroup(TyperGroup):
         return command
 
     def get_help_option(self, ctx: click.Context) -> Any:
-        """Typer's help flag, whose value is False when it is not given (Typer leaves it None).
-
-        Typer converts every option's value through a pydantic adapter unless the value is a bool
-        already, so the root's absent help flag imported pydantic (about a third of a second's
-        worth of ``exactmate get --help``) before the command's own help was shown."""
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.default = False
-        return option
+        """Typer's help flag, False when not given (``coercion.absent_help_is_false``): the root's
+        absent help flag imported pydantic before any command's own help was shown."""
+        return absent_help_is_false(super().get_help_option(ctx))
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self._listing = True
