@@ -75,3 +75,26 @@ def test_listing_a_vault_not_created_yet_imports_no_database_and_creates_nothing
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
     assert ran.stdout.strip() == ""
     assert not home.exists() or not any(home.iterdir())  # no database, no master key made for a listing
+
+
+def test_listing_the_journal_needs_the_store_but_not_the_client(tmp_path) -> None:
+    """`exactmate journal list` on an existing store opens the database (SQLAlchemy), but imports
+    neither httpx nor the client, nor SQLAlchemy's PostgreSQL dialect on a SQLite store: 685 ms ->
+    482 ms (bench/startup.py)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EXACTMATE_HOME": str(tmp_path / "home")}
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from exactmate.cli import app\n"
+        "result = CliRunner().invoke(app, ['journal', 'list'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "heavy = ('httpx', 'exactmate.client', 'exactmate.resource', 'sqlalchemy.dialects.postgresql')\n"
+        "print('sqlalchemy' in sys.modules, ','.join(name for name in heavy if name in sys.modules))\n"
+    )
+    for _ in range(2):  # the first run makes the store; the second opens it
+        ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+    assert ran.stdout.strip() == "True"

@@ -32,12 +32,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from sqlalchemy import Connection, RowMapping, and_, desc, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from exactmate.actions.identity import RowIdentity
 from exactmate.actions.presentation import local_iso
@@ -57,8 +55,10 @@ from exactmate.errors import (
     ValidationError,
 )
 from exactmate.odata import format_datetime
-from exactmate.resource import Resource
 from exactmate.store import Store, create_journal
+
+if TYPE_CHECKING:  # listing the journal needs neither the client nor httpx
+    from exactmate.resource import Resource
 
 JournalState = Literal["pending", "created", "failed"]
 Status = Literal["created", "recovered", "skipped", "changed", "pending", "failed", "planned", "stopped"]
@@ -313,6 +313,10 @@ def _insert_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):
         # RETURNING tells whether a row went in: rowcount is not reliable for ON CONFLICT DO NOTHING.
+        # The dialects' modules are imported here: listing the journal does not need them.
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         statement = upsert(create_journal).values(**values).on_conflict_do_nothing()
         return conn.execute(statement.returning(create_journal.c.row_key)).first() is not None
