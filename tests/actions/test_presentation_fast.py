@@ -168,6 +168,28 @@ def test_floats_keep_the_text_str_gives_them() -> None:
         assert csv_line(record, ["A", "B"]) == f"{value!s},x\n"
 
 
+EDGE_FLOATS = [1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0, -1e16, -1e-4, 0.0, -0.0, 5e-324]
+PLAIN_ROW_VALUES = st.one_of(
+    st.floats(),
+    st.sampled_from(EDGE_FLOATS),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.none(),
+    st.booleans(),
+    st.text(alphabet=st.sampled_from(list("ab1e.,- ")), max_size=4),
+    st.datetimes(timezones=st.sampled_from([None, AMSTERDAM])),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(PLAIN_ROW_VALUES, min_size=2, max_size=8))
+def test_rows_of_floats_and_plain_values_are_written_as_csv_cell_writes(values: list[Any]) -> None:
+    """Rows whose only numbers-in-JSON are floats and integers are checked by each float's size
+    rather than by searching the JSON; any float ``str`` writes in exponent form must still take the
+    careful path."""
+    record = {f"F{n}": value for n, value in enumerate(values)}
+    assert csv_line(record, list(record)) == _by_csv_cell(record, list(record), False)
+
+
 def test_summaries_written_by_json_carry_the_same_date_text() -> None:
     from exactmate.actions.writers import to_json
 

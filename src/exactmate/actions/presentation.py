@@ -204,6 +204,26 @@ _EXPONENT = re.compile(rb"[,\[]-?(?:[0-9.]+[eE]|0\.0000|[0-9]{17,}\.)")
 _NEVER_EXPONENT = frozenset({str, type(None), bool, int, datetime, date, UUID})
 """Values whose JSON is never a number in exponent form (texts, dates and GUIDs are quoted, an int is
 its digits): a row of only these skips the search, which costs more than the rest of the line."""
+_FLOATS_TOO = _NEVER_EXPONENT | {float}
+_PLAIN_FLOATS = (1e-4, 1e16)
+"""Floats from this (included) to that (excluded), and zero, are written with the same digits by
+orjson and ``str``, neither in exponent form."""
+
+
+def _no_exponent(values: list[Any], data: bytes) -> bool:
+    """Whether no value of the row is written in exponent form (by ``str`` or orjson): found from the
+    values' types, or from each float's size when the others are of ``_NEVER_EXPONENT``'s types (a
+    quarter of the time of searching the JSON), else by searching the JSON."""
+    kinds = set(map(type, values))
+    if kinds <= _NEVER_EXPONENT:
+        return True
+    if kinds <= _FLOATS_TOO:
+        low, high = _PLAIN_FLOATS
+        for value in values:
+            if value.__class__ is float and value and not low <= abs(value) < high:
+                return False
+        return True
+    return _EXPONENT.search(data) is None
 
 
 def csv_line(record: Mapping[str, Any], names: Sequence[str], *, raw: bool = False) -> str:
@@ -220,7 +240,7 @@ def csv_line(record: Mapping[str, Any], names: Sequence[str], *, raw: bool = Fal
             data.find(b"\\") == -1
             and data.count(b",") == len(values) - 1
             and data.count(b"null") == values.count(None)
-            and (set(map(type, values)) <= _NEVER_EXPONENT or _EXPONENT.search(data) is None)
+            and _no_exponent(values, data)
         )
     ):
         body = (b"," + data[1:-1] + b",").replace(b",null,", b",,").replace(b",null,", b",,")
