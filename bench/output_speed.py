@@ -15,6 +15,14 @@ Two figures, each measured side by side in one run (issue 17 item 4):
   ``iter_pages``, no output, timed inside its own process so its start-up is not counted; installed
   in ``bench/.peer-venv`` as ``bench/peer_read.py`` does). Aim: exactmate faster.
 
+With ``--baseline SRC`` (another tree's ``src``, e.g. main's), that tree's writers ("baseline": a
+child process with ``PYTHONPATH=SRC`` each round, on the same records) and its whole command
+(``PYTHONPATH=SRC``) join the alternation, so a change is measured side by side with what it
+changes. Every command runs with its bytecode cached (``PYTHONPYCACHEPREFIX`` in a temporary
+directory, filled by a first run that is not timed), as an installed package runs: a shell whose
+``PYTHONDONTWRITEBYTECODE`` is set would otherwise compile every module of the tree on each run.
+``--parts`` runs only the writers or only the command.
+
 Run from the repository root:  ``.venv/bin/python -m bench.output_speed``  (``--help`` for options).
 """
 
@@ -24,11 +32,12 @@ import argparse
 import csv
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -107,18 +116,61 @@ def sample_records(per_source: int) -> dict[str, list[dict[str, Any]]]:
             client.close()
 
 
-def time_writers(records: list[dict[str, Any]], count: int, rounds: int) -> dict[tuple[str, str], float]:
+def time_writers(
+    records: list[dict[str, Any]], count: int, rounds: int, baseline: BaselineWriters | None = None
+) -> dict[tuple[str, str], float]:
     times: dict[tuple[str, str], list[float]] = {key: [] for key in WRITERS}
+    for _ in range(rounds):
+        for key, seconds in _writers_round(records, count).items():
+            times[key].append(seconds)
+        if baseline is not None:
+            for fmt, seconds in baseline.round().items():
+                times.setdefault((fmt, "baseline"), []).append(seconds)
+    return {key: median(values) for key, values in times.items()}
+
+
+def _writers_round(
+    records: list[dict[str, Any]], count: int, keys: Iterable[tuple[str, str]] = WRITERS
+) -> dict[tuple[str, str], float]:
+    """One round: each writer of ``keys`` writes ``count`` records to a new file; seconds each."""
+    times: dict[tuple[str, str], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "out"
-        for _ in range(rounds):
-            for key, writer in WRITERS.items():
-                with open(target, "w", encoding="utf-8", newline="") as out:
-                    started = time.perf_counter()
-                    written = writer(_cycle(records, count), out)
-                    times[key].append(time.perf_counter() - started)
-                assert written == count, (key, written)
-    return {key: median(values) for key, values in times.items()}
+        for key in keys:
+            writer = WRITERS[key]
+            with open(target, "w", encoding="utf-8", newline="") as out:
+                started = time.perf_counter()
+                written = writer(_cycle(records, count), out)
+                times[key] = time.perf_counter() - started
+            assert written == count, (key, written)
+    return times
+
+
+class BaselineWriters:
+    """The "now" writers of another tree, one round per child process (``PYTHONPATH=SRC``), on the
+    records this run writes (handed over in a pickle file)."""
+
+    def __init__(self, src: str, records: list[dict[str, Any]], count: int, folder: str) -> None:
+        self._records_file = Path(folder) / f"records-{id(records)}.pickle"
+        self._records_file.write_bytes(pickle.dumps(records))
+        self._count = count
+        self._env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.getcwd()])}
+
+    def round(self) -> dict[str, float]:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.output_speed", "--writers-round", str(self._records_file),
+             "--records", str(self._count)],
+            env=self._env, check=True, capture_output=True, text=True,
+        )
+        answer: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+        return answer
+
+
+def _one_round_of_now(records_file: str, count: int) -> None:
+    """``--writers-round``: one round of this tree's "now" writers, as JSON (for ``BaselineWriters``)."""
+    records = pickle.loads(Path(records_file).read_bytes())
+    times = _writers_round(records, count, [("ndjson", "now"), ("csv", "now")])
+    print(json.dumps({fmt: seconds for (fmt, _), seconds in times.items()}))
 
 
 def _cycle(records: list[dict[str, Any]], count: int) -> Iterator[dict[str, Any]]:
@@ -128,12 +180,12 @@ def _cycle(records: list[dict[str, Any]], count: int) -> Iterator[dict[str, Any]
 # -- the whole command against the peer's bare loop (PEER_LOOP: bench/peer_read.py's) ---------------
 
 
-def time_command(records: int, rounds: int) -> dict[str, float]:
+def time_command(records: int, rounds: int, baseline: str | None = None) -> dict[str, float]:
     fields = [n for n, f in Catalogue.load().endpoint(ACCOUNTS).fields.items() if not f.is_collection]
     config = EmulatorConfig(port=0, records=records, divisions=1, **UNLIMITED)
     python = peer_python()
-    ours: list[float] = []
-    theirs: list[float] = []
+    times: dict[str, list[float]] = {"ours": [], "baseline": [], "peer": []}
+    calls: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(config) as emulator:
         division = emulator.config.accessible_divisions[0]
         home = Home(str(Path(tmp) / "home"))
@@ -143,25 +195,42 @@ def time_command(records: int, rounds: int) -> dict[str, float]:
         target = Path(tmp) / "accounts.ndjson"
         argv = [EXE, "get", ACCOUNTS, "--all", "--format", "ndjson", "--output", str(target),
                 "--division", str(division), "--overwrite", "--yes"]
-        env = {**os.environ, "EXACTMATE_HOME": home.path, "EXACTMATE_MASTER_KEY": MASTER_KEY}
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+        env |= {"EXACTMATE_HOME": home.path, "EXACTMATE_MASTER_KEY": MASTER_KEY,
+                "PYTHONPYCACHEPREFIX": str(Path(tmp) / "bytecode")}
+        runs = {"ours": env}
+        if baseline is not None:
+            runs["baseline"] = {**env, "PYTHONPATH": baseline}
         peer_env = {**os.environ, "PEER_TOKEN": token, "PEER_BASE_URL": emulator.base_url,
                     "PEER_DIVISION": str(division), "PEER_PATH": ACCOUNTS, "PEER_SELECT": ",".join(fields)}
-        for _ in range(rounds):
+
+        def command_run(name: str, run_env: dict[str, str]) -> float:
             before = stats(emulator.base_url)["total_requests"]
             started = time.perf_counter()
-            subprocess.run(argv, env=env, check=True, capture_output=True)
-            ours.append(time.perf_counter() - started)
-            our_calls = stats(emulator.base_url)["total_requests"] - before
+            subprocess.run(argv, env=run_env, check=True, capture_output=True)
+            seconds = time.perf_counter() - started
+            calls[name] = stats(emulator.base_url)["total_requests"] - before
             with target.open("rb") as written:
                 lines = sum(1 for _ in written)
+            assert lines == records, (name, lines, records)
+            return seconds
+
+        for name, run_env in runs.items():
+            command_run(name, run_env)  # fills the bytecode cache; not timed
+        for _ in range(rounds):
+            for name, run_env in runs.items():
+                times[name].append(command_run(name, run_env))
             before = stats(emulator.base_url)["total_requests"]
             done = subprocess.run([str(python), "-c", PEER_LOOP], env=peer_env, check=True,
                                   capture_output=True, text=True)
             answer = json.loads(done.stdout.strip().splitlines()[-1])
-            theirs.append(float(answer["seconds"]))
-            peer_calls = stats(emulator.base_url)["total_requests"] - before
-            assert lines == answer["records"] == records, (lines, answer["records"], records)
-    return {"ours": median(ours), "peer": median(theirs), "our_calls": our_calls, "peer_calls": peer_calls}
+            times["peer"].append(float(answer["seconds"]))
+            calls["peer"] = stats(emulator.base_url)["total_requests"] - before
+            assert answer["records"] == records, (answer["records"], records)
+    return {
+        **{name: median(values) for name, values in times.items() if values},
+        **{f"{name}_calls": number for name, number in calls.items()},
+    }
 
 
 def main() -> None:
@@ -169,34 +238,72 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000, help="records the writers write")
     parser.add_argument("--command-records", type=int, default=20_000, help="accounts the command reads")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", metavar="SRC", help="another tree's src (main's), run side by side")
+    parser.add_argument("--parts", choices=["all", "writers", "command"], default="all")
+    parser.add_argument("--writers-round", metavar="PICKLE", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    samples = sample_records(1_000)
-    written = {path: time_writers(records, args.records, args.rounds) for path, records in samples.items()}
-    whole = time_command(args.command_records, args.rounds)
-
+    if args.writers_round:
+        _one_round_of_now(args.writers_round, args.records)
+        return
     print(f"Command: `{command()}`")
     print(f"Machine: {machine()}")
+    print(f"Load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    if args.parts in ("all", "writers"):
+        _print_writers(args)
+    if args.parts in ("all", "command"):
+        _print_command(args)
+    print()
+    print(f"Load average after: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+
+
+def _print_writers(args: argparse.Namespace) -> None:
+    samples = sample_records(1_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        written = {
+            path: time_writers(
+                records, args.records, args.rounds,
+                BaselineWriters(args.baseline, records, args.records, tmp) if args.baseline else None,
+            )
+            for path, records in samples.items()
+        }
     print()
     print(f"Writers: {args.records:,} records to a file, medians of {args.rounds} alternating rounds.")
     print()
-    print("| records of | format | before | now | records/s before | records/s now | speed-up (aim ≥ 3x) |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    side = " | baseline | now vs baseline" if args.baseline else ""
+    print("| records of | format | before | now | records/s before | records/s now "
+          f"| speed-up (aim ≥ 3x){side} |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if args.baseline else ""))
     for path, medians in written.items():
         fields = len(samples[path][0])
         for fmt in ("ndjson", "csv"):
             before, now = medians[(fmt, "before")], medians[(fmt, "now")]
-            print(f"| {path} ({fields} fields) | {fmt} | {before:.2f} s | {now:.2f} s "
-                  f"| {args.records / before:,.0f} | {args.records / now:,.0f} | {before / now:.1f}x |")
+            row = (f"| {path} ({fields} fields) | {fmt} | {before:.2f} s | {now:.2f} s "
+                   f"| {args.records / before:,.0f} | {args.records / now:,.0f} | {before / now:.1f}x |")
+            if args.baseline:
+                base = medians[(fmt, "baseline")]
+                row += f" {base:.2f} s | {now / base:.2f} |"
+            print(row)
+
+
+def _print_command(args: argparse.Namespace) -> None:
+    whole = time_command(args.command_records, args.rounds, args.baseline)
     print()
     print(f"Whole command: {args.command_records:,} records of {ACCOUNTS}, medians of {args.rounds} "
           "alternating rounds.")
     print()
     print("| run | calls | median | vs peer (aim < 1) |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| `exactmate get {ACCOUNTS} --all --format ndjson --output F` (whole process) "
-          f"| {int(whole['our_calls']):,} | {whole['ours']:.2f} s | {whole['ours'] / whole['peer']:.2f} |")
+    names = {"ours": "this tree", "baseline": f"baseline ({args.baseline})"}
+    for name in ("ours", "baseline"):
+        if name in whole:
+            ratio = whole[name] / whole["peer"]
+            print(f"| `exactmate get {ACCOUNTS} --all --format ndjson --output F`, {names[name]} "
+                  f"(whole process) | {int(whole[name + '_calls']):,} | {whole[name]:.2f} s | {ratio:.2f} |")
     print(f"| exact-online-sdk 2.0.0 `iter_pages` (loop only, no output) | {int(whole['peer_calls']):,} "
           f"| {whole['peer']:.2f} s | 1.00 |")
+    if "baseline" in whole:
+        print()
+        print(f"This tree against the baseline: {whole['ours'] / whole['baseline']:.2f}")
 
 
 if __name__ == "__main__":
