@@ -217,9 +217,11 @@ def time_command(records: int, rounds: int, baseline: str | None = None) -> dict
 
         for name, run_env in runs.items():
             command_run(name, run_env)  # fills the bytecode cache; not timed
+        order = list(runs)
         for _ in range(rounds):
-            for name, run_env in runs.items():
-                times[name].append(command_run(name, run_env))
+            for name in order:  # who goes first changes each round: no run always follows the peer's
+                times[name].append(command_run(name, runs[name]))
+            order.reverse()
             before = stats(emulator.base_url)["total_requests"]
             done = subprocess.run([str(python), "-c", PEER_LOOP], env=peer_env, check=True,
                                   capture_output=True, text=True)
