@@ -95,6 +95,7 @@ def test_listing_the_journal_needs_the_store_but_not_the_client(tmp_path) -> Non
         "heavy = ('httpx', 'exactmate.client', 'exactmate.resource', 'sqlalchemy.dialects.postgresql')\n"
         "print('sqlalchemy' in sys.modules, ','.join(name for name in heavy if name in sys.modules))\n"
     )
+    argv = [sys.executable, "-c", script]
     for _ in range(2):  # the first run makes the store; the second opens it
-        ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
+        ran = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
     assert ran.stdout.strip() == "True"
