@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,10 +60,10 @@ def _ours(param: _TyperParameter, value: Any) -> tuple[str, Any]:
 
 def test_the_commands_plain_parameters_get_the_plain_conversion() -> None:
     kinds = {p._runtime_param.kind for _, p in PLAIN if isinstance(p._runtime_param, PlainParam)}
-    assert kinds == {"text", "choice", "whole"}
+    assert kinds == {"text", "choice", "whole", "path"}
     assert len(PLAIN) > 50  # most of the commands' parameters
     labels = {label for label, _ in PLAIN}
-    assert {"vault list search", "vault list fmt", "get endpoint"} <= labels
+    assert {"vault list search", "vault list fmt", "get endpoint", "get output"} <= labels
 
 
 def _samples(param: _TyperParameter) -> list[Any]:
@@ -91,6 +92,9 @@ def _samples(param: _TyperParameter) -> list[Any]:
             "1_0",
             True,
         ]
+    if plain.kind == "path":
+        here = Path(__file__)
+        return [str(here), str(here.parent), "no/such/file.csv", "-", "", "a\0b", here, "~/x", Path("-")]
     return ["", "text", "Ünïcode", "-", "  spaced  "]
 
 

@@ -6,12 +6,13 @@ about as long as ``import typer`` itself, which made ``exactmate vault list`` on
 3.3 times ``import typer`` (issue 17, item 1; ``bench/startup.py``) where the command's own work is
 a few milliseconds.
 
-Most of exactmate's parameters are text, a choice (an ``Enum``) or a whole number. ``plain_params``
-gives each of those a ``PlainParam``: it converts a value whose conversion is plain (a text, a
-choice spelled as one of its values, a number written in digits within its bounds) with Typer's own
-pydantic-free pieces, and hands any other value to Typer's usual conversion, so what a user sees for
-a wrong value (the message, the exit code) is Typer's, word for word. Parameters of other kinds
-(paths, files, lists, dates, custom parsers) keep Typer's conversion untouched.
+Most of exactmate's parameters are text, a choice (an ``Enum``), a whole number or a path.
+``plain_params`` gives each of those a ``PlainParam``: it converts a value whose conversion is plain
+(a text, a choice spelled as one of its values, a number written in digits within its bounds, a path
+that passes Typer's checks) with Typer's own pydantic-free pieces, and hands any other value to
+Typer's usual conversion, so what a user sees for a wrong value (the message, the exit code) is
+Typer's, word for word. Parameters of other kinds (files, lists, dates, custom parsers) keep Typer's
+conversion untouched.
 
 This sets the conversion Typer caches on each parameter (``_TyperParameter._runtime_param``),
 a private attribute of Typer 0.29 (pinned in ``constraints.txt``); ``tests/cli/test_coercion.py``
@@ -22,15 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any, Literal
 
 from typer import _click as click
 from typer._coercion import RuntimeParam, build_runtime_param
-from typer._param_types import coerce_cli_choice
+from typer._param_types import coerce_cli_choice, coerce_cli_path
 from typer._typing import is_literal_type, literal_values
 from typer.core import TyperGroup, _TyperParameter
 
-Kind = Literal["text", "choice", "whole"]
+Kind = Literal["text", "choice", "whole", "path"]
 
 _DIGITS = frozenset("0123456789")
 
@@ -48,24 +50,35 @@ def _kind(param: _TyperParameter) -> Kind | None:
         return "choice"
     if annotation is int and not info.clamp:
         return "whole"
+    if annotation is Path and info.path_type is None:
+        return "path"
     return None
 
 
 @dataclass(frozen=True)
 class PlainParam(RuntimeParam):
-    """A text, choice or whole-number parameter's conversion, Typer's for any value not plain."""
+    """A text, choice, whole-number or path parameter's conversion, Typer's for any value not plain."""
 
     kind: Kind
 
     def _coerce_value(self, value: Any, param: _TyperParameter, ctx: click.Context) -> Any:
-        converted = self._plain(value, ctx)
+        converted = self._plain(value, param, ctx)
         if converted is not _NOT_PLAIN:
             return converted
         typers = build_runtime_param(param.type_descriptor)
         param._runtime_param = typers  # later values go straight to Typer's conversion
         return typers._coerce_value(value, param=param, ctx=ctx)
 
-    def _plain(self, value: Any, ctx: click.Context) -> Any:
+    def _plain(self, value: Any, param: _TyperParameter, ctx: click.Context) -> Any:
+        if self.kind == "path":
+            # Typer's own path checks (exists, file or folder, writable...), given a Path: a text
+            # would go through pydantic first to become one.
+            if not (isinstance(value, Path) or (isinstance(value, str) and value and "\0" not in value)):
+                return _NOT_PLAIN
+            try:
+                return coerce_cli_path(Path(value), self.parameter_info, path_type=Path, param=param, ctx=ctx)
+            except click.exceptions.BadParameter:
+                return _NOT_PLAIN  # Typer's conversion says what is wrong, in its words
         if self.kind == "text":
             return value if isinstance(value, str) else _NOT_PLAIN
         if self.kind == "choice":
