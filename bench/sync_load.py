@@ -14,13 +14,22 @@ Side by side, alternating, each repeated:
 Reported: records, calls (counted by the emulator), median seconds of each, their ratio (aim: the
 sync within 1.2x of the feed alone), and the sync's peak resident memory growth (aim: flat).
 
+``--baseline SRC`` adds a third measurement to each round: the same sync by another checkout's
+exactmate (``SRC`` its ``src`` directory, e.g. main's), in a child process on the same emulator and
+vault (timed inside the child, its imports not counted), so a change and what it replaces are
+measured side by side, alternating, under the same load.
+
 Run from the repository root:  ``.venv/bin/python -m bench.sync_load``  (``--help`` for options).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +44,30 @@ from exactmate.sync import EndpointReport, sync_endpoints
 PATH = "project/TimeTransactions"
 
 
-def run(records: int, latency_ms: float, repeats: int) -> dict[str, object]:
+def baseline_sync(src: str, home: Home, target: str, division: int) -> float:
+    """Seconds of one sync by the exactmate under ``src``, in a child process (``--child``)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.getcwd()])}
+    args = [sys.executable, "-m", "bench.sync_load", "--child", json.dumps([home.path, target, division])]
+    ran = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    answer = json.loads(ran.stdout)
+    assert answer["ok"] and answer["src"].startswith(src), answer
+    return float(answer["seconds"])
+
+
+def child(arguments: str) -> None:
+    """The baseline's side: one timed sync, its seconds and where its exactmate came from as JSON."""
+    import exactmate
+
+    path, target, division = json.loads(arguments)
+    home = Home(path)
+    with open_connection(home.credential, settings=home.settings()) as conn:
+        started = time.perf_counter()
+        result = sync_endpoints(conn, [PATH], target, division=division)
+        seconds = time.perf_counter() - started
+    print(json.dumps({"ok": result.ok, "seconds": seconds, "src": exactmate.__file__}))
+
+
+def run(records: int, latency_ms: float, repeats: int, baseline: str | None = None) -> dict[str, object]:
     config = EmulatorConfig(
         port=0,
         records=records,
@@ -46,6 +78,7 @@ def run(records: int, latency_ms: float, repeats: int) -> dict[str, object]:
     )
     feed_seconds: list[float] = []
     sync_seconds: list[float] = []
+    base_seconds: list[float] = []
     feed_calls = sync_calls = synced = read = 0
     peak = 0
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(config) as emulator:
@@ -75,6 +108,9 @@ def run(records: int, latency_ms: float, repeats: int) -> dict[str, object]:
                 sync_calls = stats(emulator.base_url)["total_requests"] - before
                 assert result.ok, [str(r.error) for r in result.reports]
                 synced = result.reports[0].inserted
+                if baseline is not None:
+                    base_target = f"sqlite:///{Path(tmp) / f'baseline-{round_}.db'}"
+                    base_seconds.append(baseline_sync(baseline, home, base_target, division))
     return {
         "records": records,
         "latency": latency_ms,
@@ -85,6 +121,7 @@ def run(records: int, latency_ms: float, repeats: int) -> dict[str, object]:
         "feed": median(feed_seconds),
         "sync": median(sync_seconds),
         "peak": peak,
+        "baseline": median(base_seconds) if base_seconds else None,
     }
 
 
@@ -97,6 +134,7 @@ def report(results: list[dict[str, object]]) -> str:
         "| feed alone | sync | ratio (aim ≤ 1.2) | sync memory growth |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    baselines = [r for r in results if r["baseline"] is not None]
     for r in results:
         n = int(str(r["records"]))
         bound = math.ceil((n + n // 10) / 1000) + 3  # the feed also holds one cost entry per ten
@@ -105,6 +143,16 @@ def report(results: list[dict[str, object]]) -> str:
             f"| {r['latency']:g} ms | {n:,} | {r['synced']:,} | {r['feed_calls']:,} | {r['sync_calls']:,} | "
             f"{bound:,} | {feed:.2f} s | {sync:.2f} s | {sync / feed:.2f} | {mib(float(str(r['peak'])))} |"
         )
+    if baselines:
+        lines += [
+            "",
+            "| latency | baseline sync | baseline ratio to the feed | this sync | this sync / baseline |",
+            "| ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for r in baselines:
+            feed, sync, base = (float(str(r[k])) for k in ("feed", "sync", "baseline"))
+            ratios = f"{base / feed:.2f} | {sync:.2f} s | {sync / base:.2f}"
+            lines.append(f"| {r['latency']:g} ms | {base:.2f} s | {ratios} |")
     return "\n".join(lines)
 
 
@@ -113,8 +161,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 100.0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline", metavar="SRC", help="also time the sync of the exactmate in SRC")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    results = [run(args.records, latency, args.repeats) for latency in args.latency_ms]
+    if args.child:
+        child(args.child)
+        return
+    baseline = str(Path(args.baseline).resolve()) if args.baseline else None
+    results = [run(args.records, latency, args.repeats, baseline) for latency in args.latency_ms]
     print(report(results))
 
 
