@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, Table, create_engine, select, text
 
-from exactmate.sync import sync_endpoints
+from exactmate.sync import EndpointReport, sync_endpoints
+from exactmate.sync import run as sync_run
 from exactmate.sync.tables import DIVISION
 from tests.actions.conftest import D1, D2, World, build_world
 
@@ -159,9 +160,7 @@ def test_a_target_whose_driver_is_missing_says_which_extra_installs_it(
 CHANGES = 1_000
 
 
-def test_after_a_thousand_random_changes_one_run_makes_the_tables_equal(
-    world: World, tmp_path: Path
-) -> None:
+def test_after_a_thousand_random_changes_one_run_makes_the_tables_equal(world: World, tmp_path: Path) -> None:
     import random
 
     target = f"sqlite:///{tmp_path / 'exact.db'}"
@@ -259,3 +258,84 @@ def test_a_division_synced_before_and_no_longer_accessible_is_reported(world: Wo
     again = sync_endpoints(world.conn, ["project/Projects"], target, division="all")
     assert again.lost_divisions == (100009,) and again.as_dict()["lost_divisions"] == [100009]
     assert again.ok  # the others went on
+
+
+def _committed(target: str) -> tuple[int, int, int]:
+    """What another connection sees of a load: its rows, their largest Timestamp and the cursor."""
+    engine = create_engine(target)
+    try:
+        with engine.connect() as db:
+            query = text("SELECT count(*), max(_timestamp) FROM project_timetransactions")
+            rows, top = db.execute(query).one()
+            cursor = db.execute(text("SELECT max(cursor) FROM exactmate_sync_cursors")).scalar()
+            return int(rows), int(top or 0), int(cursor or 1)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("commit_rows", [1, 2_000])
+def test_every_commit_holds_whole_pages_and_the_cursor_at_their_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, commit_rows: int
+) -> None:
+    monkeypatch.setattr(sync_run, "COMMIT_ROWS", commit_rows)
+    monkeypatch.setattr(sync_run, "COMMIT_SECONDS", 3600.0)  # only the rows decide here
+    target = f"sqlite:///{tmp_path / 'exact.db'}"
+    pages: list[tuple[int, int]] = [(0, 1)]  # (rows written, cursor) after each page, in order
+    seen: list[tuple[int, int, int]] = []
+
+    def watch(report: EndpointReport) -> None:
+        pages.append((report.inserted, report.cursor))
+        seen.append(_committed(target))
+
+    for world in build_world(tmp_path, records=5_000, divisions=1):
+        result = sync_endpoints(world.conn, ["project/TimeTransactions"], target, division=D1, progress=watch)
+        assert result.ok
+        for rows, top, cursor in seen:
+            assert (rows, cursor) in pages  # whole pages, with the cursor at the last of them
+            assert top <= cursor  # no row beyond the cursor
+        assert _committed(target)[0] == 5_000
+        waited = sum(1 for (rows, _, _), (written, _) in zip(seen, pages[1:], strict=True) if rows < written)
+        if commit_rows == 1:
+            assert waited == 0  # each page committed as it was written
+        else:
+            assert waited >= len(seen) // 2  # pages waited for the next commit of 2,000 rows
+
+
+def test_a_page_whose_write_fails_is_rolled_back_and_the_next_run_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync_run, "COMMIT_ROWS", 1)
+    set_cursor = sync_run._set_cursor
+    calls = 0
+
+    def failing(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the second page's cursor: its rows are written, the page is not whole
+            raise RuntimeError("the disk is full")
+        set_cursor(*args)
+
+    for world in build_world(tmp_path, records=2_500, divisions=1):
+        target = f"sqlite:///{tmp_path / 'exact.db'}"
+        monkeypatch.setattr(sync_run, "_set_cursor", failing)
+        with pytest.raises(RuntimeError):
+            sync_endpoints(world.conn, ["project/TimeTransactions"], target, division=D1)
+        rows, top, cursor = _committed(target)
+        assert 0 < rows < 2_000 and top == cursor  # the first page alone, none of the second's rows
+        monkeypatch.setattr(sync_run, "_set_cursor", set_cursor)
+        again = sync_endpoints(world.conn, ["project/TimeTransactions"], target, division=D1)
+        assert again.ok and again.reports[0].inserted == 2_500 - rows
+        assert _committed(target)[0] == 2_500
+
+
+def test_a_sqlite_target_is_set_up_for_loading(tmp_path: Path) -> None:
+    engine = sync_run.open_target(f"sqlite:///{tmp_path / 'exact.db'}")
+    try:
+        with engine.connect() as db:
+            names = ["journal_mode", "synchronous", "cache_size", "wal_autocheckpoint"]
+            found = {name: db.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names}
+    finally:
+        engine.dispose()
+    # WAL with commits that do not fsync, a 16 MiB page cache, a checkpoint per 10,000 WAL pages
+    expected = {"journal_mode": "wal", "synchronous": 1, "cache_size": -16_384, "wal_autocheckpoint": 10_000}
+    assert found == expected
