@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -347,10 +347,15 @@ class RestApi:
         return f"{req.base_url}/api/v1/{beta}{req.division}/{path}"
 
     def _uri(self, req: RestRequest, endpoint: Endpoint, row: Mapping[str, Any]) -> str:
+        return self._uris(req, endpoint, [row])[0]
+
+    def _uris(self, req: RestRequest, endpoint: Endpoint, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Each row's entity URI (``__metadata.uri``): the endpoint's address and the row's key."""
         base = self._prefix(req, endpoint.path)
-        if endpoint.key is None or endpoint.is_function:
-            return base
-        return f"{base}({key_literal(endpoint, row.get(endpoint.key))})"
+        key = endpoint.key
+        if key is None or endpoint.is_function:
+            return [base] * len(rows)
+        return [f"{base}({key_literal(endpoint, row.get(key))})" for row in rows]
 
     def _render_page(
         self,
@@ -362,7 +367,7 @@ class RestApi:
     ) -> RestResponse:
         body, content_type = render_collection(
             page.rows,
-            [self._uri(req, endpoint, row) for row in page.rows],
+            self._uris(req, endpoint, page.rows),
             Shape.of(endpoint, opts.select, opts.expand),
             as_json=opts.json if opts.json is not None else req.accept_json,
             feed_uri=self._prefix(req, endpoint.path),

@@ -131,9 +131,24 @@ class Shape:
         return tuple(name for name, _ in self.columns)
 
     @cached_property
-    def rendered(self) -> tuple[tuple[str, str], ...]:
-        """The columns whose JSON is not the stored value itself (dates, deferred links)."""
-        return tuple((name, kind) for name, kind in self.columns if kind in ("datetime", "complex"))
+    def dates(self) -> tuple[str, ...]:
+        """The date columns, whose JSON is ``/Date(ms)/`` rather than the stored number."""
+        return tuple(name for name, kind in self.columns if kind == "datetime")
+
+    @cached_property
+    def links(self) -> tuple[str, ...]:
+        """The navigation columns: a deferred link, or the rows themselves when expanded."""
+        return tuple(name for name, kind in self.columns if kind == "complex")
+
+    @cached_property
+    def skeleton(self) -> Row:
+        """An output row with every column null, ``__metadata`` first: copying it gives a row its
+        keys in order at C speed, so filling it costs the stored fields, not all the columns."""
+        return {"__metadata": None} | dict.fromkeys(self.names)
+
+    @cached_property
+    def name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
 
     @classmethod
     def of(cls, endpoint: Endpoint, names: Sequence[str] | None, expand: Iterable[str] = ()) -> Shape:
@@ -153,23 +168,41 @@ _SHAPE_CACHE_SIZE = 2048
 _SHAPES: dict[tuple[str, tuple[str, ...] | None, frozenset[str]], Shape] = {}
 
 
-def _json_value(name: str, kind: str, value: Any, uri: str, shape: Shape) -> Any:
-    if kind == "datetime":
-        return None if value is None else f"/Date({value})/"
-    if kind == "complex" and (value is None or isinstance(value, list)):
-        if name in shape.expand:
-            return {"results": list(value or [])}
-        return {"__deferred": {"uri": f"{uri}/{name}"}}
-    return value
-
-
-def json_row(row: Mapping[str, Any], shape: Shape, uri: str) -> Row:
-    """One row in Exact's JSON: ``__metadata`` first, then the selected fields."""
-    out: Row = {"__metadata": {"uri": uri, "type": shape.entity_type}}
-    names = shape.names
-    out.update(zip(names, map(row.get, names), strict=True))  # a whole row at C speed, in order
-    for name, kind in shape.rendered:  # replacing a value keeps its place in the row
-        out[name] = _json_value(name, kind, out[name], uri, shape)
+def json_row(row: Row, shape: Shape, uri: str) -> Row:
+    """One row in Exact's JSON: ``__metadata`` first, then the selected fields in ``$select`` order,
+    null where the record has no value; dates as ``/Date(ms)/``, navigation properties as a deferred
+    link (or their rows, when ``$expand``-ed).
+    """
+    skeleton = shape.skeleton
+    out = skeleton.copy()
+    if len(row) <= len(skeleton):  # the stored fields, less those not selected
+        out.update(row)
+        surplus = len(out) - len(skeleton)
+        if surplus:
+            names = shape.name_set
+            for name in reversed(row):  # what a record has beyond its fields (Timestamp) comes last
+                if name not in names:
+                    del out[name]
+                    surplus -= 1
+                    if not surplus:
+                        break
+    else:  # a narrow $select of a wide record: look up the selected fields only
+        get = row.get
+        for name in shape.names:
+            out[name] = get(name)
+    out["__metadata"] = {"uri": uri, "type": shape.entity_type}
+    for name in shape.dates:  # replacing a value keeps its place in the row
+        value = out[name]
+        if value is not None:
+            out[name] = f"/Date({value})/"
+    for name in shape.links:
+        value = out[name]
+        if value is None or isinstance(value, list):
+            out[name] = (
+                {"results": list(value or [])}
+                if name in shape.expand
+                else {"__deferred": {"uri": f"{uri}/{name}"}}
+            )
     return out
 
 
@@ -282,7 +315,7 @@ def xml_entity(row: Mapping[str, Any], shape: Shape, uri: str, updated: str) -> 
 
 # ------------------------------------------------------------------------------------ rendering
 def render_collection(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Row],
     uris: Sequence[str],
     shape: Shape,
     *,
@@ -304,9 +337,7 @@ def render_collection(
     return body, FEED_TYPE
 
 
-def render_entity(
-    row: Mapping[str, Any], uri: str, shape: Shape, *, as_json: bool, updated: str
-) -> tuple[bytes, str]:
+def render_entity(row: Row, uri: str, shape: Shape, *, as_json: bool, updated: str) -> tuple[bytes, str]:
     """A single entity as JSON or as an Atom entry: the body and its content type."""
     if as_json:
         return json_entity(json_row(row, shape, uri)), JSON_TYPE
