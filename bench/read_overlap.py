@@ -15,6 +15,10 @@ division, no rate limits). Timed, alternating, round after round:
 Reported: the medians, calls x latency, and the command's time less parsing alone as a multiple of
 calls x latency. Aim (issue 17 item 3): at most 1.1, i.e. everything but the waiting and the parsing
 (start-up, conversion to output, writing) hidden behind the calls.
+
+``--baseline SRC`` runs a second emulator from another checkout's ``src`` (``PYTHONPATH=SRC``), e.g.
+``/work/main/src``, beside this one: each round then times the command and the fetching against
+both, alternately, with this checkout's client, and the pages of both must be the same bytes.
 Run from the repository root:  ``.venv/bin/python -m bench.read_overlap``  (``--help`` for options).
 """
 
@@ -22,10 +26,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -96,33 +104,94 @@ def parse_alone(pages: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-def run(records: int, latency_ms: float, rounds: int) -> dict[str, float]:
+@contextmanager
+def emulator_from(config: EmulatorConfig, src: str | None) -> Iterator[EmulatorProcess]:
+    """``exactmate emulator serve`` as a child process, from ``src`` (put first on PYTHONPATH) when
+    given, else from this checkout."""
+    saved = os.environ.get("PYTHONPATH")
+    if src is not None:
+        os.environ["PYTHONPATH"] = src
+    try:
+        emulator = EmulatorProcess(config).start()
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@dataclass
+class Served:
+    """One emulator under test and what was measured against it."""
+
+    name: str
+    emulator: EmulatorProcess
+    home: Home
+    pages: list[bytes]
+    token: str
+    calls: int = 0
+    whole: list[float] = field(default_factory=list)
+    fetching: list[float] = field(default_factory=list)
+
+    def own_ms(self, latency_ms: float) -> float:
+        """What a page of fetching alone took beyond the emulator's latency, in ms."""
+        return (median(self.fetching) / len(self.pages)) * 1000 - latency_ms
+
+
+_DATE = re.compile(rb"/Date\(-?\d+\)/")
+
+
+def _comparable(one: Served) -> list[bytes]:
+    """The pages with the emulator's own address and dates set aside: the demo data's dates count
+    back from the moment each emulator started."""
+    base = one.emulator.base_url.encode()
+    return [_DATE.sub(b"/Date()/", page.replace(base, b"BASE")) for page in one.pages]
+
+
+def _same_pages(served: list[Served]) -> None:
+    """Every emulator's pages are the same bytes but for their address and the dates."""
+    first = _comparable(served[0])
+    for other in served[1:]:
+        assert _comparable(other) == first, f"the pages of {other.name} differ from those of {served[0].name}"
+
+
+def run(records: int, latency_ms: float, rounds: int, baseline: str | None) -> tuple[list[Served], float]:
+    """Every emulator's figures, and the median of parsing alone (the same pages for all)."""
     config = EmulatorConfig(port=0, records=records, divisions=1, latency_ms=latency_ms, **UNLIMITED)
-    whole: list[float] = []
+    variants = [("this checkout", None)] + ([(f"baseline ({baseline})", baseline)] if baseline else [])
     parsing: list[float] = []
-    fetching: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(config) as emulator:
-        division = emulator.config.accessible_divisions[0]
-        home = Home(str(Path(tmp) / "home"))
-        pages = recorded_pages(home, emulator.config, emulator.base_url, division)
-        with httpx.Client(base_url=emulator.base_url) as http:
-            token = authorize(http, emulator.config)
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        served: list[Served] = []
+        for number, (name, src) in enumerate(variants):
+            emulator = stack.enter_context(emulator_from(config, src))
+            division = emulator.config.accessible_divisions[0]
+            home = Home(str(Path(tmp) / f"home{number}"))
+            pages = recorded_pages(home, emulator.config, emulator.base_url, division)
+            with httpx.Client(base_url=emulator.base_url) as http:
+                token = authorize(http, emulator.config)
+            served.append(Served(name, emulator, home, pages, token))
+        _same_pages(served)
         target = Path(tmp) / "accounts.ndjson"
-        argv = [EXE, "get", ACCOUNTS, "--all", "--format", "ndjson", "--output", str(target),
-                "--division", str(division), "--overwrite", "--yes"]
-        env = {**os.environ, "EXACTMATE_HOME": home.path, "EXACTMATE_MASTER_KEY": MASTER_KEY}
+        argv = [EXE, "get", ACCOUNTS, "--all", "--format", "ndjson", "--output", str(target)]
+        argv += ["--division", str(config.accessible_divisions[0]), "--overwrite", "--yes"]
         for _ in range(rounds):
-            before = stats(emulator.base_url)["total_requests"]
-            started = time.perf_counter()
-            subprocess.run(argv, env=env, check=True, capture_output=True)
-            whole.append(time.perf_counter() - started)
-            calls = stats(emulator.base_url)["total_requests"] - before
-            with target.open("rb") as written:
-                assert sum(1 for _ in written) == records
-            parsing.append(parse_alone(pages))
-            fetching.append(fetch_alone(emulator.base_url, token, division))
-    return {"records": records, "latency": latency_ms, "calls": calls, "pages": len(pages),
-            "whole": median(whole), "parsing": median(parsing), "fetching": median(fetching)}
+            parsing.append(parse_alone(served[0].pages))
+            for one in served:
+                env = {**os.environ, "EXACTMATE_HOME": one.home.path, "EXACTMATE_MASTER_KEY": MASTER_KEY}
+                before = stats(one.emulator.base_url)["total_requests"]
+                started = time.perf_counter()
+                subprocess.run(argv, env=env, check=True, capture_output=True)
+                one.whole.append(time.perf_counter() - started)
+                one.calls = stats(one.emulator.base_url)["total_requests"] - before
+                with target.open("rb") as written:
+                    assert sum(1 for _ in written) == records
+                base_url, division = one.emulator.base_url, one.emulator.config.accessible_divisions[0]
+                one.fetching.append(fetch_alone(base_url, one.token, division))
+    return served, median(parsing)
 
 
 def main() -> None:
@@ -130,20 +199,39 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", metavar="SRC", help="also serve the emulator of this src directory")
     args = parser.parse_args()
-    r = run(args.records, args.latency_ms, args.rounds)
-    waiting = r["calls"] * r["latency"] / 1000
+    served, parsing = run(args.records, args.latency_ms, args.rounds, args.baseline)
     print(f"Command: `{command()}`")
-    print(f"Machine: {machine()}")
+    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end")
     print()
     print(f"Medians of {args.rounds} alternating rounds.")
     print()
-    print("| latency | records | calls | calls x latency | fetching alone | parsing alone | command "
-          "| (command - parsing) / (calls x latency) (aim ≤ 1.1) | command / fetching alone |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| {r['latency']:g} ms | {int(r['records']):,} | {int(r['calls']):,} | {waiting:.2f} s "
-          f"| {r['fetching']:.2f} s | {r['parsing']:.2f} s | {r['whole']:.2f} s "
-          f"| {(r['whole'] - r['parsing']) / waiting:.2f} | {r['whole'] / r['fetching']:.2f} |")
+    print(
+        "| emulator | latency | records | calls | calls x latency | fetching alone | parsing alone | command"
+        " | (command - parsing) / (calls x latency) (aim ≤ 1.1) | command / fetching alone |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for one in served:
+        waiting = one.calls * args.latency_ms / 1000
+        whole, fetching = median(one.whole), median(one.fetching)
+        print(
+            f"| {one.name} | {args.latency_ms:g} ms | {args.records:,} | {one.calls:,} | {waiting:.2f} s "
+            f"| {fetching:.2f} s | {parsing:.2f} s | {whole:.2f} s "
+            f"| {(whole - parsing) / waiting:.2f} | {whole / fetching:.2f} |"
+        )
+    print()
+    print(
+        "The emulator's own time a page beyond the latency (fetching alone): "
+        + ", ".join(f"{one.name} {one.own_ms(args.latency_ms):.1f} ms" for one in served)
+        + "."
+    )
+    if len(served) > 1:
+        mine, base = served
+        print(
+            f"This checkout / baseline: fetching alone {median(mine.fetching) / median(base.fetching):.3f}, "
+            f"command {median(mine.whole) / median(base.whole):.3f}."
+        )
 
 
 if __name__ == "__main__":
