@@ -6,10 +6,15 @@ with one worker on 127.0.0.1 in a child process, an httpx client on loopback, JS
 
 - the 100th 60-row page of project/TimeTransactions with a 20-field ``$select``, reached via
   ``$skiptoken`` (aim < 10 ms);
-- a 1000-row bulk/CRM/Accounts page (aim < 60 ms);
+- a 1000-row bulk/CRM/Accounts page (aim < 60 ms), and the same page with all its fields (issue 17
+  item 5: aim < 30 ms);
+- 60-row pages of every field: crm/Accounts and project/TimeTransactions, what a client reads most;
 - a key lookup on crm/Accounts (aim < 2 ms), and key lookups per second (aim > 1,000/s);
 - an ``$orderby=Name`` listing of crm/Accounts: its first page, which sorts every row, and the
   pages after it, which reuse that sort while the table is unchanged.
+
+``--baseline SRC`` also serves the emulator of another checkout's ``src`` (``PYTHONPATH=SRC``, e.g.
+``/work/main/src``) and times the page figures over HTTP against both, alternating round by round.
 
 Run from the repository root:  ``.venv/bin/python -m bench.emulator_bench``  (``--help`` for options).
 The results replace the emulator section of docs/benchmarks.md and leave the other sections alone.
@@ -29,8 +34,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -63,6 +69,8 @@ class Figures:
     bulk_ms: float
     bulk_all_ms: float
     bulk_all_bytes: int
+    accounts60_ms: float
+    time60_ms: float
     lookup_ms: float
     lookups_per_second: float
     ordered_first_ms: float
@@ -102,6 +110,8 @@ def measure(get: Get, fetch: Fetch, division: int, repeat: int, seconds: float) 
     assert len(get(bulk_url, every_field)["d"]["results"]) == 1000
     size = len(fetch(bulk_url, every_field))
     bulk_all = _median_ms(lambda: fetch(bulk_url, every_field), max(repeat // 3, 5))
+    accounts60 = _median_ms(lambda: fetch(f"/api/v1/{division}/crm/Accounts", {}), repeat)
+    time60 = _median_ms(lambda: fetch(time_url, {}), repeat)
 
     keys = [r["ID"] for r in rows]
     rng = random.Random(7)
@@ -125,7 +135,33 @@ def measure(get: Get, fetch: Fetch, division: int, repeat: int, seconds: float) 
         started = time.perf_counter()
         next_url = get(next_url, None)["d"]["__next"]
         later.append((time.perf_counter() - started) * 1000)
-    return Figures(page100, bulk, bulk_all, size, lookup, per_second, first, statistics.median(later))
+    return Figures(
+        page100, bulk, bulk_all, size, accounts60, time60, lookup, per_second, first, statistics.median(later)
+    )
+
+
+# The pages ``--baseline`` times against both emulators: (label, path after the division, query).
+PAGES = (
+    ("1000-row bulk/CRM/Accounts page, all fields", "bulk/CRM/Accounts", {"$select": ALL_ACCOUNT_FIELDS}),
+    ("1000-row bulk/CRM/Accounts page, 20-field $select", "bulk/CRM/Accounts", {"$select": BULK_SELECT}),
+    ("60-row crm/Accounts page, all fields", "crm/Accounts", {}),
+    ("60-row project/TimeTransactions page, all fields", "project/TimeTransactions", {}),
+)
+
+
+def side_by_side(
+    fetches: dict[str, Fetch], division: int, rounds: int, repeat: int
+) -> dict[str, list[float]]:
+    """For each emulator, the median of each page in ``PAGES`` over ``rounds`` rounds, the
+    emulators taking turns within each round (so both see the same machine)."""
+    samples: dict[str, list[list[float]]] = {name: [[] for _ in PAGES] for name in fetches}
+    for _ in range(rounds):
+        for name, fetch in fetches.items():
+            for number, (_, path, params) in enumerate(PAGES):
+                url = f"/api/v1/{division}/{path}"
+                fetch(url, params)
+                samples[name][number].append(_median_ms(partial(fetch, url, params), repeat))
+    return {name: [statistics.median(figure) for figure in figures] for name, figures in samples.items()}
 
 
 # ------------------------------------------------------------------------------------ in-process
@@ -166,14 +202,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(config: EmulatorConfig, *, floor: bool = False) -> Iterator[str]:
+def served(config: EmulatorConfig, *, floor: bool = False, src: str | None = None) -> Iterator[str]:
     """The emulator app (or, with ``floor``, an empty ASGI app) under uvicorn, one worker, in a child
     process so that client and server do not share one interpreter lock; yields its base URL once it
-    answers.
+    answers. ``src``: serve the emulator of that source directory (first on PYTHONPATH).
     """
     command = [sys.executable, "-m", "bench.emulator_bench", "--serve", str(config.port)]
     command += ["--records", str(config.records)] + (["--floor"] if floor else [])
-    child = subprocess.Popen(command, cwd=ROOT)
+    env = {**os.environ, "PYTHONPATH": src} if src is not None else None
+    child = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -284,6 +321,7 @@ def report(
     local: Figures,
     command: str,
     floor: float | None,
+    compared: tuple[str, dict[str, list[float]], int] | None = None,
 ) -> str:
     lines = [
         HEADING,
@@ -323,6 +361,20 @@ def report(
             "ms",
         ),
         _row(
+            "60-row crm/Accounts page, all fields",
+            "none",
+            http.accounts60_ms if http else None,
+            local.accounts60_ms,
+            "ms",
+        ),
+        _row(
+            "60-row project/TimeTransactions page, all fields",
+            "none",
+            http.time60_ms if http else None,
+            local.time60_ms,
+            "ms",
+        ),
+        _row(
             "key lookup, crm/Accounts(guid'…')",
             "< 2 ms",
             http.lookup_ms if http else None,
@@ -352,11 +404,27 @@ def report(
             "{:,.0f}",
         ),
         "",
-        "Each figure includes the client's `json.loads` of the answer, except the all-fields page, which "
-        f"times the answer alone ({local.bulk_all_bytes / 1e6:.1f} MB of JSON, whose parsing is the "
-        "client's cost, not the emulator's).",
+        "Each figure includes the client's `json.loads` of the answer, except the pages of all fields, which "
+        f"time the answer alone (the 1000-row one is {local.bulk_all_bytes / 1e6:.1f} MB of JSON, whose "
+        "parsing is the client's cost, not the emulator's).",
         "",
     ]
+    if compared is not None:
+        baseline, medians, rounds = compared
+        mine, base = medians["this checkout"], medians["baseline"]
+        lines += [
+            f"Side by side over HTTP with the emulator of `{baseline}` (`PYTHONPATH={baseline}`, same "
+            f"client), each page timed against both in turn, round after round: medians of {rounds} "
+            "rounds' medians, the answer alone (no `json.loads`).",
+            "",
+            "| page | this checkout | baseline | ratio |",
+            "| --- | ---: | ---: | ---: |",
+            *(
+                f"| {label} | {m:.2f} ms | {b:.2f} ms | {m / b:.2f} |"
+                for (label, _, _), m, b in zip(PAGES, mine, base, strict=True)
+            ),
+            "",
+        ]
     if floor is not None:
         lines += [
             f"For scale: an empty ASGI app under the same uvicorn and client answers {floor:,.0f} requests "
@@ -366,6 +434,20 @@ def report(
     return "\n".join(lines)
 
 
+def compare(config: EmulatorConfig, baseline: str, rounds: int, repeat: int) -> dict[str, list[float]]:
+    """The ``PAGES`` over HTTP from this checkout's emulator and the one in ``baseline``."""
+    with ExitStack() as stack:
+        fetches: dict[str, Fetch] = {}
+        for name, src in (("this checkout", None), ("baseline", baseline)):
+            one = replace(config, port=_free_port())
+            base_url = stack.enter_context(served(one, src=src))
+            client = stack.enter_context(httpx.Client(base_url=base_url, timeout=60))
+            token = authorize(client, one)
+            client.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+            fetches[name] = http_fetcher(client)
+        return side_by_side(fetches, config.accessible_divisions[0], rounds, repeat)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -373,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of the lookups-per-second run")
     parser.add_argument("--no-http", action="store_true", help="measure the data plane in-process only")
     parser.add_argument("--output", type=Path, default=REPORT, help="markdown file to write ('-' for stdout)")
+    parser.add_argument("--baseline", metavar="SRC", help="also time the pages on the emulator of this src")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the side-by-side comparison")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the server child
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)  # ... serving the empty app
     args = parser.parse_args(argv)
@@ -406,11 +490,14 @@ def main(argv: list[str] | None = None) -> int:
             client.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
             http = measure(http_getter(client), http_fetcher(client), division, args.repeat, args.seconds)
         floor = floor_per_second(replace(config, port=_free_port()), args.seconds)
+    compared = None
+    if args.baseline and not args.no_http:
+        compared = (args.baseline, compare(config, args.baseline, args.rounds, args.repeat), args.rounds)
 
     python = Path(sys.executable)
     shown = python.relative_to(ROOT) if python.is_relative_to(ROOT) else python.name
     command = f"{shown} -m bench.emulator_bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = report(args.records, build_s, rss_mb, http, local, command.strip(), floor)
+    text = report(args.records, build_s, rss_mb, http, local, command.strip(), floor, compared)
     print(text)
     if str(args.output) != "-":
         write_section(args.output, text)
