@@ -169,41 +169,49 @@ _SHAPES: dict[tuple[str, tuple[str, ...] | None, frozenset[str]], Shape] = {}
 
 
 def json_row(row: Row, shape: Shape, uri: str) -> Row:
-    """One row in Exact's JSON: ``__metadata`` first, then the selected fields in ``$select`` order,
+    """One row in Exact's JSON (see ``json_rows``)."""
+    return json_rows([row], [uri], shape)[0]
+
+
+def json_rows(rows: Sequence[Row], uris: Sequence[str], shape: Shape) -> list[Row]:
+    """Rows in Exact's JSON: ``__metadata`` first, then the selected fields in ``$select`` order,
     null where the record has no value; dates as ``/Date(ms)/``, navigation properties as a deferred
     link (or their rows, when ``$expand``-ed).
     """
-    skeleton = shape.skeleton
-    out = skeleton.copy()
-    if len(row) <= len(skeleton):  # the stored fields, less those not selected
-        out.update(row)
-        surplus = len(out) - len(skeleton)
-        if surplus:
-            names = shape.name_set
-            for name in reversed(row):  # what a record has beyond its fields (Timestamp) comes last
-                if name not in names:
-                    del out[name]
-                    surplus -= 1
-                    if not surplus:
-                        break
-    else:  # a narrow $select of a wide record: look up the selected fields only
-        get = row.get
-        for name in shape.names:
-            out[name] = get(name)
-    out["__metadata"] = {"uri": uri, "type": shape.entity_type}
-    for name in shape.dates:  # replacing a value keeps its place in the row
-        value = out[name]
-        if value is not None:
-            out[name] = f"/Date({value})/"
-    for name in shape.links:
-        value = out[name]
-        if value is None or isinstance(value, list):
-            out[name] = (
-                {"results": list(value or [])}
-                if name in shape.expand
-                else {"__deferred": {"uri": f"{uri}/{name}"}}
-            )
-    return out
+    skeleton, width, names, wanted = shape.skeleton, len(shape.skeleton), shape.names, shape.name_set
+    dates, links, expand, entity_type = shape.dates, shape.links, shape.expand, shape.entity_type
+    rendered: list[Row] = []
+    for row, uri in zip(rows, uris, strict=True):
+        out = skeleton.copy()
+        if len(row) <= width:  # the stored fields, less those not selected
+            out.update(row)
+            surplus = len(out) - width
+            if surplus:
+                for name in reversed(row):  # what a record has beyond its fields (Timestamp) comes last
+                    if name not in wanted:
+                        del out[name]
+                        surplus -= 1
+                        if not surplus:
+                            break
+        else:  # a narrow $select of a wide record: look up the selected fields only
+            get = row.get
+            for name in names:
+                out[name] = get(name)
+        out["__metadata"] = {"uri": uri, "type": entity_type}
+        for name in dates:  # replacing a value keeps its place in the row
+            value = out[name]
+            if value is not None:
+                out[name] = f"/Date({value})/"
+        for name in links:
+            value = out[name]
+            if value is None or isinstance(value, list):
+                out[name] = (
+                    {"results": list(value or [])}
+                    if name in expand
+                    else {"__deferred": {"uri": f"{uri}/{name}"}}
+                )
+        rendered.append(out)
+    return rendered
 
 
 def _dumps(payload: Any) -> bytes:
@@ -328,8 +336,7 @@ def render_collection(
 ) -> tuple[bytes, str]:
     """A collection as JSON or as an Atom feed: the body and its content type."""
     if as_json:
-        rendered = [json_row(row, shape, uri) for row, uri in zip(rows, uris, strict=True)]
-        return json_collection(rendered, next_url=next_url, count=count), JSON_TYPE
+        return json_collection(json_rows(rows, uris, shape), next_url=next_url, count=count), JSON_TYPE
     pairs = list(zip(rows, uris, strict=True))
     body = xml_feed(
         pairs, shape, feed_uri=feed_uri, title=title, updated=updated, next_url=next_url, count=count
