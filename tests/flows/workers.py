@@ -22,14 +22,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from exactmate.config import Settings
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.core import Emulator
 from exactmate.emulator.server import BackgroundServer
 from exactmate.flows.history import RunHistory, RunSummary
-from tests.proofs.harness import MASTER_KEY, Home, booking_flow, connect, emulator_keys
+from tests.proofs.harness import MASTER_KEY, Home, booking_flow, connect_to, emulator_keys
 
 EXE = str(Path(sys.executable).with_name("exactmate"))
 
@@ -91,8 +89,7 @@ class Cluster:
         try:
             with BackgroundServer(config, emulator=emulator) as server:
                 home = Home(str(root / "home"), db_url=db_url)
-                with httpx.Client(base_url=server.base_url) as http:
-                    connect(home, config, http, base_url=server.base_url)
+                connect_to(home, config, server.base_url)
                 cluster = cls(root, home, server.base_url, emulator, config)
                 try:
                     yield cluster

@@ -143,6 +143,12 @@ def connect(
         return vault.create(values, tokens=tokens)
 
 
+def connect_to(home: Home, config: EmulatorConfig, base_url: str, **options: Any) -> Credential:
+    """``connect`` over a client of its own to the emulator at ``base_url``."""
+    with httpx.Client(base_url=base_url) as http:
+        return connect(home, config, http, base_url=base_url, **options)
+
+
 def credential_status(home: Home) -> tuple[str, str | None]:
     """The stored credential's status and reason, read from the vault."""
     with Vault.open(home.settings()) as vault:

@@ -16,7 +16,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from exactmate.actions import create_time_transactions, open_connection
@@ -25,7 +24,7 @@ from exactmate.cli.time import create_exit_code
 from exactmate.client import ExactClient
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
-from tests.proofs.harness import Home, connect
+from tests.proofs.harness import Home, connect_to
 
 ROWS = 200
 
@@ -80,8 +79,7 @@ def test_concurrent_runs_of_one_file_book_each_row_once(
     db_url = request.getfixturevalue("pg_database") if database == "postgresql" else None
     home = Home(str(tmp_path / "home"), db_url=db_url)
     with BackgroundServer(config) as server:
-        with httpx.Client(base_url=server.base_url) as http:
-            connect(home, config, http, base_url=server.base_url)
+        connect_to(home, config, server.base_url)
         with ExactClient.from_credential(home.credential, settings=home.settings()) as client:
             items = client.resource("logistics/Items", division).list(filter={"IsTime": 1}, top=1)
             item = next(iter(items))["ID"]

@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from exactmate.actions import list_records, open_connection
 from exactmate.actions.context import SETTLE_MARGIN
 from exactmate.clock import SystemClock
@@ -25,9 +23,13 @@ from exactmate.emulator.server import BackgroundServer
 from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.interpreter import FlowRunFailed
-from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, booking_flow, connect
+from tests.proofs.harness import CREDENTIAL, MASTER_KEY, Home, booking_flow, connect_to
 
 ROWS = 200
+CRASH_EMULATOR = EmulatorConfig(
+    port=0, records=60, divisions=1, latency_ms=40.0, minutely_limit=1_000_000, daily_limit=1_000_000
+)
+"""The emulator the crash proofs book against: 40 ms a call, so a kill lands mid-run; no rate limit."""
 
 
 FLOW = booking_flow("crash-hours")
@@ -71,12 +73,10 @@ def booked(settings: Settings, prefix: str = "crash row") -> list[str]:
 
 
 def test_a_killed_run_resumes_and_books_every_row_once(tmp_path: Path) -> None:
-    limits = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000}
-    config = EmulatorConfig(port=0, records=60, divisions=1, latency_ms=40.0, **limits)
+    config = CRASH_EMULATOR
     with BackgroundServer(config) as server:
         home = Home(str(tmp_path / "home"))
-        with httpx.Client(base_url=server.base_url) as http:
-            connect(home, config, http, base_url=server.base_url)
+        connect_to(home, config, server.base_url)
         settings = home.settings()
         rows = tmp_path / "rows.csv"
         lines = ["project,hours,date,notes"] + [

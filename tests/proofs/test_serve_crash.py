@@ -18,14 +18,13 @@ from pathlib import Path
 import httpx
 
 from exactmate.actions.context import SETTLE_MARGIN
-from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
 from exactmate.flows.engine import FlowEngine
 from exactmate.flows.history import RunHistory
 from exactmate.flows.hooks import HookTokens
 from exactmate.flows.interpreter import FlowRunFailed
-from tests.proofs.harness import MASTER_KEY, Home, booking_flow, connect
-from tests.proofs.test_flow_crash import Later, booked, booking_rows
+from tests.proofs.harness import MASTER_KEY, Home, booking_flow, connect_to
+from tests.proofs.test_flow_crash import CRASH_EMULATOR, Later, booked, booking_rows
 
 ROWS = 200
 FLOW = booking_flow("serve-hours", trigger="{http: {}}", rows="trigger.body.rows", tell=False)
@@ -75,12 +74,10 @@ def test_sigterm_hands_the_run_back_and_the_next_serve_finishes_it_once(tmp_path
 
 
 def _stopped_mid_run_then_restarted(tmp_path: Path, how: signal.Signals, *more: str) -> str:
-    limits = {"minutely_limit": 1_000_000, "daily_limit": 1_000_000}
-    config = EmulatorConfig(port=0, records=60, divisions=1, latency_ms=40.0, **limits)
+    config = CRASH_EMULATOR
     with BackgroundServer(config) as server:
         home = Home(str(tmp_path / "home"))
-        with httpx.Client(base_url=server.base_url) as http:
-            connect(home, config, http, base_url=server.base_url)
+        connect_to(home, config, server.base_url)
         settings = home.settings()
         rows = booking_rows(settings, "serve row")
         folder = Path(home.path) / "flows"

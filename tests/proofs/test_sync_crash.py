@@ -11,14 +11,13 @@ import signal
 import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, text
 
 from exactmate.actions import open_connection
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
 from exactmate.sync import sync_endpoints
-from tests.proofs.harness import Home, connect
+from tests.proofs.harness import Home, connect_to
 
 ENTRIES = 60_000  # six commits: a run's pages go in transactions of up to COMMIT_ROWS rows
 KILLS = 6
@@ -53,8 +52,7 @@ def test_a_load_killed_six_times_ends_with_every_entry_once(tmp_path: Path) -> N
     context = multiprocessing.get_context("spawn")
     with BackgroundServer(config) as server:
         home = Home(str(tmp_path / "home"))
-        with httpx.Client(base_url=server.base_url) as http:
-            connect(home, config, http, base_url=server.base_url)
+        connect_to(home, config, server.base_url)
         division = config.accessible_divisions[0]
         kills = 0
         for _ in range(KILLS):

@@ -13,11 +13,9 @@ import math
 import time
 from pathlib import Path
 
-import httpx
-
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
-from tests.proofs.harness import Home, connect, credential_status, run_token_workers, stats, summarise
+from tests.proofs.harness import Home, connect_to, credential_status, run_token_workers, stats, summarise
 
 PROCESSES = 8
 CALLS = 320
@@ -37,8 +35,7 @@ def test_eight_processes_share_one_credential_through_token_expiry(tmp_path: Pat
     )
     home = Home(str(tmp_path / "home"))
     with BackgroundServer(config) as server:
-        with httpx.Client(base_url=server.base_url) as http:
-            connect(home, config, http, base_url=server.base_url)
+        connect_to(home, config, server.base_url)
         connected_at = time.monotonic()
         before = stats(server.base_url)
 
