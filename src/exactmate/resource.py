@@ -177,7 +177,11 @@ def _through_twin(
         wanted.append(TIMESTAMP)
     options = odata.build_query(select=asked, filter=filter)
     chosen = tuple(fields) if fields is not None else None
-    return ReadQuery(endpoint, twin, options, chosen, keep=frozenset(wanted), rows=rule)
+    # A bulk twin answers what was asked under the base's own names, as any read with $select does:
+    # checking each record against it cost 4 ms a 1,000-record page. A sync twin sends Timestamp
+    # whether asked or not, and a row twin renames: those answers are kept to the base's fields.
+    keep = None if twin.kind == "bulk" and asked == wanted else frozenset(wanted)
+    return ReadQuery(endpoint, twin, options, chosen, keep=keep, rows=rule)
 
 
 class Resource:

@@ -151,3 +151,31 @@ def test_the_cost_told_and_the_read_done_are_one_checked_query(
     result = run("get", TT, "--all", "--select", "ID,Quantity,Price", "-f", "ndjson", "-d", "100001")
     assert result.exit_code == 0, result.stderr
     assert len(checked) == 1 and len(used) == 2 and all(query is checked[0] for query in used)
+
+
+def test_a_read_runs_with_start_up_set_aside_from_the_cycle_collector(
+    emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``session.connect`` freezes what exists when the connection opens (the modules, the catalogue,
+    the client) for the command's length, so that the full collections of a long read do not walk it
+    all again, and hands it back after, even when the command fails."""
+    import gc
+
+    from exactmate.cli import output
+
+    seen: list[int] = []
+    writing = output.write_records
+
+    def counting(*args: Any, **kwargs: Any) -> int:
+        seen.append(gc.get_freeze_count())
+        return writing(*args, **kwargs)
+
+    monkeypatch.setattr(output, "write_records", counting)
+    before = gc.get_freeze_count()
+    result = run("get", "crm/Accounts", "--all", "-f", "ndjson", "-d", "100001", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert len(seen) == 1 and seen[0] > before + 10_000  # the modules and the catalogue, at least
+    assert gc.get_freeze_count() == before
+    failed = run("get", "crm/Accounts", "--all", "--filter", "Nope eq 1", "-d", "100001", "--yes")
+    assert failed.exit_code != 0
+    assert gc.get_freeze_count() == before

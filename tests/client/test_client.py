@@ -28,7 +28,7 @@ from exactmate.errors import (
     VaultError,
 )
 from exactmate.odata import F
-from exactmate.resource import Page, Resource
+from exactmate.resource import Page, Resource, check_read
 from exactmate.secretbox import SecretBox
 from exactmate.store import SecretBinding, Store, new_id
 from exactmate.vault import CredentialTokens
@@ -333,6 +333,18 @@ def test_twin_read_returns_the_callers_fields_only(client: ExactClient, exact: F
     call = exact.requests[-1]
     assert call.url.path.endswith("/bulk/CRM/Accounts")
     assert query_of(call)["$select"] == "ID,Name"
+
+
+def test_only_answers_that_may_carry_more_than_asked_are_kept_to_it(client: ExactClient) -> None:
+    """A bulk twin asked for the base's own fields answers just those (no check: 4 ms a page); a sync
+    twin also sends Timestamp, so its answers are kept to the fields asked."""
+    catalogue = client.catalogue
+    bulk = check_read(catalogue, catalogue.endpoint("crm/Accounts"))
+    assert bulk.source.path == "bulk/CRM/Accounts" and bulk.keep is None
+    chosen = check_read(catalogue, catalogue.endpoint("crm/Accounts"), select=["ID", "Name"])
+    assert chosen.source.kind == "bulk" and chosen.keep is None
+    synced = check_read(catalogue, catalogue.endpoint("project/Projects"), select=["ID", "Code"])
+    assert synced.source.kind == "sync" and synced.keep == {"ID", "Code"}
 
 
 def test_sync_only_twin_pages_by_timestamp_and_drops_it(client: ExactClient, exact: FakeExact) -> None:

@@ -39,6 +39,10 @@ TABLE_BATCH = 500
 TABLE_COLUMNS = 8
 PIPE_WIDTH = 200
 """Tables written to a file or a pipe are this wide: no terminal tells how wide to be."""
+WRITE_BUFFER = 1 << 20
+"""An ``--output`` file takes the records a mebibyte at a time. With Python's 8 KiB, a 20,000-record
+read made 10,000 writes, and at each the read-ahead thread took the interpreter for up to 5 ms: a
+tenth of the command's time (docs/benchmarks.md, "Output speed")."""
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -74,7 +78,7 @@ def destination(path: Path | None, *, overwrite: bool = False) -> Iterator[IO[st
         raise ValidationError(f"Cannot write {path}: {exc.strerror}", hint="check --output") from None
     partial = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=WRITE_BUFFER) as handle:
             yield handle
         partial.replace(target)
     except BaseException:

@@ -4,6 +4,7 @@ is shown (on a terminal only; the bars themselves are ``cli.progress``)."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -58,11 +59,24 @@ SetOption = Annotated[
 ]
 
 
-def connect(ctx: typer.Context, credential: str | None) -> ActionContext:
-    """The connection for ``--credential`` (or the vault's only or default credential)."""
+@contextmanager
+def connect(ctx: typer.Context, credential: str | None) -> Iterator[ActionContext]:
+    """The connection for ``--credential`` (or the vault's only or default credential), open for
+    the ``with`` block and closed after it.
+
+    For the block's length, what exists when it opens (the modules, the catalogue, the client) is
+    set aside from Python's cycle collector (``gc.freeze``), and handed back after (``gc.unfreeze``).
+    None of it becomes garbage during a command, yet a long read, which makes short-lived objects by
+    the million, would have each full collection walk all of it again: a tenth of a 20,000-record
+    ``get --all`` (docs/benchmarks.md, "Output speed")."""
     from exactmate.actions import open_connection
 
-    return open_connection(credential, settings=context_of(ctx).settings)
+    with open_connection(credential, settings=context_of(ctx).settings) as conn:
+        gc.freeze()
+        try:
+            yield conn
+        finally:
+            gc.unfreeze()
 
 
 @contextmanager
