@@ -82,9 +82,14 @@ class Catalogue:
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Catalogue:
-        """A catalogue from the JSON document's structure (``{"endpoints": {path: entry}}``)."""
+        """A catalogue from the JSON document's structure (``{"endpoints": {path: entry}}``).
+
+        A field described alike on several endpoints (``ID``, ``Created``, ``Division``: 11,863
+        fields, 3,386 unlike) is one ``Field``, shared: fields are frozen, and making each anew was
+        half of loading the catalogue, which every command that reads or writes does first."""
         entries = cast(Mapping[str, Mapping[str, Any]], data["endpoints"])
-        return cls(_endpoint_from_entry(path, entry) for path, entry in entries.items())
+        made: dict[tuple[str, tuple[tuple[str, Any], ...]], Field] = {}
+        return cls(_endpoint_from_entry(path, entry, made) for path, entry in entries.items())
 
     def endpoint(self, path: str) -> Endpoint:
         """The endpoint at ``path``: any case, with or without slashes, host, ``api/v1/{division}/``."""
@@ -161,7 +166,9 @@ def normalise_path(path: str) -> str:
     return "/".join(part for part in stripped.split("/") if part)
 
 
-def _endpoint_from_entry(path: str, entry: Mapping[str, Any]) -> Endpoint:
+def _endpoint_from_entry(
+    path: str, entry: Mapping[str, Any], made: dict[tuple[str, tuple[tuple[str, Any], ...]], Field]
+) -> Endpoint:
     methods = frozenset(str(m).upper() for m in entry["methods"])
     if not methods or not methods <= set(HTTP_METHODS):
         raise CatalogueError(f"Catalogue entry {path}: bad methods {sorted(methods)}")
@@ -188,8 +195,22 @@ def _endpoint_from_entry(path: str, entry: Mapping[str, Any]) -> Endpoint:
         status=str(entry.get("status", "current")),
         function_params=tuple(entry.get("function_params") or ()),
         doc=entry.get("doc"),
-        fields={name: _field_from_entry(name, raw) for name, raw in entry["fields"].items()},
+        fields={name: _shared_field(name, raw, made) for name, raw in entry["fields"].items()},
     )
+
+
+def _shared_field(
+    name: str, raw: Mapping[str, Any], made: dict[tuple[str, tuple[tuple[str, Any], ...]], Field]
+) -> Field:
+    """The ``Field`` for ``name`` described by ``raw``: the one made before for the same description."""
+    described = (name, tuple(raw.items()))
+    try:
+        found = made.get(described)
+    except TypeError:  # a value that is not text, a number or a flag: made apart
+        return _field_from_entry(name, raw)
+    if found is None:
+        found = made[described] = _field_from_entry(name, raw)
+    return found
 
 
 def _field_from_entry(name: str, raw: Mapping[str, Any]) -> Field:
