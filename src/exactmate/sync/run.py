@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -316,8 +317,29 @@ def _as_record_endpoint(endpoint: Endpoint) -> Endpoint:
 
 
 LEASE_SECONDS = 120.0
-"""How long a sync's lease lasts without renewal: it is renewed after every page, so a sync killed
-mid-run frees its (database, division, endpoint) for the next within two minutes."""
+"""How long a sync's lease lasts without renewal: it is renewed after a page when ``RENEW_SECONDS``
+have passed since the last renewal, so a sync killed mid-run frees its (database, division, endpoint)
+for the next within two minutes."""
+RENEW_SECONDS = 10.0
+"""How often the lease is renewed, at most: a renewal is a write to exactmate's store (4 ms, its
+commit waits for the disk), and renewing after each of a load's 1,000-record pages cost the feed
+more than a tenth of a second per 30 pages (bench/sync_load.py)."""
+
+
+class _Renewal:
+    """``renew`` called after each page, done when ``every`` seconds have passed since the last."""
+
+    def __init__(
+        self, renew: Callable[[], None], every: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._renew, self._every, self._clock = renew, every, clock
+        self._last = clock()
+
+    def __call__(self) -> None:
+        now = self._clock()
+        if now - self._last >= self._every:
+            self._renew()
+            self._last = self._clock()
 
 
 def _held(conn: ActionContext, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
@@ -327,7 +349,7 @@ def _held(conn: ActionContext, name: str, job: _Feed, *, full: bool, progress: P
             def renew() -> None:
                 conn.store.renew_lock(name, owner, ttl=LEASE_SECONDS)
 
-            job.run(full=full, progress=progress, renew=renew)
+            job.run(full=full, progress=progress, renew=_Renewal(renew, RENEW_SECONDS))
     except StoreError as exc:
         if "timed out" in str(exc):
             raise StoreError(
@@ -368,7 +390,14 @@ class _Feed:
             for column in table.columns
             if column.name in self._fields and isinstance(column.type, DateTime)
         ]
-        self._stamps = _SqliteStamps()
+        self._plain = [name for name in self._fields if name not in self._dates]
+        self._dated = [name for name in self._fields if name in self._dates]
+        plain = self._plain
+        self._plain_getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*plain) if len(plain) > 1 else lambda record: tuple([record[name] for name in plain])
+        )
+        self._sqlite_dates = _Dates(_sqlite_value)
+        self._utc_dates = _Dates(_utc)
 
     def run(self, *, full: bool, progress: Progress | None, renew: Callable[[], None] = lambda: None) -> None:
         report, number = self.report, self.report.division
@@ -476,26 +505,30 @@ class _Feed:
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """The column names, and each record as a row of every column (absent fields None), dates in
         UTC (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``).
-        A record that has every field is read with one ``itemgetter`` call (C, not a loop per field)."""
-        fields = self._fields
-        dates = [fields.index(name) for name in self._dates]
-        sqlite = self.engine.dialect.name == "sqlite"
-        stamp = self._stamps.text if sqlite else _utc
-        now = stamp(datetime.now(UTC))
-        own = (division, None, now, False)
-        getter = itemgetter(*fields) if len(fields) > 1 else (lambda record: (record[fields[0]],))
-        rows: list[tuple[Any, ...]] = []
-        for record in records:
-            try:
-                values = list(getter(record))
-            except KeyError:
-                values = [record.get(name) for name in fields]
-            for at in dates:
-                value = values[at]
-                if value is not None:
-                    values[at] = stamp(value)
-            rows.append((*values, division, record.get(PAGE_TIMESTAMP), *own[2:]))
-        return [*fields, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN], rows
+        The loops are C's: the date columns come last (the statement names its columns, so their
+        order is the statement's), each read for the whole page by one ``itemgetter`` and converted
+        through ``_Dates`` (a dict: a date seen before, or None, is a lookup with no Python call);
+        a row is the record's other fields, read with one ``itemgetter`` call, joined to its dates
+        and the sync's own columns. A page with a record that lacks a field is read field by field."""
+        plain, dated = self._plain, self._dated
+        names = [*plain, *dated, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
+        dates = self._sqlite_dates if self.engine.dialect.name == "sqlite" else self._utc_dates
+        count = len(records)
+        now = dates.convert(datetime.now(UTC))
+        try:
+            heads = list(map(self._plain_getter, records))
+            columns = [list(map(dates.__getitem__, map(itemgetter(name), records))) for name in dated]
+        except KeyError:
+            heads = [tuple([record.get(name) for name in plain]) for record in records]
+            columns = [[dates[record.get(name)] for record in records] for name in dated]
+        stamps = map(_page_timestamp, records)
+        own = (repeat(division, count), stamps, repeat(now, count), repeat(False, count))
+        tails = zip(*columns, *own, strict=True)
+        return names, list(map(tuple.__add__, heads, tails))
+
+
+def _page_timestamp(record: Mapping[str, Any]) -> Any:
+    return record.get(PAGE_TIMESTAMP)
 
 
 COMMIT_ROWS = 10_000
@@ -605,21 +638,24 @@ def _sqlite_value(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")
 
 
-class _SqliteStamps:
-    """``_sqlite_value`` remembered for the dates seen last: a page's dates repeat (a day's entries
-    share their Date), and a lookup costs a twentieth of a conversion."""
+class _Dates(dict[Any, Any]):
+    """A date conversion remembered for the dates seen last, as a dict so that a date seen before
+    (a page's dates repeat: a day's entries share their Date, a new record its Created and Modified)
+    is converted by ``__getitem__`` alone, in C; None stays None."""
 
     LIMIT = 4096
 
-    def __init__(self) -> None:
-        self._seen: dict[datetime, str] = {}
+    def __init__(self, convert: Callable[[datetime], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+        self[None] = None
 
-    def text(self, value: datetime) -> str:
-        found = self._seen.get(value)
-        if found is None:
-            if len(self._seen) >= self.LIMIT:
-                self._seen.clear()
-            found = self._seen[value] = _sqlite_value(value)
+    def __missing__(self, value: datetime) -> Any:
+        found = self.convert(value)
+        if len(self) >= self.LIMIT:
+            self.clear()
+            self[None] = None
+        self[value] = found
         return found
 
 
