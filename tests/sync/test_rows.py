@@ -136,3 +136,20 @@ def test_a_sync_renews_its_lease_while_it_runs(monkeypatch: Any) -> None:
 
     sync_run._held(Conn(), "lease", Job(), full=False, progress=None)  # type: ignore[arg-type]
     assert calls == ["lease"] * 3
+
+
+def test_a_row_twins_changes_can_be_left_under_the_twins_names(tmp_path: Any) -> None:
+    """``Resource.changes(renamed=False)``: the same time entries as ``changes()``, under the
+    time-and-cost feed's names (WBS, its kind field Type kept), cost entries still left out."""
+    from tests.actions.conftest import D1, build_world
+
+    for world in build_world(tmp_path, records=40):
+        feed = world.conn.client.resource("project/TimeTransactions", D1)
+        renamed = [record for page in feed.changes() for record in page.records]
+        fed = [record for page in feed.changes(renamed=False) for record in page.records]
+        rule = CATALOGUE.twins("project/TimeTransactions").row_rule
+        assert rule is not None and len(fed) == len(renamed) == 40
+        assert all(record["Type"] == rule.kind for record in fed)
+        assert "WBS" in fed[0] and "Activity" not in fed[0] and "Activity" in renamed[0]
+        back = [{rule.base_name(name): value for name, value in r.items()} for r in fed]
+        assert back == renamed

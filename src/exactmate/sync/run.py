@@ -392,10 +392,12 @@ class _Feed:
         ]
         self._plain = [name for name in self._fields if name not in self._dates]
         self._dated = [name for name in self._fields if name in self._dates]
-        plain = self._plain
-        self._plain_getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
-            itemgetter(*plain) if len(plain) > 1 else lambda record: tuple([record[name] for name in plain])
-        )
+        self._as_named = _Reader(self._plain, self._dated)
+        twins = run.conn.client.catalogue.twins(endpoint.path) if run.conn is not None else None
+        rule = twins.row_rule if twins is not None and twins.sync is None else None
+        self._rows_renamed = rule is None
+        rename = rule.twin_name if rule is not None else str
+        self._as_fed = _Reader([rename(n) for n in self._plain], [rename(n) for n in self._dated])
         self._sqlite_dates = _Dates(_sqlite_value)
         self._utc_dates = _Dates(_utc)
 
@@ -418,7 +420,9 @@ class _Feed:
             with self.engine.connect() as db:
                 batch = _Batch(db)
                 try:
-                    for page in read_ahead(resource.changes(since)):
+                    # a row twin's records stay under its names: _rows reads them by those (_as_fed)
+                    changes = resource.changes(since, renamed=self._rows_renamed)
+                    for page in read_ahead(changes):
                         report.calls += 1
                         if page.records:
                             self._page(batch, page.records)
@@ -437,7 +441,7 @@ class _Feed:
         report, db = self.report, batch.db
         stamps = [r[PAGE_TIMESTAMP] for r in records if isinstance(r.get(PAGE_TIMESTAMP), int)]
         batch.begin()
-        inserted, updated = self._write(db, records)
+        inserted, updated = self._write(db, records, fed=True)
         if stamps:
             _set_cursor(db, self.cursors, self.owner, report.division, self.endpoint.path, max(stamps))
         batch.written(len(records))
@@ -478,9 +482,13 @@ class _Feed:
             _set_cursor(db, self.cursors, self.owner, number, self.endpoint.path, latest)
         report.cursor = latest
 
-    def _write(self, db: Database, records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    def _write(
+        self, db: Database, records: Sequence[Mapping[str, Any]], *, fed: bool = False
+    ) -> tuple[int, int]:
+        """Upsert a page's records: ``fed``, as the change feed gives them (a row twin's under its
+        own names), else under the endpoint's names."""
         number = self.report.division
-        names, rows = self._rows(records, number)
+        names, rows = self._rows(records, number, self._as_fed if fed else self._as_named)
         at = names.index(self.key)
         keys = [row[at] for row in rows]
         distinct = len(set(keys))
@@ -501,30 +509,43 @@ class _Feed:
         return distinct - updated, updated
 
     def _rows(
-        self, records: Sequence[Mapping[str, Any]], division: int
+        self, records: Sequence[Mapping[str, Any]], division: int, reader: _Reader
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """The column names, and each record as a row of every column (absent fields None), dates in
-        UTC (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``).
-        The loops are C's: the date columns come last (the statement names its columns, so their
-        order is the statement's), each read for the whole page by one ``itemgetter`` and converted
-        through ``_Dates`` (a dict: a date seen before, or None, is a lookup with no Python call);
-        a row is the record's other fields, read with one ``itemgetter`` call, joined to its dates
-        and the sync's own columns. A page with a record that lacks a field is read field by field."""
-        plain, dated = self._plain, self._dated
-        names = [*plain, *dated, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
+        UTC (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``),
+        each field read by ``reader``'s name for it. The loops are C's: the date columns come last
+        (the statement names its columns, so their order is the statement's), each read for the
+        whole page by one ``itemgetter`` and converted through ``_Dates`` (a dict: a date seen
+        before, or None, is a lookup with no Python call); a row is the record's other fields, read
+        with one ``itemgetter`` call, joined to its dates and the sync's own columns. A page with a
+        record that lacks a field is read field by field."""
+        names = [*self._plain, *self._dated, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
         dates = self._sqlite_dates if self.engine.dialect.name == "sqlite" else self._utc_dates
         count = len(records)
         now = dates.convert(datetime.now(UTC))
         try:
-            heads = list(map(self._plain_getter, records))
-            columns = [list(map(dates.__getitem__, map(itemgetter(name), records))) for name in dated]
+            heads = list(map(reader.plain_getter, records))
+            columns = [list(map(dates.__getitem__, map(get, records))) for get in reader.dated_getters]
         except KeyError:
-            heads = [tuple([record.get(name) for name in plain]) for record in records]
-            columns = [[dates[record.get(name)] for record in records] for name in dated]
+            heads = [tuple([record.get(name) for name in reader.plain]) for record in records]
+            columns = [[dates[record.get(name)] for record in records] for name in reader.dated]
         stamps = map(_page_timestamp, records)
         own = (repeat(division, count), stamps, repeat(now, count), repeat(False, count))
         tails = zip(*columns, *own, strict=True)
         return names, list(map(tuple.__add__, heads, tails))
+
+
+class _Reader:
+    """How a sync reads a record's fields into a row: the names its columns' fields go by in the
+    records (the endpoint's, or a row twin's), those of the dates apart, each list read by
+    ``itemgetter``."""
+
+    def __init__(self, plain: list[str], dated: list[str]) -> None:
+        self.plain, self.dated = plain, dated
+        self.plain_getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*plain) if len(plain) > 1 else lambda record: tuple([record[name] for name in plain])
+        )
+        self.dated_getters = [itemgetter(name) for name in dated]
 
 
 def _page_timestamp(record: Mapping[str, Any]) -> Any:
