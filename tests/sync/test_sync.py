@@ -339,3 +339,20 @@ def test_a_sqlite_target_is_set_up_for_loading(tmp_path: Path) -> None:
     # WAL with commits that do not fsync, a 16 MiB page cache, a checkpoint per 10,000 WAL pages
     expected = {"journal_mode": "wal", "synchronous": 1, "cache_size": -16_384, "wal_autocheckpoint": 10_000}
     assert found == expected
+
+
+def test_a_time_entrys_activity_comes_from_the_feeds_wbs(world: World, target: str) -> None:
+    """The time-and-cost feed names an entry's activity WBS; the sync reads the feed's records under
+    the feed's names and stores it as Activity (and WBSDescription as ActivityDescription)."""
+    entries = world.conn.client.resource("project/TimeTransactions", D1)
+    activity = "5ca1ab1e-0000-4000-8000-000000000001"
+    body = {"Item": world.hour_type(), "Project": world.project(), "Quantity": 2, "Activity": activity}
+    created = entries.create({**body, "Notes": "with an activity"})
+    assert sync_endpoints(world.conn, ["project/TimeTransactions"], target, division=D1).ok
+    stored = table_rows(target, "project_timetransactions", D1)
+    assert stored[str(created["ID"])]["Activity"] == activity
+    assert stored[str(created["ID"])]["Notes"] == "with an activity"
+    expected = exact_rows(world, "project/TimeTransactions", D1)
+    assert {key: row["ActivityDescription"] for key, row in stored.items()} == {
+        key: row.get("ActivityDescription") for key, row in expected.items()
+    }

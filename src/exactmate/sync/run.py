@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -316,8 +317,29 @@ def _as_record_endpoint(endpoint: Endpoint) -> Endpoint:
 
 
 LEASE_SECONDS = 120.0
-"""How long a sync's lease lasts without renewal: it is renewed after every page, so a sync killed
-mid-run frees its (database, division, endpoint) for the next within two minutes."""
+"""How long a sync's lease lasts without renewal: it is renewed after a page when ``RENEW_SECONDS``
+have passed since the last renewal, so a sync killed mid-run frees its (database, division, endpoint)
+for the next within two minutes."""
+RENEW_SECONDS = 10.0
+"""How often the lease is renewed, at most: a renewal is a write to exactmate's store (4 ms, its
+commit waits for the disk), and renewing after each of a load's 1,000-record pages cost the feed
+more than a tenth of a second per 30 pages (bench/sync_load.py)."""
+
+
+class _Renewal:
+    """``renew`` called after each page, done when ``every`` seconds have passed since the last."""
+
+    def __init__(
+        self, renew: Callable[[], None], every: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._renew, self._every, self._clock = renew, every, clock
+        self._last = clock()
+
+    def __call__(self) -> None:
+        now = self._clock()
+        if now - self._last >= self._every:
+            self._renew()
+            self._last = self._clock()
 
 
 def _held(conn: ActionContext, name: str, job: _Feed, *, full: bool, progress: Progress | None) -> None:
@@ -327,7 +349,7 @@ def _held(conn: ActionContext, name: str, job: _Feed, *, full: bool, progress: P
             def renew() -> None:
                 conn.store.renew_lock(name, owner, ttl=LEASE_SECONDS)
 
-            job.run(full=full, progress=progress, renew=renew)
+            job.run(full=full, progress=progress, renew=_Renewal(renew, RENEW_SECONDS))
     except StoreError as exc:
         if "timed out" in str(exc):
             raise StoreError(
@@ -368,7 +390,16 @@ class _Feed:
             for column in table.columns
             if column.name in self._fields and isinstance(column.type, DateTime)
         ]
-        self._stamps = _SqliteStamps()
+        self._plain = [name for name in self._fields if name not in self._dates]
+        self._dated = [name for name in self._fields if name in self._dates]
+        self._as_named = _Reader(self._plain, self._dated)
+        twins = run.conn.client.catalogue.twins(endpoint.path) if run.conn is not None else None
+        rule = twins.row_rule if twins is not None and twins.sync is None else None
+        self._rows_renamed = rule is None
+        rename = rule.twin_name if rule is not None else str
+        self._as_fed = _Reader([rename(n) for n in self._plain], [rename(n) for n in self._dated])
+        self._sqlite_dates = _Dates(_sqlite_value)
+        self._utc_dates = _Dates(_utc)
 
     def run(self, *, full: bool, progress: Progress | None, renew: Callable[[], None] = lambda: None) -> None:
         report, number = self.report, self.report.division
@@ -389,7 +420,9 @@ class _Feed:
             with self.engine.connect() as db:
                 batch = _Batch(db)
                 try:
-                    for page in read_ahead(resource.changes(since)):
+                    # a row twin's records stay under its names: _rows reads them by those (_as_fed)
+                    changes = resource.changes(since, renamed=self._rows_renamed)
+                    for page in read_ahead(changes):
                         report.calls += 1
                         if page.records:
                             self._page(batch, page.records)
@@ -408,7 +441,7 @@ class _Feed:
         report, db = self.report, batch.db
         stamps = [r[PAGE_TIMESTAMP] for r in records if isinstance(r.get(PAGE_TIMESTAMP), int)]
         batch.begin()
-        inserted, updated = self._write(db, records)
+        inserted, updated = self._write(db, records, fed=True)
         if stamps:
             _set_cursor(db, self.cursors, self.owner, report.division, self.endpoint.path, max(stamps))
         batch.written(len(records))
@@ -449,9 +482,13 @@ class _Feed:
             _set_cursor(db, self.cursors, self.owner, number, self.endpoint.path, latest)
         report.cursor = latest
 
-    def _write(self, db: Database, records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    def _write(
+        self, db: Database, records: Sequence[Mapping[str, Any]], *, fed: bool = False
+    ) -> tuple[int, int]:
+        """Upsert a page's records: ``fed``, as the change feed gives them (a row twin's under its
+        own names), else under the endpoint's names."""
         number = self.report.division
-        names, rows = self._rows(records, number)
+        names, rows = self._rows(records, number, self._as_fed if fed else self._as_named)
         at = names.index(self.key)
         keys = [row[at] for row in rows]
         distinct = len(set(keys))
@@ -472,30 +509,47 @@ class _Feed:
         return distinct - updated, updated
 
     def _rows(
-        self, records: Sequence[Mapping[str, Any]], division: int
+        self, records: Sequence[Mapping[str, Any]], division: int, reader: _Reader
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """The column names, and each record as a row of every column (absent fields None), dates in
-        UTC (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``).
-        A record that has every field is read with one ``itemgetter`` call (C, not a loop per field)."""
-        fields = self._fields
-        dates = [fields.index(name) for name in self._dates]
-        sqlite = self.engine.dialect.name == "sqlite"
-        stamp = self._stamps.text if sqlite else _utc
-        now = stamp(datetime.now(UTC))
-        own = (division, None, now, False)
-        getter = itemgetter(*fields) if len(fields) > 1 else (lambda record: (record[fields[0]],))
-        rows: list[tuple[Any, ...]] = []
-        for record in records:
-            try:
-                values = list(getter(record))
-            except KeyError:
-                values = [record.get(name) for name in fields]
-            for at in dates:
-                value = values[at]
-                if value is not None:
-                    values[at] = stamp(value)
-            rows.append((*values, division, record.get(PAGE_TIMESTAMP), *own[2:]))
-        return [*fields, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN], rows
+        UTC (as SQLAlchemy's SQLite dialect writes them, for a SQLite target: see ``_sqlite_upsert``),
+        each field read by ``reader``'s name for it. The loops are C's: the date columns come last
+        (the statement names its columns, so their order is the statement's), each read for the
+        whole page by one ``itemgetter`` and converted through ``_Dates`` (a dict: a date seen
+        before, or None, is a lookup with no Python call); a row is the record's other fields, read
+        with one ``itemgetter`` call, joined to its dates and the sync's own columns. A page with a
+        record that lacks a field is read field by field."""
+        names = [*self._plain, *self._dated, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
+        dates = self._sqlite_dates if self.engine.dialect.name == "sqlite" else self._utc_dates
+        count = len(records)
+        now = dates.convert(datetime.now(UTC))
+        try:
+            heads = list(map(reader.plain_getter, records))
+            columns = [list(map(dates.__getitem__, map(get, records))) for get in reader.dated_getters]
+        except KeyError:
+            heads = [tuple([record.get(name) for name in reader.plain]) for record in records]
+            columns = [[dates[record.get(name)] for record in records] for name in reader.dated]
+        stamps = map(_page_timestamp, records)
+        own = (repeat(division, count), stamps, repeat(now, count), repeat(False, count))
+        tails = zip(*columns, *own, strict=True)
+        return names, list(map(tuple.__add__, heads, tails))
+
+
+class _Reader:
+    """How a sync reads a record's fields into a row: the names its columns' fields go by in the
+    records (the endpoint's, or a row twin's), those of the dates apart, each list read by
+    ``itemgetter``."""
+
+    def __init__(self, plain: list[str], dated: list[str]) -> None:
+        self.plain, self.dated = plain, dated
+        self.plain_getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            itemgetter(*plain) if len(plain) > 1 else lambda record: tuple([record[name] for name in plain])
+        )
+        self.dated_getters = [itemgetter(name) for name in dated]
+
+
+def _page_timestamp(record: Mapping[str, Any]) -> Any:
+    return record.get(PAGE_TIMESTAMP)
 
 
 COMMIT_ROWS = 10_000
@@ -605,21 +659,24 @@ def _sqlite_value(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")
 
 
-class _SqliteStamps:
-    """``_sqlite_value`` remembered for the dates seen last: a page's dates repeat (a day's entries
-    share their Date), and a lookup costs a twentieth of a conversion."""
+class _Dates(dict[Any, Any]):
+    """A date conversion remembered for the dates seen last, as a dict so that a date seen before
+    (a page's dates repeat: a day's entries share their Date, a new record its Created and Modified)
+    is converted by ``__getitem__`` alone, in C; None stays None."""
 
     LIMIT = 4096
 
-    def __init__(self) -> None:
-        self._seen: dict[datetime, str] = {}
+    def __init__(self, convert: Callable[[datetime], Any]) -> None:
+        super().__init__()
+        self.convert = convert
+        self[None] = None
 
-    def text(self, value: datetime) -> str:
-        found = self._seen.get(value)
-        if found is None:
-            if len(self._seen) >= self.LIMIT:
-                self._seen.clear()
-            found = self._seen[value] = _sqlite_value(value)
+    def __missing__(self, value: datetime) -> Any:
+        found = self.convert(value)
+        if len(self) >= self.LIMIT:
+            self.clear()
+            self[None] = None
+        self[value] = found
         return found
 
 
