@@ -158,6 +158,21 @@ def check_read(catalogue: Catalogue, endpoint: Endpoint, **options: Unpack[ReadO
     return ReadQuery(endpoint, endpoint, sent, fields)
 
 
+def change_feed(endpoint: Endpoint, twins: Twins, fields: Sequence[str] | None = None) -> Endpoint | None:
+    """The feed ``Resource.changes`` reads a regular endpoint's changes from: its sync twin, else its
+    row twin, the first carrying ``fields`` (every field when None) and the key; None when neither
+    does."""
+    wanted = {name.lower() for name in fields or ()} | {(endpoint.key or "").lower()}
+    return next(
+        (
+            twin
+            for twin in (twins.sync, twins.rows)
+            if twin is not None and wanted <= {n.lower() for n in twins.common_fields(twin)}
+        ),
+        None,
+    )
+
+
 def _through_twin(
     endpoint: Endpoint,
     twins: Twins,
@@ -259,15 +274,7 @@ class Resource:
         self.endpoint.require_method("GET")
         fields = self.endpoint.resolve_fields(_names(select, "select")) if select is not None else None
         twins = self._api.catalogue.twins(self.endpoint.path)
-        wanted = {name.lower() for name in fields or ()} | {(self.endpoint.key or "").lower()}
-        feed = next(
-            (
-                twin
-                for twin in (twins.sync, twins.rows)
-                if twin is not None and wanted <= {n.lower() for n in twins.common_fields(twin)}
-            ),
-            None,
-        )
+        feed = change_feed(self.endpoint, twins, fields)
         if feed is None:
             raise ValidationError(
                 f"{self.endpoint.path} has no sync/ feed carrying "

@@ -303,14 +303,14 @@ def test_normalise_path(given: str, expected: str) -> None:
 def test_fields_described_alike_are_one_shared_field_and_unlike_ones_stay_apart() -> None:
     """Loading shares a ``Field`` between endpoints whose entries describe it alike (half the time of
     loading the catalogue); a field described otherwise anywhere keeps its own."""
+    import json
+    from importlib import resources
+
     from exactmate.catalogue import _shared_field
 
     catalogue = Catalogue.load()
     accounts, items = catalogue.endpoint("crm/Accounts"), catalogue.endpoint("logistics/Items")
     assert accounts.fields["Created"] is items.fields["Created"]
-    import json
-    from importlib import resources
-
     data = json.loads(resources.files("exactmate.data").joinpath("catalogue.json").read_text("utf-8"))
     objects: dict[tuple[object, ...], set[int]] = {}
     for path, entry in data["endpoints"].items():

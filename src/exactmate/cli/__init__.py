@@ -112,7 +112,7 @@ def main() -> None:
         app(standalone_mode=True)
     except ExactmateError as exc:
         typer.echo(f"error: {exc}", err=True)
-        ending.ended(SystemExit(exit_code_for(exc)))
+        ending.code = exit_code_for(exc)
         sys.exit(ending.code)
     except SystemExit as exit:
         ending.ended(exit)

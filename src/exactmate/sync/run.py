@@ -52,6 +52,7 @@ from exactmate.config import Settings, describe_db_url
 from exactmate.errors import ExactmateError, StoreError, ValidationError
 from exactmate.odata import AMSTERDAM, F
 from exactmate.readahead import read_ahead
+from exactmate.resource import change_feed
 from exactmate.sync.deletes import DELETED, ENTITY_TYPES
 from exactmate.sync.tables import DELETED as DELETED_COLUMN
 from exactmate.sync.tables import (
@@ -391,13 +392,15 @@ class _Feed:
             if column.name in self._fields and isinstance(column.type, DateTime)
         ]
         self._plain = [name for name in self._fields if name not in self._dates]
-        self._dated = [name for name in self._fields if name in self._dates]
-        self._as_named = _Reader(self._plain, self._dated)
-        twins = run.conn.client.catalogue.twins(endpoint.path) if run.conn is not None else None
-        rule = twins.row_rule if twins is not None and twins.sync is None else None
+        self._as_named = _Reader(self._plain, self._dates)
+        # the feed Resource.changes picks: through a row twin, its records come under the twin's names
+        rule = None
+        if run.conn is not None and endpoint.kind != "sync":
+            twins = run.conn.client.catalogue.twins(endpoint.path)
+            rule = twins.row_rule if change_feed(endpoint, twins) is twins.rows else None
         self._rows_renamed = rule is None
         rename = rule.twin_name if rule is not None else str
-        self._as_fed = _Reader([rename(n) for n in self._plain], [rename(n) for n in self._dated])
+        self._as_fed = _Reader([rename(n) for n in self._plain], [rename(n) for n in self._dates])
         self._sqlite_dates = _Dates(_sqlite_value)
         self._utc_dates = _Dates(_utc)
 
@@ -519,7 +522,7 @@ class _Feed:
         before, or None, is a lookup with no Python call); a row is the record's other fields, read
         with one ``itemgetter`` call, joined to its dates and the sync's own columns. A page with a
         record that lacks a field is read field by field."""
-        names = [*self._plain, *self._dated, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
+        names = [*self._plain, *self._dates, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
         dates = self._sqlite_dates if self.engine.dialect.name == "sqlite" else self._utc_dates
         count = len(records)
         now = dates.convert(datetime.now(UTC))
