@@ -255,7 +255,12 @@ class Resource:
         return self._follow(query, ahead=ahead)
 
     def changes(
-        self, since: int = 1, *, select: Sequence[str] | None = None, renamed: bool = True
+        self,
+        since: int = 1,
+        *,
+        select: Sequence[str] | None = None,
+        renamed: bool = True,
+        ahead: bool = False,
     ) -> Iterator[Page]:
         """Records changed after the Timestamp ``since``, oldest change first, 1,000 a call: the one
         reader of Exact's change feeds. On a sync/ endpoint, its own records; on a regular endpoint,
@@ -265,12 +270,15 @@ class Resource:
         ``renamed=False``: a row twin's records are left under the twin's field names (``WBS``, not
         ``Activity``; its kind field kept), for a caller that reads each field by name anyway
         (``exactmate sync``, ``RowTwin.twin_name``): renaming copies every record, a tenth of a
-        second per 20,000."""
+        second per 20,000.
+
+        ``ahead``: as for ``read``, each next page is asked for while the caller parses and uses this
+        one (``exactmate sync``, which writes every page it reads)."""
         if isinstance(since, bool) or not isinstance(since, int) or since < 0:
             raise ValidationError(f"A sync cursor is a Timestamp (a whole number, 0 or more), got {since!r}")
         cursor = f"Timestamp gt {since}L"
         if self.endpoint.kind == "sync":
-            return self.pages(select=select, filter=cursor)
+            return self.read(self.query(select=select, filter=cursor), ahead=ahead)
         self.endpoint.require_method("GET")
         fields = self.endpoint.resolve_fields(_names(select, "select")) if select is not None else None
         twins = self._api.catalogue.twins(self.endpoint.path)
@@ -283,7 +291,7 @@ class Resource:
                 hint="see which endpoints have one: exactmate endpoints sync/",
             )
         plan = _through_twin(self.endpoint, twins, feed, fields, cursor, keep_timestamp=True, renamed=renamed)
-        return self._follow(plan)
+        return self._follow(plan, ahead=ahead)
 
     def get(self, key: object) -> Record:
         """The record with ``key`` (formatted by the endpoint's key type; a mapping for composite keys)."""

@@ -51,7 +51,8 @@ def test_each_value_is_stored_under_its_own_column_whatever_the_order_of_the_row
         cursors.create(engine, checkfirst=True)
         ensure(engine, table)
         report = sync_run.EndpointReport(endpoint.path, 7, table.name)
-        feed = sync_run._Feed(sync_run._Run(None, engine, cursors, "me"), table, endpoint, report)  # type: ignore[arg-type]
+        run = sync_run._Run(None, engine, cursors, "me", sync_run._Writers(engine))  # type: ignore[arg-type]
+        feed = sync_run._Feed(run, table, endpoint, report)
         whole = [_record(n) for n in range(1, 4)]
         # a page with a record that lacks fields (read field by field), a date seen before, None dates
         # and a date on the hour the clock skips

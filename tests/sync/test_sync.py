@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, Table, create_engine, select, text
 from exactmate.sync import EndpointReport, sync_endpoints
 from exactmate.sync import run as sync_run
 from exactmate.sync.tables import DIVISION
+from exactmate.sync.writer import Writer
 from tests.actions.conftest import D1, D2, World, build_world
 
 ENDPOINTS = [
@@ -273,38 +274,67 @@ def _committed(target: str) -> tuple[int, int, int]:
         engine.dispose()
 
 
+def feed_pages(world: World, path: str, division: int) -> list[tuple[int, int]]:
+    """The rows a load of ``path`` holds after each page of its feed, and the cursor then."""
+    ends: list[tuple[int, int]] = []
+    rows, cursor = 0, 1
+    for page in world.conn.client.resource(path, division).changes(renamed=False):
+        rows += len(page.records)
+        cursor = max([cursor, *(r["Timestamp"] for r in page.records)])
+        ends.append((rows, cursor))
+    return ends
+
+
+def commit_points(ends: list[tuple[int, int]], commit_rows: int) -> set[tuple[int, int]]:
+    """Where a load commits: once ``commit_rows`` rows wait, and at the feed's end."""
+    points, waiting, before = {(0, 1), ends[-1]}, 0, 0
+    for rows, cursor in ends:
+        waiting += rows - before
+        before = rows
+        if waiting >= commit_rows:
+            points.add((rows, cursor))
+            waiting = 0
+    return points
+
+
+@pytest.mark.parametrize("where", ["here", "writer"])
 @pytest.mark.parametrize("commit_rows", [1, 2_000])
 def test_every_commit_holds_whole_pages_and_the_cursor_at_their_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, commit_rows: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, commit_rows: int, where: str
 ) -> None:
     monkeypatch.setattr(sync_run, "COMMIT_ROWS", commit_rows)
     monkeypatch.setattr(sync_run, "COMMIT_SECONDS", 3600.0)  # only the rows decide here
+    if where == "here":
+        monkeypatch.setattr(sync_run, "WRITER_ROWS", 10**9)  # no page hands the writes over
+    started: list[object] = []
+    monkeypatch.setattr(sync_run, "Writer", lambda database: started.append(database) or Writer(database))
     target = f"sqlite:///{tmp_path / 'exact.db'}"
-    pages: list[tuple[int, int]] = [(0, 1)]  # (rows written, cursor) after each page, in order
     seen: list[tuple[int, int, int]] = []
 
     def watch(report: EndpointReport) -> None:
-        pages.append((report.inserted, report.cursor))
         seen.append(_committed(target))
 
     for world in build_world(tmp_path, records=5_000, divisions=1):
+        ends = feed_pages(world, "project/TimeTransactions", D1)
+        points = commit_points(ends, commit_rows)
+        assert len(ends) >= 5 and len(points) >= 4  # several pages, several commits
         result = sync_endpoints(world.conn, ["project/TimeTransactions"], target, division=D1, progress=watch)
-        assert result.ok
+        assert result.ok and result.reports[0].inserted == 5_000
+        assert len(started) == (1 if where == "writer" else 0)
         for rows, top, cursor in seen:
-            assert (rows, cursor) in pages  # whole pages, with the cursor at the last of them
+            assert (rows, cursor) in points  # whole pages, with the cursor at the last of them
             assert top <= cursor  # no row beyond the cursor
-        assert _committed(target)[0] == 5_000
-        waited = sum(1 for (rows, _, _), (written, _) in zip(seen, pages[1:], strict=True) if rows < written)
-        if commit_rows == 1:
-            assert waited == 0  # each page committed as it was written
-        else:
-            assert waited >= len(seen) // 2  # pages waited for the next commit of 2,000 rows
+        rows, _, cursor = _committed(target)
+        assert (rows, cursor) == ends[-1]
+        if where == "here":  # committed before the page is reported: each commit point is seen
+            assert {(rows, cursor) for rows, _, cursor in seen} >= points - {(0, 1)}
 
 
 def test_a_page_whose_write_fails_is_rolled_back_and_the_next_run_writes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sync_run, "COMMIT_ROWS", 1)
+    monkeypatch.setattr(sync_run, "WRITER_ROWS", 10**9)  # written here (the writer's: test_writer.py)
     set_cursor = sync_run._set_cursor
     calls = 0
 

@@ -6,13 +6,36 @@
 - ``deletes``: which endpoint a ``sync/Deleted`` entity type belongs to.
 - ``plan``: ``--plan``, what a run would read and cost, before it reads;
 - ``run``: reading each endpoint's change feed (``Resource.changes``: the one Timestamp reader) page
-  by page, each page's rows and the cursor moving in one transaction, then the deletes.
+  by page, each page's rows and the cursor moving in one transaction, then the deletes;
+- ``writer``: a load's writes into a SQLite target, in a process of their own.
 """
 
 from __future__ import annotations
 
-from exactmate.sync.plan import PlannedFeed, plan_sync
-from exactmate.sync.run import EndpointReport, SyncReport, default_target, sync_endpoints, syncable
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported on first use (``__getattr__``): the writer process imports this package
+    from exactmate.sync.plan import PlannedFeed, plan_sync
+    from exactmate.sync.run import EndpointReport, SyncReport, default_target, sync_endpoints, syncable
+
+_HOMES = {
+    "EndpointReport": "exactmate.sync.run",
+    "PlannedFeed": "exactmate.sync.plan",
+    "SyncReport": "exactmate.sync.run",
+    "default_target": "exactmate.sync.run",
+    "plan_sync": "exactmate.sync.plan",
+    "sync_endpoints": "exactmate.sync.run",
+    "syncable": "exactmate.sync.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = [
     "EndpointReport",

@@ -11,6 +11,10 @@ Then ``sync/Deleted`` is read once per division, from the smallest of the synced
 cursors, and each deletion is applied to its endpoint's table (rows removed,
 or marked ``_deleted`` with ``keep_deleted``), each endpoint's delete cursor moving with it.
 
+A feed that brings a full page into a SQLite file hands its writes to the run's writer process
+(``sync/writer.py``), so that its pages are parsed while the last ones are written; it commits as
+above, and a run killed loses no more.
+
 A run holds a lease per (target, division, endpoint) in exactmate's store, so two syncs of the same
 thing never interleave. A daily limit reached stops the run after the last committed page; the error
 says when calls reopen and the next run goes on from there.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import repeat
@@ -52,7 +57,7 @@ from exactmate.config import Settings, describe_db_url
 from exactmate.errors import ExactmateError, StoreError, ValidationError
 from exactmate.odata import AMSTERDAM, F
 from exactmate.readahead import read_ahead
-from exactmate.resource import change_feed
+from exactmate.resource import Page, change_feed
 from exactmate.sync.deletes import DELETED, ENTITY_TYPES
 from exactmate.sync.tables import DELETED as DELETED_COLUMN
 from exactmate.sync.tables import (
@@ -63,6 +68,17 @@ from exactmate.sync.tables import (
     ensure,
     record_table,
     table_name,
+)
+from exactmate.sync.writer import (
+    COMMIT_ROWS,
+    COMMIT_SECONDS,
+    WRITER_ROWS,
+    Statements,
+    Writer,
+    WriterError,
+    for_loading,
+    upsert_counted,
+    upsert_statement,
 )
 
 PAGE_TIMESTAMP = "Timestamp"
@@ -199,6 +215,7 @@ def sync_endpoints(
     more after the deletions."""
     chosen = feed_endpoints(conn, endpoints)
     engine = open_target(target)
+    run: _Run | None = None
     try:
         metadata = MetaData()
         cursors = cursor_table(metadata)
@@ -207,7 +224,7 @@ def sync_endpoints(
         tables = {endpoint.path: _table(conn, metadata, endpoint) for endpoint in chosen}
         added = {path: tuple(ensure(engine, table)) for path, table in tables.items()}
         reports: list[EndpointReport] = []
-        run = _Run(conn, engine, cursors, owner)
+        run = _Run(conn, engine, cursors, owner, _Writers(engine))
         lease_key = hashlib.sha256(str(engine.url).encode()).hexdigest()[:16]
         choice = parse_division(division)
         numbers = division_numbers(conn.client, choice)
@@ -234,6 +251,8 @@ def sync_endpoints(
                         progress(report)
         return SyncReport(describe_db_url(target), tuple(reports), lost)
     finally:
+        if run is not None:
+            run.writers.close()
         engine.dispose()
 
 
@@ -269,26 +288,10 @@ def open_target(target: str) -> Engine:
     return engine
 
 
-SQLITE_LOADING = {
-    "journal_mode": "WAL",
-    "synchronous": "NORMAL",
-    "cache_size": -16_384,
-    "wal_autocheckpoint": 10_000,
-}
-"""The pragmas of a SQLite target's connections (see ``_sqlite_for_loading``)."""
-
-
 def _sqlite_for_loading(dbapi_connection: Any, _record: Any) -> None:
-    """A SQLite target set up for loading. WAL: readers (a report, a BI tool) go on reading while a
-    sync writes, and a commit costs no fsync (``synchronous=NORMAL`` stays crash-safe in WAL: a
-    killed process loses nothing committed). A 16 MiB page cache (2 MiB by default) holds the
-    primary-key index of a few hundred thousand rows, whose random GUIDs touch a leaf page each. A
-    checkpoint every 10,000 WAL pages (40 MiB; 1,000 by default) copies an index page changed by many
-    commits to the file once, and fsyncs a tenth as often (together 0.65x the writes' time of a
-    200,000-row load, bench/sync_sqlite.py)."""
+    """A SQLite target's connection set up for loading (``writer.SQLITE_LOADING``)."""
     cursor = dbapi_connection.cursor()
-    for name, value in SQLITE_LOADING.items():
-        cursor.execute(f"PRAGMA {name}={value}")
+    for_loading(cursor)
     cursor.close()
 
 
@@ -361,15 +364,39 @@ def _held(conn: ActionContext, name: str, job: _Feed, *, full: bool, progress: P
         raise
 
 
+class _Writers:
+    """The run's writer process (``sync/writer.py``), started for the first feed that brings a full
+    page, when the target is a SQLite file (the one a child process can open too)."""
+
+    def __init__(self, engine: Engine) -> None:
+        url = engine.url
+        plain_file = url.database not in (None, "", ":memory:") and not url.query
+        self.database = url.database if engine.dialect.name == "sqlite" and plain_file else None
+        self._writer: Writer | None = None
+
+    def get(self) -> Writer:
+        if self.database is None:
+            raise ValueError("only a SQLite file is written by a writer process")
+        if self._writer is None:
+            self._writer = Writer(self.database)
+        return self._writer
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
 @dataclass(frozen=True)
 class _Run:
     """What every part of one run shares: the connection to Exact, the target database, its cursor
-    table and whose cursors they are."""
+    table, whose cursors they are and the writer process."""
 
     conn: ActionContext
     engine: Engine
     cursors: Table
     owner: str
+    writers: _Writers
 
 
 def _key_column(table: Table) -> str:
@@ -382,6 +409,7 @@ class _Feed:
 
     def __init__(self, run: _Run, table: Table, endpoint: Endpoint, report: EndpointReport) -> None:
         self.conn, self.engine, self.cursors, self.owner = run.conn, run.engine, run.cursors, run.owner
+        self.writers = run.writers
         self.table, self.endpoint, self.report = table, endpoint, report
         self.key = _key_column(table)
         own = {DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN}
@@ -392,6 +420,7 @@ class _Feed:
             if column.name in self._fields and isinstance(column.type, DateTime)
         ]
         self._plain = [name for name in self._fields if name not in self._dates]
+        self._columns = [*self._plain, *self._dates, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
         self._as_named = _Reader(self._plain, self._dates)
         # the feed Resource.changes picks: through a row twin, its records come under the twin's names
         rule = None
@@ -420,24 +449,47 @@ class _Feed:
                 self._by_modified(since, progress, renew)
                 return
             resource = self.conn.client.resource(self.endpoint.path, number)
-            with self.engine.connect() as db:
-                batch = _Batch(db)
-                try:
-                    # a row twin's records stay under its names: _rows reads them by those (_as_fed)
-                    changes = resource.changes(since, renamed=self._rows_renamed)
-                    for page in read_ahead(changes):
-                        report.calls += 1
-                        if page.records:
-                            self._page(batch, page.records)
-                        renew()
-                        if progress is not None:
-                            progress(report)
-                finally:
-                    batch.end()  # the whole pages written are kept, whatever stopped the feed
+            # a row twin's records stay under its names: _rows reads them by those (_as_fed); each
+            # next page is asked for while this one is parsed and written
+            pages = resource.changes(since, renamed=self._rows_renamed, ahead=True)
+            try:
+                self._pages(pages, progress, renew)
+            finally:
+                close = getattr(pages, "close", None)
+                if close is not None:
+                    close()  # a feed stopped early stops asking for pages now
         except ExactmateError as exc:
             report.error = exc
         finally:
             report.seconds += time.perf_counter() - started
+
+    def _pages(self, pages: Iterable[Page], progress: Progress | None, renew: Callable[[], None]) -> None:
+        """Write each page: in this process, or from the first full page on by the writer process."""
+        report = self.report
+        with self.engine.connect() as db:
+            batch = _Batch(db)
+            handed: _Handed | None = None
+            try:
+                for page in pages:
+                    report.calls += 1
+                    full = len(page.records) >= WRITER_ROWS
+                    if handed is None and full and self.writers.database is not None:
+                        batch.end()  # the pages written here so far are committed first
+                        handed = _Handed(self, self.writers.get())
+                    if handed is not None:
+                        handed.page(page.records)
+                    elif page.records:
+                        self._page(batch, page.records)
+                    renew()
+                    if progress is not None:
+                        progress(report)
+                if handed is not None:
+                    handed.end()
+            finally:
+                batch.end()  # the whole pages written are kept, whatever stopped the feed
+                if handed is not None and not handed.ended:  # the feed stopped with an error
+                    with suppress(ExactmateError):  # that error is the one to report
+                        handed.end()
 
     def _page(self, batch: _Batch, records: Sequence[Mapping[str, Any]]) -> None:
         """One page's rows and the cursor at its largest Timestamp, in the batch's transaction."""
@@ -522,7 +574,7 @@ class _Feed:
         before, or None, is a lookup with no Python call); a row is the record's other fields, read
         with one ``itemgetter`` call, joined to its dates and the sync's own columns. A page with a
         record that lacks a field is read field by field."""
-        names = [*self._plain, *self._dates, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
+        names = self._columns
         dates = self._sqlite_dates if self.engine.dialect.name == "sqlite" else self._utc_dates
         count = len(records)
         now = dates.convert(datetime.now(UTC))
@@ -536,6 +588,57 @@ class _Feed:
         own = (repeat(division, count), stamps, repeat(now, count), repeat(False, count))
         tails = zip(*columns, *own, strict=True)
         return names, list(map(tuple.__add__, heads, tails))
+
+
+class _Handed:
+    """A feed's pages handed to the writer process: their rows built here, written there with the
+    cursor; the rows committed counted in the report as the writer says."""
+
+    def __init__(self, feed: _Feed, writer: Writer) -> None:
+        self.feed, self.writer, self.ended = feed, writer, False
+        quote = feed.engine.dialect.identifier_preparer.quote
+        upsert = upsert_statement(quote, feed.table.name, feed._columns, [DIVISION, feed.key])
+        cursor = upsert_statement(quote, feed.cursors.name, CURSOR_COLUMNS, CURSOR_KEYS)
+        commit = (COMMIT_ROWS, COMMIT_SECONDS)
+        self._call(writer.feed, Statements(upsert, cursor, quote(feed.table.name), commit))
+
+    def page(self, records: Sequence[Mapping[str, Any]]) -> None:
+        if not records:
+            return
+        feed, report = self.feed, self.feed.report
+        names, rows = feed._rows(records, report.division, feed._as_fed)
+        at = names.index(feed.key)
+        distinct = len({row[at] for row in rows})
+        stamps = [r[PAGE_TIMESTAMP] for r in records if isinstance(r.get(PAGE_TIMESTAMP), int)]
+        moved = None
+        if stamps:
+            now = _sqlite_value(datetime.now(UTC))
+            moved = (feed.owner, report.division, feed.endpoint.path, max(stamps), now)
+        self._call(self.writer.page, rows, distinct, moved)
+        report.cursor = max([report.cursor, *stamps])
+        self._count()
+
+    def end(self) -> None:
+        """The feed's last page was handed over: its whole pages committed, their rows counted."""
+        self.ended = True
+        self._call(self.writer.end)
+        self._count()
+
+    def _count(self) -> None:
+        inserted, updated = self.writer.committed()
+        self.feed.report.inserted += inserted
+        self.feed.report.updated += updated
+
+    def _call(self, step: Callable[..., None], *args: Any) -> None:
+        try:
+            step(*args)
+        except WriterError as exc:
+            self._count()  # the commits before the failure
+            raise StoreError(
+                f"writing {self.feed.endpoint.path} to the sync's database failed: {exc}",
+                hint="the pages not written are read again by the next run; check the database file "
+                "(free disk space, permissions), then run the same sync again",
+            ) from None
 
 
 class _Reader:
@@ -553,15 +656,6 @@ class _Reader:
 
 def _page_timestamp(record: Mapping[str, Any]) -> Any:
     return record.get(PAGE_TIMESTAMP)
-
-
-COMMIT_ROWS = 10_000
-"""Rows of a feed's pages written in one transaction, at most: a commit per 10 pages of 1,000 writes
-an index page changed by several of them once (the writes of a 200,000-row load into SQLite: 4.01 s
-against 5.16 s with a commit per page, bench/sync_sqlite.py), and a run killed reads at most 10
-pages again."""
-COMMIT_SECONDS = 1.0
-"""How long pages wait for their commit, at most (slow calls: the rows reach readers within this)."""
 
 
 class _Batch:
@@ -624,29 +718,21 @@ def _sqlite_upsert(
     """SQLite's upsert through the driver's own executemany: SQLAlchemy's per-row parameter work cost
     more than the writes (see bench/sync_load.py). Values are stored as SQLAlchemy stores them, so
     the tables read back through SQLAlchemy the same way: dates as naive UTC text."""
-    quote = db.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
-    marks = ", ".join("?" for _ in names)
-    changes = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in names if name not in keys)
-    conflict = ", ".join(quote(key) for key in keys)
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks}) "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {changes}"
-    )
+    statement = upsert_statement(db.dialect.identifier_preparer.quote, table.name, names, keys)
     db.exec_driver_sql(statement, list(rows))
 
 
 def _sqlite_upsert_counted(
     db: Database, table: Table, names: list[str], rows: Sequence[Sequence[Any]], keys: list[str]
 ) -> int:
-    """``_sqlite_upsert``, and how many rows it inserted. A row inserted takes a rowid above every
-    rowid in the table (SQLite's rule while the largest is below 2**63 - 1), a row updated keeps its
-    own: the rows above the largest rowid before are those inserted. Two steps on the rowid b-tree
-    instead of a lookup per key in the primary-key index beforehand (bench/sync_sqlite.py)."""
-    name = db.dialect.identifier_preparer.quote(table.name)
-    top = db.exec_driver_sql(f"SELECT max(rowid) FROM {name}").scalar() or 0
-    _sqlite_upsert(db, table, names, rows, keys)
-    return int(db.exec_driver_sql(f"SELECT count(*) FROM {name} WHERE rowid > ?", (top,)).scalar() or 0)
+    """``_sqlite_upsert``, and how many rows it inserted (``writer.upsert_counted``)."""
+    quote = db.dialect.identifier_preparer.quote
+    statement = upsert_statement(quote, table.name, names, keys)
+    cursor = db.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return upsert_counted(cursor, quote(table.name), statement, rows)
+    finally:
+        cursor.close()
 
 
 def _utc(value: datetime) -> datetime:
@@ -692,11 +778,15 @@ def _cursor(db: Database, cursors: Table, owner: str, division: int, feed: str) 
     return int(found) if found is not None else 1
 
 
+CURSOR_COLUMNS = ("credential", "division", "feed", "cursor", "updated_at")
+CURSOR_KEYS = ["credential", "division", "feed"]
+
+
 def _set_cursor(db: Database, cursors: Table, owner: str, division: int, feed: str, value: int) -> None:
     moment = datetime.now(UTC)
     now: datetime | str = _sqlite_value(moment) if db.dialect.name == "sqlite" else moment
-    row = {"credential": owner, "division": division, "feed": feed, "cursor": value, "updated_at": now}
-    _upsert(db, cursors, [row], ["credential", "division", "feed"])
+    row = dict(zip(CURSOR_COLUMNS, (owner, division, feed, value, now), strict=True))
+    _upsert(db, cursors, [row], CURSOR_KEYS)
 
 
 class _Deletions:
