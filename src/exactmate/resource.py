@@ -13,8 +13,9 @@ twin can serve which fields, and falls back to the base endpoint when none can).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any, TypedDict, Unpack
 
@@ -37,11 +38,14 @@ SYNC_FROM_START = "Timestamp gt 1"
 
 @dataclass(frozen=True)
 class Page:
-    """One response's records (metadata stripped, dates converted), its ``__next`` link and number."""
+    """One response's records (metadata stripped, dates converted), its ``__next`` link and number,
+    and the ``__count`` it carried: how many records the whole read matches, on the first page of a
+    read that asked for it (``Resource.read(count=True)``), else None."""
 
     records: list[Record]
     next_url: str | None
     number: int
+    count: int | None = None
 
 
 class EndpointCaller:
@@ -111,6 +115,13 @@ class ReadQuery:
     def filter(self) -> str | None:
         """The caller's ``$filter`` text (a twin serves only unfiltered reads, so None there)."""
         return self.options.filter if self.source is self.endpoint else None
+
+    @property
+    def counts_inline(self) -> bool:
+        """Whether the read's first page can tell how many records the read matches
+        (``$inlinecount=allpages``, Exact's ``d.__count``) instead of a ``$count`` call before it.
+        Not through a row twin: its count takes in the other kinds of rows it carries too."""
+        return self.rows is None
 
 
 class ReadOptions(TypedDict, total=False):
@@ -243,16 +254,26 @@ class Resource:
         Its ``source`` is the endpoint the calls go to, whose ``page_size`` is what a call brings."""
         return check_read(self._api.catalogue, self.endpoint, **options)
 
-    def read(self, query: ReadQuery, *, ahead: bool = False) -> Iterator[Page]:
+    def read(self, query: ReadQuery, *, ahead: bool = False, count: bool = False) -> Iterator[Page]:
         """The pages of a checked read of this endpoint, lazily: the first call on first ``next()``.
 
         ``ahead``: each next page is requested, in a worker thread, while the caller's thread parses
         and uses this one (never more than one page ahead, see ``readahead``): for whole reads,
         whose pages all get used. The next link is then found in the page's bytes
-        (``odata.next_link``) and checked against the parsed page."""
+        (``odata.next_link``) and checked against the parsed page.
+
+        ``count``: the first call asks for the number of matching records too (``$inlinecount=
+        allpages``), which the first page carries as ``Page.count`` (None if Exact sent none): the
+        count without a ``$count`` call of its own; the next pages are asked for without it. Only
+        for a read that ``counts_inline``."""
         if query.endpoint is not self.endpoint and query.endpoint.path != self.endpoint.path:
             raise ValueError(f"a read of {query.endpoint.path} was given to {self.endpoint.path}")
-        return self._follow(query, ahead=ahead)
+        if count and not query.counts_inline:
+            raise ValueError(
+                f"a read of {query.endpoint.path} through {query.source.path} cannot count its records "
+                "on its first page: count them with Resource.count"
+            )
+        return self._follow(query, ahead=ahead, count=count)
 
     def changes(
         self,
@@ -356,20 +377,23 @@ class Resource:
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _follow(self, plan: ReadQuery, *, ahead: bool = False) -> Iterator[Page]:
+    def _follow(self, plan: ReadQuery, *, ahead: bool = False, count: bool = False) -> Iterator[Page]:
         convert = self._converter(plan.source).page
         keep = plan.keep
         scan = ahead and not plan.options.expand  # an expansion may hold nested __next links
+        first = plan.options.params() if not count else replace(plan.options, inline_count=True).params()
         if ahead:
-            answers = read_ahead_calls(lambda sent: self._answers(plan, scan=scan, sent=sent))
+            answers = read_ahead_calls(
+                lambda sent: self._answers(plan, first, scan=scan, sent=sent, counted=count)
+            )
         else:
-            answers = self._answers(plan, scan=scan)
+            answers = self._answers(plan, first, scan=scan, counted=count)
         for number, answer in enumerate(answers, start=1):
             content = answer.response.content
             payload = answer.payload if answer.payload is not None else odata.parse_json(content)
-            raw, next_url, _ = odata.unwrap(payload)
+            raw, next_url, matched = odata.unwrap(payload)
             if next_url is not None:
-                next_url = _absolute(next_url, answer.response)
+                next_url = _onward(next_url, answer.response, counted=count)
             if next_url != answer.next_url:
                 raise ExactmateError(
                     f"Exact Online's page {number} of {plan.source.path} names its next page "
@@ -380,12 +404,20 @@ class Resource:
                 records = _base_rows(records, plan.rows) if plan.renamed else _base_kind(records, plan.rows)
             if keep is not None and not all(map(keep.issuperset, records)):  # one C loop a page
                 records = [_only(record, keep) for record in records]
-            yield Page(records, next_url, number)
+            yield Page(records, next_url, number, matched)
 
     def _answers(
-        self, plan: ReadQuery, *, scan: bool, sent: Callable[[], None] | None = None
+        self,
+        plan: ReadQuery,
+        first: QueryParams,
+        *,
+        scan: bool,
+        sent: Callable[[], None] | None = None,
+        counted: bool = False,
     ) -> Iterator[_Answer]:
-        """Each page's answer with its absolute next link, following the links until there is none.
+        """Each page's answer with its absolute next link, following the links until there is none;
+        ``first`` is the first call's query (the links are followed verbatim, but for the
+        ``$inlinecount`` the first call asked for when ``counted``: see ``_onward``).
 
         ``scan``: the link is found in the bytes (``odata.next_link``) and the page left for the
         caller to parse, so the next call need not wait for that; otherwise the page is parsed here
@@ -394,8 +426,7 @@ class Resource:
         seen: set[str] = set()
         while True:
             if url is None:
-                params = plan.options.params()
-                response = self._api.send("GET", plan.source, self.division, params=params, sent=sent)
+                response = self._api.send("GET", plan.source, self.division, params=first, sent=sent)
             else:
                 response = self._api.send("GET", plan.source, self.division, url=url, sent=sent)
             payload = None
@@ -405,7 +436,7 @@ class Resource:
                 payload = odata.parse_json(response.content)
                 next_url = odata.unwrap(payload).next_url
             if next_url is not None:
-                next_url = _absolute(next_url, response)
+                next_url = _onward(next_url, response, counted=counted)
                 if next_url in seen:
                     raise ExactmateError(
                         f"Exact Online sent the same next-page link twice while listing "
@@ -450,6 +481,24 @@ class _Answer:
     response: httpx.Response
     payload: Any
     next_url: str | None
+
+
+_INLINE_COUNT = re.compile(r"(?:\$|%24)inlinecount=", re.IGNORECASE)
+
+
+def _onward(next_url: str, response: httpx.Response, *, counted: bool) -> str:
+    """The page's ``__next`` link as the next call sends it: absolute, and, when the read's first
+    call asked for the count (``counted``), without the ``$inlinecount`` option a link may repeat
+    (the emulator's do: an OData link keeps the request's options). The count came with the first
+    page; asking again would have the server count every matching record again for each page (in
+    the emulator, a 5,000-record filtered read took 7 times as long). The other options, the
+    ``$skiptoken`` among them, stay as Exact wrote them."""
+    url = _absolute(next_url, response)
+    if not counted or "inlinecount" not in url.lower():
+        return url
+    address, _, query = url.partition("?")
+    kept = [option for option in query.split("&") if not _INLINE_COUNT.match(option)]
+    return f"{address}?{'&'.join(kept)}" if kept else address
 
 
 def _absolute(next_url: str, response: httpx.Response) -> str:

@@ -41,15 +41,17 @@ class StaticTokens:
 
 
 class CountingTransport(EmulatorTransport):
-    """The emulator's transport, remembering every request's method and path."""
+    """The emulator's transport, remembering every request's method, path, query and body."""
 
     def __init__(self, emulator: Emulator) -> None:
         super().__init__(emulator)
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[str] = []
         self.bodies: list[bytes] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append((request.method, request.url.path))
+        self.queries.append(request.url.query.decode())
         self.bodies.append(request.read())
         return super().handle_request(request)
 
@@ -127,6 +129,7 @@ def build_world(tmp_path: Path, store_url: str | None = None, **config: Any) -> 
     world = World(emulator, cfg, conn, clock, store, transport)
     emulator.stats.reset()
     transport.requests.clear()
+    transport.queries.clear()
     try:
         yield world
     finally:

@@ -39,7 +39,10 @@ def tight(tight_server: Emu) -> Emu:
     return connected(tight_server)
 
 
-def test_a_whole_read_tells_its_cost_first_and_what_it_did_last(emu: Emu, tmp_path: Path) -> None:
+def test_a_whole_read_tells_its_cost_first_and_what_it_did_last(
+    emu: Emu, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)  # a terminal: counted first
     target = tmp_path / "hours.ndjson"
     # Price is not in the time-and-cost feed, so this read stays on 60-row pages.
     args = ("get", TT, "--all", "--select", "ID,Quantity,Price", "-f", "ndjson", "-o", str(target))
@@ -47,17 +50,116 @@ def test_a_whole_read_tells_its_cost_first_and_what_it_did_last(emu: Emu, tmp_pa
     assert result.exit_code == 0, result.stderr
     records = len(target.read_text(encoding="utf-8").splitlines())
     assert f"Reading {TT} in division 100001: {records} records, 2 calls (60 a call)" in result.stderr
-    assert "calls left today" in result.stderr
+    assert "calls left today" in result.stderr and "Go on?" not in result.stderr  # not a big share
     assert f"{records} records written to {target} in 2 calls, plus 1 to count them" in result.stderr
     assert emu.rest_calls() == 3  # the $count and the two pages, as announced
 
 
+def test_nobody_to_ask_the_first_page_counts_the_records(emu: Emu, tmp_path: Path) -> None:
+    target = tmp_path / "hours.ndjson"
+    args = ("get", TT, "--all", "--select", "ID,Quantity,Price", "-f", "ndjson", "-o", str(target))
+    result = run(*args, "-d", "100001")  # no terminal: nobody would be asked
+    assert result.exit_code == 0, result.stderr
+    records = len(target.read_text(encoding="utf-8").splitlines())
+    assert f"Reading {TT} in division 100001: {records} records, 2 calls (60 a call)" in result.stderr
+    assert "calls left today" in result.stderr
+    assert result.stderr.endswith(f"{records} records written to {target} in 2 calls\n")
+    assert emu.rest_calls() == 2  # the two pages: the first one brought the count
+
+
+@pytest.mark.parametrize(("division", "divisions"), [("100001", [100001]), ("all", [100001, 100002])])
+def test_yes_reads_with_one_call_fewer_in_each_division(
+    emu: Emu, monkeypatch: pytest.MonkeyPatch, division: str, divisions: list[int]
+) -> None:
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)  # --yes alone does it
+    args = ("get", "crm/Accounts", "--all", "--select", "ID,Name", "-f", "ndjson", "-d", division)
+    told = run(*args, "--yes")
+    assert told.exit_code == 0, told.stderr
+    calls_told = _accounts_calls(emu)
+    emu.control("POST", "reset", {"keep_tokens": True})
+    counted = run(*args)  # at a terminal, without --yes: counted first (a small read: not asked)
+    assert counted.exit_code == 0, counted.stderr
+    assert calls_told == len(divisions) == _accounts_calls(emu) - len(divisions)  # no $count call
+    assert told.stdout.count("\n") == counted.stdout.count("\n") == 60 * len(divisions)
+    for number in divisions:
+        line = f"Reading crm/Accounts in division {number}: 60 records, 1 call through bulk/CRM/Accounts"
+        assert line in told.stderr and line in counted.stderr
+    calls = f"{60 * len(divisions)} records read in {len(divisions)} calls"
+    assert told.stderr.endswith(f"{calls}\n") and "to count them" not in told.stderr
+    assert counted.stderr.endswith(f"{calls}, plus {len(divisions)} to count them\n")
+
+
+def _accounts_calls(emu: Emu) -> int:
+    """Calls to crm/Accounts and its bulk twin (the division list and current/Me left out)."""
+    counts = emu.stats()["by_endpoint"]
+    return sum(sum(counts.get(name, {}).values()) for name in ("crm/accounts", "bulk/crm/accounts"))
+
+
+def test_each_division_tells_its_cost_as_its_first_page_arrives(
+    emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cost line of a division comes with its first page, before that page's records are
+    written, and the bar's total grows by the records it announces."""
+    from exactmate.cli import output, progress
+
+    events: list[str] = []
+    echo, writing = session.echo_err, output.write_records
+    totals: list[int] = []
+    adding = progress.Bar.add_to_total
+
+    def said(message: str) -> None:
+        events.append(message)
+        echo(message)
+
+    def written(records: Any, *args: Any, **kwargs: Any) -> int:
+        def watched() -> Iterator[Any]:
+            for record in records:
+                events.append(f"record of {record['Division']}")
+                yield record
+
+        return writing(watched(), *args, **kwargs)
+
+    def add(bar: progress.Bar, records: int) -> None:
+        totals.append(records)
+        adding(bar, records)
+
+    monkeypatch.setattr(session, "echo_err", said)
+    monkeypatch.setattr(output, "write_records", written)
+    monkeypatch.setattr(progress.Bar, "add_to_total", add)
+    result = run("get", "crm/Accounts", "--all", "--select", "ID", "-f", "ndjson", "-d", "all")
+    assert result.exit_code == 0, result.stderr
+    firsts = [events.index(f"record of {number}") for number in (100001, 100002)]
+    told = [i for i, event in enumerate(events) if event.startswith("Reading crm/Accounts in division")]
+    assert len(told) == 2 and told[0] < firsts[0] < told[1] < firsts[1]
+    assert "division 100002" in events[told[1]] and totals == [60, 60]
+
+
 def test_time_entries_are_read_1000_a_call_through_the_time_and_cost_feed(emu: Emu) -> None:
-    result = run("get", TT, "--all", "-f", "ndjson", "-d", "100001")
+    result = run("get", TT, "--all", "-f", "ndjson", "-d", "100001", "--yes")
     assert result.exit_code == 0, result.stderr
     assert "1 call through sync/Project/TimeCostTransactions (1,000 a call; without " in result.stderr
     assert "Price" in result.stderr and "name them in --select to read them, 60 a call" in result.stderr
+    # The feed's own count takes in the cost entries too: time entries are counted with $count.
     assert "records read in 1 calls, plus 1 to count them" in result.stderr
+    assert emu.rest_calls() == 2
+
+
+def test_without_a_count_on_the_first_page_a_count_call_counts_them(
+    emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exactmate import odata
+
+    unwrap = odata.unwrap
+
+    def no_count(payload: object) -> odata.ODataPage:
+        records, next_url, _ = unwrap(payload)
+        return odata.ODataPage(records, next_url, None)
+
+    monkeypatch.setattr(odata, "unwrap", no_count)  # as if Exact had ignored $inlinecount
+    result = run("get", "crm/Accounts", "--all", "--select", "ID", "-f", "ndjson", "-d", "100001", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "Reading crm/Accounts in division 100001: 60 records, 1 call through" in result.stderr
+    assert result.stderr.endswith("60 records read in 1 calls, plus 1 to count them\n")
     assert emu.rest_calls() == 2
 
 
@@ -75,6 +177,7 @@ def test_a_big_share_of_todays_calls_is_asked_about_at_a_terminal(
     agreed = run(*args, "--yes")
     assert agreed.exit_code == 0, agreed.stderr
     assert "Go on?" not in agreed.stderr and len(json.loads(target.read_text(encoding="utf-8"))) == 60
+    assert "to count them" not in agreed.stderr and tight.rest_calls() == 1 + 2  # no $count this time
 
 
 def test_nobody_to_ask_reads_on_after_telling_the_cost(tight: Emu) -> None:
@@ -131,24 +234,30 @@ def test_the_cost_told_and_the_read_done_are_one_checked_query(
 
     checked: list[object] = []
     used: list[object] = []
-    check_read, estimate_read, read = listget.check_read, readcost.estimate_read, Resource.read
+    check_read, read_cost, read = listget.check_read, readcost.read_cost, Resource.read
 
     def check(*args: Any, **kwargs: Any) -> Any:
         checked.append(check_read(*args, **kwargs))
         return checked[-1]
 
-    def estimate(conn: Any, query: Any, division: int) -> Any:
+    def cost(conn: Any, query: Any, division: int, records: int) -> Any:
         used.append(query)
-        return estimate_read(conn, query, division)
+        return read_cost(conn, query, division, records)
 
     def reading(resource: Resource, query: Any, **options: Any) -> Any:
         used.append(query)
         return read(resource, query, **options)
 
     monkeypatch.setattr(listget, "check_read", check)
-    monkeypatch.setattr(readcost, "estimate_read", estimate)
+    monkeypatch.setattr(readcost, "read_cost", cost)  # estimate_read's arithmetic too
     monkeypatch.setattr(Resource, "read", reading)
-    result = run("get", TT, "--all", "--select", "ID,Quantity,Price", "-f", "ndjson", "-d", "100001")
+    args = ("get", TT, "--all", "--select", "ID,Quantity,Price", "-f", "ndjson", "-d", "100001")
+    result = run(*args)  # counted on the first page
+    assert result.exit_code == 0, result.stderr
+    assert len(checked) == 1 and len(used) == 2 and all(query is checked[0] for query in used)
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)  # counted first
+    checked.clear(), used.clear()
+    result = run(*args)
     assert result.exit_code == 0, result.stderr
     assert len(checked) == 1 and len(used) == 2 and all(query is checked[0] for query in used)
 

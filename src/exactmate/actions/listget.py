@@ -10,7 +10,8 @@ listing stops after ``top`` records (default: one page of 60).
 
 A listing's options are checked once into a ``ReadQuery`` (``check_query``), and that same object is
 what ``read_listing`` sends in each division and what ``estimate_read`` counts: nothing is checked
-or worked out twice.
+or worked out twice. A read may instead count its records on its first page (``on_count``), which
+saves the ``$count`` call.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ DEFAULT_LIMIT = 60
 Record = dict[str, Any]
 PageHook = Callable[[int, int], None]
 """Called with (division, number of records in the page) as each page arrives."""
+CountHook = Callable[[int, int | None], None]
+"""Called with (division, how many records the read matches there) as a division's first page
+arrives, before its records and its ``PageHook``: the page's ``__count`` (``$inlinecount=allpages``
+on that first call, no call of its own); None when Exact sent none."""
 
 
 @dataclass
@@ -119,12 +124,13 @@ def list_records(
     order_by: Sequence[str] | str | None = None,
     all: bool = False,
     on_page: PageHook | None = None,
+    on_count: CountHook | None = None,
 ) -> Listing:
     """A lazy listing of the records of ``endpoint`` that match, checked before the first call.
 
     ``division``: a number, ``current`` (default) or ``all`` (every accessible division).
     ``filter``: OData text, a ``Filter`` or ``{"Field": value}``. Without ``all``, at most ``top``
-    records (default: one page of 60)."""
+    records (default: one page of 60). ``on_page`` and ``on_count``: see ``read_listing``."""
     query = check_query(
         conn.client.catalogue,
         _endpoint(conn, endpoint),
@@ -134,7 +140,7 @@ def list_records(
         order_by=order_by,
         everything=all,
     )
-    return read_listing(conn, query, division=division, on_page=on_page)
+    return read_listing(conn, query, division=division, on_page=on_page, on_count=on_count)
 
 
 def check_query(
@@ -177,15 +183,22 @@ def read_listing(
     *,
     division: DivisionInput | DivisionChoice = None,
     on_page: PageHook | None = None,
+    on_count: CountHook | None = None,
 ) -> Listing:
-    """A lazy listing of a checked ``query`` in one division or (``all``) in each accessible one."""
+    """A lazy listing of a checked ``query`` in one division or (``all``) in each accessible one.
+
+    ``on_count``: each division's first call also asks how many records match (see ``CountHook``);
+    only for a query that ``counts_inline``, and not with a ``top`` over every division (read at
+    once, without hooks)."""
+    if on_count is not None and not query.counts_inline:
+        raise ValueError(f"a read through {query.source.path} cannot count its records on its first page")
     choice = parse_division(division)
     numbers = division_numbers(conn.client, choice)
     listing = Listing(query.endpoint, numbers, query.fields, iter(()))
     if choice.mode != "all":
-        listing._records = _stream(conn, query, numbers[0], on_page, tag=False)
+        listing._records = _stream(conn, query, numbers[0], on_page, on_count, tag=False)
     elif query.top is None:
-        listing._records = _each_division(conn, query, numbers, on_page, listing.errors)
+        listing._records = _each_division(conn, query, numbers, on_page, on_count, listing.errors)
     else:
         listing._records = _fan_out(conn, query, numbers, listing.errors)
     return listing
@@ -200,13 +213,17 @@ def _stream(
     query: ReadQuery,
     number: int,
     on_page: PageHook | None,
+    on_count: CountHook | None,
     *,
     tag: bool,
 ) -> Iterator[Record]:
     # a whole read: each next page is requested while this one is parsed and written
-    pages = conn.client.resource(query.endpoint, number).read(query, ahead=query.top is None)
+    resource = conn.client.resource(query.endpoint, number)
+    pages = resource.read(query, ahead=query.top is None, count=on_count is not None)
     left = query.top
     for page in pages:
+        if on_count is not None and page.number == 1:
+            on_count(number, page.count)
         if on_page is not None:
             on_page(number, len(page.records))
         for record in page.records:
@@ -222,12 +239,13 @@ def _each_division(
     query: ReadQuery,
     numbers: list[int],
     on_page: PageHook | None,
+    on_count: CountHook | None,
     errors: list[tuple[int, ExactmateError]],
 ) -> Iterator[Record]:
     """Division after division, streaming: a whole endpoint in many divisions stays in flat memory."""
     for number in numbers:
         try:
-            yield from _stream(conn, query, number, on_page, tag=True)
+            yield from _stream(conn, query, number, on_page, on_count, tag=True)
         except ExactmateError as exc:
             errors.append((number, exc))
 
@@ -244,7 +262,7 @@ def _fan_out(
     gives its turn's share (``shares``), so ``--top 2`` over two divisions shows one of each."""
 
     def fetch(number: int) -> list[Record]:
-        return list(islice(_stream(conn, query, number, None, tag=True), query.top))
+        return list(islice(_stream(conn, query, number, None, None, tag=True), query.top))
 
     results: dict[int, list[Record]] = {}
     for number, result in conn.client.fan_out(numbers, fetch):

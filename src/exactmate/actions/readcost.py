@@ -1,10 +1,12 @@
-"""What reading a whole endpoint will cost, told before the first page is asked for.
+"""What reading a whole endpoint will cost, told before the read goes far.
 
 A whole read of a big endpoint can take hundreds of calls and minutes, and it spends the same daily
-allowance (5,000 calls a division) everything else needs. One ``$count`` call tells how many
-records match; the endpoint the listing reads from (a 1,000-row bulk or sync twin, or 60-row pages)
-tells how many calls that is; the limits the last answers announced tell how long it takes and
-what share of today's calls it uses.
+allowance (5,000 calls a division) everything else needs. The number of matching records comes
+from a ``$count`` call before the read (``estimate_read``: when someone may be asked whether to go
+on) or from the read's own first page (``read_cost`` with ``Page.count``: one call fewer); the
+endpoint the listing reads from (a 1,000-row bulk or sync twin, or 60-row pages) tells how many
+calls that is; the limits the last answers announced tell how long it takes and what share of
+today's calls it uses.
 """
 
 from __future__ import annotations
@@ -80,8 +82,14 @@ class ReadCost:
 def estimate_read(conn: ActionContext, query: ReadQuery, division: int) -> ReadCost:
     """Count the records ``query`` reads in ``division`` (one ``$count`` call) and work out the cost
     of reading them all; the query is the one the read then sends, checked once."""
+    records = conn.client.resource(query.endpoint, division).count(query.filter)
+    return read_cost(conn, query, division, records)
+
+
+def read_cost(conn: ActionContext, query: ReadQuery, division: int, records: int) -> ReadCost:
+    """The cost of reading the ``records`` that ``query`` matches in ``division``, counted already
+    (by ``estimate_read``, or by the read's first page: ``Resource.read(count=True)``); no call."""
     endpoint, source = query.endpoint, query.source
-    records = conn.client.resource(endpoint, division).count(query.filter)
     ledger = conn.store.ledger(conn.client.client_id, division)
     left_out: tuple[str, ...] = ()
     if query.fields is None and source.path != endpoint.path:

@@ -32,16 +32,25 @@ _GOVERNOR_LOG = "exactmate.governor"
 
 
 class Bar:
-    """Call it with the number of records just done; ``note`` shows a passing remark beside it."""
+    """Call it with the number of records just done; ``note`` shows a passing remark beside it;
+    ``add_to_total`` adds records counted on the way (a division's first page told its count)."""
 
-    def __init__(self, progress: Progress | None, task: TaskID | None, description: str) -> None:
+    def __init__(
+        self, progress: Progress | None, task: TaskID | None, description: str, total: int | None = None
+    ) -> None:
         self._progress = progress
         self._task = task
         self._description = description
+        self._total = total
 
     def __call__(self, done: int) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, advance=done, description=self._description)
+
+    def add_to_total(self, records: int) -> None:
+        self._total = (self._total or 0) + records
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=self._total)
 
     def note(self, text: str) -> None:
         if self._progress is not None and self._task is not None:
@@ -100,22 +109,26 @@ class _WaitNotes(logging.Handler):
 
 
 @contextmanager
-def progress(description: str, total: int | None, *, enabled: bool) -> Iterator[Bar]:
-    """A bar on standard error (``total`` None: a count without an end); yields the ``Bar``."""
+def progress(
+    description: str, total: int | None, *, enabled: bool, total_later: bool = False
+) -> Iterator[Bar]:
+    """A bar on standard error (``total`` None: a count without an end, unless ``total_later``: the
+    total comes with the first page, ``Bar.add_to_total``); yields the ``Bar``."""
     if not enabled:
-        yield Bar(None, None, description)
+        yield Bar(None, None, description, total)
         return
+    ends = total is not None or total_later
     columns = [
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn() if total is not None else TextColumn("{task.completed} records"),
+        MofNCompleteColumn() if ends else TextColumn("{task.completed} records"),
         TimeElapsedColumn(),
     ]
-    if total is not None:
+    if ends:
         columns.append(TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as shown:
-        bar = Bar(shown, shown.add_task(description, total=total), description)
+        bar = Bar(shown, shown.add_task(description, total=total), description, total)
         with wait_notes(bar):
             yield bar
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # each command imports what it runs: its --help needs neither
 
     from exactmate.actions import ActionContext, DivisionChoice
     from exactmate.actions.delete import Confirm, DeleteResult
+    from exactmate.actions.listget import CountHook
+    from exactmate.actions.readcost import ReadCost
     from exactmate.resource import ReadQuery
 
 app = typer.Typer()
@@ -62,8 +64,9 @@ def get(
 ) -> None:
     """List records of an endpoint, or get one by its key.
 
-    With --all, what the read will cost is told first (records, calls, time, share of today's
-    calls), and asked about on a terminal when it is more than a tenth of what is left today."""
+    With --all, what the read will cost is told (records, calls, time, share of today's calls): on a
+    terminal first, and asked about when it is more than a tenth of what is left today; with --yes or
+    nobody to ask, as the first page arrives (which counts the records too: one call fewer)."""
     from exactmate.actions.listget import by_key, check_query, get_record, read_listing
     from exactmate.cli.output import check_output, destination, write_record, write_records
     from exactmate.cli.progress import progress
@@ -93,16 +96,21 @@ def get(
             order_by=order_by,
             everything=all_,
         )
-        total = counted = None
-        if all_ and target.kind == "rest":
-            total, counted = _tell_the_cost(conn, query, choice, yes=yes)
-        with progress(f"Reading {endpoint}", total, enabled=bar_on) as bar:
-            found = read_listing(conn, query, division=choice, on_page=on_page)
+        total, counted = None, [0]
+        priced = all_ and target.kind == "rest"
+        # Nobody will be asked: the first page counts the records instead of a $count call before it.
+        on_count = None
+        if priced and query.counts_inline and (yes or not session.someone_can_answer()):
+            on_count = _cost_on_first_page(conn, query, counted, lambda records: bar.add_to_total(records))
+        elif priced:
+            total, counted[0] = _tell_the_cost(conn, query, choice, yes=yes)
+        with progress(f"Reading {endpoint}", total, enabled=bar_on, total_later=on_count is not None) as bar:
+            found = read_listing(conn, query, division=choice, on_page=on_page, on_count=on_count)
             with destination(output, overwrite=overwrite) as out:
                 write_records(found, fmt, out, columns=found.fields, title=target.path, raw_csv=raw_csv)
     if all_:
         where = f"written to {output}" if output is not None else "read"
-        counting = f", plus {counted} to count them" if counted else ""
+        counting = f", plus {counted[0]} to count them" if counted[0] else ""
         session.echo_err(f"{found.count:,} records {where} in {calls[0]:,} calls{counting}")
     if found.errors:
         for number, error in found.errors:
@@ -121,12 +129,36 @@ def _tell_the_cost(
 
     costs = [estimate_read(conn, query, number) for number in division_numbers(conn.client, choice)]
     for cost in costs:
-        session.echo_err(f"Reading {query.endpoint.path} in {cost.describe()}")
+        _say_cost(query, cost)
     big = [cost for cost in costs if cost.big]
     asked = big and not yes and session.someone_can_answer()
     if asked and not session.agree("This read uses more than a tenth of the calls left today. Go on?"):
         raise typer.Exit(1)
     return sum(cost.records for cost in costs), len(costs)
+
+
+def _cost_on_first_page(
+    conn: ActionContext, query: ReadQuery, counted: list[int], add_to_total: Callable[[int], None]
+) -> CountHook:
+    """The ``on_count`` of a read nobody is asked about: as a division's first page arrives, before
+    its records are written, print what the read costs there and add its records to the bar's total.
+    Should Exact send no ``__count``, a ``$count`` call counts them after all (added to ``counted``)."""
+    from exactmate.actions.readcost import estimate_read, read_cost
+
+    def told(division: int, records: int | None) -> None:
+        if records is None:
+            cost = estimate_read(conn, query, division)
+            counted[0] += 1
+        else:
+            cost = read_cost(conn, query, division, records)
+        _say_cost(query, cost)
+        add_to_total(cost.records)
+
+    return told
+
+
+def _say_cost(query: ReadQuery, cost: ReadCost) -> None:
+    session.echo_err(f"Reading {query.endpoint.path} in {cost.describe()}")
 
 
 @app.command("delete")
