@@ -53,6 +53,29 @@ def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
     assert ran.stdout.strip() == ""
 
 
+def test_the_command_does_not_load_httpxs_own_command_line_client() -> None:
+    """``import httpx`` loads its command-line client (Click, Rich's console, Pygments) when they are
+    installed; the ``exactmate`` process never runs it (20 ms of every command that makes a call)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from exactmate.cli import main\n"
+        "sys.argv = ['exactmate', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "import httpx\n"
+        "assert httpx.Client is not None and callable(httpx.main)\n"
+        "names = ('httpx._main', 'click')\n"
+        "print('loaded:', ','.join(n for n in names if sys.modules.get(n)))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip().splitlines()[-1] == "loaded:"
+
+
 def test_listing_a_vault_not_created_yet_imports_no_database_and_creates_nothing(tmp_path) -> None:
     """`exactmate vault list` on a fresh home: the vault is empty without opening (or creating) the
     database, so it needs neither SQLAlchemy nor the client, nor Rich to say so (issue 17;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,25 @@ def test_converter_on_a_json_page() -> None:
     convert = date_converter({"ID": "Edm.Guid", "Date": "Edm.DateTime"}, strip=True)
     records = [convert(r) for r in unwrap(json.loads(body)).records]
     assert records == [{"ID": GUID, "Date": datetime(2024, 3, 31, 1, 0, tzinfo=AMSTERDAM)}]
+
+
+def test_a_page_is_converted_as_each_record_alone_would_be() -> None:
+    """A page gives what converting each record alone gives: a record without a date field keeps it
+    absent, a column of None is left alone, odd values stay as they came."""
+    convert = date_converter({"When": "Edm.DateTime", "Until": "Edm.DateTime", "Note": "Edm.String"})
+
+    def page() -> list[dict[str, Any]]:
+        return [
+            {"When": "/Date(0)/", "Until": None, "Note": "/Date(0)/"},
+            {"When": "/Date(86400000)/", "Until": None, "Note": None},
+            {"Until": None, "Note": "no When at all"},  # the When column is read record by record
+            {"When": {"nested": 1}, "Until": None},  # a value no dict can key
+            {"When": "2024-01-01T00:00:00", "Until": None},
+            {"When": datetime(2020, 1, 1, tzinfo=AMSTERDAM), "Until": None},  # converted already
+        ]
+
+    expected = [convert_dates(record, ["When", "Until"]) for record in page()]
+    got = convert.page(page())
+    assert got == expected
+    assert [list(record) for record in got] == [list(record) for record in expected]  # no key added
+    assert got[0]["Note"] == "/Date(0)/" and got[1]["When"] == datetime(1970, 1, 2, tzinfo=AMSTERDAM)

@@ -167,11 +167,21 @@ def test_parse_json_reads_what_json_reads() -> None:
     parse_json = odata.parse_json
     page = '{"d":{"results":[{"Name":"Café Zoë","Amount":1.5,"ID":"3f2504e0-4f89-11d3-9a0c-0305e82c3301"}]}}'
     assert parse_json(page.encode()) == json.loads(page)
-    # What orjson refuses and json takes is still read: NaN, integers beyond 64 bits, UTF-16.
+    # Whole numbers beyond 64 bits stay exact (not floats), on the fast path and the fallback.
+    big = '{"d":{"results":[{"Big":123456789012345678901234567890,"Small":-9223372036854775809}]}}'
+    assert parse_json(big.encode())["d"]["results"][0] == {
+        "Big": 123456789012345678901234567890,
+        "Small": -9223372036854775809,
+    }
+    # What the fast parser refuses and json takes is still read: NaN, a number beyond a float's
+    # range, a lone surrogate, a byte-order mark, UTF-16.
     odd = '{"d":{"results":[{"Amount":NaN,"Big":123456789012345678901234567890}]}}'
     parsed = parse_json(odd.encode())
     assert parsed["d"]["results"][0]["Big"] == 123456789012345678901234567890
     assert parsed["d"]["results"][0]["Amount"] != parsed["d"]["results"][0]["Amount"]  # NaN
+    assert parse_json(b'{"Huge": 1e400}') == {"Huge": float("inf")}
+    assert parse_json(b'{"Lone": "\\ud800"}') == {"Lone": "\ud800"}
+    assert parse_json("\ufeff".encode() + page.encode()) == json.loads(page)
     assert parse_json(page.encode("utf-16")) == json.loads(page)
     with pytest.raises(ValueError):
         parse_json(b"<html>not json</html>")

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 
 from exactmate.errors import ExactmateError
 from exactmate.odata._show import shorten
@@ -30,13 +30,17 @@ class ODataPage:
         return iter((self.records, self.next_url, self.count))
 
 
+_DECODER = msgspec.json.Decoder()
+
+
 def parse_json(content: bytes) -> Any:
-    """A response body's JSON: the one parser of Exact's answers. orjson reads a page several times
-    faster than ``json``; what it refuses and ``json`` takes (NaN, an integer beyond 64 bits, UTF-16)
-    is read by ``json``, so nothing that parsed before fails now."""
+    """A response body's JSON: the one parser of Exact's answers. msgspec reads a page several times
+    faster than ``json`` (and a 1,000-record page in 0.75 of orjson's time); what it refuses and
+    ``json`` takes (NaN, a number beyond a float's range, a lone surrogate, a byte-order mark,
+    UTF-16) is read by ``json``, so nothing that parsed before fails now."""
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
+        return _DECODER.decode(content)
+    except msgspec.DecodeError:
         return json.loads(content)
 
 
