@@ -23,7 +23,7 @@ from typing import Any, TypeVar, overload
 
 import httpx
 
-from exactmate import odata
+from exactmate import odata, tls
 from exactmate.auth import OAuthApp, TokenManager
 from exactmate.catalogue import MAX_DIVISION, Catalogue, Endpoint
 from exactmate.clock import Clock, SystemClock
@@ -140,7 +140,12 @@ class ExactClient:
                 store.close()
             raise
         # One cookie-less client for the token endpoint and the REST calls (see StatelessClient).
-        http_client = StatelessClient(transport=transport, timeout=settings.timeout, follow_redirects=False)
+        http_client = StatelessClient(
+            transport=transport,
+            verify=tls.context() if transport is None else True,  # a transport of its own: no TLS here
+            timeout=settings.timeout,
+            follow_redirects=False,
+        )
         app = OAuthApp(
             server_url=row.server_url,
             client_id=row.client_id,

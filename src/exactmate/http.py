@@ -36,7 +36,7 @@ from uuid import UUID
 
 import httpx
 
-from exactmate import odata
+from exactmate import odata, tls
 from exactmate.clock import Clock, SystemClock, utc
 from exactmate.config import DEFAULT_MAX_RETRIES
 from exactmate.errors import (
@@ -200,6 +200,7 @@ class HttpPolicy:
         self._sent_lock = threading.Lock()
         self._client = http_client or StatelessClient(
             transport=transport,
+            verify=tls.context() if transport is None else True,
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
             follow_redirects=False,
         )

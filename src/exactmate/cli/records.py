@@ -67,6 +67,9 @@ def get(
     With --all, what the read will cost is told (records, calls, time, share of today's calls): on a
     terminal first, and asked about when it is more than a tenth of what is left today; with --yes or
     nobody to ask, as the first page arrives (which counts the records too: one call fewer)."""
+    from exactmate import tls
+
+    tls.prepare()  # made on another CPU while the client's modules load and the store opens
     from exactmate.actions.listget import by_key, check_query, get_record, read_listing
     from exactmate.cli.output import check_output, destination, write_record, write_records
     from exactmate.cli.progress import progress
