@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,24 @@ def test_only_a_sqlite_file_gets_a_writer_process(tmp_path: Path, url: str, writ
         with pytest.raises(ValueError, match="SQLite file"):
             writers.get()
     engine.dispose()
+
+
+def test_a_page_cut_off_on_its_way_is_never_committed_and_nothing_hangs(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of handing a page over leaves the writer a message with no end: the
+    sync says nothing more to it, and closing makes it roll back and end."""
+    path = tmp_path / "t.db"
+    writer, _ = _writer_on(path)
+    writer.page([("a", 1)], 1, ("feed", 5))
+    def cut_off(data: Any) -> None:  # the length of the whole message, then half of it
+        whole = bytes(data)
+        os.write(writer._channel.fileno(), struct.pack("!i", len(whole)) + whole[: len(whole) // 2])
+        raise KeyboardInterrupt
+
+    writer._channel.send_bytes = cut_off  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        writer.page([("b", 2)] * 50, 1, ("feed", 9))
+    with pytest.raises(WriterError, match="cut off"):
+        writer.end()
+    writer.close()
+    assert writer._process.returncode == 0
+    assert _table(path) == []  # neither the first page nor the half one

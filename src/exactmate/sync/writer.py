@@ -147,6 +147,7 @@ class Writer:
         self._channel = Connection(mine.detach())
         self._inserted = self._updated = 0
         self._failure: str | None = None
+        self._broken = False  # a message was cut off (Ctrl-C mid-send): nothing more is said
 
     def feed(self, statements: Statements) -> None:
         """The next pages are a new feed's, written with ``statements``."""
@@ -172,6 +173,11 @@ class Writer:
     def end(self) -> None:
         """After a feed's last page: the whole pages held are committed (``committed`` tells the
         rows); raise ``WriterError`` when a write of the feed failed."""
+        if self._broken:
+            raise WriterError(
+                "a page was cut off on its way to the writer process: the pages it held are not "
+                "committed, and are read again by the next run"
+            )
         self._send(("end",))
         while True:
             answer = self._receive()
@@ -185,9 +191,10 @@ class Writer:
 
     def close(self) -> None:
         """Let the writer end (it holds nothing uncommitted after ``end``), and wait for it."""
-        with suppress(OSError):
-            self._channel.send_bytes(marshal.dumps(("close",)))
-        self._channel.close()
+        if not self._broken:
+            with suppress(OSError):
+                self._channel.send_bytes(marshal.dumps(("close",)))
+        self._channel.close()  # the writer reads the end of its input: it rolls back what it holds
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -206,12 +213,18 @@ class Writer:
             self._channel.send_bytes(marshal.dumps(message))
         except OSError:
             raise WriterError(self._stopped()) from None
+        except BaseException:  # interrupted part way: the writer would read the rest as garbage
+            self._broken = True
+            raise
 
     def _receive(self) -> tuple[Any, ...]:
         try:
             answer: tuple[Any, ...] = marshal.loads(self._channel.recv_bytes())
         except (EOFError, OSError):
             raise WriterError(self._stopped()) from None
+        except BaseException:
+            self._broken = True
+            raise
         return answer
 
     def _stopped(self) -> str:
