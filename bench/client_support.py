@@ -17,13 +17,13 @@ from tests.proofs.harness import Home, connect
 from exactmate.client import ExactClient
 from exactmate.emulator.config import EmulatorConfig
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def rss_bytes() -> int:
     """This process's resident set size now (Linux ``/proc/self/statm``)."""
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * _PAGE
+        return int(statm.read().split()[1]) * PAGE_BYTES
 
 
 def mib(n: float) -> str:

@@ -12,7 +12,9 @@ Side by side, alternating, each repeated:
   through the same kind of connection: the calls plus the upserts and the cursor, page by page.
 
 Reported: records, calls (counted by the emulator), median seconds of each, their ratio (aim: the
-sync within 1.2x of the feed alone), and the sync's peak resident memory growth (aim: flat).
+sync within 1.2x of the feed alone), the sync's peak resident memory growth (aim: flat), and the
+peak resident memory of its writer process (``exactmate.sync.writer``, which writes a load's pages
+into the SQLite file), sampled after each page.
 
 ``--baseline SRC`` adds a third measurement to each round: the same sync by another checkout's
 exactmate (``SRC`` its ``src`` directory, e.g. main's), in a child process on the same emulator and
@@ -36,7 +38,7 @@ from pathlib import Path
 
 from tests.proofs.harness import EmulatorProcess, Home, stats
 
-from bench.client_support import client_for, command, machine, median, mib, rss_bytes
+from bench.client_support import PAGE_BYTES, client_for, command, machine, median, mib, rss_bytes
 from exactmate.actions import open_connection
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.sync import EndpointReport, sync_endpoints
@@ -52,6 +54,21 @@ def baseline_sync(src: str, home: Home, target: str, division: int) -> float:
     answer = json.loads(ran.stdout)
     assert answer["ok"] and answer["src"].startswith(src), answer
     return float(answer["seconds"])
+
+
+def writer_rss_bytes() -> int:
+    """The resident set size of this process's sync writer process now (0 when none runs)."""
+    found = 0
+    for children in Path("/proc/self/task").glob("*/children"):
+        for pid in children.read_text().split():
+            try:
+                if b"exactmate.sync.writer" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    continue
+                with open(f"/proc/{pid}/statm") as statm:
+                    found = max(found, int(statm.read().split()[1]) * PAGE_BYTES)
+            except OSError:  # ended meanwhile
+                continue
+    return found
 
 
 def child(arguments: str) -> None:
@@ -80,7 +97,7 @@ def run(records: int, latency_ms: float, repeats: int, baseline: str | None = No
     sync_seconds: list[float] = []
     base_seconds: list[float] = []
     feed_calls = sync_calls = synced = read = 0
-    peak = 0
+    peak = writer_peak = 0
     with tempfile.TemporaryDirectory() as tmp, EmulatorProcess(config) as emulator:
         home = Home(str(Path(tmp) / "home"))
         division = config.accessible_divisions[0]
@@ -98,8 +115,9 @@ def run(records: int, latency_ms: float, repeats: int, baseline: str | None = No
                 start_rss = rss_bytes()
 
                 def sample(_report: EndpointReport, start: int = start_rss) -> None:
-                    nonlocal peak
+                    nonlocal peak, writer_peak
                     peak = max(peak, rss_bytes() - start)
+                    writer_peak = max(writer_peak, writer_rss_bytes())
 
                 before = stats(emulator.base_url)["total_requests"]
                 started = time.perf_counter()
@@ -121,6 +139,7 @@ def run(records: int, latency_ms: float, repeats: int, baseline: str | None = No
         "feed": median(feed_seconds),
         "sync": median(sync_seconds),
         "peak": peak,
+        "writer_peak": writer_peak,
         "baseline": median(base_seconds) if base_seconds else None,
     }
 
@@ -131,8 +150,8 @@ def report(results: list[dict[str, object]]) -> str:
         f"Machine: {machine()}",
         "",
         "| latency | time entries | synced | feed calls | sync calls | bound ceil(N×1.1/1000)+3 "
-        "| feed alone | sync | ratio (aim ≤ 1.2) | sync memory growth |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| feed alone | sync | ratio (aim ≤ 1.2) | sync memory growth | writer process peak |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     baselines = [r for r in results if r["baseline"] is not None]
     for r in results:
@@ -141,7 +160,8 @@ def report(results: list[dict[str, object]]) -> str:
         feed, sync = float(str(r["feed"])), float(str(r["sync"]))
         lines.append(
             f"| {r['latency']:g} ms | {n:,} | {r['synced']:,} | {r['feed_calls']:,} | {r['sync_calls']:,} | "
-            f"{bound:,} | {feed:.2f} s | {sync:.2f} s | {sync / feed:.2f} | {mib(float(str(r['peak'])))} |"
+            f"{bound:,} | {feed:.2f} s | {sync:.2f} s | {sync / feed:.2f} | {mib(float(str(r['peak'])))} | "
+            f"{mib(float(str(r['writer_peak'])))} |"
         )
     if baselines:
         lines += [
