@@ -194,3 +194,22 @@ def test_a_page_cut_off_on_its_way_is_never_committed_and_nothing_hangs(tmp_path
     writer.close()
     assert writer._process.returncode == 0
     assert _table(path) == []  # neither the first page nor the half one
+
+
+def test_the_writer_starts_whatever_the_working_directory_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file named like a module the writer imports, where the sync runs, is not what it imports."""
+    here = tmp_path / "work"
+    here.mkdir()
+    (here / "sqlite3.py").write_text("raise ImportError('the working directory was imported from')\n")
+    (here / "exactmate.py").write_text("raise ImportError('the working directory was imported from')\n")
+    monkeypatch.chdir(here)
+    path = tmp_path / "t.db"
+    writer, _ = _writer_on(path)
+    try:
+        writer.page([("a", 1)], 1, ("feed", 5))
+        writer.end()
+        assert writer.committed() == (1, 0) and _table(path) == [("a", 1)]
+    finally:
+        writer.close()

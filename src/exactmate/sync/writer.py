@@ -3,7 +3,7 @@
 Parsing Exact's pages and binding their rows into SQLite's statements both need the interpreter's
 lock, so in one process a load's reading and writing take turns on one CPU however many the machine
 has. A feed that brings a full page (a first load, a big catch-up: more pages follow) hands its
-rows to the run's ``Writer``: a child process (``python -m exactmate.sync.writer``) with its own
+rows to the run's ``Writer``: a child process (``exactmate.sync.writer``'s ``main``) with its own
 connection to the target file, which upserts each page, moves the cursor with it in the same
 transaction and commits every ``COMMIT_ROWS`` rows or ``COMMIT_SECONDS``, exactly as the sync does
 in-process (``sync/run.py``, whose SQLite statements are built here: ``upsert_statement``,
@@ -29,7 +29,6 @@ pages are kept).
 from __future__ import annotations
 
 import marshal
-import os
 import socket
 import sqlite3
 import subprocess
@@ -133,15 +132,12 @@ class Writer:
         for end in (mine, theirs):  # a page waits in the socket while the writer writes the last one
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PAGE_BUFFER)
             end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PAGE_BUFFER)
-        package_root = str(Path(__file__).resolve().parents[2])  # the same exactmate as this process's
-        path = os.environ.get("PYTHONPATH")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_root, path] if path else [package_root])}
+        package_root = str(Path(__file__).resolve().parents[2])
         with theirs:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "exactmate.sync.writer", str(theirs.fileno()), database],
+                [sys.executable, "-P", "-c", _START, package_root, str(theirs.fileno()), database],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
-                env=env,
                 process_group=0,  # Ctrl-C at the terminal is the sync's to handle
             )
         self._channel = Connection(mine.detach())
@@ -327,5 +323,16 @@ def serve(channel: Connection, database: str) -> None:
             return
 
 
+_START = "import sys; sys.path.append(sys.argv[1]); from exactmate.sync.writer import main; main()"
+"""How the writer process starts: ``-P`` keeps the working directory off its import path, and the
+directory this exactmate was imported from comes last, so the writer finds the same exactmate as
+the sync (installed, or on ``PYTHONPATH``, which it inherits) and never shadows the standard library."""
+
+
+def main() -> None:
+    """The writer process's entry: ``[package root,] socket descriptor, database``."""
+    serve(Connection(int(sys.argv[-2])), sys.argv[-1])
+
+
 if __name__ == "__main__":
-    serve(Connection(int(sys.argv[1])), sys.argv[2])
+    main()
