@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -32,6 +33,17 @@ def _eager(data: dict[str, Any]) -> Catalogue:
 
 def _built(catalogue: Catalogue) -> int:
     return len(catalogue._endpoints)
+
+
+def _at_once(asks: list[Callable[[], Any]]) -> dict[int, Any]:
+    """What each of ``asks`` gave, each run in a thread of its own, all at once."""
+    got: dict[int, Any] = {}
+    running = [threading.Thread(target=lambda i=i: got.update({i: asks[i]()})) for i in range(len(asks))]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    return got
 
 
 def test_nothing_is_made_until_asked_and_a_lookup_makes_one(data: dict[str, Any]) -> None:
@@ -148,16 +160,12 @@ def _race(lazy: Catalogue, paths: list[str], threads: int = 8) -> dict[int, list
     start = threading.Barrier(threads)
     seen: dict[int, list[Endpoint | Twins]] = {}
 
-    def look(turn: int) -> None:
+    def look(turn: int) -> list[Endpoint | Twins]:
         start.wait()
         mine = paths[turn:] + paths[:turn]
-        seen[turn] = [*(lazy.endpoint(p) for p in mine), *(lazy.twins(p) for p in mine)]
+        return [*(lazy.endpoint(p) for p in mine), *(lazy.twins(p) for p in mine)]
 
-    running = [threading.Thread(target=look, args=(turn,)) for turn in range(threads)]
-    for thread in running:
-        thread.start()
-    for thread in running:
-        thread.join()
+    seen.update(_at_once([lambda turn=turn: look(turn) for turn in range(threads)]))
     return seen
 
 
@@ -197,18 +205,10 @@ def test_two_threads_making_one_endpoint_at_once_both_get_the_one_stored_first(
     lazy = Catalogue.from_data(data)
     seen: dict[int, Endpoint | Twins] = {}
     asks = [lambda: lazy.endpoint("crm/Accounts"), lambda: lazy.endpoint("CRM/accounts")]
-    running = [threading.Thread(target=lambda i=i: seen.update({i: asks[i]()})) for i in range(2)]
-    for thread in running:
-        thread.start()
-    for thread in running:
-        thread.join()
+    seen.update(_at_once(asks))
     assert seen[0] is seen[1] is lazy.endpoint("crm/Accounts")
     monkeypatch.setattr(catalogue_module, "_endpoint_from_entry", make_endpoint)
     monkeypatch.setattr(catalogue_module, "Twins", group_together)
     asks = [lambda: lazy.twins("crm/Accounts"), lambda: lazy.twins("bulk/CRM/Accounts")]
-    running = [threading.Thread(target=lambda i=i: seen.update({i: asks[i]()})) for i in range(2)]
-    for thread in running:
-        thread.start()
-    for thread in running:
-        thread.join()
+    seen.update(_at_once(asks))
     assert seen[0] is seen[1] is lazy.twins("sync/CRM/Accounts")

@@ -9,8 +9,9 @@ data. Test Connect lives beside the actions, in ``exactmate.connect``, and is of
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from exactmate.lazy import on_first_use
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a name's module on first use
     from exactmate.actions.context import ActionContext, open_connection, pick_credential
@@ -59,13 +60,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'exactmate.actions' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = on_first_use(__name__, _HOMES)
 
 
 __all__ = [

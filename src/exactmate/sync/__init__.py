@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from exactmate.lazy import on_first_use
 
 if TYPE_CHECKING:  # imported on first use (``__getattr__``): the writer process imports this package
     from exactmate.sync.plan import PlannedFeed, plan_sync
@@ -30,11 +31,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = on_first_use(__name__, _HOMES)
 
 
 __all__ = [

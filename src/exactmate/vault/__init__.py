@@ -23,8 +23,9 @@ with Vault.open() as vault:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from exactmate.lazy import on_first_use
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports a name's module on first use
     from exactmate.vault.credential import STATUS_LABELS, Credential, LastTest
@@ -84,13 +85,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'exactmate.vault' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = on_first_use(__name__, _HOMES)
 
 
 __all__ = [
