@@ -22,11 +22,8 @@ from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from uuid import UUID
-
-from rich.console import Console
-from rich.table import Table
 
 from exactmate.actions import writers
 from exactmate.actions.picker import identifying_first
@@ -34,6 +31,9 @@ from exactmate.actions.presentation import cell
 from exactmate.actions.writers import to_json
 from exactmate.cli.formats import Format as Format  # re-exported: the commands import it from here
 from exactmate.errors import ValidationError
+
+if TYPE_CHECKING:  # Rich is imported when a table is printed: records to a file need none
+    from rich.console import Console
 
 TABLE_BATCH = 500
 TABLE_COLUMNS = 8
@@ -157,6 +157,8 @@ def _print_batch(
         if dropped not in hidden:
             hidden.insert(0, dropped)
     names[:] = fitted
+    from rich.table import Table
+
     table = Table(title=title, show_lines=False)
     for name in fitted:
         if whole[name]:
@@ -189,6 +191,8 @@ def write_record(
 ) -> None:
     """One record: a Field/Value table, an object, one NDJSON line or a one-row CSV."""
     if fmt is Format.table:
+        from rich.table import Table
+
         console = table_console(out)
         table = Table("Field", "Value", title=title)
         for name, value in record.items():
@@ -202,6 +206,8 @@ def write_record(
 
 def table_console(out: IO[str]) -> Console:
     """A console for tables on ``out``: the terminal's width, or ``PIPE_WIDTH`` off a terminal."""
+    from rich.console import Console
+
     try:
         terminal = out.isatty()
     except (AttributeError, ValueError):

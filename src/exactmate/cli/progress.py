@@ -4,6 +4,9 @@ A bar with a total shows the count, the elapsed time and the time left. While a 
 Exact's minutely limit to reset, the governor announces the wait in a log record
 (``governor.WAIT_SECONDS``); the bar shows it ("waiting for the rate limit, 23 s") until the next
 record arrives, so a bar that stops moving always says why.
+
+Rich is imported when a bar is drawn: a command whose output goes to a file from a script (no
+terminal) draws none, and does not load it.
 """
 
 from __future__ import annotations
@@ -11,22 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn, TaskID
 
 _GOVERNOR_LOG = "exactmate.governor"
 
@@ -86,12 +77,17 @@ class _Noted(Protocol):
     def note(self, text: str) -> None: ...
 
 
-class _Rate(ProgressColumn):
-    """Records a second, from Rich's own moving estimate; blank until it has one."""
+def _rate() -> ProgressColumn:
+    """A column of records a second, from Rich's own moving estimate; blank until it has one."""
+    from rich.progress import ProgressColumn, Task
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+
+    return Rate()
 
 
 class _WaitNotes(logging.Handler):
@@ -117,6 +113,17 @@ def progress(
     if not enabled:
         yield Bar(None, None, description, total)
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     ends = total is not None or total_later
     columns = [
         SpinnerColumn(),
@@ -139,12 +146,15 @@ def part_bars(*, enabled: bool) -> Iterator[Bars]:
     if not enabled:
         yield Bars(None)
         return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = [
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         TextColumn("{task.completed:,} records"),
         TextColumn("{task.fields[calls]:,} calls"),
-        _Rate(),
+        _rate(),
         TimeElapsedColumn(),
     ]
     with Progress(*columns, console=Console(stderr=True), transient=True) as shown:
