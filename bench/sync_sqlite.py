@@ -11,7 +11,7 @@ alternating rounds, medians; no call, no parsing: the writes alone.
   upsert, a commit;
 - **+ cache and checkpoint**: ``SQLITE_LOADING`` (a 16 MiB cache, a checkpoint per 10,000 pages);
 - **+ 10 pages a transaction**: also ``COMMIT_ROWS`` rows a transaction (the cursor still per page);
-- **+ inserts counted by rowid**: also no lookup of the keys (``_sqlite_upsert_counted``): the sync now.
+- **+ inserts counted by rowid**: also no lookup of the keys (``writer.upsert_counted``): the sync now.
 
 Run from the repository root:  ``.venv/bin/python -m bench.sync_sqlite``  (``--help`` for options).
 """
@@ -32,7 +32,7 @@ from bench.client_support import client_for, command, machine, median
 from exactmate.actions import open_connection
 from exactmate.emulator.config import EmulatorConfig
 from exactmate.sync import sync_endpoints
-from exactmate.sync.run import COMMIT_ROWS, SQLITE_LOADING
+from exactmate.sync.writer import COMMIT_ROWS, SQLITE_LOADING
 
 PATH = "project/TimeTransactions"
 TABLE = "project_timetransactions"
