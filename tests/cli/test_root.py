@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from exactmate import __version__
 from exactmate.cli import app
+from tests.loaded_modules import loaded_after
 
 
 def test_version_and_short_help() -> None:
@@ -35,30 +36,21 @@ def test_help_imports_none_of_the_heavy_packages(args: list[str]) -> None:
     pydantic (Typer converts an option's value through it, and the root's help flag used to have
     one to convert), the catalogue, the OData layer or the record writers, which the commands
     import when they run."""
-    import subprocess
-    import sys
-
     script = (
-        "import sys\n"
         "from typer.testing import CliRunner\n"
         "from exactmate.cli import app\n"
         f"result = CliRunner().invoke(app, {args!r})\n"
         "assert result.exit_code == 0 and 'Usage' in result.stdout, result.stdout\n"
-        "heavy = ('sqlalchemy', 'httpx', 'fastapi', 'uvicorn', 'cryptography', 'exactmate.emulator',\n"
-        "         'exactmate.client', 'exactmate.actions.context', 'exactmate.store', 'pydantic',\n"
-        "         'exactmate.catalogue', 'exactmate.odata', 'exactmate.cli.output')\n"
-        "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert ran.stdout.strip() == ""
+    heavy = ["sqlalchemy", "httpx", "fastapi", "uvicorn", "cryptography", "exactmate.emulator"]
+    heavy += ["exactmate.client", "exactmate.actions.context", "exactmate.store", "pydantic"]
+    heavy += ["exactmate.catalogue", "exactmate.odata", "exactmate.cli.output"]
+    assert loaded_after(script, heavy) == []
 
 
 def test_the_command_does_not_load_httpxs_own_command_line_client() -> None:
     """``import httpx`` loads its command-line client (Click, Rich's console, Pygments) when they are
     installed; the ``exactmate`` process never runs it (20 ms of every command that makes a call)."""
-    import subprocess
-    import sys
-
     script = (
         "import sys\n"
         "from exactmate.cli import main\n"
@@ -69,20 +61,14 @@ def test_the_command_does_not_load_httpxs_own_command_line_client() -> None:
         "    pass\n"
         "import httpx\n"
         "assert httpx.Client is not None and callable(httpx.main)\n"
-        "names = ('httpx._main', 'click')\n"
-        "print('loaded:', ','.join(n for n in names if sys.modules.get(n)))\n"
     )
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert ran.stdout.strip().splitlines()[-1] == "loaded:"
+    assert loaded_after(script, ["httpx", "httpx._main", "click"]) == ["httpx"]
 
 
 def test_records_to_a_file_without_a_bar_do_not_load_rich() -> None:
     """Rich draws bars and tables; ``get --all --output F`` from a script draws neither (18 ms)."""
-    import subprocess
-    import sys
-
     script = (
-        "import io, sys\n"
+        "import io\n"
         "from exactmate.cli.output import Format, write_records\n"
         "from exactmate.cli.progress import part_bars, progress\n"
         "with progress('Reading', None, enabled=False) as bar, part_bars(enabled=False) as bars:\n"
@@ -90,10 +76,8 @@ def test_records_to_a_file_without_a_bar_do_not_load_rich() -> None:
         "    bars.update('part', records=1, calls=1)\n"
         "    for fmt in (Format.ndjson, Format.csv, Format.json):\n"
         "        write_records([{'ID': 1, 'Name': 'x'}], fmt, io.StringIO())\n"
-        "print(','.join(sorted(name for name in sys.modules if name.split('.')[0] == 'rich')))\n"
     )
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert ran.stdout.strip() == ""
+    assert loaded_after(script, ["exactmate.cli.output", "rich"]) == ["exactmate.cli.output"]
 
 
 def test_listing_a_vault_not_created_yet_imports_no_database_and_creates_nothing(tmp_path) -> None:
@@ -101,22 +85,17 @@ def test_listing_a_vault_not_created_yet_imports_no_database_and_creates_nothing
     database, so it needs neither SQLAlchemy nor the client, nor Rich to say so (issue 17;
     bench/startup.py)."""
     import os
-    import subprocess
-    import sys
 
     home = tmp_path / "fresh"
     script = (
-        "import sys\n"
         "from typer.testing import CliRunner\n"
         "from exactmate.cli import app\n"
         "result = CliRunner().invoke(app, ['vault', 'list'])\n"
         "assert result.exit_code == 0 and 'No credentials yet' in result.stdout, result.stdout\n"
-        "heavy = ('sqlalchemy', 'httpx', 'cryptography', 'exactmate.client', 'exactmate.store', 'rich')\n"
-        "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
     env = {**os.environ, "EXACTMATE_HOME": str(home)}
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env)
-    assert ran.stdout.strip() == ""
+    heavy = ["sqlalchemy", "httpx", "cryptography", "exactmate.client", "exactmate.store", "rich"]
+    assert loaded_after(script, heavy, env=env) == []
     assert not home.exists() or not any(home.iterdir())  # no database, no master key made for a listing
 
 
@@ -125,23 +104,19 @@ def test_listing_the_journal_needs_the_store_but_not_the_client(tmp_path) -> Non
     neither httpx nor the client, nor SQLAlchemy's PostgreSQL dialect on a SQLite store: 685 ms ->
     482 ms (bench/startup.py)."""
     import os
-    import subprocess
-    import sys
 
     env = {**os.environ, "EXACTMATE_HOME": str(tmp_path / "home")}
     script = (
-        "import sys\n"
         "from typer.testing import CliRunner\n"
         "from exactmate.cli import app\n"
         "result = CliRunner().invoke(app, ['journal', 'list'])\n"
         "assert result.exit_code == 0, result.output\n"
-        "heavy = ('httpx', 'exactmate.client', 'exactmate.resource', 'sqlalchemy.dialects.postgresql')\n"
-        "print('sqlalchemy' in sys.modules, ','.join(name for name in heavy if name in sys.modules))\n"
     )
-    argv = [sys.executable, "-c", script]
+    names = ["sqlalchemy", "httpx", "exactmate.client", "exactmate.resource"]
+    names.append("sqlalchemy.dialects.postgresql")
     for _ in range(2):  # the first run makes the store; the second opens it
-        ran = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
-    assert ran.stdout.strip() == "True"
+        loaded = loaded_after(script, names, env=env)
+    assert loaded == ["sqlalchemy"]
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,6 @@ when prepared, and used by every client built without a transport of its own."""
 from __future__ import annotations
 
 import ssl
-import subprocess
-import sys
 import threading
 
 import httpx
@@ -13,6 +11,7 @@ import pytest
 
 from exactmate import tls
 from exactmate.http import HttpPolicy
+from tests.loaded_modules import loaded_after
 
 
 class _Tokens:
@@ -77,13 +76,6 @@ def test_an_error_making_it_is_raised_where_it_is_asked_for(monkeypatch: pytest.
 
 
 def test_preparing_it_loads_neither_the_store_nor_sqlalchemy() -> None:
-    script = (
-        "import sys\n"
-        "from exactmate import tls\n"
-        "tls.prepare()\n"
-        "tls.context()\n"
-        "heavy = ('sqlalchemy', 'exactmate.store', 'exactmate.http')\n"
-        "print(','.join(n for n in heavy if n in sys.modules))\n"
-    )
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert ran.stdout.strip() == ""
+    script = "from exactmate import tls\ntls.prepare()\ntls.context()\n"
+    names = ["exactmate.tls", "sqlalchemy", "exactmate.store", "exactmate.http"]
+    assert loaded_after(script, names) == ["exactmate.tls"]
