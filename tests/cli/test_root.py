@@ -65,6 +65,30 @@ def test_the_command_does_not_load_httpxs_own_command_line_client() -> None:
     assert loaded_after(script, ["httpx", "httpx._main", "click"]) == ["httpx"]
 
 
+def test_a_command_run_in_a_process_of_its_own_leaves_that_process_alone() -> None:
+    """``command()`` runs the command line in whatever process calls it (the tests' own, a
+    program's): that process still ends with its own exit code, collector settings and modules.
+    Only ``main()``, the ``exactmate`` process's entry point, takes the process over."""
+    import subprocess
+    import sys
+
+    script = (
+        "import gc, sys\n"
+        "threshold = gc.get_threshold()\n"
+        "from exactmate.cli import command\n"
+        "sys.argv = ['exactmate', '--version']\n"
+        "try:\n"
+        "    command()\n"
+        "except SystemExit as ended:\n"
+        "    assert ended.code in (0, None), ended.code\n"
+        "assert gc.get_threshold() == threshold and 'httpx._main' not in sys.modules\n"
+        "sys.exit(3)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert ran.returncode == 3, ran.stderr
+    assert ran.stdout.startswith("exactmate ")
+
+
 def test_records_to_a_file_without_a_bar_do_not_load_rich() -> None:
     """Rich draws bars and tables; ``get --all --output F`` from a script draws neither (18 ms)."""
     script = (

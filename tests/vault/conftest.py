@@ -151,9 +151,10 @@ def _input_stream(given: Any, charset: str) -> Any:
 
 
 def run_cli(*args: str, stdin: io.RawIOBase | str | None = None) -> CliRun:
-    """``exactmate ARGS`` through the real entry point ``main()`` (with its error boundary), under
-    typer's CliRunner isolation (its prompts read the given standard input)."""
-    from exactmate.cli import main
+    """``exactmate ARGS`` through ``command()``, what the entry point ``main()`` runs (with its error
+    boundary), under typer's CliRunner isolation (its prompts read the given standard input); not
+    ``main()`` itself, which takes the process over (pytest's would end with the command's code)."""
+    from exactmate.cli import command
 
     runner = CliRunner()
     code = 0
@@ -163,7 +164,7 @@ def run_cli(*args: str, stdin: io.RawIOBase | str | None = None) -> CliRun:
         mock.patch.object(sys, "argv", ["exactmate", *args]),
     ):
         try:
-            main()
+            command()
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         sys.stdout.flush()

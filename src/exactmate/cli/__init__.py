@@ -110,19 +110,30 @@ packages missing (its ``main`` then only says so); only the ``exactmate`` proces
 a program that imports exactmate as a library."""
 
 
-def main() -> None:
-    """Entry point of the ``exactmate`` command."""
-    sys.modules.setdefault(HTTPX_COMMAND_LINE, None)  # type: ignore[arg-type]
-    ending = _Ending()
-    atexit.register(ending.leave)
-    gc.set_threshold(YOUNG_OBJECTS, *gc.get_threshold()[1:])
+def command() -> None:
+    """Run the command line once, in this process as it is: an ``ExactmateError`` becomes its
+    message on standard error and its exit code (``SystemExit``, as every ending of a command).
+    What ``main`` runs; tests and programs that run commands in their own process call this, which
+    changes nothing of the process (``main`` takes it over)."""
     _show_warnings()
     try:
         app(standalone_mode=True)
     except ExactmateError as exc:
         typer.echo(f"error: {exc}", err=True)
-        ending.code = exit_code_for(exc)
-        sys.exit(ending.code)
+        sys.exit(exit_code_for(exc))
+
+
+def main() -> None:
+    """Entry point of the ``exactmate`` process: owns the process (httpx's own command line not
+    loaded, ``YOUNG_OBJECTS``, and leaving without Python's teardown once the command has ended:
+    ``_Ending``), then runs ``command``. Only for a process that is the command: once ``main`` has
+    run, the process ends with the command's exit code, whatever runs after it."""
+    sys.modules.setdefault(HTTPX_COMMAND_LINE, None)  # type: ignore[arg-type]
+    ending = _Ending()
+    atexit.register(ending.leave)
+    gc.set_threshold(YOUNG_OBJECTS, *gc.get_threshold()[1:])
+    try:
+        command()
     except SystemExit as exit:
         ending.ended(exit)
         raise
