@@ -599,6 +599,10 @@ class ExactEvents:
             served = self._scopes.get(scope)
         if served is None:
             return
+        # The next reconciliation is due its interval after this read began, not after it ended: a
+        # clock that moved on while the read ran (its reconciliation came due meanwhile) must not
+        # push the next read back a whole interval, or a change made meanwhile waits for it.
+        began = self.clock.now()
         try:
             report = self.read(scope)
             self.reads += 1
@@ -614,9 +618,9 @@ class ExactEvents:
                 "%s: %d change(s), %d run(s) started", self._name(scope), report.changes, len(report.runs)
             )
         with self._lock:
-            self._due[scope] = self.clock.now() + served.reconcile
+            self._due[scope] = began + served.reconcile
             if self._pending.get(scope):  # notified while reading: read again soon
-                self._due[scope] = self.clock.now() + self.debounce
+                self._due[scope] = min(self._due[scope], self.clock.now() + self.debounce)
 
     @property
     def scopes(self) -> list[Scope]:
