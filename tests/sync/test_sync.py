@@ -262,13 +262,17 @@ def test_a_division_synced_before_and_no_longer_accessible_is_reported(world: Wo
 
 
 def _committed(target: str) -> tuple[int, int, int]:
-    """What another connection sees of a load: its rows, their largest Timestamp and the cursor."""
+    """What another connection sees of a load: its rows, their largest Timestamp and the cursor, in
+    one statement, so from one snapshot (a writer process may commit between two statements)."""
     engine = create_engine(target)
     try:
         with engine.connect() as db:
-            query = text("SELECT count(*), max(_timestamp) FROM project_timetransactions")
-            rows, top = db.execute(query).one()
-            cursor = db.execute(text("SELECT max(cursor) FROM exactmate_sync_cursors")).scalar()
+            query = text(
+                "SELECT (SELECT count(*) FROM project_timetransactions), "
+                "(SELECT max(_timestamp) FROM project_timetransactions), "
+                "(SELECT max(cursor) FROM exactmate_sync_cursors)"
+            )
+            rows, top, cursor = db.execute(query).one()
             return int(rows), int(top or 0), int(cursor or 1)
     finally:
         engine.dispose()
