@@ -381,13 +381,10 @@ class Resource:
         convert = self._converter(plan.source).page
         keep = plan.keep
         scan = ahead and not plan.options.expand  # an expansion may hold nested __next links
-        first = plan.options.params() if not count else replace(plan.options, inline_count=True).params()
         if ahead:
-            answers = read_ahead_calls(
-                lambda sent: self._answers(plan, first, scan=scan, sent=sent, counted=count)
-            )
+            answers = read_ahead_calls(lambda sent: self._answers(plan, scan=scan, sent=sent, counted=count))
         else:
-            answers = self._answers(plan, first, scan=scan, counted=count)
+            answers = self._answers(plan, scan=scan, counted=count)
         for number, answer in enumerate(answers, start=1):
             content = answer.response.content
             payload = answer.payload if answer.payload is not None else odata.parse_json(content)
@@ -409,15 +406,14 @@ class Resource:
     def _answers(
         self,
         plan: ReadQuery,
-        first: QueryParams,
         *,
         scan: bool,
         sent: Callable[[], None] | None = None,
         counted: bool = False,
     ) -> Iterator[_Answer]:
         """Each page's answer with its absolute next link, following the links until there is none;
-        ``first`` is the first call's query (the links are followed verbatim, but for the
-        ``$inlinecount`` the first call asked for when ``counted``: see ``_onward``).
+        ``counted``: the first call also asks for the count (``$inlinecount``), which the links
+        then go without (see ``_onward``); otherwise they are followed verbatim.
 
         ``scan``: the link is found in the bytes (``odata.next_link``) and the page left for the
         caller to parse, so the next call need not wait for that; otherwise the page is parsed here
@@ -426,7 +422,9 @@ class Resource:
         seen: set[str] = set()
         while True:
             if url is None:
-                response = self._api.send("GET", plan.source, self.division, params=first, sent=sent)
+                options = replace(plan.options, inline_count=True) if counted else plan.options
+                params = options.params()
+                response = self._api.send("GET", plan.source, self.division, params=params, sent=sent)
             else:
                 response = self._api.send("GET", plan.source, self.division, url=url, sent=sent)
             payload = None

@@ -494,7 +494,7 @@ class _Feed:
     def _page(self, batch: _Batch, records: Sequence[Mapping[str, Any]]) -> None:
         """One page's rows and the cursor at its largest Timestamp, in the batch's transaction."""
         report, db = self.report, batch.db
-        stamps = [r[PAGE_TIMESTAMP] for r in records if isinstance(r.get(PAGE_TIMESTAMP), int)]
+        stamps = _stamps(records)
         batch.begin()
         inserted, updated = self._write(db, records, fed=True)
         if stamps:
@@ -609,11 +609,10 @@ class _Handed:
         names, rows = feed._rows(records, report.division, feed._as_fed)
         at = names.index(feed.key)
         distinct = len({row[at] for row in rows})
-        stamps = [r[PAGE_TIMESTAMP] for r in records if isinstance(r.get(PAGE_TIMESTAMP), int)]
+        stamps = _stamps(records)
         moved = None
         if stamps:
-            now = _sqlite_value(datetime.now(UTC))
-            moved = (feed.owner, report.division, feed.endpoint.path, max(stamps), now)
+            moved = _cursor_values(feed.owner, report.division, feed.endpoint.path, max(stamps), sqlite=True)
         self._call(self.writer.page, rows, distinct, moved)
         report.cursor = max([report.cursor, *stamps])
         self._count()
@@ -656,6 +655,11 @@ class _Reader:
 
 def _page_timestamp(record: Mapping[str, Any]) -> Any:
     return record.get(PAGE_TIMESTAMP)
+
+
+def _stamps(records: Sequence[Mapping[str, Any]]) -> list[int]:
+    """A page's Timestamps (a record without one has none): the cursor moves to their largest."""
+    return [stamp for stamp in map(_page_timestamp, records) if isinstance(stamp, int)]
 
 
 class _Batch:
@@ -782,11 +786,15 @@ CURSOR_COLUMNS = ("credential", "division", "feed", "cursor", "updated_at")
 CURSOR_KEYS = ["credential", "division", "feed"]
 
 
-def _set_cursor(db: Database, cursors: Table, owner: str, division: int, feed: str, value: int) -> None:
+def _cursor_values(owner: str, division: int, feed: str, value: int, *, sqlite: bool) -> tuple[Any, ...]:
+    """A cursor row's values (``CURSOR_COLUMNS``), updated now: as text for SQLite (``_sqlite_value``)."""
     moment = datetime.now(UTC)
-    now: datetime | str = _sqlite_value(moment) if db.dialect.name == "sqlite" else moment
-    row = dict(zip(CURSOR_COLUMNS, (owner, division, feed, value, now), strict=True))
-    _upsert(db, cursors, [row], CURSOR_KEYS)
+    return (owner, division, feed, value, _sqlite_value(moment) if sqlite else moment)
+
+
+def _set_cursor(db: Database, cursors: Table, owner: str, division: int, feed: str, value: int) -> None:
+    values = _cursor_values(owner, division, feed, value, sqlite=db.dialect.name == "sqlite")
+    _upsert(db, cursors, [dict(zip(CURSOR_COLUMNS, values, strict=True))], CURSOR_KEYS)
 
 
 class _Deletions:
