@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 from zoneinfo import ZoneInfo
 
 import orjson
+from orjson import Fragment
 
 from exactmate.emulator.catalogue import Endpoint
 
@@ -147,6 +148,11 @@ class Shape:
         return {"__metadata": None} | dict.fromkeys(self.names)
 
     @cached_property
+    def type_tail(self) -> bytes:
+        """What follows the URI in a row's ``__metadata``: ``,"type":"…"}``."""
+        return b',"type":' + orjson.dumps(self.entity_type) + b"}"
+
+    @cached_property
     def name_set(self) -> frozenset[str]:
         return frozenset(self.names)
 
@@ -176,10 +182,12 @@ def json_row(row: Row, shape: Shape, uri: str) -> Row:
 def json_rows(rows: Sequence[Row], uris: Sequence[str], shape: Shape) -> list[Row]:
     """Rows in Exact's JSON: ``__metadata`` first, then the selected fields in ``$select`` order,
     null where the record has no value; dates as ``/Date(ms)/``, navigation properties as a deferred
-    link (or their rows, when ``$expand``-ed).
+    link (or their rows, when ``$expand``-ed). ``__metadata`` and the deferred links are already JSON
+    text (``orjson.Fragment``): the rows are for ``orjson.dumps``, which writes them as objects.
     """
     skeleton, width, names, wanted = shape.skeleton, len(shape.skeleton), shape.names, shape.name_set
-    dates, links, expand, entity_type = shape.dates, shape.links, shape.expand, shape.entity_type
+    dates, links, expand, type_tail = shape.dates, shape.links, shape.expand, shape.type_tail
+    dumps = orjson.dumps
     rendered: list[Row] = []
     for row, uri in zip(rows, uris, strict=True):
         out = skeleton.copy()
@@ -197,7 +205,11 @@ def json_rows(rows: Sequence[Row], uris: Sequence[str], shape: Shape) -> list[Ro
             get = row.get
             for name in names:
                 out[name] = get(name)
-        out["__metadata"] = {"uri": uri, "type": entity_type}
+        # Written as JSON text (a Fragment), not a dict: a row holding no container stays out of the
+        # garbage collector's sight, which otherwise walks every row of a page on each collection
+        # (3-5 ms of a 1,000-row page of all fields).
+        quoted = dumps(uri)
+        out["__metadata"] = Fragment(b'{"uri":' + quoted + type_tail)
         for name in dates:  # replacing a value keeps its place in the row
             value = out[name]
             if value is not None:
@@ -208,7 +220,7 @@ def json_rows(rows: Sequence[Row], uris: Sequence[str], shape: Shape) -> list[Ro
                 out[name] = (
                     {"results": list(value or [])}
                     if name in expand
-                    else {"__deferred": {"uri": f"{uri}/{name}"}}
+                    else Fragment(b'{"__deferred":{"uri":' + quoted[:-1] + dumps(f"/{name}")[1:] + b"}}")
                 )
         rendered.append(out)
     return rendered

@@ -4,13 +4,15 @@ record's current values."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from exactmate.emulator.catalogue import load_catalogue
-from exactmate.emulator.serialize import Shape, json_row
+from exactmate.emulator.serialize import Shape, json_row, json_rows
 from tests.emulator.data.support import FIRST, results
 
 ACCOUNTS = f"/api/v1/{FIRST}/crm/Accounts"
@@ -83,6 +85,12 @@ def test_a_written_record_is_rendered_from_its_new_values_in_the_same_places(api
     assert (new["Name"], new["City"], new["Phone"]) == ("New One", "Zürich", None)
 
 
+def _wire(row: dict[str, Any]) -> dict[str, Any]:
+    """A rendered row as a client reads it: its JSON text, parsed (keys keep their order)."""
+    parsed: dict[str, Any] = orjson.loads(orjson.dumps(row))
+    return parsed
+
+
 def test_json_row_keeps_only_the_shape_whatever_the_record_holds_and_where() -> None:
     endpoint = load_catalogue().lookup("crm/Accounts")
     assert endpoint is not None
@@ -91,7 +99,7 @@ def test_json_row_keeps_only_the_shape_whatever_the_record_holds_and_where() -> 
     # More held than selected: only the selected fields, looked up.
     narrow = Shape.of(endpoint, ("Name", "Created", "ID"))
     held = {"Timestamp": 7, "ID": "k", "Extra": 1, "Name": "N", "Created": 5}
-    assert list(json_row(held, narrow, uri).items()) == [
+    assert list(_wire(json_row(held, narrow, uri)).items()) == [
         ("__metadata", meta),
         ("Name", "N"),
         ("Created", "/Date(5)/"),
@@ -100,7 +108,7 @@ def test_json_row_keeps_only_the_shape_whatever_the_record_holds_and_where() -> 
     # Fewer held than selected, some not selected and not at the end: dropped, the rest null.
     wide = Shape.of(endpoint, ("Name", "Created", "ID", "City", "Email", "BankAccounts"))
     held = {"Timestamp": 7, "Extra": 1, "ID": "k", "Name": "N", "Created": None}
-    assert list(json_row(held, wide, uri).items()) == [
+    assert list(_wire(json_row(held, wide, uri)).items()) == [
         ("__metadata", meta),
         ("Name", "N"),
         ("Created", None),
@@ -110,6 +118,31 @@ def test_json_row_keeps_only_the_shape_whatever_the_record_holds_and_where() -> 
         ("BankAccounts", {"__deferred": {"uri": uri + "/BankAccounts"}}),
     ]
     expanded = Shape.of(endpoint, ("ID", "BankAccounts"), expand=("BankAccounts",))
-    row = json_row({"ID": "k", "BankAccounts": [{"IBAN": "x"}]}, expanded, uri)
+    row = _wire(json_row({"ID": "k", "BankAccounts": [{"IBAN": "x"}]}, expanded, uri))
     assert row["BankAccounts"] == {"results": [{"IBAN": "x"}]}
     assert held == {"Timestamp": 7, "Extra": 1, "ID": "k", "Name": "N", "Created": None}  # not mutated
+
+
+def test_rendered_rows_stay_out_of_the_garbage_collectors_sight() -> None:
+    """A page's rows hold no container (their ``__metadata`` and deferred links are JSON text), so
+    the collector, which runs several times while a 1,000-row page is built, never walks them."""
+    endpoint = load_catalogue().lookup("crm/Accounts")
+    assert endpoint is not None
+    every_field = Shape.of(endpoint, None)
+    assert "BankAccounts" in every_field.links
+    records = [{"ID": f"k{i}", "Name": "N", "Created": 5, "Timestamp": i} for i in range(3)]
+    uris = [f"http://e/api/v1/1/crm/Accounts(guid'k{i}')" for i in range(3)]
+    rows = json_rows(records, uris, every_field)
+    assert not any(gc.is_tracked(row) for row in rows)
+    first = _wire(rows[0])
+    assert first["__metadata"] == {"uri": uris[0], "type": "Exact.Web.Api.Models.Account"}
+    assert first["BankAccounts"] == {"__deferred": {"uri": uris[0] + "/BankAccounts"}}
+
+
+def test_a_uri_needing_escapes_is_written_as_valid_json() -> None:
+    endpoint = load_catalogue().lookup("crm/Accounts")
+    assert endpoint is not None
+    uri = "http://e/api/v1/1/crm/Accounts('a\"b\\c\u00e9')"
+    row = _wire(json_row({"ID": "k"}, Shape.of(endpoint, ("ID", "BankAccounts")), uri))
+    assert row["__metadata"]["uri"] == uri
+    assert row["BankAccounts"] == {"__deferred": {"uri": uri + "/BankAccounts"}}
