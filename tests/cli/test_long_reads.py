@@ -89,6 +89,17 @@ def test_yes_reads_with_one_call_fewer_in_each_division(
     assert counted.stderr.endswith(f"{calls}, plus {len(divisions)} to count them\n")
 
 
+def test_a_read_of_every_division_asks_for_the_division_list_once(
+    emu: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted first at a terminal: the cost and the read go to the same divisions, looked up once."""
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)
+    result = run("get", "crm/Accounts", "--all", "--select", "ID", "-f", "ndjson", "-d", "all")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") == 120 and "plus 2 to count them" in result.stderr
+    assert sum(emu.stats()["by_endpoint"]["system/divisions"].values()) == 1
+
+
 def _accounts_calls(emu: Emu) -> int:
     """Calls to crm/Accounts and its bulk twin (the division list and current/Me left out)."""
     counts = emu.stats()["by_endpoint"]

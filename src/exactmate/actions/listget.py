@@ -182,18 +182,21 @@ def read_listing(
     query: ReadQuery,
     *,
     division: DivisionInput | DivisionChoice = None,
+    numbers: Sequence[int] | None = None,
     on_page: PageHook | None = None,
     on_count: CountHook | None = None,
 ) -> Listing:
     """A lazy listing of a checked ``query`` in one division or (``all``) in each accessible one.
 
+    ``numbers``: the division codes ``division`` stands for, when the caller has looked them up
+    already (for ``all``, one ``system/Divisions`` call less).
     ``on_count``: each division's first call also asks how many records match (see ``CountHook``);
     only for a query that ``counts_inline``, and not with a ``top`` over every division (read at
     once, without hooks)."""
     if on_count is not None and not query.counts_inline:
         raise ValueError(f"a read through {query.source.path} cannot count its records on its first page")
     choice = parse_division(division)
-    numbers = division_numbers(conn.client, choice)
+    numbers = list(numbers) if numbers is not None else division_numbers(conn.client, choice)
     listing = Listing(query.endpoint, numbers, query.fields, iter(()))
     if choice.mode != "all":
         listing._records = _stream(conn, query, numbers[0], on_page, on_count, tag=False)

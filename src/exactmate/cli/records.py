@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # each command imports what it runs: its --help needs neither
     # store, nor the writers (Rich's tables, JSON, CSV)
     from rich.console import Console
 
-    from exactmate.actions import ActionContext, DivisionChoice
+    from exactmate.actions import ActionContext
     from exactmate.actions.delete import Confirm, DeleteResult
     from exactmate.actions.listget import CountHook
     from exactmate.actions.readcost import ReadCost
@@ -70,6 +70,7 @@ def get(
     from exactmate import tls
 
     tls.prepare()  # made on another CPU while the client's modules load and the store opens
+    from exactmate.actions.divisions import division_numbers
     from exactmate.actions.listget import by_key, check_query, get_record, read_listing
     from exactmate.cli.output import check_output, destination, write_record, write_records
     from exactmate.cli.progress import progress
@@ -99,16 +100,19 @@ def get(
             order_by=order_by,
             everything=all_,
         )
-        total, counted = None, [0]
+        total, counted, numbers = None, [0], None
         priced = all_ and target.kind == "rest"
         # Nobody will be asked: the first page counts the records instead of a $count call before it.
         on_count = None
         if priced and query.counts_inline and (yes or not session.someone_can_answer()):
             on_count = _cost_on_first_page(conn, query, counted, lambda records: bar.add_to_total(records))
         elif priced:
-            total, counted[0] = _tell_the_cost(conn, query, choice, yes=yes)
+            numbers = division_numbers(conn.client, choice)  # looked up once, for the cost and the read
+            total, counted[0] = _tell_the_cost(conn, query, numbers, yes=yes)
         with progress(f"Reading {endpoint}", total, enabled=bar_on, total_later=on_count is not None) as bar:
-            found = read_listing(conn, query, division=choice, on_page=on_page, on_count=on_count)
+            found = read_listing(
+                conn, query, division=choice, numbers=numbers, on_page=on_page, on_count=on_count
+            )
             with destination(output, overwrite=overwrite) as out:
                 write_records(found, fmt, out, columns=found.fields, title=target.path, raw_csv=raw_csv)
     if all_:
@@ -122,15 +126,14 @@ def get(
 
 
 def _tell_the_cost(
-    conn: ActionContext, query: ReadQuery, choice: DivisionChoice, *, yes: bool
+    conn: ActionContext, query: ReadQuery, numbers: list[int], *, yes: bool
 ) -> tuple[int, int]:
-    """Print what reading every record will cost (one ``$count`` call a division); on a terminal, ask
-    when it is more than a tenth of the calls left today. The number of records (for the bar) and
-    of the counting calls."""
-    from exactmate.actions.divisions import division_numbers
+    """Print what reading every record will cost in the divisions ``numbers`` (one ``$count`` call a
+    division); on a terminal, ask when it is more than a tenth of the calls left today. The number
+    of records (for the bar) and of the counting calls."""
     from exactmate.actions.readcost import estimate_read
 
-    costs = [estimate_read(conn, query, number) for number in division_numbers(conn.client, choice)]
+    costs = [estimate_read(conn, query, number) for number in numbers]
     for cost in costs:
         _say_cost(query, cost)
     big = [cost for cost in costs if cost.big]
