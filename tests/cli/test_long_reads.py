@@ -84,7 +84,7 @@ def test_yes_reads_with_one_call_fewer_in_each_division(
     for number in divisions:
         line = f"Reading crm/Accounts in division {number}: 60 records, 1 call through bulk/CRM/Accounts"
         assert line in told.stderr and line in counted.stderr
-    calls = f"{60 * len(divisions)} records read in {len(divisions)} calls"
+    calls = f"{60 * len(divisions)} records read in {len(divisions)} call{'s' if len(divisions) > 1 else ''}"
     assert told.stderr.endswith(f"{calls}\n") and "to count them" not in told.stderr
     assert counted.stderr.endswith(f"{calls}, plus {len(divisions)} to count them\n")
 
@@ -148,11 +148,35 @@ def test_each_division_tells_its_cost_as_its_first_page_arrives(
 def test_time_entries_are_read_1000_a_call_through_the_time_and_cost_feed(emu: Emu) -> None:
     result = run("get", TT, "--all", "-f", "ndjson", "-d", "100001", "--yes")
     assert result.exit_code == 0, result.stderr
-    assert "1 call through sync/Project/TimeCostTransactions (1,000 a call; without " in result.stderr
+    feed = "1 call through sync/Project/TimeCostTransactions (1,000 a call, with the 6 records of "
+    assert feed + "project/CostTransactions it carries too; without " in result.stderr
     assert "Price" in result.stderr and "name them in --select to read them, 60 a call" in result.stderr
-    # The feed's own count takes in the cost entries too: time entries are counted with $count.
-    assert "records read in 1 calls, plus 1 to count them" in result.stderr
-    assert emu.rest_calls() == 2
+    # The feed's own count takes in the cost entries too: time and cost entries are counted apart.
+    assert "records read in 1 call, plus 2 to count them" in result.stderr
+    assert emu.rest_calls() == 3
+
+
+@pytest.fixture(scope="module")
+def feed_server() -> Iterator[Emu]:
+    """950 time entries and 95 cost entries: one page of the time-and-cost feed would hold every time
+    entry, but the feed takes two."""
+    config = EmulatorConfig(port=0, records=950, divisions=1)
+    with BackgroundServer(config) as running:
+        yield Emu(running.base_url, config)
+
+
+def test_the_cost_of_a_read_through_the_time_and_cost_feed_counts_the_cost_entries_it_carries(
+    feed_server: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = connected(feed_server)
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)  # counted first
+    result = run("get", TT, "--all", "--select", "ID,Quantity", "-f", "ndjson", "-d", "100001")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") == 950
+    told = "950 records, 2 calls through sync/Project/TimeCostTransactions (1,000 a call, with the 95 "
+    assert told in result.stderr
+    assert result.stderr.endswith("950 records read in 2 calls, plus 2 to count them\n")
+    assert sum(emu.stats()["by_endpoint"]["sync/project/timecosttransactions"].values()) == 2
 
 
 def test_without_a_count_on_the_first_page_a_count_call_counts_them(
@@ -170,7 +194,7 @@ def test_without_a_count_on_the_first_page_a_count_call_counts_them(
     result = run("get", "crm/Accounts", "--all", "--select", "ID", "-f", "ndjson", "-d", "100001", "--yes")
     assert result.exit_code == 0, result.stderr
     assert "Reading crm/Accounts in division 100001: 60 records, 1 call through" in result.stderr
-    assert result.stderr.endswith("60 records read in 1 calls, plus 1 to count them\n")
+    assert result.stderr.endswith("60 records read in 1 call, plus 1 to count them\n")
     assert emu.rest_calls() == 2
 
 

@@ -11,7 +11,7 @@ today's calls it uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exactmate.actions.context import ActionContext
 from exactmate.governor import daily_calls_left
@@ -34,12 +34,16 @@ class ReadCost:
     minutely_limit: int | None
     daily_remaining: int | None
     left_out: tuple[str, ...] = ()  # fields of the endpoint the source does not carry
+    # A row twin's other rows (records of ``others_of``), read with the records and dropped.
+    others: int = 0
+    others_of: tuple[str, ...] = ()
+    counting_calls: int = 0  # the calls made to count (none when the read's first page counted)
 
     @property
     def calls(self) -> int:
         """Calls still to make: Exact links a full page to a next one, so a listing whose last page
         is full ends with an empty page (and an empty listing is one call too)."""
-        return self.records // self.page_size + 1
+        return (self.records + self.others) // self.page_size + 1
 
     @property
     def seconds(self) -> float:
@@ -67,9 +71,12 @@ class ReadCost:
         without = ""
         if self.left_out:
             without = f"; without {', '.join(self.left_out)}: name them in --select to read them, 60 a call"
+        carried = ""
+        if self.others_of:
+            carried = f", with the {self.others:,} records of {' and '.join(self.others_of)} it carries too"
         text = (
             f"division {self.division}: {self.records:,} records, {self.calls:,} "
-            f"call{'s' if self.calls != 1 else ''}{through} ({self.page_size:,} a call{without})"
+            f"call{'s' if self.calls != 1 else ''}{through} ({self.page_size:,} a call{carried}{without})"
         )
         if self.seconds >= 60:
             rate = self.minutely_limit or MINUTELY_DEFAULT
@@ -80,15 +87,21 @@ class ReadCost:
 
 
 def estimate_read(conn: ActionContext, query: ReadQuery, division: int) -> ReadCost:
-    """Count the records ``query`` reads in ``division`` (one ``$count`` call) and work out the cost
-    of reading them all; the query is the one the read then sends, checked once."""
-    records = conn.client.resource(query.endpoint, division).count(query.filter)
-    return read_cost(conn, query, division, records)
+    """Count the records ``query`` reads in ``division`` (one ``$count`` call, and one for each kind
+    of other rows a row twin carries) and work out the cost of reading them all; the query is the
+    one the read then sends, checked once."""
+    client = conn.client
+    records = client.resource(query.endpoint, division).count(query.filter)
+    others_of = query.rows.others if query.rows is not None else ()
+    others = sum(client.resource(path, division).count() for path in others_of)
+    cost = read_cost(conn, query, division, records)
+    return replace(cost, others=others, others_of=others_of, counting_calls=1 + len(others_of))
 
 
 def read_cost(conn: ActionContext, query: ReadQuery, division: int, records: int) -> ReadCost:
     """The cost of reading the ``records`` that ``query`` matches in ``division``, counted already
-    (by ``estimate_read``, or by the read's first page: ``Resource.read(count=True)``); no call."""
+    (by ``estimate_read``, or by the read's first page: ``Resource.read(count=True)``, which a read
+    through a row twin cannot do); no call."""
     endpoint, source = query.endpoint, query.source
     ledger = conn.store.ledger(conn.client.client_id, division)
     left_out: tuple[str, ...] = ()

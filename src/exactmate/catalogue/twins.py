@@ -118,12 +118,15 @@ NO_BASE: Mapping[str, str] = MappingProxyType(
 class RowTwin:
     """A sync endpoint that carries a base endpoint's records among others, 1,000 a call: the rows
     whose ``kind_field`` holds ``kind`` are the base's, and ``renames`` gives the base's name of a
-    field the twin names otherwise. Fields the twin lacks cannot be read through it."""
+    field the twin names otherwise. Fields the twin lacks cannot be read through it. ``others``:
+    the endpoints whose records are the twin's other rows, read and dropped by a read through it
+    (what such a read costs counts them too)."""
 
     path: str
     kind_field: str
     kind: int
     renames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    others: tuple[str, ...] = ()
 
     def base_name(self, twin_field: str) -> str:
         return self.renames.get(twin_field, twin_field)
@@ -146,6 +149,7 @@ ROW_TWINS: Mapping[str, RowTwin] = MappingProxyType(
             kind_field="Type",
             kind=1,
             renames=MappingProxyType({"WBS": "Activity", "WBSDescription": "ActivityDescription"}),
+            others=("project/CostTransactions",),  # its Type 2 rows
         ),
     }
 )

@@ -118,7 +118,8 @@ def get(
     if all_:
         where = f"written to {output}" if output is not None else "read"
         counting = f", plus {counted[0]} to count them" if counted[0] else ""
-        session.echo_err(f"{found.count:,} records {where} in {calls[0]:,} calls{counting}")
+        made = f"{calls[0]:,} call{'' if calls[0] == 1 else 's'}"
+        session.echo_err(f"{found.count:,} records {where} in {made}{counting}")
     if found.errors:
         for number, error in found.errors:
             session.echo_err(f"error: division {number}: {error}")
@@ -140,7 +141,7 @@ def _tell_the_cost(
     asked = big and not yes and session.someone_can_answer()
     if asked and not session.agree("This read uses more than a tenth of the calls left today. Go on?"):
         raise typer.Exit(1)
-    return sum(cost.records for cost in costs), len(costs)
+    return sum(cost.records for cost in costs), sum(cost.counting_calls for cost in costs)
 
 
 def _cost_on_first_page(
@@ -154,7 +155,7 @@ def _cost_on_first_page(
     def told(division: int, records: int | None) -> None:
         if records is None:
             cost = estimate_read(conn, query, division)
-            counted[0] += 1
+            counted[0] += cost.counting_calls
         else:
             cost = read_cost(conn, query, division, records)
         _say_cost(query, cost)
