@@ -82,6 +82,15 @@ def emu(server: Emu) -> Emu:
     return connected(server)
 
 
+@pytest.fixture(scope="module")
+def feed_server() -> Iterator[Emu]:
+    """950 time entries and 95 cost entries: one page of the time-and-cost feed would hold every time
+    entry, but the feed takes two."""
+    config = EmulatorConfig(port=0, records=950, divisions=1)
+    with BackgroundServer(config) as running:
+        yield Emu(running.base_url, config)
+
+
 def connected(server: Emu) -> Emu:
     """``server`` reset, with the credential ``emu`` signed in to it in this test's vault."""
     server.control("POST", "reset")

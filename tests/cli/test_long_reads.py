@@ -156,15 +156,6 @@ def test_time_entries_are_read_1000_a_call_through_the_time_and_cost_feed(emu: E
     assert emu.rest_calls() == 3
 
 
-@pytest.fixture(scope="module")
-def feed_server() -> Iterator[Emu]:
-    """950 time entries and 95 cost entries: one page of the time-and-cost feed would hold every time
-    entry, but the feed takes two."""
-    config = EmulatorConfig(port=0, records=950, divisions=1)
-    with BackgroundServer(config) as running:
-        yield Emu(running.base_url, config)
-
-
 def test_the_cost_of_a_read_through_the_time_and_cost_feed_counts_the_cost_entries_it_carries(
     feed_server: Emu, monkeypatch: pytest.MonkeyPatch
 ) -> None:

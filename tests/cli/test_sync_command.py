@@ -15,7 +15,7 @@ from rich.progress import Progress
 from sqlalchemy import create_engine, text
 
 from exactmate.config import Settings
-from tests.cli.conftest import D1, Emu, run
+from tests.cli.conftest import D1, Emu, connected, run
 
 
 def test_sync_into_the_default_database_then_only_changes(emu: Emu) -> None:
@@ -55,7 +55,7 @@ def test_the_plan_counts_a_first_load_and_reads_no_records(emu: Emu, tmp_path: P
     assert feeds["crm/Accounts"]["feed"] == "sync/CRM/Accounts" and feeds["crm/Accounts"]["records"] == 60
     assert feeds["project/TimeTransactions"]["feed"] == "sync/Project/TimeCostTransactions"
     assert all(f["first load"] and f["calls"] == 1 for f in feeds.values()) and plan["calls"] == 3
-    assert emu.rest_calls() - calls == 2  # one $count each, no page of records
+    assert emu.rest_calls() - calls == 3  # one $count each and one of the cost entries, no page of records
     assert not (tmp_path / "mine.db").exists()  # looking creates nothing
     assert run("sync", "crm/Accounts", "--to", target, "-d", str(D1)).exit_code == 0
     later_run = run("sync", "crm/Accounts", "--to", target, "-d", str(D1), "--plan", "-f", "json")
@@ -64,6 +64,19 @@ def test_the_plan_counts_a_first_load_and_reads_no_records(emu: Emu, tmp_path: P
     assert feed["first load"] is False and feed["cursor"] > 1 and feed["records"] is None
     table = run("sync", "crm/Accounts", "--to", target, "-d", str(D1), "--plan")
     assert "What a sync would read" in table.stdout and "calls in all" in table.stdout
+
+
+def test_the_plan_of_time_entries_counts_the_cost_entries_their_feed_carries(
+    feed_server: Emu, tmp_path: Path
+) -> None:
+    emu = connected(feed_server)
+    target = f"sqlite:///{tmp_path / 'mine.db'}"
+    plan = run("sync", "project/TimeTransactions", "--to", target, "-d", str(D1), "--plan", "-f", "json")
+    assert plan.exit_code == 0, plan.stderr
+    [feed] = json.loads(plan.stdout)["feeds"]
+    assert feed["records"] == 950 and feed["calls"] == 2  # 950 time and 95 cost entries: 1,045 rows
+    assert run("sync", "project/TimeTransactions", "--to", target, "-d", str(D1)).exit_code == 0
+    assert sum(emu.stats()["by_endpoint"]["sync/project/timecosttransactions"].values()) == 2
 
 
 def test_all_syncable_or_named_endpoints_not_both(emu: Emu, tmp_path: Path) -> None:

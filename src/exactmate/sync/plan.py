@@ -2,7 +2,8 @@
 
 Per division and endpoint: the feed it reads, where its cursor stands in the target database, and
 the calls. A first load (no cursor yet) is counted with one ``$count`` call on the endpoint: its
-records take ``records // 1000 + 1`` calls (a full last page is followed by an empty one). A later
+records take ``records // 1000 + 1`` calls (a full last page is followed by an empty one); a feed
+that carries other rows too (time entries': the cost entries) counts those with one more. A later
 run takes one call per 1,000 changed records, one at least. Each division adds one read of
 ``sync/Deleted``. Nothing is written, and the target database is not created.
 """
@@ -72,7 +73,10 @@ def plan_sync(
             calls = 1
             if cursor is None:
                 records = conn.client.resource(endpoint.path, number).count()
-                calls = records // FEED_PAGE + 1
+                # A row twin's feed also carries other rows (time entries: the cost entries), read too.
+                others = twins.row_rule.others if feed is twins.rows and twins.row_rule else ()
+                carried = sum(conn.client.resource(path, number).count() for path in others)
+                calls = (records + carried) // FEED_PAGE + 1
             ledger = conn.store.ledger(conn.client.client_id, number)
             left = ledger.daily_remaining if ledger else None
             planned.append(PlannedFeed(endpoint.path, number, feed.path, cursor, records, calls, left))
