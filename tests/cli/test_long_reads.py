@@ -170,6 +170,30 @@ def test_the_cost_of_a_read_through_the_time_and_cost_feed_counts_the_cost_entri
     assert sum(emu.stats()["by_endpoint"]["sync/project/timecosttransactions"].values()) == 2
 
 
+@pytest.fixture(scope="module")
+def billing_only_server() -> Iterator[Emu]:
+    """An app granted time entries' scope but not cost entries' one."""
+    config = EmulatorConfig(port=0, records=60, divisions=1, scopes=("Projects billing",))
+    with BackgroundServer(config) as running:
+        yield Emu(running.base_url, config)
+
+
+def test_cost_entries_exact_refuses_to_count_make_the_told_calls_a_lower_bound(
+    billing_only_server: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = connected(billing_only_server)
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)  # counted first
+    result = run("get", TT, "--all", "--select", "ID,Quantity", "-f", "ndjson", "-d", "100001")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") == 60
+    told = "60 records, at least 1 call through sync/Project/TimeCostTransactions (1,000 a call, with the "
+    assert told + "records of project/CostTransactions it carries too, which Exact refused to count)" in (
+        result.stderr
+    )
+    assert result.stderr.endswith("60 records read in 1 call, plus 2 to count them\n")
+    assert emu.stats()["by_endpoint"]["project/costtransactions"] == {"403": 1}
+
+
 def test_without_a_count_on_the_first_page_a_count_call_counts_them(
     emu: Emu, monkeypatch: pytest.MonkeyPatch
 ) -> None:

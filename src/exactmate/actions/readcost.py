@@ -11,15 +11,46 @@ today's calls it uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from exactmate.actions.context import ActionContext
+from exactmate.errors import ForbiddenError
 from exactmate.governor import daily_calls_left
 from exactmate.resource import ReadQuery
+
+if TYPE_CHECKING:
+    from exactmate.catalogue import RowTwin
+    from exactmate.client import ExactClient
 
 DEFAULT_PAGE = 60
 MINUTELY_DEFAULT = 60  # Exact's limit per division when no answer has announced one yet
 BIG_SHARE = 0.1  # a read above this share of what is left today is asked about first
+
+
+@dataclass(frozen=True)
+class Carried:
+    """The rows a row twin's feed carries besides the records asked for (time entries' feed: the cost
+    entries), read and dropped: ``records`` of the endpoints ``of``, None when Exact refused to count
+    them (an application scope not granted), and the ``calls`` counting took."""
+
+    of: tuple[str, ...] = ()
+    records: int | None = 0
+    calls: int = 0
+
+
+def count_carried(client: ExactClient, rule: RowTwin | None, division: int) -> Carried:
+    """Count the other rows ``rule``'s feed carries in ``division``: one ``$count`` call for each of
+    ``rule.others`` (none without a row twin)."""
+    if rule is None or not rule.others:
+        return Carried()
+    records = 0
+    for calls, path in enumerate(rule.others, start=1):
+        try:
+            records += client.resource(path, division).count()
+        except ForbiddenError:  # the feed is still read: only its cost is a lower bound now
+            return Carried(rule.others, None, calls)
+    return Carried(rule.others, records, len(rule.others))
 
 
 @dataclass(frozen=True)
@@ -34,16 +65,15 @@ class ReadCost:
     minutely_limit: int | None
     daily_remaining: int | None
     left_out: tuple[str, ...] = ()  # fields of the endpoint the source does not carry
-    # A row twin's other rows (records of ``others_of``), read with the records and dropped.
-    others: int = 0
-    others_of: tuple[str, ...] = ()
+    carried: Carried = field(default_factory=Carried)  # a row twin's other rows, read too
     counting_calls: int = 0  # the calls made to count (none when the read's first page counted)
 
     @property
     def calls(self) -> int:
         """Calls still to make: Exact links a full page to a next one, so a listing whose last page
-        is full ends with an empty page (and an empty listing is one call too)."""
-        return (self.records + self.others) // self.page_size + 1
+        is full ends with an empty page (and an empty listing is one call too). At least these,
+        when the rows a row twin carries too could not be counted."""
+        return (self.records + (self.carried.records or 0)) // self.page_size + 1
 
     @property
     def seconds(self) -> float:
@@ -71,11 +101,16 @@ class ReadCost:
         without = ""
         if self.left_out:
             without = f"; without {', '.join(self.left_out)}: name them in --select to read them, 60 a call"
-        carried = ""
-        if self.others_of:
-            carried = f", with the {self.others:,} records of {' and '.join(self.others_of)} it carries too"
+        carried, at_least = "", ""
+        if self.carried.of:
+            of = " and ".join(self.carried.of)
+            if self.carried.records is None:
+                at_least = "at least "
+                carried = f", with the records of {of} it carries too, which Exact refused to count"
+            else:
+                carried = f", with the {self.carried.records:,} records of {of} it carries too"
         text = (
-            f"division {self.division}: {self.records:,} records, {self.calls:,} "
+            f"division {self.division}: {self.records:,} records, {at_least}{self.calls:,} "
             f"call{'s' if self.calls != 1 else ''}{through} ({self.page_size:,} a call{carried}{without})"
         )
         if self.seconds >= 60:
@@ -90,12 +125,10 @@ def estimate_read(conn: ActionContext, query: ReadQuery, division: int) -> ReadC
     """Count the records ``query`` reads in ``division`` (one ``$count`` call, and one for each kind
     of other rows a row twin carries) and work out the cost of reading them all; the query is the
     one the read then sends, checked once."""
-    client = conn.client
-    records = client.resource(query.endpoint, division).count(query.filter)
-    others_of = query.rows.others if query.rows is not None else ()
-    others = sum(client.resource(path, division).count() for path in others_of)
+    records = conn.client.resource(query.endpoint, division).count(query.filter)
+    carried = count_carried(conn.client, query.rows, division)
     cost = read_cost(conn, query, division, records)
-    return replace(cost, others=others, others_of=others_of, counting_calls=1 + len(others_of))
+    return replace(cost, carried=carried, counting_calls=1 + carried.calls)
 
 
 def read_cost(conn: ActionContext, query: ReadQuery, division: int, records: int) -> ReadCost:

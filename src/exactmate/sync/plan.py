@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from exactmate.actions.context import ActionContext
 from exactmate.actions.divisions import DivisionChoice, DivisionInput, division_numbers, parse_division
+from exactmate.actions.readcost import count_carried
 from exactmate.sync.run import cursor_owner, feed_endpoints, open_target
 from exactmate.sync.tables import CURSORS, cursor_table
 
@@ -73,10 +74,9 @@ def plan_sync(
             calls = 1
             if cursor is None:
                 records = conn.client.resource(endpoint.path, number).count()
-                # A row twin's feed also carries other rows (time entries: the cost entries), read too.
-                others = twins.row_rule.others if feed is twins.rows and twins.row_rule else ()
-                carried = sum(conn.client.resource(path, number).count() for path in others)
-                calls = (records + carried) // FEED_PAGE + 1
+                # A row twin's feed also carries other rows (time entries': the cost entries), read too.
+                carried = count_carried(conn.client, twins.row_rule if feed is twins.rows else None, number)
+                calls = (records + (carried.records or 0)) // FEED_PAGE + 1
             ledger = conn.store.ledger(conn.client.client_id, number)
             left = ledger.daily_remaining if ledger else None
             planned.append(PlannedFeed(endpoint.path, number, feed.path, cursor, records, calls, left))
