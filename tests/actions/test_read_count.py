@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from exactmate.actions.listget import check_query, read_listing
-from exactmate.actions.readcost import estimate_read, read_cost
+from exactmate.actions.readcost import Carried, count_carried, estimate_read, read_cost
+from exactmate.catalogue import ROW_TWINS
+from exactmate.errors import BudgetExceeded, ForbiddenError
 from tests.actions.conftest import D1, D2, World, build_world
 
 RECORDS = 150  # crm/Accounts filtered: three 60-row pages
@@ -126,3 +130,38 @@ def test_a_counted_reads_next_links_lose_only_the_count(options: str, onward: st
     link = f"{ACCOUNTS}?{options}"
     assert _onward(link, response, counted=True) == f"{ACCOUNTS}?{onward}"
     assert _onward(link, response, counted=False) == link  # a read that did not ask: verbatim
+
+
+class _Refusing:
+    """A client whose counts of ``refused`` raise ``error``; others count 5."""
+
+    def __init__(self, refused: str, error: Exception) -> None:
+        self.refused, self.error, self.asked = refused, error, []
+
+    def resource(self, path: str, division: int) -> _Refusing:
+        self.asked.append(path)
+        return self
+
+    def count(self) -> int:
+        if self.asked[-1] == self.refused:
+            raise self.error
+        return 5
+
+
+@pytest.mark.parametrize(
+    ("error", "calls"),
+    [
+        (ForbiddenError("403 Forbidden - Application Scope Violated", status_code=403), 1),
+        (BudgetExceeded("too many failed calls", reopens_at=datetime.now(UTC), endpoint="x", division=D1), 0),
+    ],
+    ids=["refused by Exact: a call made", "refused by the error budget: none made"],
+)
+def test_carried_rows_that_cannot_be_counted_leave_the_cost_a_lower_bound(
+    error: Exception, calls: int
+) -> None:
+    rule = ROW_TWINS["project/TimeTransactions"]
+    client = _Refusing("project/CostTransactions", error)
+    carried = count_carried(cast(Any, client), rule, D1)
+    assert carried == Carried(("project/CostTransactions",), None, calls)
+    assert count_carried(cast(Any, _Refusing("none", error)), rule, D1) == Carried(rule.others, 5, 1)
+    assert count_carried(cast(Any, client), None, D1) == Carried()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from exactmate.actions.context import ActionContext
-from exactmate.errors import ForbiddenError
+from exactmate.errors import BudgetExceeded, ForbiddenError
 from exactmate.governor import daily_calls_left
 from exactmate.resource import ReadQuery
 
@@ -48,8 +48,12 @@ def count_carried(client: ExactClient, rule: RowTwin | None, division: int) -> C
     for calls, path in enumerate(rule.others, start=1):
         try:
             records += client.resource(path, division).count()
-        except ForbiddenError:  # the feed is still read: only its cost is a lower bound now
+        # The feed is still read; only its cost is a lower bound now. Refused by Exact (403) the
+        # call was made; refused by the error budget (after such 403s) it was not.
+        except ForbiddenError:
             return Carried(rule.others, None, calls)
+        except BudgetExceeded:
+            return Carried(rule.others, None, calls - 1)
     return Carried(rule.others, records, len(rule.others))
 
 
