@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from exactmate.actions.writers import to_json
+from exactmate.cli import session
 from exactmate.cli.context import context_of
 from exactmate.cli.output import Format, write_records
 from exactmate.cli.worker import GraceSeconds
@@ -115,6 +116,7 @@ def run(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Run a flow once, now, and wait for it to end (exit 1 if it failed)."""
+    session.calling_exact()
     settings = context_of(ctx).settings
     flow = _load(file, settings)
     trigger = _inputs(flow, input or [], input_file or [])

@@ -67,9 +67,7 @@ def get(
     With --all, what the read will cost is told (records, calls, time, share of today's calls): on a
     terminal first, and asked about when it is more than a tenth of what is left today; with --yes or
     nobody to ask, as the first page arrives (which counts the records too: one call fewer)."""
-    from exactmate import tls
-
-    tls.prepare()  # made on another CPU while the client's modules load and the store opens
+    session.calling_exact()
     from exactmate.actions.divisions import division_numbers
     from exactmate.actions.listget import by_key, check_query, get_record, read_listing
     from exactmate.cli.output import check_output, destination, write_record, write_records
@@ -182,6 +180,7 @@ def delete(
     fmt: session.FormatOption = Format.table,
 ) -> None:
     """Delete one record by its key: shown first, confirmed (unless --yes), kept in the audit log."""
+    session.calling_exact()
     from rich.console import Console
 
     from exactmate.actions import delete_record
@@ -304,6 +303,7 @@ def call(
 
     A DELETE addresses one record and is shown and confirmed first, like ``exactmate delete``; a
     DELETE and a PUT to one record are kept in the audit log."""
+    session.calling_exact()
     from rich.console import Console
 
     from exactmate.actions import DeleteResult, PlannedRequest, custom_call

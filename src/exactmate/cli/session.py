@@ -25,6 +25,16 @@ if TYPE_CHECKING:  # imported where used: a command's --help needs neither the c
     from exactmate.catalogue import Catalogue, Endpoint
     from exactmate.store import Store
 
+def calling_exact() -> None:
+    """What a command that will call Exact does first: have another thread make the process's TLS
+    context (``tls.prepare``) while the command imports the client, the store and SQLAlchemy, so
+    the 17 ms OpenSSL takes to read the certificates (the interpreter's lock released) overlap those
+    imports instead of following them."""
+    from exactmate import tls
+
+    tls.prepare()
+
+
 CredentialOption = Annotated[
     str | None,
     typer.Option(

@@ -54,6 +54,7 @@ def sync(
     to; each page is committed with its cursor, so an interrupted run loses nothing and the next
     goes on from there. Deletions (sync/Deleted) are applied. One table per endpoint
     (crm_accounts, ...), with _division, _timestamp and _synced_at."""
+    session.calling_exact()
     target = to or default_target(context_of(ctx).settings)
     choice = session.division(division)
     if all_syncable == bool(endpoints):

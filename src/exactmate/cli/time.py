@@ -76,6 +76,7 @@ def create(
     again, however the file was edited, and one booked with other values is reported as changed.
     A row's own Division column says which division it goes to.
     """
+    session.calling_exact()
     assignments = parse_assignments(set_ or [])
     if file is not None and assignments:
         raise ValidationError(
@@ -197,6 +198,7 @@ def update(
     The entry is read first: a final one (HourStatus 20) is refused before any write. A before/after
     snapshot goes to the audit log.
     """
+    session.calling_exact()
     changes = parse_assignments(set_ or [])
     with session.connect(ctx, credential) as conn:
         result = update_time_transaction(
