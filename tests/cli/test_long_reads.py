@@ -156,18 +156,25 @@ def test_time_entries_are_read_1000_a_call_through_the_time_and_cost_feed(emu: E
     assert emu.rest_calls() == 3
 
 
+def _time_entries_counted_first(server: Emu, monkeypatch: pytest.MonkeyPatch, records: int) -> Any:
+    """``get --all`` of ``server``'s time entries at a terminal (counted first): its outcome, after
+    checking it wrote every entry."""
+    connected(server)
+    monkeypatch.setattr(session, "someone_can_answer", lambda: True)
+    result = run("get", TT, "--all", "--select", "ID,Quantity", "-f", "ndjson", "-d", "100001")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("\n") == records
+    return result
+
+
 def test_the_cost_of_a_read_through_the_time_and_cost_feed_counts_the_cost_entries_it_carries(
     feed_server: Emu, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = connected(feed_server)
-    monkeypatch.setattr(session, "someone_can_answer", lambda: True)  # counted first
-    result = run("get", TT, "--all", "--select", "ID,Quantity", "-f", "ndjson", "-d", "100001")
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout.count("\n") == 950
+    result = _time_entries_counted_first(feed_server, monkeypatch, 950)
     told = "950 records, 2 calls through sync/Project/TimeCostTransactions (1,000 a call, with the 95 "
     assert told in result.stderr
     assert result.stderr.endswith("950 records read in 2 calls, plus 2 to count them\n")
-    assert sum(emu.stats()["by_endpoint"]["sync/project/timecosttransactions"].values()) == 2
+    assert sum(feed_server.stats()["by_endpoint"]["sync/project/timecosttransactions"].values()) == 2
 
 
 @pytest.fixture(scope="module")
@@ -181,17 +188,13 @@ def billing_only_server() -> Iterator[Emu]:
 def test_cost_entries_exact_refuses_to_count_make_the_told_calls_a_lower_bound(
     billing_only_server: Emu, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emu = connected(billing_only_server)
-    monkeypatch.setattr(session, "someone_can_answer", lambda: True)  # counted first
-    result = run("get", TT, "--all", "--select", "ID,Quantity", "-f", "ndjson", "-d", "100001")
-    assert result.exit_code == 0, result.stderr
-    assert result.stdout.count("\n") == 60
+    result = _time_entries_counted_first(billing_only_server, monkeypatch, 60)
     told = "60 records, at least 1 call through sync/Project/TimeCostTransactions (1,000 a call, with the "
     assert told + "records of project/CostTransactions it carries too, which Exact refused to count)" in (
         result.stderr
     )
     assert result.stderr.endswith("60 records read in 1 call, plus 2 to count them\n")
-    assert emu.stats()["by_endpoint"]["project/costtransactions"] == {"403": 1}
+    assert billing_only_server.stats()["by_endpoint"]["project/costtransactions"] == {"403": 1}
 
 
 def test_without_a_count_on_the_first_page_a_count_call_counts_them(
