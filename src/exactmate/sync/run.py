@@ -543,9 +543,7 @@ class _Feed:
         """Upsert a page's records: ``fed``, as the change feed gives them (a row twin's under its
         own names), else under the endpoint's names."""
         number = self.report.division
-        names, rows = self._rows(records, number, self._as_fed if fed else self._as_named)
-        at = names.index(self.key)
-        keys = [row[at] for row in rows]
+        names, rows, keys = self.page_rows(records, fed=fed)
         distinct = len(set(keys))
         if db.dialect.name == "sqlite":
             inserted = _sqlite_upsert_counted(db, self.table, names, rows, [DIVISION, self.key])
@@ -562,6 +560,20 @@ class _Feed:
         _upsert(db, self.table, [dict(zip(names, row, strict=True)) for row in rows], [DIVISION, self.key])
         updated = sum(1 for key in set(keys) if key in existing)
         return distinct - updated, updated
+
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns, in the order a row of ``page_rows`` holds them."""
+        return self._columns
+
+    def page_rows(
+        self, records: Sequence[Mapping[str, Any]], *, fed: bool
+    ) -> tuple[list[str], list[tuple[Any, ...]], list[Any]]:
+        """A page's records as rows of every column (``fed``: read under the change feed's names, a
+        row twin's own; else the endpoint's), and each row's key: the columns, the rows, the keys."""
+        names, rows = self._rows(records, self.report.division, self._as_fed if fed else self._as_named)
+        at = names.index(self.key)
+        return names, rows, [row[at] for row in rows]
 
     def _rows(
         self, records: Sequence[Mapping[str, Any]], division: int, reader: _Reader
@@ -597,7 +609,7 @@ class _Handed:
     def __init__(self, feed: _Feed, writer: Writer) -> None:
         self.feed, self.writer, self.ended = feed, writer, False
         quote = feed.engine.dialect.identifier_preparer.quote
-        upsert = upsert_statement(quote, feed.table.name, feed._columns, [DIVISION, feed.key])
+        upsert = upsert_statement(quote, feed.table.name, feed.columns, [DIVISION, feed.key])
         cursor = upsert_statement(quote, feed.cursors.name, CURSOR_COLUMNS, CURSOR_KEYS)
         commit = (COMMIT_ROWS, COMMIT_SECONDS)
         self._call(writer.feed, Statements(upsert, cursor, quote(feed.table.name), commit))
@@ -606,9 +618,8 @@ class _Handed:
         if not records:
             return
         feed, report = self.feed, self.feed.report
-        names, rows = feed._rows(records, report.division, feed._as_fed)
-        at = names.index(feed.key)
-        distinct = len({row[at] for row in rows})
+        _, rows, keys = feed.page_rows(records, fed=True)
+        distinct = len(set(keys))
         stamps = _stamps(records)
         moved = None
         if stamps:
