@@ -341,3 +341,21 @@ def test_a_read_runs_with_start_up_set_aside_from_the_cycle_collector(
     failed = run("get", "crm/Accounts", "--all", "--filter", "Nope eq 1", "-d", "100001", "--yes")
     assert failed.exit_code != 0
     assert gc.get_freeze_count() == before
+
+
+def test_a_sync_plan_whose_cost_entries_exact_refuses_to_count_says_at_least(
+    billing_only_server: Emu, tmp_path: Path
+) -> None:
+    connected(billing_only_server)
+    args = ("sync", TT, "--to", f"sqlite:///{tmp_path / 'mine.db'}", "-d", "100001", "--plan")
+    as_json = run(*args, "-f", "json")
+    assert as_json.exit_code == 0, as_json.stderr
+    plan = json.loads(as_json.stdout)
+    assert plan["calls"] == 2 and plan["calls at least"] is True  # a page and sync/Deleted, at least
+    assert plan["feeds"][0]["calls at least"] is True
+    table = run(*args)
+    assert table.exit_code == 0, table.stderr
+    assert "at least 1" in table.stdout and table.stdout.rstrip().endswith(
+        "at least 2 calls in all, with one read of sync/Deleted per division (1). Exact refused to count "
+        "the cost entries time entries' feed carries too."
+    )

@@ -111,10 +111,18 @@ def _show_plan(
     rows = [p.as_dict() for p in planned]
     divisions = sorted({p.division for p in planned})
     total = sum(p.calls for p in planned) + len(divisions)  # one sync/Deleted read per division
+    at_least = any(p.calls_at_least for p in planned)
     if fmt is not Format.table:
-        typer.echo(to_json({"feeds": rows, "calls": total}, indent=2 if fmt is Format.json else None))
+        answer = {"feeds": rows, "calls": total, "calls at least": at_least}
+        typer.echo(to_json(answer, indent=2 if fmt is Format.json else None))
         return
     for row in rows:
         row["cursor"] = "first load" if row["cursor"] is None else row["cursor"]
+        if row.pop("calls at least"):
+            row["calls"] = f"at least {row['calls']:,}"
     write_records(rows, fmt, sys.stdout, columns=PLAN_COLUMNS, title="What a sync would read")
-    typer.echo(f"{total:,} calls in all, with one read of sync/Deleted per division ({len(divisions)}).")
+    total_text = f"at least {total:,}" if at_least else f"{total:,}"
+    typer.echo(
+        f"{total_text} calls in all, with one read of sync/Deleted per division ({len(divisions)})."
+        + (" Exact refused to count the cost entries time entries' feed carries too." if at_least else "")
+    )

@@ -38,6 +38,8 @@ class PlannedFeed:
     records: int | None  # counted for a first load
     calls: int
     calls_left_today: int | None
+    # Exact refused to count the other rows the feed carries (time entries' cost entries): more calls.
+    calls_at_least: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class PlannedFeed:
             "first load": self.cursor is None,
             "records": self.records,
             "calls": self.calls,
+            "calls at least": self.calls_at_least,
             "calls left today": self.calls_left_today,
         }
 
@@ -71,15 +74,18 @@ def plan_sync(
             assert feed is not None
             cursor = cursors.get((number, endpoint.path))
             records = None
-            calls = 1
+            calls, at_least = 1, False
             if cursor is None:
                 records = conn.client.resource(endpoint.path, number).count()
                 # A row twin's feed also carries other rows (time entries': the cost entries), read too.
                 carried = count_carried(conn.client, twins.row_rule if feed is twins.rows else None, number)
                 calls = (records + (carried.records or 0)) // FEED_PAGE + 1
+                at_least = bool(carried.of) and carried.records is None
             ledger = conn.store.ledger(conn.client.client_id, number)
             left = ledger.daily_remaining if ledger else None
-            planned.append(PlannedFeed(endpoint.path, number, feed.path, cursor, records, calls, left))
+            planned.append(
+                PlannedFeed(endpoint.path, number, feed.path, cursor, records, calls, left, at_least)
+            )
     return planned
 
 
