@@ -21,7 +21,7 @@ from exactmate.emulator.config import EmulatorConfig
 from exactmate.emulator.server import BackgroundServer
 from exactmate.governor import CallScope, Governor
 from exactmate.store import Store
-from tests.cli.conftest import Emu, connected, run
+from tests.cli.conftest import Emu, Run, connected, run
 
 TT = "project/TimeTransactions"
 
@@ -156,7 +156,7 @@ def test_time_entries_are_read_1000_a_call_through_the_time_and_cost_feed(emu: E
     assert emu.rest_calls() == 3
 
 
-def _time_entries_counted_first(server: Emu, monkeypatch: pytest.MonkeyPatch, records: int) -> Any:
+def _time_entries_counted_first(server: Emu, monkeypatch: pytest.MonkeyPatch, records: int) -> Run:
     """``get --all`` of ``server``'s time entries at a terminal (counted first): its outcome, after
     checking it wrote every entry."""
     connected(server)

@@ -80,7 +80,7 @@ def plan_sync(
                 # A row twin's feed also carries other rows (time entries': the cost entries), read too.
                 carried = count_carried(conn.client, twins.row_rule if feed is twins.rows else None, number)
                 calls = (records + (carried.records or 0)) // FEED_PAGE + 1
-                at_least = bool(carried.of) and carried.records is None
+                at_least = carried.records is None  # Exact refused to count them
             ledger = conn.store.ledger(conn.client.client_id, number)
             left = ledger.daily_remaining if ledger else None
             planned.append(

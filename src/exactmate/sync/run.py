@@ -420,7 +420,8 @@ class _Feed:
             if column.name in self._fields and isinstance(column.type, DateTime)
         ]
         self._plain = [name for name in self._fields if name not in self._dates]
-        self._columns = [*self._plain, *self._dates, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
+        # The table's columns, in the order a row of ``page_rows`` holds them.
+        self.columns = [*self._plain, *self._dates, DIVISION, TIMESTAMP, SYNCED_AT, DELETED_COLUMN]
         self._as_named = _Reader(self._plain, self._dates)
         # the feed Resource.changes picks: through a row twin, its records come under the twin's names
         rule = None
@@ -561,11 +562,6 @@ class _Feed:
         updated = sum(1 for key in set(keys) if key in existing)
         return distinct - updated, updated
 
-    @property
-    def columns(self) -> list[str]:
-        """The table's columns, in the order a row of ``page_rows`` holds them."""
-        return self._columns
-
     def page_rows(
         self, records: Sequence[Mapping[str, Any]], *, fed: bool
     ) -> tuple[list[str], list[tuple[Any, ...]], list[Any]]:
@@ -586,7 +582,7 @@ class _Feed:
         before, or None, is a lookup with no Python call); a row is the record's other fields, read
         with one ``itemgetter`` call, joined to its dates and the sync's own columns. A page with a
         record that lacks a field is read field by field."""
-        names = self._columns
+        names = self.columns
         dates = self._sqlite_dates if self.engine.dialect.name == "sqlite" else self._utc_dates
         count = len(records)
         now = dates.convert(datetime.now(UTC))
