@@ -137,7 +137,7 @@ def test_each_division_tells_its_cost_as_its_first_page_arrives(
     monkeypatch.setattr(session, "echo_err", said)
     monkeypatch.setattr(output, "write_records", written)
     monkeypatch.setattr(progress.Bar, "add_to_total", add)
-    result = run("get", "crm/Accounts", "--all", "--select", "ID", "-f", "ndjson", "-d", "all")
+    result = run("get", "crm/Accounts", "--all", "--select", "ID", "-f", "csv", "-d", "all")
     assert result.exit_code == 0, result.stderr
     firsts = [events.index(f"record of {number}") for number in (100001, 100002)]
     told = [i for i, event in enumerate(events) if event.startswith("Reading crm/Accounts in division")]
@@ -334,7 +334,7 @@ def test_a_read_runs_with_start_up_set_aside_from_the_cycle_collector(
 
     monkeypatch.setattr(output, "write_records", counting)
     before = gc.get_freeze_count()
-    result = run("get", "crm/Accounts", "--all", "-f", "ndjson", "-d", "100001", "--yes")
+    result = run("get", "crm/Accounts", "--all", "-f", "csv", "-d", "100001", "--yes")
     assert result.exit_code == 0, result.stderr
     assert len(seen) == 1 and seen[0] > before + 10_000  # the modules and the catalogue, at least
     assert gc.get_freeze_count() == before

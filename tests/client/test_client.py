@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from exactmate.actions.presentation import json_line
 from exactmate.auth import TokenSet
 from exactmate.client import ExactClient
 from exactmate.clock import FakeClock
@@ -752,6 +753,52 @@ def test_a_read_ahead_gives_the_pages_a_plain_read_gives_with_the_calls_in_a_wor
     assert ahead == plain and [n for n, _, _ in ahead] == [1, 2, 3]  # bulk twin, 1000 a call
     assert sum(len(records) for _, _, records in ahead) == 2500
     assert threads == ["exactmate-read-ahead"] * 3
+
+
+def _as_lines(pages: Iterator[Page], tag: bool = False) -> tuple[bytes, list[str]]:
+    """A read's NDJSON as ``Listing.ndjson`` writes it, and how each page came (records or lines)."""
+    out, kinds = b"", []
+    for page in pages:
+        kinds.append("lines" if page.lines is not None else "records")
+        records = [{"Division": DIVISION, **record} for record in page.records] if tag else page.records
+        out += page.lines if page.lines is not None else "".join(map(json_line, records)).encode()
+    return out, kinds
+
+
+@pytest.mark.parametrize("tag", [False, True])
+def test_a_read_for_lines_gives_from_its_second_page_the_lines_of_the_same_records(
+    exact: FakeExact, tag: bool
+) -> None:
+    exact.accounts = [account(n) for n in range(2500)]
+    with ExactClient(
+        server_url=SERVER, client_id="c", tokens=FakeTokens(), transport=httpx.MockTransport(exact)
+    ) as made:
+        resource = made.resource("crm/Accounts", division=DIVISION)
+        query = resource.query()
+        plain = [p.records for p in resource.read(query)]
+        lined, kinds = _as_lines(resource.read(query, ahead=True, lines=True, tag=tag), tag)
+    records = [record for page in plain for record in page]
+    tagged = [{"Division": DIVISION, **record} for record in records] if tag else records
+    assert lined == "".join(map(json_line, tagged)).encode()
+    assert kinds == ["records", "lines", "lines"]
+    assert b'"Remarks":"/Date(1)/ is not a date here"' in lined  # only date fields are converted
+
+
+def test_after_a_page_the_lines_cannot_carry_the_rest_of_the_read_comes_as_records(exact: FakeExact) -> None:
+    """Page 2 brings a field the first record did not have: it and every page after are records."""
+    exact.accounts = [account(n) for n in range(3500)]
+    exact.accounts[1500]["Email"] = "new@example.com"  # the fake sends the fields a record has
+
+    with ExactClient(
+        server_url=SERVER, client_id="c", tokens=FakeTokens(), transport=httpx.MockTransport(exact)
+    ) as made:
+        resource = made.resource("crm/Accounts", division=DIVISION)
+        query = resource.query(select=["ID", "Name", "Created", "Email"])
+        plain = [p.records for p in resource.read(query)]
+        lined, kinds = _as_lines(resource.read(query, ahead=True, lines=True))
+    assert lined == "".join(json_line(record) for page in plain for record in page).encode()
+    assert kinds == ["records", "records", "records", "records"]
+    assert b'"Email":"new@example.com"' in lined
 
 
 def test_a_read_ahead_stops_when_the_bytes_and_the_parsed_page_name_different_next_pages() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 from exactmate import odata
 from exactmate.actions.context import ActionContext
@@ -32,9 +32,10 @@ from exactmate.actions.divisions import (
 )
 from exactmate.actions.filtercheck import check_filter_text
 from exactmate.actions.keys import parse_key, record_key
+from exactmate.actions.presentation import json_line
 from exactmate.catalogue import Catalogue, Endpoint
 from exactmate.errors import ExactmateError, ValidationError
-from exactmate.resource import ReadQuery, check_read
+from exactmate.resource import Page, ReadQuery, check_read
 
 DEFAULT_LIMIT = 60
 Record = dict[str, Any]
@@ -46,22 +47,40 @@ arrives, before its records and its ``PageHook``: the page's ``__count`` (``$inl
 on that first call, no call of its own); None when Exact sent none."""
 
 
+Read = Callable[[bool], Iterator[Record | Page]]
+"""A listing's read: its records, and with ``True`` pages the resource wrote as NDJSON among them."""
+
+
 @dataclass
 class Listing:
     """Records as they stream in. With several divisions each record carries its ``Division``, and a
-    division that fails is recorded in ``errors`` while the others go on."""
+    division that fails is recorded in ``errors`` while the others go on.
+
+    Read once, either as records (iterate it) or as NDJSON text (``ndjson``)."""
 
     endpoint: Endpoint
     divisions: list[int]
     fields: tuple[str, ...] | None
-    _records: Iterator[Record] = field(repr=False)
+    _read: Read = field(repr=False)
     errors: list[tuple[int, ExactmateError]] = field(default_factory=list)
     count: int = 0
 
     def __iter__(self) -> Iterator[Record]:
-        for record in self._records:
+        for record in cast(Iterator[Record], self._read(False)):
             self.count += 1
             yield record
+
+    def ndjson(self) -> Iterator[bytes]:
+        """The records as NDJSON, UTF-8 encoded (each line ``presentation.json_line``'s), in pieces:
+        a whole read's pages are written by the resource straight from their bytes where it can
+        (``Resource.read(lines=True)``, a third of the time), its other records a line each."""
+        for item in self._read(True):
+            if isinstance(item, Page):
+                self.count += item.size
+                yield cast(bytes, item.lines)
+            else:
+                self.count += 1
+                yield json_line(item).encode()
 
 
 def by_key(
@@ -197,14 +216,16 @@ def read_listing(
         raise ValueError(f"a read through {query.source.path} cannot count its records on its first page")
     choice = parse_division(division)
     numbers = list(numbers) if numbers is not None else division_numbers(conn.client, choice)
-    listing = Listing(query.endpoint, numbers, query.fields, iter(()))
-    if choice.mode != "all":
-        listing._records = _stream(conn, query, numbers[0], on_page, on_count, tag=False)
-    elif query.top is None:
-        listing._records = _each_division(conn, query, numbers, on_page, on_count, listing.errors)
-    else:
-        listing._records = _fan_out(conn, query, numbers, listing.errors)
-    return listing
+    errors: list[tuple[int, ExactmateError]] = []
+
+    def read(lines: bool) -> Iterator[Record | Page]:
+        if choice.mode != "all":
+            return _stream(conn, query, numbers[0], on_page, on_count, tag=False, lines=lines)
+        if query.top is None:
+            return _each_division(conn, query, numbers, on_page, on_count, errors, lines=lines)
+        return _fan_out(conn, query, numbers, errors)
+
+    return Listing(query.endpoint, numbers, query.fields, read, errors)
 
 
 def _endpoint(conn: ActionContext, endpoint: str | Endpoint) -> Endpoint:
@@ -219,16 +240,23 @@ def _stream(
     on_count: CountHook | None,
     *,
     tag: bool,
-) -> Iterator[Record]:
+    lines: bool = False,
+) -> Iterator[Record | Page]:
+    """One division's records; with ``lines``, a whole read's pages the resource wrote as NDJSON
+    come whole (``Resource.read(lines=True)``), their records tagged with ``tag``."""
     # a whole read: each next page is requested while this one is parsed and written
     resource = conn.client.resource(query.endpoint, number)
-    pages = resource.read(query, ahead=query.top is None, count=on_count is not None)
+    whole = query.top is None
+    pages = resource.read(query, ahead=whole, count=on_count is not None, lines=lines and whole, tag=tag)
     left = query.top
     for page in pages:
         if on_count is not None and page.number == 1:
             on_count(number, page.count)
         if on_page is not None:
-            on_page(number, len(page.records))
+            on_page(number, page.size)
+        if page.lines is not None:
+            yield page
+            continue
         for record in page.records:
             yield {"Division": number, **record} if tag else record
             if left is not None:
@@ -244,11 +272,13 @@ def _each_division(
     on_page: PageHook | None,
     on_count: CountHook | None,
     errors: list[tuple[int, ExactmateError]],
-) -> Iterator[Record]:
+    *,
+    lines: bool = False,
+) -> Iterator[Record | Page]:
     """Division after division, streaming: a whole endpoint in many divisions stays in flat memory."""
     for number in numbers:
         try:
-            yield from _stream(conn, query, number, on_page, on_count, tag=True)
+            yield from _stream(conn, query, number, on_page, on_count, tag=True, lines=lines)
         except ExactmateError as exc:
             errors.append((number, exc))
 
@@ -265,7 +295,7 @@ def _fan_out(
     gives its turn's share (``shares``), so ``--top 2`` over two divisions shows one of each."""
 
     def fetch(number: int) -> list[Record]:
-        return list(islice(_stream(conn, query, number, None, None, tag=True), query.top))
+        return cast(list[Record], list(islice(_stream(conn, query, number, None, None, tag=True), query.top)))
 
     results: dict[int, list[Record]] = {}
     for number, result in conn.client.fan_out(numbers, fetch):

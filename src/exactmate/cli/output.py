@@ -103,6 +103,20 @@ def write_records(
     return writers.write(records, _FILE_FORMATS[fmt], out, columns=columns, raw_csv=raw_csv)
 
 
+def write_encoded(pieces: Iterable[bytes], out: IO[str]) -> None:
+    """Write text already encoded as UTF-8 (``Listing.ndjson``) onto the bytes under ``out``: a
+    text stream would decode it and encode it again, two thirds of the time a 4 MB page takes to
+    write. A stream without bytes under it (a test's) gets the text."""
+    out.flush()
+    raw: IO[bytes] | None = getattr(out, "buffer", None)
+    for piece in pieces:
+        if raw is None:
+            out.write(piece.decode())
+        else:
+            raw.write(piece)
+    (out if raw is None else raw).flush()
+
+
 def _write_table(
     records: Iterator[Mapping[str, Any]], out: IO[str], columns: Sequence[str] | None, title: str | None
 ) -> int:

@@ -70,7 +70,7 @@ def get(
     session.calling_exact()
     from exactmate.actions.divisions import division_numbers
     from exactmate.actions.listget import by_key, check_query, get_record, read_listing
-    from exactmate.cli.output import check_output, destination, write_record, write_records
+    from exactmate.cli.output import check_output, destination, write_encoded, write_record, write_records
     from exactmate.cli.progress import progress
 
     check_output(output, overwrite=overwrite)
@@ -112,7 +112,10 @@ def get(
                 conn, query, division=choice, numbers=numbers, on_page=on_page, on_count=on_count
             )
             with destination(output, overwrite=overwrite) as out:
-                write_records(found, fmt, out, columns=found.fields, title=target.path, raw_csv=raw_csv)
+                if fmt is Format.ndjson:  # whole pages written straight from their bytes (Listing.ndjson)
+                    write_encoded(found.ndjson(), out)
+                else:
+                    write_records(found, fmt, out, columns=found.fields, title=target.path, raw_csv=raw_csv)
     if all_:
         where = f"written to {output}" if output is not None else "read"
         counting = f", plus {counted[0]} to count them" if counted[0] else ""

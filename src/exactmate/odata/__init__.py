@@ -9,7 +9,8 @@ Two rules shape this package:
   written back in that wall clock (``dates``).
 
 ``keys`` is the one encoder of record keys into ``Entity(…)`` (requests and dry runs alike).
-``envelope`` unwraps ``{"d": …}`` responses and reads Exact's error bodies. Everything public is
+``envelope`` unwraps ``{"d": …}`` responses and reads Exact's error bodies; ``lines`` writes a
+page's records as NDJSON straight from its bytes. Everything public is
 importable from ``exactmate.odata`` itself.
 """
 
@@ -36,6 +37,7 @@ from exactmate.odata.envelope import (
 )
 from exactmate.odata.filters import F, Filter
 from exactmate.odata.keys import KeyedEndpoint, key_suffix, key_text, parse_key, record_key
+from exactmate.odata.lines import LinedPage, LineShape
 from exactmate.odata.literals import format_key, literal
 from exactmate.odata.query import FilterInput, Query, build_query
 
@@ -46,6 +48,8 @@ __all__ = [
     "Filter",
     "FilterInput",
     "KeyedEndpoint",
+    "LineShape",
+    "LinedPage",
     "ODataPage",
     "Query",
     "RecordConverter",

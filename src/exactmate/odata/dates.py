@@ -25,7 +25,8 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 # milliseconds are an Amsterdam wall-clock reading", and several times faster than .replace(tzinfo=).
 _EPOCH_AMSTERDAM = datetime(1970, 1, 1, tzinfo=AMSTERDAM)
 _MILLISECOND = timedelta(milliseconds=1)
-_CACHE_SIZE = 4096
+CACHE_SIZE = 4096
+"""Dates converted and kept per reader: many repeat (a transaction's Date is midnight)."""
 _DATE = re.compile(r"/Date\((-?[0-9]{1,15})([+-][0-9]{4})?\)/\Z")
 
 
@@ -35,8 +36,16 @@ def parse_date(value: str) -> datetime:
     The milliseconds count to the Dutch wall-clock reading, so they are read as UTC and the result's
     wall clock is labelled Amsterdam. In the autumn's repeated hour the first (summer-time) reading
     is chosen: the format cannot tell them apart. The OData ``/Date(ms+0060)/`` form (an instant in
-    UTC plus an offset in minutes) is converted to Amsterdam time.
+    UTC plus an offset in minutes) is converted to Amsterdam time. The common ``/Date(digits)/``
+    shape is read without the regex (readers convert thousands of dates a page).
     """
+    if value.__class__ is str and value[-2:] == ")/" and value[:6] == "/Date(":
+        digits = value[6:-2]
+        if digits.isascii() and digits.isdigit():
+            try:
+                return _EPOCH_AMSTERDAM + int(digits) * _MILLISECOND
+            except OverflowError:
+                pass  # the regex below says what is wrong
     match = _DATE.match(value) if isinstance(value, str) else None
     if match is None:
         raise ValidationError(f"Not an OData date: {shorten(value)}", hint="expected '/Date(1382667872203)/'")
@@ -47,17 +56,6 @@ def parse_date(value: str) -> datetime:
         return _EPOCH_AMSTERDAM + millis
     except OverflowError:
         raise ValidationError(f"Date out of range: {shorten(value)}") from None
-
-
-def _parse_fast(value: str) -> datetime:
-    """``parse_date`` for the common ``/Date(digits)/`` shape without a regex; the rest falls back."""
-    digits = value[6:-2]
-    if value[-2:] == ")/" and digits.isascii() and digits.isdigit():
-        try:
-            return _EPOCH_AMSTERDAM + int(digits) * _MILLISECOND
-        except OverflowError:
-            pass  # parse_date says what is wrong
-    return parse_date(value)
 
 
 def format_datetime(value: datetime | date) -> str:
@@ -89,7 +87,7 @@ def convert_dates(record: dict[str, Any], date_fields: Iterable[str]) -> dict[st
     for name in date_fields:
         value = record.get(name)
         if value.__class__ is str and value[:6] == "/Date(":
-            record[name] = _parse_fast(value)
+            record[name] = parse_date(value)
     return record
 
 
@@ -153,8 +151,8 @@ class RecordConverter:
                 if parsed is None:
                     if value[:6] != "/Date(":
                         continue  # not Exact's date format: leave it as it came
-                    parsed = _parse_fast(value)
-                    if len(cache) >= _CACHE_SIZE:
+                    parsed = parse_date(value)
+                    if len(cache) >= CACHE_SIZE:
                         cache.clear()
                     cache[value] = parsed
                 record[name] = parsed
@@ -167,3 +165,58 @@ class RecordConverter:
 def date_converter(fields: Mapping[str, str | _Typed], *, strip: bool = False) -> RecordConverter:
     """A ``RecordConverter`` for ``fields`` (see there): call it per record or use ``.page``."""
     return RecordConverter(fields, strip=strip)
+
+
+_HOUR_MS = 3_600_000
+_HOUR = timedelta(hours=1)
+_WHOLE_HOURS_FROM_MS = (datetime(1973, 1, 1) - _EPOCH) // _MILLISECOND
+"""Since 1973 Amsterdam's offset has changed only on the hour of its wall clock (and no zone has had
+an offset of odd seconds), so one hour's offset is that of its first millisecond."""
+_MAX_MS = (datetime(9999, 12, 31) - _EPOCH) // _MILLISECOND
+"""Beyond this, the hour's head could not be made: such a date goes through ``parse_date``."""
+
+
+class IsoDates:
+    """Exact's ``/Date(…)/`` strings as the ISO text of what ``parse_date`` reads them into
+    (``parse_date(value).isoformat()``: Amsterdam wall clock with its offset), without making the
+    datetime: a whole read's lines carry thousands of dates a page (``odata.LineShape``).
+
+    An hour's head (``2026-03-29T03:`` and ``+02:00``) is worked out once; the minutes, seconds and
+    milliseconds are arithmetic. Dates before 1973, and every other shape, go through
+    ``parse_date`` (its errors included). Keeps the last ``CACHE_SIZE`` texts it made."""
+
+    __slots__ = ("_hours", "_texts")
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+        self._hours: dict[int, tuple[str, str]] = {}
+
+    def __call__(self, value: str) -> str:
+        text = self._texts.get(value)
+        if text is not None:
+            return text
+        digits = value[6:-2]
+        if value[:6] == "/Date(" and value[-2:] == ")/" and digits.isascii() and digits.isdigit():
+            millis = int(digits)
+            if _WHOLE_HOURS_FROM_MS <= millis < _MAX_MS:
+                text = self._text(millis)
+        if text is None:
+            text = parse_date(value).isoformat()
+        if len(self._texts) >= CACHE_SIZE:
+            self._texts.clear()
+        self._texts[value] = text
+        return text
+
+    def _text(self, millis: int) -> str:
+        hour, rest = divmod(millis, _HOUR_MS)
+        head = self._hours.get(hour)
+        if head is None:
+            start = (_EPOCH_AMSTERDAM + hour * _HOUR).isoformat()  # 2026-03-29T03:00:00+02:00
+            head = self._hours[hour] = (start[:14], start[19:])
+            if len(self._hours) >= CACHE_SIZE:
+                self._hours.clear()
+        minute, rest = divmod(rest, 60_000)
+        second, milli = divmod(rest, 1000)
+        if milli:
+            return f"{head[0]}{minute:02d}:{second:02d}.{milli:03d}000{head[1]}"
+        return f"{head[0]}{minute:02d}:{second:02d}{head[1]}"

@@ -60,7 +60,7 @@ def unwrap(payload: object) -> ODataPage:
     if not isinstance(body, dict):
         raise ExactmateError(f"Unexpected response from Exact: 'd' holds {shorten(body)}")
     next_url = body.get("__next")
-    count = _inline_count(body.get("__count"))
+    count = inline_count(body.get("__count"))
     if "results" in body:
         results = body["results"]
         records = _records(results if isinstance(results, list) else [results])
@@ -104,10 +104,10 @@ def flat_page(content: bytes, payload: object, records: list[dict[str, Any]]) ->
         return False
     body = payload.get("d")
     envelope = 1 + (isinstance(body, dict) and not (records and records[0] is body))
-    return _count_braces(content, envelope + 2 * len(records) + 1) == envelope + 2 * len(records)
+    return count_braces(content, envelope + 2 * len(records) + 1) == envelope + 2 * len(records)
 
 
-def _count_braces(content: bytes, limit: int) -> int:
+def count_braces(content: bytes, limit: int) -> int:
     """How many ``{`` bytes ``content`` holds, counting no further than ``limit``.
 
     Braces are rare in a page (two per record in 1.5 kB), and ``find`` jumps between them with
@@ -127,7 +127,8 @@ def _records(items: list[Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _inline_count(value: object) -> int | None:
+def inline_count(value: object) -> int | None:
+    """A page's ``__count`` as a number (None when it carried none)."""
     if value is None:
         return None
     try:
