@@ -9,6 +9,13 @@ Two figures, each measured side by side in one run (issue 17 item 4):
   baseline: ``json.dumps`` with a ``default`` per record, ``csv.DictWriter`` with ``csv_cell`` per
   value). The two alternate, round after round; medians and records a second. Aim: now at least
   3x before.
+- **Pages** (what the whole command's time per page is made of): the emulator's 1,000-record pages
+  of every account field (fetched once), each turned into NDJSON bytes the two ways a whole read
+  does it: the general path (``odata.parse_json``, ``unwrap``, the date converter, then
+  ``presentation.json_line`` per record, as ``Listing.ndjson`` writes records) and the lines made
+  straight from the bytes (``odata.LineShape``, what ``Resource.read(lines=True)`` gives from the
+  second page on). One round reads every page in order with one converter and one shape, as one
+  read does; the two alternate; medians per page.
 - **Whole command**: ``exactmate get crm/Accounts --all --format ndjson --output F`` over the
   emulator's records (a new process, as a shell runs it: start-up, vault, token, the read, writing
   the file), against exact-online-sdk's bare read loop of the same records and fields (its
@@ -48,10 +55,12 @@ from tests.proofs.harness import MASTER_KEY, EmulatorProcess, Home, stats
 from bench.client_support import client_for, command, machine, median
 from bench.emulator_bench import authorize
 from bench.peer_read import PEER_LOOP, peer_python
-from exactmate.actions.presentation import csv_cell, plain
+from exactmate import odata
+from exactmate.actions.presentation import csv_cell, json_line, plain
 from exactmate.catalogue import Catalogue
 from exactmate.cli.output import Format, write_records
 from exactmate.emulator.config import EmulatorConfig
+from exactmate.resource import check_read
 
 SOURCES = ("crm/Accounts", "project/TimeTransactions")
 ACCOUNTS = "crm/Accounts"
@@ -177,6 +186,66 @@ def _cycle(records: list[dict[str, Any]], count: int) -> Iterator[dict[str, Any]
     return islice((record for _ in range(count // len(records) + 1) for record in records), count)
 
 
+# -- one page to NDJSON: the general path against the lines made from the bytes ----------------------
+
+
+def fetch_pages(records: int) -> list[bytes]:
+    """The emulator's pages of every account field, as a whole read of crm/Accounts asks for them."""
+    catalogue = Catalogue.load()
+    plan = check_read(catalogue, catalogue.endpoint(ACCOUNTS))
+    config = EmulatorConfig(port=0, records=records, divisions=1, **UNLIMITED)
+    pages: list[bytes] = []
+    with EmulatorProcess(config) as emulator, httpx.Client(base_url=emulator.base_url) as http:
+        token = authorize(http, emulator.config)
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        url: str | None = emulator.base_url + plan.source.url_path(emulator.config.accessible_divisions[0])
+        params: Any = plan.options.params()
+        while url is not None:
+            answer = http.get(url, params=params, headers=headers)
+            answer.raise_for_status()
+            pages.append(answer.content)
+            url, params = odata.next_link(answer.content), None
+    return pages
+
+
+def time_pages(pages: list[bytes], rounds: int) -> dict[str, float]:
+    catalogue = Catalogue.load()
+    source = check_read(catalogue, catalogue.endpoint(ACCOUNTS)).source
+    first = odata.unwrap(odata.parse_json(pages[0])).records[0]
+    names = [name for name in first if name != "__metadata"]
+
+    def general() -> list[float]:
+        convert = odata.date_converter(source.fields, strip=True).page
+        times = []
+        for content in pages:
+            started = time.perf_counter()
+            payload = odata.parse_json(content)
+            raw = odata.unwrap(payload).records
+            records = convert(raw, flat=odata.flat_page(content, payload, raw))
+            b"".join(json_line(record).encode() for record in records)
+            times.append(time.perf_counter() - started)
+        return times
+
+    def lines() -> list[float]:
+        shape = odata.LineShape(names, source.date_fields)
+        times = []
+        for content in pages:
+            started = time.perf_counter()
+            made = shape.page(content)
+            assert made is not None
+            times.append(time.perf_counter() - started)
+        return times
+
+    taken: dict[str, list[float]] = {"general": [], "lines": []}
+    ways = {"general": general, "lines": lines}
+    order = list(ways)
+    for _ in range(rounds):
+        for name in order:
+            taken[name] += ways[name]()
+        order.reverse()
+    return {name: median(values) for name, values in taken.items()}
+
+
 # -- the whole command against the peer's bare loop (PEER_LOOP: bench/peer_read.py's) ---------------
 
 
@@ -244,7 +313,7 @@ def main() -> None:
     parser.add_argument("--command-records", type=int, default=20_000, help="accounts the command reads")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", metavar="SRC", help="another tree's src (main's), run side by side")
-    parser.add_argument("--parts", choices=["all", "writers", "command"], default="all")
+    parser.add_argument("--parts", choices=["all", "writers", "pages", "command"], default="all")
     parser.add_argument("--writers-round", metavar="PICKLE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.writers_round:
@@ -255,6 +324,8 @@ def main() -> None:
     print(f"Load average before: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     if args.parts in ("all", "writers"):
         _print_writers(args)
+    if args.parts in ("all", "pages"):
+        _print_pages(args)
     if args.parts in ("all", "command"):
         _print_command(args)
     print()
@@ -288,6 +359,21 @@ def _print_writers(args: argparse.Namespace) -> None:
                 base = medians[(fmt, "baseline")]
                 row += f" {base:.2f} s | {now / base:.2f} |"
             print(row)
+
+
+def _print_pages(args: argparse.Namespace) -> None:
+    pages = fetch_pages(args.command_records)
+    medians = time_pages(pages, args.rounds)
+    print()
+    print(f"Pages: the {len(pages)} pages of {args.command_records:,} accounts (every field, "
+          f"{sum(map(len, pages)) / len(pages) / 1e6:.1f} MB a page) to NDJSON bytes, medians per page "
+          f"of {args.rounds} alternating rounds.")
+    print()
+    print("| way | per page | vs general |")
+    print("| --- | ---: | ---: |")
+    print(f"| general: parse, convert, `json_line` per record | {medians['general'] * 1000:.1f} ms | 1.00 |")
+    print(f"| lines from the bytes (`odata.LineShape`) | {medians['lines'] * 1000:.1f} ms "
+          f"| {medians['lines'] / medians['general']:.2f} |")
 
 
 def _print_command(args: argparse.Namespace) -> None:

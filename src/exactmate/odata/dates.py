@@ -174,6 +174,8 @@ _WHOLE_HOURS_FROM_MS = (datetime(1973, 1, 1) - _EPOCH) // _MILLISECOND
 an offset of odd seconds), so one hour's offset is that of its first millisecond."""
 _MAX_MS = (datetime(9999, 12, 31) - _EPOCH) // _MILLISECOND
 """Beyond this, the hour's head could not be made: such a date goes through ``parse_date``."""
+_TWO = tuple(f"{n:02d}" for n in range(60))
+_THREE = tuple(f"{n:03d}" for n in range(1000))
 
 
 class IsoDates:
@@ -218,5 +220,5 @@ class IsoDates:
         minute, rest = divmod(rest, 60_000)
         second, milli = divmod(rest, 1000)
         if milli:
-            return f"{head[0]}{minute:02d}:{second:02d}.{milli:03d}000{head[1]}"
-        return f"{head[0]}{minute:02d}:{second:02d}{head[1]}"
+            return f"{head[0]}{_TWO[minute]}:{_TWO[second]}.{_THREE[milli]}000{head[1]}"
+        return f"{head[0]}{_TWO[minute]}:{_TWO[second]}{head[1]}"
