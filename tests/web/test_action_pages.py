@@ -334,6 +334,35 @@ def test_a_listing_cut_off_says_so_and_exports_every_record(ui, serve, monkeypat
     assert [r["ID"] for r in lines] == [r["ID"] for r in everything]
 
 
+def test_an_ndjson_export_writes_pages_from_their_bytes_as_the_general_path_would(
+    ui, serve, monkeypatch
+) -> None:
+    """A filtered whole read goes 60 a call: from the second page on its lines are made straight
+    from the bytes (``Listing.ndjson``), the same bytes as with every page left to the general path."""
+    from exactmate.odata import LineShape
+
+    live = serve(records=150, minutely_limit=100_000, daily_limit=1_000_000)
+    create_credential(ui, live)
+    form = {"credential": "Demo NL", "division": "all", "action": "get", "endpoint": "crm/Accounts"}
+    form.update({"filter": "Blocked eq false", "all": "1", "format": "ndjson"})
+    form["csrf_token"] = csrf(ui, "/actions")
+    made = LineShape.page
+    lined: list[Any] = []
+
+    def watched(shape: LineShape, content: bytes) -> Any:
+        page = made(shape, content)
+        lined.extend([page] if page is not None else [])
+        return page
+
+    monkeypatch.setattr(LineShape, "page", watched)
+    fast = ui.post("/actions/export", data=form)
+    monkeypatch.setattr(LineShape, "page", lambda shape, content: None)
+    general = ui.post("/actions/export", data=form)
+    assert fast.status_code == general.status_code == 200, fast.text[:500]
+    assert fast.content == general.content and fast.content.count(b"\n") == 2 * 150
+    assert len(lined) == 4  # two pages after the first in each of the two divisions
+
+
 def test_the_export_is_guarded_and_refuses_what_is_not_a_listing(ui, world: Live) -> None:
     base = {"credential": "Demo NL", "division": str(D1), "action": "get", "endpoint": "crm/Accounts"}
     base["all"] = "1"
