@@ -50,12 +50,12 @@ class Page:
     number: int
     count: int | None = None
     lines: bytes | None = None
-    lined: int = 0
+    line_count: int = 0
 
     @property
     def size(self) -> int:
         """How many records the page holds, as records or as lines."""
-        return self.lined if self.lines is not None else len(self.records)
+        return self.line_count if self.lines is not None else len(self.records)
 
 
 class EndpointCaller:
@@ -287,7 +287,7 @@ class Resource:
 
         ``lines``: for a caller that only writes the records out as NDJSON (``exactmate get --all
         --format ndjson``), each page from the second on that ``odata.LineShape`` can write comes as
-        ``Page.lines``, made from its bytes in a third of the time (the first page's first record
+        ``Page.lines``, made from its bytes in two fifths of the time (the first page's first record
         gives the fields and their order); any other page comes as records, for the caller to write
         (``actions.presentation.json_line`` writes the same lines). ``tag``: those lines start with
         a ``Division`` field, this division's number where the record has none (``--division all``).

@@ -73,7 +73,7 @@ class Listing:
     def ndjson(self) -> Iterator[bytes]:
         """The records as NDJSON, UTF-8 encoded (each line ``presentation.json_line``'s), in pieces:
         a whole read's pages are written by the resource straight from their bytes where it can
-        (``Resource.read(lines=True)``, a third of the time), its other records a line each."""
+        (``Resource.read(lines=True)``, two fifths of the time), its other records a line each."""
         for item in self._read(True):
             if isinstance(item, Page):
                 self.count += item.size

@@ -5,16 +5,17 @@ The general path parses a page into a dict per record, converts its dates to dat
 writes each dict as a line: three passes over every value. ``LineShape`` decodes the page into
 ``msgspec`` structs made from the read's fields (a record's ``__metadata`` is skipped, not built),
 turns its date strings into the ISO text the general path writes, and encodes all its lines in one
-call: a third of the time on a 1,000-record page of every account field (docs/benchmarks.md).
+call: two fifths of the time on a 1,000-record page of every account field (docs/benchmarks.md).
 
 The lines are those the general path writes (``actions.presentation.json_line``): the same fields
 in the same order (the order of the first record the read brought, which is how the shape is made),
 dates as ``datetime.isoformat`` text in Amsterdam time, absent fields absent, ``Division`` first
-when the read asked for it. Two spellings differ, the values never: a float with an exponent is
-written ``1e16``, not ``1e+16``, and an integer beyond 64 bits keeps its line's non-ASCII text
-unescaped. A page the shape cannot carry exactly (a field the first record did not have, a nested
-object as a value, a record without its ``__metadata``, anything ``msgspec`` refuses) is not written here:
-``LineShape.page`` returns None and the caller reads that page the general way.
+when the read asked for it. Two spellings differ, the values never: a float of 1e16 or more is
+written ``1e16``, not ``1e+16``, and a line holding an integer beyond 64 bits keeps its other text
+as UTF-8 where ``json_line`` (falling back to ``json.dumps``) escapes it. A page the shape cannot
+carry exactly (a field the first record did not have, an object as a value, a record without its
+``__metadata``, anything ``msgspec`` refuses) is not written here: ``LineShape.page`` returns None
+and the caller reads that page the general way.
 """
 
 from __future__ import annotations
