@@ -91,3 +91,21 @@ def test_the_records_go_to_standard_output_as_bytes_too(paged: Emu, monkeypatch:
     assert shown.exit_code == 0 and shown.stdout == general.stdout
     assert shown.stdout.count("\n") == 2 * ACCOUNTS
     assert f"{2 * ACCOUNTS:,} records read in 6 calls" in shown.stderr
+
+
+def test_the_command_s_connections_read_a_mebibyte_at_a_time(
+    paged: Emu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands own their process, so they have httpcore read answers ``READ_BYTES`` at a time
+    (its own: 64 KiB); the pinned httpcore must still read by that class attribute."""
+    import inspect
+
+    from httpcore._sync.http11 import HTTP11Connection
+
+    from exactmate.cli import session
+
+    monkeypatch.setattr(HTTP11Connection, "READ_NUM_BYTES", 64 * 1024)  # restored after the test
+    assert "self.READ_NUM_BYTES" in inspect.getsource(HTTP11Connection._receive_event)
+    result = run("get", "crm/Accounts", "--top", "1", "-d", str(D1), "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert HTTP11Connection.READ_NUM_BYTES == session.READ_BYTES == 1 << 20
