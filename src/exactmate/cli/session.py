@@ -94,8 +94,8 @@ READ_BYTES = 1 << 20
 """How much of an answer the command's HTTP client takes from its socket at a time; httpcore's own
 is 64 KiB. A whole read's 4 MB page then comes in a handful of reads instead of 64, and the
 read-ahead thread that receives it needs the interpreter's lock as many times fewer, while the
-main thread writes the page before it: a 20,000-record ``get --all`` took 0.93 of its time with
-64 KiB reads, side by side (docs/benchmarks.md, "Seventh session")."""
+main thread writes the page before it: a 20,000-record ``get --all`` takes 0.93 of the time it took
+with 64 KiB reads, side by side (docs/benchmarks.md, "Seventh session")."""
 
 
 def read_in_large_pieces() -> None:
