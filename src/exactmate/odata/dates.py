@@ -25,7 +25,7 @@ _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 # milliseconds are an Amsterdam wall-clock reading", and several times faster than .replace(tzinfo=).
 _EPOCH_AMSTERDAM = datetime(1970, 1, 1, tzinfo=AMSTERDAM)
 _MILLISECOND = timedelta(milliseconds=1)
-CACHE_SIZE = 4096
+_CACHE_SIZE = 4096
 """Dates converted and kept per reader: many repeat (a transaction's Date is midnight)."""
 _DATE = re.compile(r"/Date\((-?[0-9]{1,15})([+-][0-9]{4})?\)/\Z")
 
@@ -152,7 +152,7 @@ class RecordConverter:
                     if value[:6] != "/Date(":
                         continue  # not Exact's date format: leave it as it came
                     parsed = parse_date(value)
-                    if len(cache) >= CACHE_SIZE:
+                    if len(cache) >= _CACHE_SIZE:
                         cache.clear()
                     cache[value] = parsed
                 record[name] = parsed
@@ -185,7 +185,7 @@ class IsoDates:
 
     An hour's head (``2026-03-29T03:`` and ``+02:00``) is worked out once; the minutes, seconds and
     milliseconds are arithmetic. Dates before 1973, and every other shape, go through
-    ``parse_date`` (its errors included). Keeps the last ``CACHE_SIZE`` texts it made."""
+    ``parse_date`` (its errors included). Keeps the last ``_CACHE_SIZE`` texts it made."""
 
     __slots__ = ("_hours", "_texts")
 
@@ -204,7 +204,7 @@ class IsoDates:
                 text = self._text(millis)
         if text is None:
             text = parse_date(value).isoformat()
-        if len(self._texts) >= CACHE_SIZE:
+        if len(self._texts) >= _CACHE_SIZE:
             self._texts.clear()
         self._texts[value] = text
         return text
@@ -215,7 +215,7 @@ class IsoDates:
         if head is None:
             start = (_EPOCH_AMSTERDAM + hour * _HOUR).isoformat()  # 2026-03-29T03:00:00+02:00
             head = self._hours[hour] = (start[:14], start[19:])
-            if len(self._hours) >= CACHE_SIZE:
+            if len(self._hours) >= _CACHE_SIZE:
                 self._hours.clear()
         minute, rest = divmod(rest, 60_000)
         second, milli = divmod(rest, 1000)

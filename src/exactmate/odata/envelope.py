@@ -104,10 +104,10 @@ def flat_page(content: bytes, payload: object, records: list[dict[str, Any]]) ->
         return False
     body = payload.get("d")
     envelope = 1 + (isinstance(body, dict) and not (records and records[0] is body))
-    return count_braces(content, envelope + 2 * len(records) + 1) == envelope + 2 * len(records)
+    return _count_braces(content, envelope + 2 * len(records) + 1) == envelope + 2 * len(records)
 
 
-def count_braces(content: bytes, limit: int) -> int:
+def _count_braces(content: bytes, limit: int) -> int:
     """How many ``{`` bytes ``content`` holds, counting no further than ``limit``.
 
     Braces are rare in a page (two per record in 1.5 kB), and ``find`` jumps between them with
