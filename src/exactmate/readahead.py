@@ -19,7 +19,7 @@ sync`` (``sync/run.py``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -76,7 +76,7 @@ class _Handoff:
             self._changed.notify_all()
 
 
-def read_ahead(pages: Iterator[T], *, name: str = "exactmate-read-ahead") -> Iterator[T]:
+def read_ahead(pages: Iterator[T], *, name: str = "exactmate-read-ahead") -> Generator[T, None, None]:
     """``pages``, each fetched in a worker thread while the consumer works on the one before."""
     return _ahead(pages, _Handoff(), name, head_start=0.0)
 
@@ -86,7 +86,7 @@ def read_ahead_calls(
     *,
     name: str = "exactmate-read-ahead",
     head_start: float = 0.05,
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """``read_ahead`` of the pages ``start(sent)`` makes, an iterator that calls ``sent()`` each time
     its next request has gone out; each page is handed over once that request is out (or after
     ``head_start`` seconds, whichever comes first)."""
@@ -94,7 +94,9 @@ def read_ahead_calls(
     return _ahead(start(handoff.sent), handoff, name, head_start=head_start)
 
 
-def _ahead(pages: Iterator[T], handoff: _Handoff, name: str, *, head_start: float) -> Iterator[T]:
+def _ahead(
+    pages: Iterator[T], handoff: _Handoff, name: str, *, head_start: float
+) -> Generator[T, None, None]:
     def produce() -> None:
         try:
             while handoff.wait_until_wanted():

@@ -14,7 +14,8 @@ twin can serve which fields, and falls back to the base endpoint when none can).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, replace
 from itertools import chain
 from typing import Any, TypedDict, Unpack
@@ -272,7 +273,7 @@ class Resource:
         count: bool = False,
         lines: bool = False,
         tag: bool = False,
-    ) -> Iterator[Page]:
+    ) -> Generator[Page, None, None]:
         """The pages of a checked read of this endpoint, lazily: the first call on first ``next()``.
 
         ``ahead``: each next page is requested, in a worker thread, while the caller's thread parses
@@ -405,7 +406,7 @@ class Resource:
 
     def _follow(
         self, plan: ReadQuery, *, ahead: bool, count: bool = False, lines: bool = False, tag: bool = False
-    ) -> Iterator[Page]:
+    ) -> Generator[Page, None, None]:
         convert = self._converter(plan.source).page
         keep = plan.keep
         scan = ahead and not plan.options.expand  # an expansion may hold nested __next links
@@ -415,27 +416,29 @@ class Resource:
             answers = self._answers(plan, scan=scan, counted=count)
         shape: odata.LineShape | None = None
         lined = lines and plan.rows is None and not plan.options.expand
-        for number, answer in enumerate(answers, start=1):
-            content = answer.response.content
-            if shape is not None and answer.payload is None:
-                page = shape.page(content)
-                if page is not None:
-                    self._same_link(plan, number, page.next_url, answer, counted=count)
-                    yield Page([], answer.next_url, number, page.count, page.lines, page.size)
-                    continue
-                shape, lined = None, False  # one page it could not write: the rest is read as records
-            payload = answer.payload if answer.payload is not None else odata.parse_json(content)
-            raw, next_url, matched = odata.unwrap(payload)
-            self._same_link(plan, number, next_url, answer, counted=count)
-            records = convert(raw, flat=odata.flat_page(content, payload, raw))
-            if plan.rows is not None:
-                records = _base_rows(records, plan.rows) if plan.renamed else _base_kind(records, plan.rows)
-            if keep is not None and not all(map(keep.issuperset, records)):  # one C loop a page
-                records = [_only(record, keep) for record in records]
-                lined = False  # the server sends fields the caller did not ask for: no shape holds them
-            elif lined and shape is None and records:
-                shape = _line_shape(plan.source, records[0], self.division if tag else None)
-            yield Page(records, answer.next_url, number, matched)
+        with closing(answers):  # a read closed early stops its read-ahead (``Listing.close``)
+            for number, answer in enumerate(answers, start=1):
+                content = answer.response.content
+                if shape is not None and answer.payload is None:
+                    page = shape.page(content)
+                    if page is not None:
+                        self._same_link(plan, number, page.next_url, answer, counted=count)
+                        yield Page([], answer.next_url, number, page.count, page.lines, page.size)
+                        continue
+                    shape, lined = None, False  # one page it could not write: the rest is read as records
+                payload = answer.payload if answer.payload is not None else odata.parse_json(content)
+                raw, next_url, matched = odata.unwrap(payload)
+                self._same_link(plan, number, next_url, answer, counted=count)
+                records = convert(raw, flat=odata.flat_page(content, payload, raw))
+                if plan.rows is not None:
+                    rows = plan.rows
+                    records = _base_rows(records, rows) if plan.renamed else _base_kind(records, rows)
+                if keep is not None and not all(map(keep.issuperset, records)):  # one C loop a page
+                    records = [_only(record, keep) for record in records]
+                    lined = False  # the server sends fields the caller did not ask for: no shape holds them
+                elif lined and shape is None and records:
+                    shape = _line_shape(plan.source, records[0], self.division if tag else None)
+                yield Page(records, answer.next_url, number, matched)
 
     @staticmethod
     def _same_link(
@@ -457,7 +460,7 @@ class Resource:
         scan: bool,
         sent: Callable[[], None] | None = None,
         counted: bool = False,
-    ) -> Iterator[_Answer]:
+    ) -> Generator[_Answer, None, None]:
         """Each page's answer with its absolute next link, following the links until there is none;
         ``counted``: the first call also asks for the count (``$inlinecount``), which the links
         then go without (see ``_onward``); otherwise they are followed verbatim.

@@ -17,6 +17,7 @@ saves the ``$count`` call.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, cast
@@ -56,7 +57,8 @@ class Listing:
     """Records as they stream in. With several divisions each record carries its ``Division``, and a
     division that fails is recorded in ``errors`` while the others go on.
 
-    Read once, either as records (iterate it) or as NDJSON text (``ndjson``)."""
+    Read once, either as records (iterate it) or as NDJSON text (``ndjson``). ``close`` (or the end
+    of a ``with`` block) stops a read left unfinished, before its connection is closed."""
 
     endpoint: Endpoint
     divisions: list[int]
@@ -64,9 +66,10 @@ class Listing:
     _read: Read = field(repr=False)
     errors: list[tuple[int, ExactmateError]] = field(default_factory=list)
     count: int = 0
+    _reading: Iterator[Record | Page] | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[Record]:
-        for record in cast(Iterator[Record], self._read(False)):
+        for record in cast(Iterator[Record], self._start(False)):
             self.count += 1
             yield record
 
@@ -74,13 +77,34 @@ class Listing:
         """The records as NDJSON, UTF-8 encoded (each line ``presentation.json_line``'s), in pieces:
         a whole read's pages are written by the resource straight from their bytes where it can
         (``Resource.read(lines=True)``, two fifths of the time), its other records a line each."""
-        for item in self._read(True):
+        for item in self._start(True):
             if isinstance(item, Page):
                 self.count += item.size
                 yield cast(bytes, item.lines)
             else:
                 self.count += 1
                 yield json_line(item).encode()
+
+    def close(self) -> None:
+        """Stop the read where it is: the page being fetched ahead is waited for, nothing after it
+        is asked for, and no thread of the read is left running. A reader that stops early (a
+        closed pipe, a failed write, Ctrl-C) calls this before the connection closes, or the
+        read-ahead would find its connection closed under it and retry. Harmless on a listing
+        read to its end, or never read."""
+        reading, self._reading = self._reading, None
+        close = getattr(reading, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> Listing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self, lines: bool) -> Iterator[Record | Page]:
+        self._reading = self._read(lines)
+        return self._reading
 
 
 def by_key(
@@ -249,20 +273,21 @@ def _stream(
     whole = query.top is None
     pages = resource.read(query, ahead=whole, count=on_count is not None, lines=lines and whole, tag=tag)
     left = query.top
-    for page in pages:
-        if on_count is not None and page.number == 1:
-            on_count(number, page.count)
-        if on_page is not None:
-            on_page(number, page.size)
-        if page.lines is not None:
-            yield page
-            continue
-        for record in page.records:
-            yield {"Division": number, **record} if tag else record
-            if left is not None:
-                left -= 1
-                if left <= 0:
-                    return
+    with closing(pages):  # closed with the listing: the read-ahead stops (see ``Listing.close``)
+        for page in pages:
+            if on_count is not None and page.number == 1:
+                on_count(number, page.count)
+            if on_page is not None:
+                on_page(number, page.size)
+            if page.lines is not None:
+                yield page
+                continue
+            for record in page.records:
+                yield {"Division": number, **record} if tag else record
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
 
 
 def _each_division(

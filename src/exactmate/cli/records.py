@@ -107,15 +107,20 @@ def get(
         elif priced:
             numbers = division_numbers(conn.client, choice)  # looked up once, for the cost and the read
             total, counted[0] = _tell_the_cost(conn, query, numbers, yes=yes)
-        with progress(f"Reading {endpoint}", total, enabled=bar_on, total_later=on_count is not None) as bar:
-            found = read_listing(
+        reading = progress(f"Reading {endpoint}", total, enabled=bar_on, total_later=on_count is not None)
+        # a write that fails (a closed pipe, a full disk, Ctrl-C) closes the listing before the
+        # connection: its read-ahead stops instead of finding the connection closed under it
+        with (
+            reading as bar,
+            read_listing(
                 conn, query, division=choice, numbers=numbers, on_page=on_page, on_count=on_count
-            )
-            with destination(output, overwrite=overwrite) as out:
-                if fmt is Format.ndjson:  # whole pages written straight from their bytes (Listing.ndjson)
-                    write_encoded(found.ndjson(), out)
-                else:
-                    write_records(found, fmt, out, columns=found.fields, title=target.path, raw_csv=raw_csv)
+            ) as found,
+            destination(output, overwrite=overwrite) as out,
+        ):
+            if fmt is Format.ndjson:  # whole pages written straight from their bytes (Listing.ndjson)
+                write_encoded(found.ndjson(), out)
+            else:
+                write_records(found, fmt, out, columns=found.fields, title=target.path, raw_csv=raw_csv)
     if all_:
         where = f"written to {output}" if output is not None else "read"
         counting = f", plus {counted[0]} to count them" if counted[0] else ""

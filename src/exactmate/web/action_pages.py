@@ -114,6 +114,7 @@ async def export(request: Request) -> Response:
                 path = listing.endpoint.path
                 raise ExactmateError(f"the export of {path} is incomplete: division {failed} failed")
         finally:
+            listing.close()  # a download broken off stops its read-ahead before the connection closes
             conn.close()
 
     name = f"exactmate-{listing.endpoint.path.replace('/', '-')}.{fmt}"
