@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,11 +70,21 @@ class Emu:
             return answer.json()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Emu]:
-    config = EmulatorConfig(port=0, records=60, divisions=2, minutely_limit=100_000, daily_limit=1_000_000)
+@contextmanager
+def serving(records: int, divisions: int) -> Iterator[Emu]:
+    """An emulator with ``records`` accounts (and time entries) a division and call limits no test
+    reaches, on a free port while the block runs."""
+    config = EmulatorConfig(
+        port=0, records=records, divisions=divisions, minutely_limit=100_000, daily_limit=1_000_000
+    )
     with BackgroundServer(config) as running:
         yield Emu(running.base_url, config)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Emu]:
+    with serving(60, divisions=2) as running:
+        yield running
 
 
 @pytest.fixture

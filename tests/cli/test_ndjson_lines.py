@@ -9,19 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from exactmate.emulator.config import EmulatorConfig
-from exactmate.emulator.server import BackgroundServer
 from exactmate.odata import LinedPage, LineShape
-from tests.cli.conftest import D1, Emu, connected, run
+from tests.cli.conftest import D1, Emu, connected, run, serving
 
 ACCOUNTS = 130  # a division's accounts: three 60-row pages through the base endpoint
 
 
 @pytest.fixture(scope="module")
 def paged_server() -> Iterator[Emu]:
-    config = EmulatorConfig(port=0, records=ACCOUNTS, divisions=2, minutely_limit=100_000, daily_limit=10**6)
-    with BackgroundServer(config) as running:
-        yield Emu(running.base_url, config)
+    with serving(ACCOUNTS, divisions=2) as running:
+        yield running
 
 
 @pytest.fixture

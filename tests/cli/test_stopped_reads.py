@@ -17,18 +17,15 @@ import pytest
 
 from exactmate.cli import output
 from exactmate.cli.output import Format
-from exactmate.emulator.config import EmulatorConfig
-from exactmate.emulator.server import BackgroundServer
-from tests.cli.conftest import D1, Emu, connected, run
+from tests.cli.conftest import D1, Emu, connected, run, serving
 
 ACCOUNTS = 3000  # 50 pages of 60 through the base endpoint, three of 1000 through the bulk one
 
 
 @pytest.fixture(scope="module")
 def paged_server() -> Iterator[Emu]:
-    config = EmulatorConfig(port=0, records=ACCOUNTS, divisions=1, minutely_limit=100_000, daily_limit=10**6)
-    with BackgroundServer(config) as running:
-        yield Emu(running.base_url, config)
+    with serving(ACCOUNTS, divisions=1) as running:
+        yield running
 
 
 @pytest.fixture
