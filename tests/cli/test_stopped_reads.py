@@ -33,12 +33,8 @@ def paged(paged_server: Emu) -> Emu:
     return connected(paged_server)
 
 
-def _read_ahead_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name.startswith("exactmate-read-ahead")]
-
-
-def _full_disk(*_args: object, **_kwargs: object) -> None:
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+def _read_ahead_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith("exactmate-read-ahead")}
 
 
 @pytest.mark.parametrize("fmt", [Format.ndjson, Format.csv])
@@ -46,12 +42,12 @@ def test_a_write_that_fails_stops_the_read_before_the_connection_closes(
     paged: Emu, monkeypatch: pytest.MonkeyPatch, fmt: Format
 ) -> None:
     """The first page is written and the disk is full: the page fetched ahead is the last call."""
-    before = paged.rest_calls()
+    before, running_before = paged.rest_calls(), _read_ahead_threads()
 
     def first_page_then_full(pieces: Iterable[object], out: IO[str], *_args: object, **_kw: object) -> None:
         written = iter(pieces)  # held, as a writer's loop holds it, by the traceback of its failure
         next(written)
-        _full_disk()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     name = "write_encoded" if fmt is Format.ndjson else "write_records"
     monkeypatch.setattr(output, name, first_page_then_full)
@@ -60,7 +56,7 @@ def test_a_write_that_fails_stops_the_read_before_the_connection_closes(
     with pytest.raises(OSError) as failed:
         run("get", *args)
     assert failed.value.errno == errno.ENOSPC
-    assert _read_ahead_threads() == [], "the read-ahead outlived the command"
+    assert _read_ahead_threads() - running_before == set(), "the read-ahead outlived the command"
     assert paged.rest_calls() - before <= 2  # the page written and the one fetched ahead, of 50
 
 
