@@ -16,7 +16,7 @@ saves the ``$count`` call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
@@ -48,7 +48,7 @@ arrives, before its records and its ``PageHook``: the page's ``__count`` (``$inl
 on that first call, no call of its own); None when Exact sent none."""
 
 
-Read = Callable[[bool], Iterator[Record | Page]]
+Read = Callable[[bool], Generator[Record | Page, None, None]]
 """A listing's read: its records, and with ``True`` pages the resource wrote as NDJSON among them."""
 
 
@@ -66,7 +66,7 @@ class Listing:
     _read: Read = field(repr=False)
     errors: list[tuple[int, ExactmateError]] = field(default_factory=list)
     count: int = 0
-    _reading: Iterator[Record | Page] | None = field(default=None, repr=False)
+    _reading: Generator[Record | Page, None, None] | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[Record]:
         for record in cast(Iterator[Record], self._start(False)):
@@ -92,9 +92,8 @@ class Listing:
         read-ahead would find its connection closed under it and retry. Harmless on a listing
         read to its end, or never read."""
         reading, self._reading = self._reading, None
-        close = getattr(reading, "close", None)
-        if close is not None:
-            close()
+        if reading is not None:
+            reading.close()
 
     def __enter__(self) -> Listing:
         return self
@@ -102,7 +101,7 @@ class Listing:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _start(self, lines: bool) -> Iterator[Record | Page]:
+    def _start(self, lines: bool) -> Generator[Record | Page, None, None]:
         self._reading = self._read(lines)
         return self._reading
 
@@ -242,7 +241,7 @@ def read_listing(
     numbers = list(numbers) if numbers is not None else division_numbers(conn.client, choice)
     errors: list[tuple[int, ExactmateError]] = []
 
-    def read(lines: bool) -> Iterator[Record | Page]:
+    def read(lines: bool) -> Generator[Record | Page, None, None]:
         if choice.mode != "all":
             return _stream(conn, query, numbers[0], on_page, on_count, tag=False, lines=lines)
         if query.top is None:
@@ -265,7 +264,7 @@ def _stream(
     *,
     tag: bool,
     lines: bool = False,
-) -> Iterator[Record | Page]:
+) -> Generator[Record | Page, None, None]:
     """One division's records; with ``lines``, a whole read's pages the resource wrote as NDJSON
     come whole (``Resource.read(lines=True)``), their records tagged with ``tag``."""
     # a whole read: each next page is requested while this one is parsed and written
@@ -299,7 +298,7 @@ def _each_division(
     errors: list[tuple[int, ExactmateError]],
     *,
     lines: bool = False,
-) -> Iterator[Record | Page]:
+) -> Generator[Record | Page, None, None]:
     """Division after division, streaming: a whole endpoint in many divisions stays in flat memory."""
     for number in numbers:
         try:
@@ -313,7 +312,7 @@ def _fan_out(
     query: ReadQuery,
     numbers: list[int],
     errors: list[tuple[int, ExactmateError]],
-) -> Iterator[Record]:
+) -> Generator[Record, None, None]:
     """Bounded listings of every division at once, on the client's pool, in division order.
 
     ``top`` is the number of records in all, shared fairly: each division is asked for ``top`` and
